@@ -1,0 +1,283 @@
+//! Command line: argument parsing (clap), progress display and the exit status.
+//! Results go to stdout; diagnostics and progress to stderr.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat};
+use peiling::spec::Overrides;
+use peiling::{generate, Outcome, Progress};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "peiling",
+    version,
+    about = "Survey monitor pipeline: validate, weight, estimate with design-based SEs, protect, publish"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Dementiemonitor,
+    Gezondheidsmonitor,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole pipeline of a spec.
+    Run {
+        /// Pipeline file (pipelines/*.toml).
+        spec: PathBuf,
+        /// Output folder (default: [output] dir of the spec).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress or summary on stderr.
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormatArg,
+    },
+    /// Ingest and validate only; writes private/rejects.parquet and manifest.json.
+    Validate {
+        spec: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormatArg,
+    },
+    /// Profile an export: columns, types, code frequencies, missingness.
+    Describe {
+        file: PathBuf,
+        /// Schema whose value labels to show.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+    },
+    /// Write a deterministic synthetic wave.
+    Generate {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Rows (default: the published sample size of the wave).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Random seed (default: the wave).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        wave: i32,
+        /// CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave out the deliberate defects that exercise the validator.
+        #[arg(long)]
+        no_defects: bool,
+        /// Also write illustrative raking margins to this file.
+        #[arg(long)]
+        margins: Option<PathBuf>,
+    },
+}
+
+/// Shows the current stage as a spinner on a terminal; silent otherwise.
+struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    fn new(quiet: bool) -> Self {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Spinner {
+    fn stage(&self, name: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(name.to_string());
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (status, diagnostics, format) = match execute(cli) {
+        Ok(format) => (ExitStatus::Success, Vec::new(), format),
+        Err((failure, format)) => (failure.status, failure.diagnostics, format),
+    };
+    diag::emit(&diagnostics, format);
+    ExitCode::from(status as u8)
+}
+
+fn log_format(arg: LogFormatArg) -> LogFormat {
+    match arg {
+        LogFormatArg::Human => LogFormat::Human,
+        LogFormatArg::Json => LogFormat::Json,
+    }
+}
+
+type CliResult = Result<LogFormat, (Failure, LogFormat)>;
+
+fn execute(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Run {
+            spec,
+            out,
+            threads,
+            quiet,
+            log_format: format,
+        } => {
+            let format = log_format(format);
+            if let Some(threads) = threads {
+                set_threads(threads).map_err(|f| (f, format))?;
+            }
+            let spinner = Spinner::new(quiet);
+            let result = peiling::run(&spec, &Overrides { out }, &spinner);
+            spinner.finish();
+            report(result, format, quiet)
+        }
+        Command::Validate {
+            spec,
+            out,
+            quiet,
+            log_format: format,
+        } => {
+            let format = log_format(format);
+            let spinner = Spinner::new(quiet);
+            let result = peiling::validate(&spec, &Overrides { out }, &spinner);
+            spinner.finish();
+            report(result, format, quiet)
+        }
+        Command::Describe { file, schema } => describe(&file, schema.as_deref())
+            .map(|_| LogFormat::Human)
+            .map_err(|f| (f, LogFormat::Human)),
+        Command::Generate {
+            kind,
+            rows,
+            seed,
+            wave,
+            out,
+            no_defects,
+            margins,
+        } => generate_wave(
+            kind,
+            rows,
+            seed,
+            wave,
+            &out,
+            !no_defects,
+            margins.as_deref(),
+        )
+        .map(|_| LogFormat::Human)
+        .map_err(|f| (f, LogFormat::Human)),
+    }
+}
+
+/// Sizes rayon's pool and polars' (which reads POLARS_MAX_THREADS when it first starts).
+fn set_threads(threads: usize) -> Result<(), Failure> {
+    if threads == 0 {
+        return Err(Diagnostic::error("C001", "--threads must be at least 1").into());
+    }
+    std::env::set_var("POLARS_MAX_THREADS", threads.to_string());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| {
+            Failure::internal(Diagnostic::error("C002", "cannot size the thread pool").caused_by(e))
+        })
+}
+
+/// Prints warnings and the run summary; the summary is the result, so it goes to stdout.
+fn report(result: Result<Outcome, Failure>, format: LogFormat, quiet: bool) -> CliResult {
+    let outcome = result.map_err(|f| (f, format))?;
+    if !quiet {
+        diag::emit(&outcome.diagnostics, format);
+    }
+    let m = &outcome.manifest;
+    println!("peiling {}: pipeline {}", m.peiling_version, m.pipeline);
+    for input in &m.inputs {
+        println!(
+            "  wave {}: {} rows read, {} accepted, {} rejected",
+            input.wave, input.rows_read, input.rows_accepted, input.rows_rejected
+        );
+    }
+    if m.estimates > 0 {
+        println!(
+            "  {} indicators, {} estimates ({} suppressed)",
+            m.indicators, m.estimates, m.suppressed
+        );
+    }
+    println!("  output: {}", outcome.out_dir.display());
+    Ok(format)
+}
+
+fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<(), Failure> {
+    let schema = schema.map(peiling::spec::schema::load).transpose()?;
+    let input = peiling::spec::InputPlan {
+        wave: 0,
+        path: file.to_path_buf(),
+        csv: Default::default(),
+    };
+    let raw = peiling::ingest::read(&input)?;
+    print!("{}", peiling::ingest::describe(&raw, schema.as_ref()));
+    Ok(())
+}
+
+fn generate_wave(
+    kind: KindArg,
+    rows: Option<usize>,
+    seed: Option<u64>,
+    wave: i32,
+    out: &std::path::Path,
+    defects: bool,
+    margins: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let options = generate::Options {
+        kind: match kind {
+            KindArg::Dementiemonitor => generate::Kind::Dementiemonitor,
+            KindArg::Gezondheidsmonitor => generate::Kind::Gezondheidsmonitor,
+        },
+        rows: rows.unwrap_or_else(|| generate::default_rows(wave)),
+        seed: seed.unwrap_or_else(|| generate::default_seed(wave)),
+        wave,
+        defects,
+    };
+    let write_error = |path: &std::path::Path, e: std::io::Error| {
+        Failure::from(
+            Diagnostic::error("G001", format!("cannot write {}", path.display())).caused_by(e),
+        )
+    };
+    let file = std::fs::File::create(out).map_err(|e| write_error(out, e))?;
+    generate::write_csv(&options, file).map_err(|e| write_error(out, e))?;
+    if let Some(path) = margins {
+        let file = std::fs::File::create(path).map_err(|e| write_error(path, e))?;
+        generate::write_margins(wave, file).map_err(|e| write_error(path, e))?;
+    }
+    Ok(())
+}

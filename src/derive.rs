@@ -1,0 +1,135 @@
+//! Derived columns: SQL expressions (polars-sql) and scale scores, applied in spec order.
+//!
+//! Derivations see the analysis values (user-missing codes are null), so `CASE WHEN belasting
+//! IN (3, 4, 5) THEN 1 ...` never counts a "geen antwoord". A scale score counts the items
+//! answered with one of `count_codes` (EDIZ: Min of meer, Ja, Ja! score one point); with fewer
+//! than `min_valid` items answered it is null, and with `prorate` a partial score is scaled up
+//! to the full item count (`score × items / answered`), the usual handling of item
+//! non-response in sum scores.
+
+use polars::prelude::*;
+
+use crate::diag::{Diagnostic, Failure};
+use crate::schema::ValidFrame;
+use crate::spec::{DerivePlan, ScaleSpec};
+
+/// Analysis frame with the derived columns added; the coded frame gets them too, so the
+/// private microdata hold them.
+#[derive(Debug, Clone)]
+pub struct DerivedFrame {
+    pub wave: i32,
+    pub coded: DataFrame,
+    pub analysis: DataFrame,
+}
+
+pub fn apply(valid: ValidFrame, derive: &[DerivePlan]) -> Result<DerivedFrame, Failure> {
+    let mut analysis = valid.analysis;
+    let mut coded = valid.coded;
+    for plan in derive {
+        let column = match plan {
+            DerivePlan::Sql { name, text, expr } => analysis
+                .clone()
+                .lazy()
+                .select([expr.clone().alias(name.as_str())])
+                .collect()
+                .and_then(|df| Ok(df.column(name.as_str())?.clone()))
+                .map_err(|e| {
+                    Failure::from(
+                        Diagnostic::error(
+                            "S031",
+                            format!("derive {name:?}: {text:?} could not be computed"),
+                        )
+                        .caused_by(e),
+                    )
+                })?,
+            DerivePlan::Scale { name, scale } => {
+                scale_score(&analysis, name, scale).map_err(|e| {
+                    Failure::from(
+                        Diagnostic::error("S032", format!("scale {name:?} could not be computed"))
+                            .caused_by(e),
+                    )
+                })?
+            }
+        };
+        let internal = |e: PolarsError| {
+            Failure::internal(
+                Diagnostic::error("S033", "adding a derived column failed").caused_by(e),
+            )
+        };
+        analysis.with_column(column.clone()).map_err(internal)?;
+        coded.with_column(column).map_err(internal)?;
+    }
+    Ok(DerivedFrame {
+        wave: valid.wave,
+        coded,
+        analysis,
+    })
+}
+
+/// Count of items answered with a counting code; see the module doc for missing items.
+fn scale_score(frame: &DataFrame, name: &str, scale: &ScaleSpec) -> PolarsResult<Column> {
+    let items = scale
+        .items
+        .iter()
+        .map(|item| {
+            frame
+                .column(item)?
+                .cast(&DataType::Int64)
+                .map(|c| c.i64().cloned())?
+        })
+        .collect::<PolarsResult<Vec<Int64Chunked>>>()?;
+    let n_items = items.len();
+    let min_valid = scale.min_valid.unwrap_or(n_items);
+    let mut scores = Vec::with_capacity(frame.height());
+    for row in 0..frame.height() {
+        let (mut answered, mut points) = (0usize, 0usize);
+        for item in &items {
+            if let Some(code) = item.get(row) {
+                answered += 1;
+                points += scale.count_codes.contains(&code) as usize;
+            }
+        }
+        scores.push((answered >= min_valid).then(|| {
+            if scale.prorate {
+                points as f64 * n_items as f64 / answered as f64
+            } else {
+                points as f64
+            }
+        }));
+    }
+    Ok(
+        Float64Chunked::from_iter_options(name.into(), scores.into_iter())
+            .into_series()
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_counts_prorates_and_needs_min_valid() {
+        let frame = df!(
+            "a" => [Some(1i64), Some(4), None],
+            "b" => [Some(5i64), None, None],
+            "c" => [Some(3i64), Some(3), Some(5)],
+        )
+        .unwrap();
+        let scale = ScaleSpec {
+            items: vec!["a".into(), "b".into(), "c".into()],
+            count_codes: vec![3, 4, 5],
+            min_valid: Some(2),
+            prorate: true,
+        };
+        let score = scale_score(&frame, "s", &scale).unwrap();
+        let score: Vec<Option<f64>> = score.f64().unwrap().iter().collect();
+        assert_eq!(score, [Some(2.0), Some(3.0), None]);
+        let plain = ScaleSpec {
+            prorate: false,
+            ..scale
+        };
+        let score = scale_score(&frame, "s", &plain).unwrap();
+        assert_eq!(score.f64().unwrap().get(1), Some(2.0));
+    }
+}

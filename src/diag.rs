@@ -1,0 +1,203 @@
+//! Diagnostics and exit status.
+//!
+//! Every problem peiling reports — a bad key in a spec, a column missing from an export, a
+//! lonely PSU, a suppressed cell — is a [`Diagnostic`] with a stable code, a severity, a message
+//! and, where there is one, a location (file, line, column). Codes are grouped by stage:
+//! `S` spec and schema files, `I` ingest, `V` validation, `E` estimation, `W` weighting,
+//! `D` disclosure, `O` output. Only `main` and this module print.
+//!
+//! A failed run is a [`Failure`]: its [`ExitStatus`] separates what the user can fix (exit 1)
+//! from bugs and I/O trouble in peiling itself (exit 2).
+
+use std::fmt;
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// One reported problem or notice.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    /// Stable code such as `V012`; documented in the README.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// Where: `file:line:column`, `file, line 12, column uren_pw`, or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Lower-level causes, outermost first (`Caused by:` lines).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message)
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message)
+    }
+
+    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Info, message)
+    }
+
+    fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            location: None,
+            causes: Vec::new(),
+        }
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    pub fn caused_by(mut self, cause: impl fmt::Display) -> Self {
+        self.causes.push(cause.to_string());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `error[V012]: message` / `  --> location` / `Caused by: ...`, as uv and rustc print.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, "{level}[{}]: {}", self.code, self.message)?;
+        if let Some(location) = &self.location {
+            write!(f, "\n  --> {location}")?;
+        }
+        for cause in &self.causes {
+            write!(f, "\nCaused by: {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Process exit status, as DESIGN.md §2 fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success = 0,
+    /// The input or the spec is wrong; the messages say how to fix it.
+    UserError = 1,
+    /// A bug or an environment problem (disk full, permissions).
+    Internal = 2,
+}
+
+/// A run that cannot go on. Carries every diagnostic collected so far, so that a spec with five
+/// mistakes reports all five at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub status: ExitStatus,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Failure {
+    pub fn user(diagnostics: Vec<Diagnostic>) -> Self {
+        Failure {
+            status: ExitStatus::UserError,
+            diagnostics,
+        }
+    }
+
+    pub fn internal(diagnostic: Diagnostic) -> Self {
+        Failure {
+            status: ExitStatus::Internal,
+            diagnostics: vec![diagnostic],
+        }
+    }
+}
+
+impl From<Diagnostic> for Failure {
+    /// A single diagnostic fails the run as a user error: internal failures are built with
+    /// [`Failure::internal`] explicitly.
+    fn from(diagnostic: Diagnostic) -> Self {
+        Failure::user(vec![diagnostic])
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// How diagnostics are printed on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Prints diagnostics to stderr in the chosen format.
+pub fn emit(diagnostics: &[Diagnostic], format: LogFormat) {
+    for diagnostic in diagnostics {
+        match format {
+            LogFormat::Human => eprintln!("{diagnostic}"),
+            LogFormat::Json => match serde_json::to_string(diagnostic) {
+                Ok(line) => eprintln!("{line}"),
+                Err(_) => eprintln!("{diagnostic}"),
+            },
+        }
+    }
+}
+
+/// Prints a progress or summary line on stderr (never stdout: stdout carries results only).
+pub fn status(line: &str, format: LogFormat, quiet: bool) {
+    if quiet {
+        return;
+    }
+    match format {
+        LogFormat::Human => eprintln!("{line}"),
+        LogFormat::Json => {
+            let object = serde_json::json!({ "severity": "info", "message": line });
+            eprintln!("{object}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_has_code_location_and_causes() {
+        let d = Diagnostic::error("V012", "value 170 above maximum 168")
+            .at("data.csv, line 14, column uren_pw")
+            .caused_by("schema field uren_pw");
+        assert_eq!(
+            d.to_string(),
+            "error[V012]: value 170 above maximum 168\n  --> data.csv, line 14, column uren_pw\nCaused by: schema field uren_pw"
+        );
+    }
+
+    #[test]
+    fn a_single_diagnostic_is_a_user_failure() {
+        let failure: Failure = Diagnostic::error("S001", "bad").into();
+        assert_eq!(failure.status, ExitStatus::UserError);
+    }
+}

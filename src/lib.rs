@@ -1,0 +1,278 @@
+//! peiling: a batch pipeline for survey monitors.
+//!
+//! One declarative run turns respondent exports into published tables:
+//!
+//! ```text
+//! spec::compile      pipelines/*.toml + schemas/*.toml -> Plan
+//! ingest::read       Plan.inputs                       -> RawFrame        (text, as written)
+//! schema::validate   RawFrame                          -> ValidFrame + Rejects
+//! derive::apply      ValidFrame                        -> DerivedFrame
+//! weight::apply      DerivedFrame                      -> SurveyDesign
+//! estimate::all      SurveyDesign                      -> EstimateTable
+//! disclosure::apply  EstimateTable                     -> ReleasedTable
+//! output::write      everything                        -> <out>/ (atomically)
+//! ```
+//!
+//! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow.
+
+pub mod codes;
+pub mod derive;
+pub mod diag;
+pub mod disclosure;
+pub mod estimate;
+pub mod generate;
+pub mod ingest;
+pub mod output;
+pub mod schema;
+pub mod spec;
+pub mod weight;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use diag::{Diagnostic, Failure};
+use output::manifest::{DesignRecord, FileRecord, Manifest};
+use schema::{Rejects, ValidFrame, ValidationReport};
+use spec::{Overrides, Plan};
+
+/// What a successful run reports back.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub out_dir: PathBuf,
+    pub manifest: Manifest,
+    /// Warnings worth showing (rejected rows, ignored columns).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Receives stage names as a run progresses (the CLI shows them as a progress spinner).
+pub trait Progress: Sync {
+    fn stage(&self, name: &str);
+}
+
+impl Progress for () {
+    fn stage(&self, _name: &str) {}
+}
+
+/// Stage timings, in order.
+#[derive(Default)]
+struct Clock {
+    timings: BTreeMap<String, f64>,
+}
+
+impl Clock {
+    fn time<T>(&mut self, name: &str, progress: &dyn Progress, work: impl FnOnce() -> T) -> T {
+        progress.stage(name);
+        let start = Instant::now();
+        let result = work();
+        *self.timings.entry(name.to_string()).or_default() += start.elapsed().as_secs_f64();
+        result
+    }
+}
+
+/// Ingest and validation of every input, shared by `run` and `validate`.
+struct Validated {
+    frames: Vec<ValidFrame>,
+    rejects: Vec<Rejects>,
+    reports: Vec<ValidationReport>,
+    lines: HashMap<i32, Option<Vec<u32>>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Validated {
+    fn line(&self, wave: i32, row: usize) -> Option<u32> {
+        self.lines.get(&wave)?.as_ref().map(|lines| lines[row])
+    }
+
+    fn counts(&self) -> (usize, usize, usize) {
+        let read = self.reports.iter().map(|r| r.rows_read).sum();
+        let accepted = self.reports.iter().map(|r| r.rows_accepted).sum();
+        (read, accepted, read - accepted)
+    }
+}
+
+fn ingest_and_validate(
+    plan: &Plan,
+    clock: &mut Clock,
+    progress: &dyn Progress,
+) -> Result<Validated, Failure> {
+    let mut validated = Validated {
+        frames: Vec::new(),
+        rejects: Vec::new(),
+        reports: Vec::new(),
+        lines: HashMap::new(),
+        diagnostics: Vec::new(),
+    };
+    for input in &plan.inputs {
+        let raw = clock.time("ingest", progress, || ingest::read(input))?;
+        let (frame, rejects) = clock.time("validate", progress, || {
+            schema::validate(&raw, &plan.schema)
+        })?;
+        let report = &frame.report;
+        if !report.extra_columns.is_empty() {
+            validated.diagnostics.push(
+                Diagnostic::warning(
+                    "V002",
+                    format!(
+                        "{} column(s) not in the schema are ignored: {}",
+                        report.extra_columns.len(),
+                        report.extra_columns.join(", ")
+                    ),
+                )
+                .at(raw.path.display().to_string()),
+            );
+        }
+        if report.rows_rejected > 0 {
+            validated.diagnostics.push(
+                Diagnostic::warning(
+                    "V003",
+                    format!(
+                        "wave {}: {} of {} rows rejected (see private/rejects.parquet)",
+                        raw.wave, report.rows_rejected, report.rows_read
+                    ),
+                )
+                .at(raw.path.display().to_string()),
+            );
+        }
+        validated.reports.push(frame.report.clone());
+        validated.lines.insert(raw.wave, raw.lines.clone());
+        validated.frames.push(frame);
+        validated.rejects.push(rejects);
+    }
+    Ok(validated)
+}
+
+/// Fails when more rows were rejected than `[validation] max_reject_share` allows.
+fn check_reject_share(plan: &Plan, validated: &Validated) -> Result<(), Failure> {
+    let (read, _, rejected) = validated.counts();
+    let share = rejected as f64 / read.max(1) as f64;
+    if share <= plan.max_reject_share {
+        return Ok(());
+    }
+    let mut diagnostic = Diagnostic::error(
+        "V004",
+        format!(
+            "{rejected} of {read} rows rejected ({:.1}%), more than max_reject_share = {}",
+            100.0 * share,
+            plan.max_reject_share
+        ),
+    )
+    .at(plan.spec_path.display().to_string());
+    for line in schema::summarize(&validated.rejects, &validated.lines, 3) {
+        diagnostic = diagnostic.caused_by(line);
+    }
+    Err(diagnostic.into())
+}
+
+fn manifest(
+    plan: &Plan,
+    validated: &Validated,
+    designs: &[weight::SurveyDesign],
+    released: Option<&disclosure::ReleasedTable>,
+) -> Manifest {
+    let (read, accepted, rejected) = validated.counts();
+    Manifest {
+        peiling_version: env!("CARGO_PKG_VERSION").to_string(),
+        pipeline: plan.name.clone(),
+        spec: FileRecord {
+            path: plan.spec_path.display().to_string(),
+            sha256: plan.spec_sha256.clone(),
+        },
+        schema: FileRecord {
+            path: plan.schema.path.display().to_string(),
+            sha256: plan.schema.sha256.clone(),
+        },
+        inputs: validated.reports.clone(),
+        rows_read: read,
+        rows_accepted: accepted,
+        rows_rejected: rejected,
+        designs: designs
+            .iter()
+            .map(|d| DesignRecord {
+                wave: d.wave,
+                design: d.description.clone(),
+                rows: d.rows(),
+                strata: d.stratum_keys.len(),
+                psus: d.psus(),
+                weight_sum: d.weights.iter().sum(),
+                weight_min: d.weights.iter().copied().fold(f64::INFINITY, f64::min),
+                weight_max: d.weights.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            })
+            .collect(),
+        indicators: plan.indicators.len(),
+        estimates: released.map_or(0, |r| r.rows.len()),
+        suppressed: released.map_or(0, |r| r.suppressed()),
+        diagnostics: validated.diagnostics.clone(),
+        timings_seconds: None,
+    }
+}
+
+/// The whole pipeline: `peiling run`.
+pub fn run(
+    spec_path: &Path,
+    overrides: &Overrides,
+    progress: &dyn Progress,
+) -> Result<Outcome, Failure> {
+    let mut clock = Clock::default();
+    let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
+    let validated = ingest_and_validate(&plan, &mut clock, progress)?;
+    check_reject_share(&plan, &validated)?;
+
+    let mut designs = Vec::with_capacity(validated.frames.len());
+    for frame in &validated.frames {
+        let derived = clock.time("derive", progress, || {
+            derive::apply(frame.clone(), &plan.derive)
+        })?;
+        designs.push(clock.time("weight", progress, || {
+            weight::apply(derived, &plan.design, &plan.schema)
+        })?);
+    }
+    let estimates = clock.time("estimate", progress, || estimate::all(&designs, &plan))?;
+    let released = clock.time("disclosure", progress, || {
+        disclosure::apply(estimates, &plan.disclosure)
+    });
+
+    // The manifest is written by the output stage, so it records the stages before it.
+    let mut manifest = manifest(&plan, &validated, &designs, Some(&released));
+    manifest.timings_seconds = Some(clock.timings.clone());
+    let lines = |wave: i32, row: usize| validated.line(wave, row);
+    let artifacts = output::Artifacts {
+        plan: &plan,
+        manifest: &manifest,
+        released: &released,
+        rejects: &validated.rejects,
+        lines: &lines,
+        designs: &designs,
+    };
+    clock.time("output", progress, || {
+        output::write(&artifacts, &plan.output.dir)
+    })?;
+    Ok(Outcome {
+        out_dir: plan.output.dir.clone(),
+        manifest,
+        diagnostics: validated.diagnostics,
+    })
+}
+
+/// Ingest and validation only: `peiling validate`. Writes `private/rejects.parquet` and
+/// `manifest.json`; fails like `run` when too many rows are rejected (after writing them, so the
+/// researcher can look).
+pub fn validate(
+    spec_path: &Path,
+    overrides: &Overrides,
+    progress: &dyn Progress,
+) -> Result<Outcome, Failure> {
+    let mut clock = Clock::default();
+    let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
+    let validated = ingest_and_validate(&plan, &mut clock, progress)?;
+    let mut manifest = manifest(&plan, &validated, &[], None);
+    manifest.timings_seconds = Some(clock.timings.clone());
+    let lines = |wave: i32, row: usize| validated.line(wave, row);
+    output::write_validation(&manifest, &validated.rejects, &lines, &plan.output.dir)?;
+    check_reject_share(&plan, &validated)?;
+    Ok(Outcome {
+        out_dir: plan.output.dir.clone(),
+        manifest,
+        diagnostics: validated.diagnostics,
+    })
+}

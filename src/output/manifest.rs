@@ -1,0 +1,56 @@
+//! `manifest.json`: what ran, on what, with what result — enough to reproduce and audit a run.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::schema::ValidationReport;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub peiling_version: String,
+    pub pipeline: String,
+    pub spec: FileRecord,
+    pub schema: FileRecord,
+    pub inputs: Vec<ValidationReport>,
+    pub rows_read: usize,
+    pub rows_accepted: usize,
+    pub rows_rejected: usize,
+    pub designs: Vec<DesignRecord>,
+    pub indicators: usize,
+    pub estimates: usize,
+    pub suppressed: usize,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Seconds per stage; absent from the copy inside `estimates.parquet`, which must not vary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings_seconds: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DesignRecord {
+    pub wave: i32,
+    pub design: String,
+    pub rows: usize,
+    pub strata: usize,
+    pub psus: usize,
+    pub weight_sum: f64,
+    pub weight_min: f64,
+    pub weight_max: f64,
+}
+
+impl Manifest {
+    /// The manifest without timings, for the Parquet metadata.
+    pub fn deterministic(&self) -> Manifest {
+        Manifest {
+            timings_seconds: None,
+            ..self.clone()
+        }
+    }
+}

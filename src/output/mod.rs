@@ -1,0 +1,364 @@
+//! Writing a run's outputs — the only module that writes files.
+//!
+//! Everything goes into a temporary sibling folder first (`.<name>.tmp-<pid>`), which replaces
+//! the output folder only once every file is written: a failed run leaves the previous output
+//! untouched. Outside `private/` there are aggregates only, after disclosure control.
+
+pub mod chart;
+pub mod manifest;
+pub mod parquet;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::diag::{Diagnostic, Failure};
+use crate::disclosure::{ReleasedRow, ReleasedTable};
+use crate::schema::Rejects;
+use crate::spec::{IndicatorKind, Plan};
+use crate::weight::SurveyDesign;
+use manifest::Manifest;
+
+/// What a run hands to the writers.
+pub struct Artifacts<'a> {
+    pub plan: &'a Plan,
+    pub manifest: &'a Manifest,
+    pub released: &'a ReleasedTable,
+    pub rejects: &'a [Rejects],
+    /// Line number of a data row of a wave, for the rejects file.
+    pub lines: &'a dyn Fn(i32, usize) -> Option<u32>,
+    pub designs: &'a [SurveyDesign],
+}
+
+fn io_failure(what: &str, path: &Path, error: impl std::fmt::Display) -> Failure {
+    Failure::internal(
+        Diagnostic::error("O001", format!("cannot write {what} {}", path.display()))
+            .caused_by(error),
+    )
+}
+
+/// Writes every output of a run into `out`, atomically.
+pub fn write(artifacts: &Artifacts, out: &Path) -> Result<(), Failure> {
+    let staging = staging_dir(out)?;
+    let result = write_all(artifacts, &staging);
+    if let Err(failure) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(failure);
+    }
+    replace_dir(&staging, out)
+}
+
+/// Writes only the validation outputs (`peiling validate`), atomically.
+pub fn write_validation(
+    manifest: &Manifest,
+    rejects: &[Rejects],
+    lines: &dyn Fn(i32, usize) -> Option<u32>,
+    out: &Path,
+) -> Result<(), Failure> {
+    let staging = staging_dir(out)?;
+    let result = (|| {
+        write_rejects(rejects, lines, &staging)?;
+        write_manifest(manifest, &staging)
+    })();
+    if let Err(failure) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(failure);
+    }
+    replace_dir(&staging, out)
+}
+
+fn staging_dir(out: &Path) -> Result<PathBuf, Failure> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io_failure("folder", parent, e))?;
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| io_failure("folder", &staging, e))?;
+    }
+    std::fs::create_dir_all(staging.join("private"))
+        .map_err(|e| io_failure("folder", &staging, e))?;
+    Ok(staging)
+}
+
+/// Moves the finished staging folder into place, replacing an earlier output.
+fn replace_dir(staging: &Path, out: &Path) -> Result<(), Failure> {
+    if out.exists() {
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(out, &old).map_err(|e| io_failure("folder", out, e))?;
+        std::fs::rename(staging, out).map_err(|e| io_failure("folder", out, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(staging, out).map_err(|e| io_failure("folder", out, e))?;
+    }
+    Ok(())
+}
+
+fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
+    let plan = artifacts.plan;
+    let estimates_path = dir.join("estimates.parquet");
+    let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
+        .map_err(|e| io_failure("manifest", &estimates_path, e))?;
+    let mut estimates = parquet::estimates_frame(&plan.name, artifacts.released)
+        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
+    parquet::write(
+        &mut estimates,
+        &estimates_path,
+        vec![("peiling:manifest".into(), deterministic)],
+    )
+    .map_err(|e| io_failure("estimates", &estimates_path, e))?;
+
+    write_rejects(artifacts.rejects, artifacts.lines, dir)?;
+    write_respondents(plan, artifacts.designs, dir)?;
+    if plan.output.charts {
+        write_charts(plan, artifacts.released, &dir.join("charts"))?;
+    }
+    if plan.output.report {
+        let html = report::render(&report_of(plan, artifacts));
+        let path = dir.join("report.html");
+        std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
+    }
+    write_manifest(artifacts.manifest, dir)
+}
+
+fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<(), Failure> {
+    let path = dir.join("manifest.json");
+    let json =
+        serde_json::to_string_pretty(manifest).map_err(|e| io_failure("manifest", &path, e))?;
+    std::fs::write(&path, json + "\n").map_err(|e| io_failure("manifest", &path, e))
+}
+
+fn write_rejects(
+    rejects: &[Rejects],
+    lines: &dyn Fn(i32, usize) -> Option<u32>,
+    dir: &Path,
+) -> Result<(), Failure> {
+    let path = dir.join("private").join("rejects.parquet");
+    std::fs::create_dir_all(dir.join("private")).map_err(|e| io_failure("folder", dir, e))?;
+    let mut frame =
+        parquet::rejects_frame(rejects, lines).map_err(|e| io_failure("rejects", &path, e))?;
+    parquet::write(&mut frame, &path, Vec::new()).map_err(|e| io_failure("rejects", &path, e))
+}
+
+/// Validated, derived and weighted microdata of all waves, codes as answered.
+fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<(), Failure> {
+    let path = dir.join("private").join("respondents.parquet");
+    let mut combined: Option<DataFrame> = None;
+    for design in designs {
+        let mut frame = design.data.coded.clone();
+        frame
+            .with_column(Column::new(
+                parquet::DESIGN_WEIGHT.into(),
+                design.weights.clone(),
+            ))
+            .map_err(|e| io_failure("respondents", &path, e))?;
+        combined = Some(match combined {
+            None => frame,
+            Some(mut all) => {
+                all.vstack_mut(&frame)
+                    .map_err(|e| io_failure("respondents", &path, e))?;
+                all
+            }
+        });
+    }
+    let Some(mut frame) = combined else {
+        return Ok(());
+    };
+    parquet::write(
+        &mut frame,
+        &path,
+        vec![("peiling:labels".into(), parquet::labels_json(&plan.schema))],
+    )
+    .map_err(|e| io_failure("respondents", &path, e))
+}
+
+/// The rows of one indicator × segmentation in the latest wave.
+fn latest<'a>(
+    table: &'a ReleasedTable,
+    indicator: &str,
+    segmentation: &str,
+    wave: i32,
+) -> Vec<&'a ReleasedRow> {
+    table
+        .rows
+        .iter()
+        .filter(|r| r.indicator == indicator && r.segmentation == segmentation && r.wave == wave)
+        .collect()
+}
+
+fn latest_wave(plan: &Plan) -> i32 {
+    plan.inputs.iter().map(|i| i.wave).max().unwrap_or_default()
+}
+
+/// The bar chart of one indicator × segmentation in the latest wave, `None` for `total`.
+fn bar_chart(
+    plan: &Plan,
+    table: &ReleasedTable,
+    indicator: &crate::spec::IndicatorPlan,
+    segmentation: &str,
+) -> Option<chart::BarChart> {
+    if segmentation == "total" {
+        return None;
+    }
+    let wave = latest_wave(plan);
+    let reference = latest(table, &indicator.id, "total", wave)
+        .first()
+        .and_then(|r| r.estimate);
+    let bars = latest(table, &indicator.id, segmentation, wave)
+        .into_iter()
+        .map(|r| chart::Bar {
+            label: r.segment_label.clone(),
+            estimate: r.estimate,
+            ci_lower: r.ci_lower,
+            ci_upper: r.ci_upper,
+            suppressed: r.suppressed,
+        })
+        .collect();
+    Some(chart::BarChart {
+        title: indicator.label.clone(),
+        subtitle: format!(
+            "{} naar {segmentation}, {wave} (95%-betrouwbaarheidsinterval)",
+            indicator.id
+        ),
+        percent: indicator.kind == IndicatorKind::Proportion,
+        bars,
+        reference,
+    })
+}
+
+fn write_charts(plan: &Plan, table: &ReleasedTable, dir: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
+    for indicator in &plan.indicators {
+        for segmentation in &plan.segmentations {
+            let name = segmentation.name();
+            let Some(bar_chart) = bar_chart(plan, table, indicator, &name) else {
+                continue;
+            };
+            let stem = format!("{}__{}", indicator.id, name.replace('*', "_x_"));
+            let svg_path = dir.join(format!("{stem}.svg"));
+            let svg =
+                chart::bar_chart_svg(&bar_chart).map_err(|e| io_failure("chart", &svg_path, e))?;
+            std::fs::write(&svg_path, svg).map_err(|e| io_failure("chart", &svg_path, e))?;
+            let png_path = dir.join(format!("{stem}.png"));
+            chart::bar_chart_png(&bar_chart, &png_path)
+                .map_err(|e| io_failure("chart", &png_path, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
+    let manifest = artifacts.manifest;
+    let wave = latest_wave(plan);
+    let mut summary = vec![
+        ("pijplijn".to_string(), plan.name.clone()),
+        ("rijen gelezen".to_string(), manifest.rows_read.to_string()),
+        (
+            "rijen geaccepteerd".to_string(),
+            manifest.rows_accepted.to_string(),
+        ),
+        (
+            "rijen afgewezen".to_string(),
+            manifest.rows_rejected.to_string(),
+        ),
+        (
+            "metingen".to_string(),
+            plan.inputs
+                .iter()
+                .map(|i| i.wave.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("indicatoren".to_string(), manifest.indicators.to_string()),
+        (
+            "schattingen (onderdrukt)".to_string(),
+            format!("{} ({})", manifest.estimates, manifest.suppressed),
+        ),
+    ];
+    for design in &manifest.designs {
+        summary.push((format!("design {}", design.wave), design.design.clone()));
+    }
+    let mut validation = Vec::new();
+    for rejects in artifacts.rejects {
+        let mut by_rule: std::collections::BTreeMap<(&str, &str), (u64, String)> =
+            std::collections::BTreeMap::new();
+        for problem in &rejects.problems {
+            let entry = by_rule
+                .entry((problem.rule.as_str(), problem.column.as_str()))
+                .or_insert((0, String::new()));
+            entry.0 += 1;
+            if entry.1.is_empty() {
+                let place = (artifacts.lines)(rejects.wave, problem.row)
+                    .map_or(format!("rij {}", problem.row + 1), |l| format!("regel {l}"));
+                entry.1 = format!("{} {place}: {}", rejects.wave, problem.message);
+            }
+        }
+        for ((rule, column), (count, example)) in by_rule {
+            validation.push(report::RuleCount {
+                rule: rule.to_string(),
+                column: column.to_string(),
+                count,
+                example,
+            });
+        }
+    }
+    let indicators = plan
+        .indicators
+        .iter()
+        .map(|indicator| report::IndicatorSection {
+            id: indicator.id.clone(),
+            label: indicator.label.clone(),
+            kind: indicator.kind.as_str().to_string(),
+            wave,
+            tables: plan
+                .segmentations
+                .iter()
+                .map(|segmentation| {
+                    let name = segmentation.name();
+                    let chart_svg = bar_chart(plan, artifacts.released, indicator, &name)
+                        .and_then(|c| chart::bar_chart_svg(&c).ok());
+                    report::SegmentTable {
+                        segmentation: name.clone(),
+                        rows: latest(artifacts.released, &indicator.id, &name, wave)
+                            .into_iter()
+                            .map(|r| report::TableRow {
+                                segment_label: r.segment_label.clone(),
+                                estimate: r.estimate,
+                                ci_lower: r.ci_lower,
+                                ci_upper: r.ci_upper,
+                                n: r.n,
+                                flag: r.flag.clone(),
+                                percent: indicator.kind == IndicatorKind::Proportion,
+                            })
+                            .collect(),
+                        chart_svg,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    report::Report {
+        title: format!("peiling — {}", plan.name),
+        generated_by: format!("peiling {}", env!("CARGO_PKG_VERSION")),
+        summary,
+        validation,
+        indicators,
+        notes: vec![
+            "Schattingen met design-gebaseerde standaardfouten (Taylor-linearisatie), gelijk aan R survey.".to_string(),
+            format!(
+                "onderdrukt: minder dan {} waarnemingen (n_below_min) of minder dan {} ja- of nee-antwoorden (cell_below_min).",
+                plan.disclosure.min_n, plan.disclosure.min_cell
+            ),
+            format!("unreliable: relatieve standaardfout boven {}.", plan.disclosure.max_rse),
+            "no_interval: geen betrouwbaarheidsinterval te berekenen (bijv. percentage 0 of 100, of df 0).".to_string(),
+        ],
+    }
+}

@@ -1,0 +1,228 @@
+//! Parquet tables: `estimates.parquet` (the contract of DESIGN.md §6), and the private
+//! `respondents.parquet` and `rejects.parquet`.
+//!
+//! Column names are the constants below: rename nothing, add freely. `estimates.parquet` holds
+//! the deterministic part of the manifest in its key-value metadata (`peiling:manifest`), so
+//! the same inputs, spec and version give the same bytes.
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::disclosure::ReleasedTable;
+use crate::schema::Rejects;
+use crate::spec::SchemaPlan;
+
+pub const PIPELINE: &str = "pipeline";
+pub const WAVE: &str = "wave";
+pub const INDICATOR: &str = "indicator";
+pub const KIND: &str = "kind";
+pub const SEGMENTATION: &str = "segmentation";
+pub const SEGMENT: &str = "segment";
+pub const SEGMENT_LABEL: &str = "segment_label";
+pub const ESTIMATE: &str = "estimate";
+pub const STD_ERROR: &str = "std_error";
+pub const CI_LOWER: &str = "ci_lower";
+pub const CI_UPPER: &str = "ci_upper";
+pub const CI_METHOD: &str = "ci_method";
+pub const DF: &str = "df";
+pub const N: &str = "n";
+pub const N_WEIGHTED: &str = "n_weighted";
+pub const DEFF: &str = "deff";
+pub const RSE: &str = "rse";
+pub const SUPPRESSED: &str = "suppressed";
+pub const FLAG: &str = "flag";
+
+/// Every column of `estimates.parquet`, in order.
+pub const ESTIMATE_COLUMNS: [&str; 19] = [
+    PIPELINE,
+    WAVE,
+    INDICATOR,
+    KIND,
+    SEGMENTATION,
+    SEGMENT,
+    SEGMENT_LABEL,
+    ESTIMATE,
+    STD_ERROR,
+    CI_LOWER,
+    CI_UPPER,
+    CI_METHOD,
+    DF,
+    N,
+    N_WEIGHTED,
+    DEFF,
+    RSE,
+    SUPPRESSED,
+    FLAG,
+];
+
+/// Weight column added to the private microdata.
+pub const DESIGN_WEIGHT: &str = "design_weight";
+
+/// The released estimates as a polars frame with the contract columns.
+pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<DataFrame> {
+    let rows = &table.rows;
+    let text = |name: &str, f: &dyn Fn(usize) -> Option<String>| {
+        Column::new(name.into(), (0..rows.len()).map(f).collect::<Vec<_>>())
+    };
+    let number = |name: &str, f: &dyn Fn(usize) -> Option<f64>| {
+        Column::new(name.into(), (0..rows.len()).map(f).collect::<Vec<_>>())
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            text(PIPELINE, &|_| Some(pipeline.to_string())),
+            Column::new(
+                WAVE.into(),
+                rows.iter().map(|r| r.wave).collect::<Vec<i32>>(),
+            ),
+            text(INDICATOR, &|i| Some(rows[i].indicator.clone())),
+            text(KIND, &|i| Some(rows[i].kind.as_str().to_string())),
+            text(SEGMENTATION, &|i| Some(rows[i].segmentation.clone())),
+            text(SEGMENT, &|i| Some(rows[i].segment.clone())),
+            text(SEGMENT_LABEL, &|i| Some(rows[i].segment_label.clone())),
+            number(ESTIMATE, &|i| rows[i].estimate),
+            number(STD_ERROR, &|i| rows[i].std_error),
+            number(CI_LOWER, &|i| rows[i].ci_lower),
+            number(CI_UPPER, &|i| rows[i].ci_upper),
+            text(CI_METHOD, &|i| Some(rows[i].ci_method.clone())),
+            number(DF, &|i| rows[i].df),
+            Column::new(
+                N.into(),
+                rows.iter().map(|r| r.n).collect::<Vec<Option<i64>>>(),
+            ),
+            number(N_WEIGHTED, &|i| rows[i].n_weighted),
+            number(DEFF, &|i| rows[i].deff),
+            number(RSE, &|i| rows[i].rse),
+            Column::new(
+                SUPPRESSED.into(),
+                rows.iter().map(|r| r.suppressed).collect::<Vec<bool>>(),
+            ),
+            text(FLAG, &|i| rows[i].flag.clone()),
+        ],
+    )
+}
+
+/// The rejects of all waves: one row per problem.
+pub fn rejects_frame(
+    rejects: &[Rejects],
+    lines: &dyn Fn(i32, usize) -> Option<u32>,
+) -> PolarsResult<DataFrame> {
+    let problems: Vec<(&Rejects, &crate::schema::Problem)> = rejects
+        .iter()
+        .flat_map(|wave| wave.problems.iter().map(move |p| (wave, p)))
+        .collect();
+    let height = problems.len();
+    DataFrame::new(
+        height,
+        vec![
+            Column::new(
+                WAVE.into(),
+                problems.iter().map(|(w, _)| w.wave).collect::<Vec<i32>>(),
+            ),
+            Column::new(
+                "file".into(),
+                problems
+                    .iter()
+                    .map(|(w, _)| w.file.clone())
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "row".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.row as i64 + 1)
+                    .collect::<Vec<i64>>(),
+            ),
+            Column::new(
+                "line".into(),
+                problems
+                    .iter()
+                    .map(|(w, p)| lines(w.wave, p.row).map(i64::from))
+                    .collect::<Vec<Option<i64>>>(),
+            ),
+            Column::new(
+                "key".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.key.clone())
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            Column::new(
+                "column".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.column.clone())
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "value".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.value.clone())
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            Column::new(
+                "rule".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.rule.clone())
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "code".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.code.to_string())
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "message".into(),
+                problems
+                    .iter()
+                    .map(|(_, p)| p.message.clone())
+                    .collect::<Vec<String>>(),
+            ),
+        ],
+    )
+}
+
+/// Value labels, user-missing codes and question texts of the schema as JSON, for the
+/// key-value metadata of the microdata (what SPSS keeps in its dictionary).
+pub fn labels_json(schema: &SchemaPlan) -> String {
+    let fields: serde_json::Map<String, serde_json::Value> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let codes = |codes: &[(crate::spec::Code, String)]| {
+                codes
+                    .iter()
+                    .map(|(c, l)| (c.to_string(), serde_json::Value::from(l.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+            };
+            let value = serde_json::json!({
+                "type": f.field_type.as_str(),
+                "label": f.label,
+                "categories": codes(&f.categories),
+                "missing": codes(&f.missing),
+            });
+            (f.name.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(fields).to_string()
+}
+
+/// Writes a frame with key-value metadata.
+pub fn write(
+    frame: &mut DataFrame,
+    path: &Path,
+    metadata: Vec<(String, String)>,
+) -> PolarsResult<()> {
+    let file = File::create(path)?;
+    let metadata = (!metadata.is_empty()).then(|| KeyValueMetadata::from_static(metadata));
+    ParquetWriter::new(file)
+        .with_key_value_metadata(metadata)
+        .finish(frame)?;
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! Schema files (`schemas/*.schema.toml`), modelled on Frictionless Table Schema.
+//!
+//! A schema says what each column of an export must hold: its type, value labels
+//! (`categories`), user-missing codes (`missing`: kept in the private microdata, null in every
+//! analysis, as SPSS treats them), a range, a pattern, whether a value is required, the primary
+//! key, and cross-field routing rules written as SQL conditions.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::Expr;
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{expr_columns, line_col, parse_sql, sha256_hex};
+use crate::diag::{Diagnostic, Failure};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSpec {
+    /// Name of the export format.
+    pub name: String,
+    /// Columns whose values identify a respondent; must be unique.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Raw strings read as system-missing.
+    #[serde(default = "default_missing_values")]
+    pub missing_values: Vec<String>,
+    #[serde(default)]
+    pub field: Vec<FieldSpec>,
+    #[serde(default)]
+    pub rule: Vec<RuleSpec>,
+}
+
+fn default_missing_values() -> Vec<String> {
+    vec![String::new()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// Question text or description.
+    pub label: Option<String>,
+    /// A system-missing value rejects the row.
+    #[serde(default)]
+    pub required: bool,
+    /// Valid codes and their labels; any other (non-missing) value rejects the row.
+    pub categories: Option<Spanned<toml::Table>>,
+    /// User-missing codes and their labels.
+    pub missing: Option<Spanned<toml::Table>>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    /// Regular expression a string value must match (whole value).
+    pub pattern: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: Spanned<String>,
+    /// SQL condition selecting the rows the rule applies to; absent: every row.
+    pub when: Option<Spanned<String>>,
+    /// SQL condition that must hold for those rows.
+    pub require: Spanned<String>,
+    /// Message for the rejects file; default: the rule's conditions.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Date,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+        }
+    }
+}
+
+/// A code of a categorical or user-missing value, typed like its field.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum Code {
+    Int(i64),
+    Num(f64),
+    Str(String),
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Code::Int(v) => write!(f, "{v}"),
+            Code::Num(v) => write!(f, "{v}"),
+            Code::Str(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    pub name: String,
+    pub field_type: FieldType,
+    pub label: Option<String>,
+    pub required: bool,
+    /// Sorted by code.
+    pub categories: Vec<(Code, String)>,
+    /// Sorted by code.
+    pub missing: Vec<(Code, String)>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub pattern: Option<Regex>,
+}
+
+impl FieldPlan {
+    /// Value label of a code, from `categories` or `missing`.
+    pub fn label_of(&self, code: &Code) -> Option<&str> {
+        self.categories
+            .iter()
+            .chain(&self.missing)
+            .find(|(c, _)| c == code)
+            .map(|(_, label)| label.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub id: String,
+    /// `true` when the rule has no `when`.
+    pub when: Expr,
+    pub require: Expr,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaPlan {
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub primary_key: Vec<String>,
+    pub missing_values: Vec<String>,
+    pub fields: Vec<FieldPlan>,
+    pub rules: Vec<RulePlan>,
+}
+
+impl SchemaPlan {
+    pub fn field(&self, name: &str) -> Option<&FieldPlan> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Reads and checks a schema file; every problem is reported at once.
+pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(
+            "S101",
+            format!("cannot read schema file {}", path.display()),
+        )
+        .caused_by(e)
+    })?;
+    let spec: SchemaSpec = toml::from_str(&text).map_err(|e| super::toml_error(path, &e))?;
+    let mut problems = Vec::new();
+    let at = |offset: usize| {
+        let (line, column) = line_col(&text, offset);
+        format!("{}:{line}:{column}", path.display())
+    };
+
+    let mut fields = Vec::new();
+    let mut names = BTreeSet::new();
+    for field in &spec.field {
+        let name = field.name.get_ref().clone();
+        if !names.insert(name.clone()) {
+            problems.push(
+                Diagnostic::error("S102", format!("field {name:?} is defined twice"))
+                    .at(at(field.name.span().start)),
+            );
+        }
+        let mut codes = |table: &Option<Spanned<toml::Table>>, what: &str| {
+            let mut codes = Vec::new();
+            let Some(table) = table else { return codes };
+            for (key, value) in table.get_ref() {
+                let label = match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                match parse_code(key, field.field_type) {
+                    Some(code) => codes.push((code, label)),
+                    None => problems.push(
+                        Diagnostic::error(
+                            "S103",
+                            format!(
+                                "field {name:?}: {what} code {key:?} is not a valid {}",
+                                field.field_type.as_str()
+                            ),
+                        )
+                        .at(at(table.span().start)),
+                    ),
+                }
+            }
+            codes.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+            codes
+        };
+        let categories = codes(&field.categories, "category");
+        let missing = codes(&field.missing, "missing");
+        for (code, _) in &missing {
+            if categories.iter().any(|(c, _)| c == code) {
+                problems.push(
+                    Diagnostic::error(
+                        "S104",
+                        format!(
+                            "field {name:?}: code {code} is both a category and a missing code"
+                        ),
+                    )
+                    .at(at(field.name.span().start)),
+                );
+            }
+        }
+        let pattern = field.pattern.as_ref().and_then(|p| {
+            match Regex::new(&format!("^(?:{})$", p.get_ref())) {
+                Ok(regex) => Some(regex),
+                Err(e) => {
+                    problems.push(
+                        Diagnostic::error("S105", format!("field {name:?}: invalid pattern"))
+                            .at(at(p.span().start))
+                            .caused_by(e),
+                    );
+                    None
+                }
+            }
+        });
+        if let (Some(min), Some(max)) = (field.minimum, field.maximum) {
+            if min > max {
+                problems.push(
+                    Diagnostic::error(
+                        "S106",
+                        format!("field {name:?}: minimum {min} > maximum {max}"),
+                    )
+                    .at(at(field.name.span().start)),
+                );
+            }
+        }
+        fields.push(FieldPlan {
+            name,
+            field_type: field.field_type,
+            label: field.label.clone(),
+            required: field.required,
+            categories,
+            missing,
+            minimum: field.minimum,
+            maximum: field.maximum,
+            pattern,
+        });
+    }
+
+    for key in &spec.primary_key {
+        if !names.contains(key) {
+            problems.push(
+                Diagnostic::error("S107", format!("primary_key column {key:?} is not a field"))
+                    .at(path.display().to_string()),
+            );
+        }
+    }
+
+    let mut rules = Vec::new();
+    let mut rule_ids = BTreeSet::new();
+    for rule in &spec.rule {
+        let id = rule.id.get_ref().clone();
+        if !rule_ids.insert(id.clone()) {
+            problems.push(
+                Diagnostic::error("S108", format!("rule {id:?} is defined twice"))
+                    .at(at(rule.id.span().start)),
+            );
+        }
+        let mut condition = |text: &Spanned<String>| match parse_sql(text.get_ref()) {
+            Ok(expr) => {
+                let unknown: Vec<String> = expr_columns(&expr)
+                    .into_iter()
+                    .filter(|c| !names.contains(c))
+                    .collect();
+                if unknown.is_empty() {
+                    Some(expr)
+                } else {
+                    problems.push(
+                        Diagnostic::error(
+                            "S109",
+                            format!("rule {id:?}: unknown column {}", unknown.join(", ")),
+                        )
+                        .at(at(text.span().start)),
+                    );
+                    None
+                }
+            }
+            Err(message) => {
+                problems.push(
+                    Diagnostic::error(
+                        "S110",
+                        format!("rule {id:?}: invalid SQL condition {:?}", text.get_ref()),
+                    )
+                    .at(at(text.span().start))
+                    .caused_by(message),
+                );
+                None
+            }
+        };
+        let when = rule.when.as_ref().map(&mut condition);
+        let require = condition(&rule.require);
+        let message = rule.message.clone().unwrap_or_else(|| match &rule.when {
+            Some(when) => format!(
+                "when {} then {} must hold",
+                when.get_ref(),
+                rule.require.get_ref()
+            ),
+            None => format!("{} must hold", rule.require.get_ref()),
+        });
+        if let (Some(require), Some(when)) =
+            (require, when.unwrap_or(Some(polars::prelude::lit(true))))
+        {
+            rules.push(RulePlan {
+                id,
+                when,
+                require,
+                message,
+            });
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(Failure::user(problems));
+    }
+    Ok(SchemaPlan {
+        name: spec.name,
+        path: path.to_path_buf(),
+        sha256: sha256_hex(text.as_bytes()),
+        primary_key: spec.primary_key,
+        missing_values: spec.missing_values,
+        fields,
+        rules,
+    })
+}
+
+/// Parses a code written as a TOML key according to the field's type.
+pub fn parse_code(key: &str, field_type: FieldType) -> Option<Code> {
+    match field_type {
+        FieldType::Integer => key.trim().parse().ok().map(Code::Int),
+        FieldType::Number => key
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(Code::Num),
+        FieldType::String | FieldType::Date => Some(Code::Str(key.to_string())),
+        FieldType::Boolean => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_field_type() {
+        assert_eq!(parse_code("9", FieldType::Integer), Some(Code::Int(9)));
+        assert_eq!(parse_code("x", FieldType::Integer), None);
+        assert_eq!(parse_code("998", FieldType::Number), Some(Code::Num(998.0)));
+        assert_eq!(
+            parse_code("GM0363", FieldType::String),
+            Some(Code::Str("GM0363".into()))
+        );
+    }
+
+    #[test]
+    fn the_sample_schema_loads() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/dementiemonitor.schema.toml");
+        let schema = load(&path).unwrap();
+        assert_eq!(schema.primary_key, ["resp_id"]);
+        let belasting = schema.field("belasting").unwrap();
+        assert_eq!(belasting.label_of(&Code::Int(5)), Some("overbelast"));
+        assert_eq!(
+            belasting.missing,
+            [(Code::Int(9), "geen antwoord".to_string())]
+        );
+        assert!(schema.rules.len() >= 3);
+    }
+
+    #[test]
+    fn problems_are_collected_with_locations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.schema.toml");
+        std::fs::write(
+            &path,
+            "name = \"x\"\nprimary_key = [\"id\"]\n\n[[field]]\nname = \"a\"\ntype = \"integer\"\ncategories = { x = \"label\" }\n\n[[rule]]\nid = \"r\"\nrequire = \"b > 1\"\n",
+        )
+        .unwrap();
+        let failure = load(&path).unwrap_err();
+        let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["S103", "S107", "S109"]);
+        assert!(failure.diagnostics[2]
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with("bad.schema.toml:11:11"));
+    }
+}

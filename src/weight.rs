@@ -1,0 +1,293 @@
+//! The survey design: weights, strata, PSUs and finite population corrections, resolved into
+//! dense arrays once per wave.
+//!
+//! Matches R `svydesign(ids = ~psu or ~1, strata = ~strata, weights = ~weight, fpc = ~fpc,
+//! nest = TRUE)`: PSU identifiers are unique within a stratum (`nest`), an absent weight is 1,
+//! an absent PSU makes every row its own PSU, and an `fpc` value at most 1 is a sampling
+//! fraction while a larger one is the population number of PSUs in the stratum. Calibration
+//! (raking, post-stratification) will record itself here too.
+
+use polars::prelude::*;
+
+use crate::codes::{encode, Key};
+use crate::derive::DerivedFrame;
+use crate::diag::{Diagnostic, Failure};
+use crate::spec::{DesignPlan, LonelyPsu, SchemaPlan};
+
+/// One wave's data with its design, ready for estimation.
+#[derive(Debug, Clone)]
+pub struct SurveyDesign {
+    pub wave: i32,
+    pub data: DerivedFrame,
+    pub weights: Vec<f64>,
+    /// Dense stratum per row (all 0 without strata).
+    pub strata: Vec<u32>,
+    pub stratum_keys: Vec<Key>,
+    /// Number of PSUs per stratum in the full design (`n_h`).
+    pub psus_per_stratum: Vec<u32>,
+    /// `1 - f_h` per stratum (1 without fpc).
+    pub fpc_factor: Vec<f64>,
+    /// Rows ordered by stratum, then PSU: every PSU is a contiguous run.
+    pub order: Vec<u32>,
+    /// Start of each PSU run in `order`, plus `order.len()` at the end.
+    pub psu_starts: Vec<u32>,
+    /// Stratum of each PSU run.
+    pub psu_stratum: Vec<u32>,
+    pub lonely_psu: LonelyPsu,
+    pub description: String,
+}
+
+impl SurveyDesign {
+    pub fn rows(&self) -> usize {
+        self.weights.len()
+    }
+
+    pub fn psus(&self) -> usize {
+        self.psu_stratum.len()
+    }
+}
+
+/// Builds the design of one wave.
+pub fn apply(
+    data: DerivedFrame,
+    plan: &DesignPlan,
+    schema: &SchemaPlan,
+) -> Result<SurveyDesign, Failure> {
+    let frame = &data.analysis;
+    let rows = frame.height();
+    let describe_row = |row: usize| -> String {
+        let key: Vec<String> = schema
+            .primary_key
+            .iter()
+            .filter_map(|k| {
+                frame
+                    .column(k)
+                    .ok()?
+                    .get(row)
+                    .ok()
+                    .map(|v| v.str_value().to_string())
+            })
+            .collect();
+        if key.is_empty() {
+            format!("accepted row {}", row + 1)
+        } else {
+            format!("respondent {}", key.join("|"))
+        }
+    };
+    let column = |name: &str| {
+        frame.column(name).cloned().map_err(|e| {
+            Failure::internal(
+                Diagnostic::error("W099", format!("design column {name:?} not found")).caused_by(e),
+            )
+        })
+    };
+
+    let weights: Vec<f64> = match &plan.weight {
+        None => vec![1.0; rows],
+        Some(name) => {
+            let values = column(name)?.cast(&DataType::Float64).map_err(|e| {
+                Failure::from(
+                    Diagnostic::error("W001", format!("weight column {name:?} is not numeric"))
+                        .caused_by(e),
+                )
+            })?;
+            let values = values.f64().map_err(|e| {
+                Failure::internal(Diagnostic::error("W099", "weights").caused_by(e))
+            })?;
+            let mut weights = Vec::with_capacity(rows);
+            for (row, value) in values.iter().enumerate() {
+                match value {
+                    Some(w) if w > 0.0 && w.is_finite() => weights.push(w),
+                    other => {
+                        return Err(Diagnostic::error(
+                            "W002",
+                            format!(
+                                "weight {name:?} of {} is {}: weights must be positive numbers",
+                                describe_row(row),
+                                other.map_or("missing".to_string(), |w| w.to_string())
+                            ),
+                        )
+                        .into())
+                    }
+                }
+            }
+            weights
+        }
+    };
+
+    let (strata, stratum_keys) = match &plan.strata {
+        None => (vec![0u32; rows], vec![Key::Str("all".into())]),
+        Some(name) => {
+            let coded = encode(&column(name)?)
+                .map_err(|e| Failure::internal(Diagnostic::error("W099", "strata").caused_by(e)))?;
+            let mut strata = Vec::with_capacity(rows);
+            for (row, code) in coded.codes.iter().enumerate() {
+                match code {
+                    Some(c) => strata.push(*c),
+                    None => {
+                        return Err(Diagnostic::error(
+                            "W003",
+                            format!("stratum {name:?} of {} is missing", describe_row(row)),
+                        )
+                        .into())
+                    }
+                }
+            }
+            (strata, coded.keys)
+        }
+    };
+
+    // PSUs nested in strata: the pair (stratum, psu) identifies a PSU.
+    let psu_codes: Vec<u32> = match &plan.psu {
+        None => (0..rows as u32).collect(),
+        Some(name) => {
+            let coded = encode(&column(name)?)
+                .map_err(|e| Failure::internal(Diagnostic::error("W099", "psu").caused_by(e)))?;
+            let mut codes = Vec::with_capacity(rows);
+            for (row, code) in coded.codes.iter().enumerate() {
+                match code {
+                    Some(c) => codes.push(*c),
+                    None => {
+                        return Err(Diagnostic::error(
+                            "W004",
+                            format!("PSU {name:?} of {} is missing", describe_row(row)),
+                        )
+                        .into())
+                    }
+                }
+            }
+            codes
+        }
+    };
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    if plan.strata.is_some() || plan.psu.is_some() {
+        order.sort_by_key(|&i| (strata[i as usize], psu_codes[i as usize]));
+    }
+    let mut psu_starts = Vec::new();
+    let mut psu_stratum = Vec::new();
+    let mut previous = None;
+    for (position, &row) in order.iter().enumerate() {
+        let id = (strata[row as usize], psu_codes[row as usize]);
+        if previous != Some(id) {
+            psu_starts.push(position as u32);
+            psu_stratum.push(id.0);
+            previous = Some(id);
+        }
+    }
+    psu_starts.push(rows as u32);
+    let mut psus_per_stratum = vec![0u32; stratum_keys.len()];
+    for &h in &psu_stratum {
+        psus_per_stratum[h as usize] += 1;
+    }
+
+    let fpc_factor = match &plan.fpc {
+        None => vec![1.0; stratum_keys.len()],
+        Some(name) => fpc_factors(
+            &column(name)?,
+            name,
+            &strata,
+            &psus_per_stratum,
+            &stratum_keys,
+        )?,
+    };
+
+    let description = describe(plan);
+    Ok(SurveyDesign {
+        wave: data.wave,
+        data,
+        weights,
+        strata,
+        stratum_keys,
+        psus_per_stratum,
+        fpc_factor,
+        order,
+        psu_starts,
+        psu_stratum,
+        lonely_psu: plan.lonely_psu,
+        description,
+    })
+}
+
+/// `1 - f_h` per stratum; the fpc must be constant within a stratum.
+fn fpc_factors(
+    column: &Column,
+    name: &str,
+    strata: &[u32],
+    n_psu: &[u32],
+    keys: &[Key],
+) -> Result<Vec<f64>, Failure> {
+    let values = column
+        .cast(&DataType::Float64)
+        .and_then(|c| c.f64().cloned())
+        .map_err(|e| {
+            Failure::from(
+                Diagnostic::error("W005", format!("fpc column {name:?} is not numeric"))
+                    .caused_by(e),
+            )
+        })?;
+    let mut per_stratum: Vec<Option<f64>> = vec![None; n_psu.len()];
+    for (row, value) in values.iter().enumerate() {
+        let h = strata[row] as usize;
+        let Some(value) = value.filter(|v| *v > 0.0) else {
+            return Err(Diagnostic::error(
+                "W005",
+                format!(
+                    "fpc {name:?} is missing or not positive in stratum {}",
+                    keys[h]
+                ),
+            )
+            .into());
+        };
+        match per_stratum[h] {
+            None => per_stratum[h] = Some(value),
+            Some(seen) if seen != value => {
+                return Err(Diagnostic::error(
+                    "W006",
+                    format!(
+                        "fpc {name:?} differs within stratum {} ({seen} and {value})",
+                        keys[h]
+                    ),
+                )
+                .into())
+            }
+            Some(_) => {}
+        }
+    }
+    let mut factors = Vec::with_capacity(n_psu.len());
+    for (h, value) in per_stratum.into_iter().enumerate() {
+        let value = value.unwrap_or(1.0);
+        let fraction = if value <= 1.0 {
+            value
+        } else {
+            n_psu[h] as f64 / value
+        };
+        if fraction > 1.0 {
+            return Err(Diagnostic::error(
+                "W007",
+                format!("fpc {name:?} in stratum {}: population {value} is smaller than the sample's {} PSUs", keys[h], n_psu[h]),
+            )
+            .into());
+        }
+        factors.push(1.0 - fraction);
+    }
+    Ok(factors)
+}
+
+/// `svydesign(...)`-like one-line description for the manifest and the report.
+fn describe(plan: &DesignPlan) -> String {
+    let ids = plan
+        .psu
+        .as_deref()
+        .map_or("~1".to_string(), |p| format!("~{p}"));
+    let mut parts = vec![format!("ids = {ids}")];
+    if let Some(s) = &plan.strata {
+        parts.push(format!("strata = ~{s}"));
+    }
+    if let Some(w) = &plan.weight {
+        parts.push(format!("weights = ~{w}"));
+    }
+    if let Some(f) = &plan.fpc {
+        parts.push(format!("fpc = ~{f}"));
+    }
+    format!("svydesign({}, nest = TRUE)", parts.join(", "))
+}

@@ -1,0 +1,331 @@
+//! The `peiling` binary end to end on the committed sample waves.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use common::{read_parquet, root};
+use peiling::output::parquet::ESTIMATE_COLUMNS;
+
+fn peiling() -> Command {
+    Command::cargo_bin("peiling").unwrap()
+}
+
+fn run_sample(out: &Path, threads: &str) {
+    peiling()
+        .current_dir(root())
+        .args([
+            "run",
+            "pipelines/dementiemonitor.toml",
+            "--quiet",
+            "--threads",
+            threads,
+            "--out",
+        ])
+        .arg(out)
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_sample_pipeline_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let assert = peiling()
+        .current_dir(root())
+        .args(["run", "pipelines/dementiemonitor.toml", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(stdout.contains("wave 2024: 9600 rows read"), "{stdout}");
+    assert!(stdout.contains("9 indicators"), "{stdout}");
+
+    for file in [
+        "estimates.parquet",
+        "manifest.json",
+        "report.html",
+        "private/respondents.parquet",
+        "private/rejects.parquet",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let charts: Vec<_> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let png = charts
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .expect("a PNG chart");
+    assert!(std::fs::read(png)
+        .unwrap()
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(charts
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "svg")));
+    // No half-written staging folder is left next to the output.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["out"]);
+
+    let estimates = read_parquet(&out.join("estimates.parquet"));
+    let names: Vec<String> = estimates
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, ESTIMATE_COLUMNS);
+    assert_eq!(
+        estimates.column("wave").unwrap().dtype(),
+        &polars::prelude::DataType::Int32
+    );
+
+    // Rows are sorted by indicator, segmentation, segment.
+    let key = |i: usize| {
+        ["indicator", "segmentation", "segment"].map(|c| {
+            estimates
+                .column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(i)
+                .unwrap()
+                .to_string()
+        })
+    };
+    for i in 1..estimates.height() {
+        assert!(key(i - 1) <= key(i), "rows {} and {i} out of order", i - 1);
+    }
+
+    // Disclosure: nothing published below min_n; suppressed rows carry no numbers.
+    let n = estimates.column("n").unwrap().i64().unwrap();
+    let suppressed = estimates.column("suppressed").unwrap().bool().unwrap();
+    let estimate = estimates.column("estimate").unwrap().f64().unwrap();
+    for i in 0..estimates.height() {
+        match suppressed.get(i).unwrap() {
+            true => assert_eq!((n.get(i), estimate.get(i)), (None, None)),
+            false => assert!(n.get(i).unwrap() >= 30),
+        }
+    }
+    assert!(
+        suppressed.into_iter().any(|s| s == Some(true)),
+        "the crossed segments should need suppression"
+    );
+
+    // Headline figure of 2024 is in the published range (synthetic data tuned to ~13%).
+    let total_2024 = (0..estimates.height()).find(|&i| {
+        key(i)
+            == [
+                "overbelast".to_string(),
+                "total".to_string(),
+                "total".to_string(),
+            ]
+            && estimates.column("wave").unwrap().i32().unwrap().get(i) == Some(2024)
+    });
+    let overbelast = estimate.get(total_2024.unwrap()).unwrap();
+    assert!(
+        (0.10..0.16).contains(&overbelast),
+        "overbelast 2024 = {overbelast}"
+    );
+
+    // Nothing outside private/ names a respondent.
+    for file in ["manifest.json", "report.html"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(!text.contains("DM24-0"), "{file} contains a respondent id");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let read = manifest["rows_read"].as_u64().unwrap();
+    assert_eq!(read, 3577 + 4500 + 9600);
+    assert_eq!(
+        read,
+        manifest["rows_accepted"].as_u64().unwrap() + manifest["rows_rejected"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn estimates_are_byte_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    run_sample(&dir.path().join("one"), "1");
+    run_sample(&dir.path().join("two"), "2");
+    let one = std::fs::read(dir.path().join("one/estimates.parquet")).unwrap();
+    let two = std::fs::read(dir.path().join("two/estimates.parquet")).unwrap();
+    assert!(
+        one == two,
+        "estimates.parquet differs between --threads 1 and 2"
+    );
+}
+
+#[test]
+fn every_rejected_row_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    peiling()
+        .current_dir(root())
+        .args([
+            "validate",
+            "pipelines/dementiemonitor.toml",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let rejects = read_parquet(&out.join("private/rejects.parquet"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    for input in manifest["inputs"].as_array().unwrap() {
+        let wave = input["wave"].as_i64().unwrap() as i32;
+        let rows: std::collections::BTreeSet<i64> = (0..rejects.height())
+            .filter(|&i| rejects.column("wave").unwrap().i32().unwrap().get(i) == Some(wave))
+            .map(|i| {
+                rejects
+                    .column("row")
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            rows.len() as u64,
+            input["rows_rejected"].as_u64().unwrap(),
+            "wave {wave}"
+        );
+    }
+    // Each deliberate defect of the generator is caught by its rule.
+    let rules: std::collections::BTreeSet<String> = rejects
+        .column("rule")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    for rule in [
+        "maximum",
+        "respijt_nvt_in_instelling",
+        "leeftijdsgroep_past_bij_leeftijd",
+        "primary_key",
+        "type",
+        "category",
+    ] {
+        assert!(rules.contains(rule), "no reject for rule {rule}: {rules:?}");
+    }
+}
+
+/// Runs the binary in a scratch folder holding a copy of the schema and the given files, and
+/// returns (exit code, stderr).
+fn run_in_scratch(spec: &str, files: &[(&str, String)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+    std::fs::copy(
+        root().join("schemas/dementiemonitor.schema.toml"),
+        dir.path().join("schemas/dementiemonitor.schema.toml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let output = peiling()
+        .current_dir(dir.path())
+        .args(["run", "spec.toml", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        !dir.path().join("output").exists(),
+        "a failed run must not leave output"
+    );
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+const MINIMAL_SPEC: &str = r#"[pipeline]
+name = "t"
+
+[[input]]
+wave = 2024
+path = "data.csv"
+schema = "schemas/dementiemonitor.schema.toml"
+
+[[indicator]]
+id = "overbelast"
+label = "Overbelast"
+kind = "proportion"
+value = "belasting >= 4"
+"#;
+
+/// The first rows of the committed 2024 wave.
+fn sample_rows(n: usize) -> String {
+    let text =
+        std::fs::read_to_string(root().join("sample-data/dementiemonitor-2024.csv")).unwrap();
+    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn an_unknown_key_in_the_spec_is_reported_with_its_line() {
+    let spec = MINIMAL_SPEC.replace(
+        "kind = \"proportion\"",
+        "kind = \"proportion\"\nwaarde = \"x\"",
+    );
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("unknown_key", stderr);
+}
+
+#[test]
+fn bad_sql_and_unknown_columns_are_all_reported_at_once() {
+    let spec = MINIMAL_SPEC.replace("value = \"belasting >= 4\"", "value = \"belasting >=\"")
+        + "\n[segments]\nby = [[\"regio\"]]\n";
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("bad_sql_and_unknown_column", stderr);
+}
+
+#[test]
+fn a_wrong_delimiter_names_the_file_and_the_missing_columns() {
+    let spec = MINIMAL_SPEC.replace("schema = ", "delimiter = \",\"\nschema = ");
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("wrong_delimiter", stderr);
+}
+
+#[test]
+fn text_in_a_numeric_column_names_file_line_and_column() {
+    let rows: String = sample_rows(60)
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut fields: Vec<&str> = line.split(';').collect();
+            if i > 0 && i % 2 == 0 {
+                fields[13] = "veel"; // uren_pw
+            }
+            fields.join(";") + "\n"
+        })
+        .collect();
+    let (code, stderr) = run_in_scratch(MINIMAL_SPEC, &[("data.csv", rows)]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("text_in_numeric_column", stderr);
+}
+
+#[test]
+fn a_binary_file_is_a_user_error() {
+    let (code, stderr) = run_in_scratch(
+        MINIMAL_SPEC,
+        &[("data.csv", "\u{0}\u{1}PK\u{3}".to_string())],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error[I003]") && stderr.contains("data.csv"),
+        "{stderr}"
+    );
+}
