@@ -112,7 +112,7 @@ fn the_sample_pipeline_writes_every_output() {
         }
     }
     assert!(
-        suppressed.into_iter().any(|s| s == Some(true)),
+        suppressed.iter().any(|s| s == Some(true)),
         "the crossed segments should need suppression"
     );
 
@@ -204,7 +204,7 @@ fn every_rejected_row_is_accounted_for() {
         .unwrap()
         .str()
         .unwrap()
-        .into_iter()
+        .iter()
         .flatten()
         .map(str::to_string)
         .collect();

@@ -298,7 +298,8 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
             if entry.1.is_empty() {
                 let place = (artifacts.lines)(rejects.wave, problem.row)
                     .map_or(format!("rij {}", problem.row + 1), |l| format!("regel {l}"));
-                entry.1 = format!("{} {place}: {}", rejects.wave, problem.message);
+                // Where only: messages quote raw values, and a key is a respondent id.
+                entry.1 = format!("{} {place}", rejects.wave);
             }
         }
         for ((rule, column), (count, example)) in by_rule {
@@ -334,7 +335,7 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
                                 estimate: r.estimate,
                                 ci_lower: r.ci_lower,
                                 ci_upper: r.ci_upper,
-                                n: r.n,
+                                n: r.n.unwrap_or(0),
                                 flag: r.flag.clone(),
                                 percent: indicator.kind == IndicatorKind::Proportion,
                             })

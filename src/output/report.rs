@@ -1,18 +1,27 @@
-//! `report.html`: one self-contained page (inline CSS and SVG, nothing fetched) with the run
-//! summary, the validation summary, and per indicator a chart and a table per segmentation.
-//! All text from spec, schema or data is HTML-escaped.
+//! `report.html`: one self-contained page — inline CSS and inline SVG, no scripts, nothing
+//! fetched from the network — with the run summary, the validation summary, a table of
+//! contents, and per indicator a chart and a table per segmentation, followed by notes.
+//!
+//! All text that comes from specs, schemas or data is HTML-escaped; chart SVGs are inlined from
+//! their `<svg` tag on (any XML prologue dropped). Numbers are Dutch (`13,2%`, `1.234`), and
+//! the output is deterministic: the same report renders to the same bytes.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::chart::format_value;
-
+/// Everything on the page.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Page title, e.g. "peiling — dementiemonitor".
     pub title: String,
+    /// e.g. "peiling 0.1.0".
     pub generated_by: String,
+    /// Run summary as key/value lines.
     pub summary: Vec<(String, String)>,
+    /// Rejected rows per rule.
     pub validation: Vec<RuleCount>,
     pub indicators: Vec<IndicatorSection>,
+    /// Flag explanations and methods text.
     pub notes: Vec<String>,
 }
 
@@ -37,28 +46,54 @@ pub struct IndicatorSection {
 pub struct SegmentTable {
     pub segmentation: String,
     pub rows: Vec<TableRow>,
+    /// The chart as an SVG document, inlined above the table.
     pub chart_svg: Option<String>,
 }
 
+/// One segment. A row without an estimate (suppressed) shows "—" for the estimate, the
+/// interval and n, so that a suppressed domain never reveals its size.
 #[derive(Debug, Clone)]
 pub struct TableRow {
     pub segment_label: String,
     pub estimate: Option<f64>,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
-    /// `None` when suppressed.
-    pub n: Option<i64>,
+    pub n: i64,
     pub flag: Option<String>,
+    /// Values are shares (0–1), shown as percentages.
     pub percent: bool,
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
-h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}h3{font-size:1rem;color:#444}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}td,th{padding:.25rem .6rem;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:nth-child(odd){background:#f4f6f8}
-.flag{color:#777;font-size:.85rem}.muted{color:#666}svg{max-width:100%;height:auto}nav li{margin:.1rem 0}";
+const DASH: &str = "—";
 
-/// HTML-escapes text.
+const STYLE: &str = "\
+:root{color-scheme:light}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;\
+max-width:1000px;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.5;background:#fff}
+h1{font-size:1.7rem;margin-bottom:.2rem}
+h2{font-size:1.3rem;margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+h3{font-size:1.05rem;margin:1.8rem 0 .4rem;color:#333}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em;\
+color:#555;background:#f2f2f2;padding:.05rem .3rem;border-radius:3px}
+.muted{color:#666}
+.meta{color:#666;margin-top:-.3rem}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem;min-width:50%}
+th,td{padding:.3rem .7rem;text-align:left;vertical-align:top}
+thead th{border-bottom:2px solid #bbb;font-weight:600}
+tbody tr:nth-child(odd){background:#f5f7f9}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.flag{color:#777;font-size:.85rem}
+tr.suppressed td{color:#888}
+table.summary th{font-weight:600;padding-right:1.5rem}
+figure.chart{margin:.5rem 0}
+figure.chart svg{max-width:100%;height:auto;display:block}
+nav ol{padding-left:1.4rem}
+nav li{margin:.15rem 0}
+a{color:#1f5f99}
+footer{margin-top:3rem;font-size:.85rem;color:#777;border-top:1px solid #ddd;padding-top:.5rem}
+@media print{body{margin:0;max-width:none}figure.chart,table{break-inside:avoid}}";
+
+/// HTML-escapes text for element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -74,139 +109,402 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The whole page.
 pub fn render(report: &Report) -> String {
     let mut html = String::new();
+    let anchors = anchors(&report.indicators);
+    head(&mut html, report);
+    summary(&mut html, &report.summary);
+    validation(&mut html, &report.validation);
+    contents(&mut html, &report.indicators, &anchors);
+    for (indicator, anchor) in report.indicators.iter().zip(&anchors) {
+        indicator_section(&mut html, indicator, anchor);
+    }
+    notes(&mut html, &report.notes);
     let _ = write!(
         html,
-        "<!doctype html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p class=\"muted\">{}</p>\n",
-        escape(&report.title),
-        escape(&report.title),
+        "<footer>Gemaakt met {}.</footer>\n</body>\n</html>\n",
         escape(&report.generated_by)
     );
-    html.push_str("<h2>Samenvatting</h2>\n<table>\n");
-    for (key, value) in &report.summary {
+    html
+}
+
+fn head(html: &mut String, report: &Report) {
+    let title = escape(&report.title);
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"{generator}\">\n<title>{title}</title>\n\
+         <style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
+         <p class=\"muted\">{generator}</p>\n",
+        generator = escape(&report.generated_by),
+    );
+}
+
+fn summary(html: &mut String, lines: &[(String, String)]) {
+    html.push_str("<h2 id=\"samenvatting\">Samenvatting</h2>\n");
+    if lines.is_empty() {
+        html.push_str("<p class=\"muted\">Geen gegevens.</p>\n");
+        return;
+    }
+    html.push_str("<table class=\"summary\">\n<tbody>\n");
+    for (key, value) in lines {
         let _ = writeln!(
             html,
-            "<tr><th>{}</th><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
             escape(key),
             escape(value)
         );
     }
-    html.push_str("</table>\n<h2>Validatie</h2>\n");
-    if report.validation.is_empty() {
-        html.push_str("<p>Alle rijen voldoen aan het schema.</p>\n");
-    } else {
-        html.push_str("<table>\n<thead><tr><th>regel</th><th>kolom</th><th>aantal</th><th>eerste voorbeeld</th></tr></thead>\n<tbody>\n");
-        for rule in &report.validation {
-            let _ = writeln!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                escape(&rule.rule),
-                escape(&rule.column),
-                rule.count,
-                escape(&rule.example)
-            );
-        }
-        html.push_str("</tbody>\n</table>\n");
+    html.push_str("</tbody>\n</table>\n");
+}
+
+fn validation(html: &mut String, rules: &[RuleCount]) {
+    html.push_str("<h2 id=\"validatie\">Validatie</h2>\n");
+    if rules.is_empty() {
+        html.push_str("<p>Geen afgewezen rijen: alle rijen voldoen aan het schema.</p>\n");
+        return;
     }
-    html.push_str("<h2>Indicatoren</h2>\n<nav><ul>\n");
-    for indicator in &report.indicators {
+    html.push_str(
+        "<table>\n<thead><tr><th>regel</th><th>kolom</th><th class=\"num\">aantal</th>\
+         <th>voorbeeld</th></tr></thead>\n<tbody>\n",
+    );
+    for rule in rules {
         let _ = writeln!(
             html,
-            "<li><a href=\"#{}\">{}</a></li>",
-            escape(&indicator.id),
-            escape(&indicator.label)
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&rule.rule),
+            escape(&rule.column),
+            group_thousands(&rule.count.to_string()),
+            escape(&rule.example)
         );
     }
-    html.push_str("</ul></nav>\n");
-    for indicator in &report.indicators {
+    html.push_str("</tbody>\n</table>\n");
+}
+
+fn contents(html: &mut String, indicators: &[IndicatorSection], anchors: &[String]) {
+    html.push_str("<h2 id=\"indicatoren\">Indicatoren</h2>\n");
+    if indicators.is_empty() {
+        html.push_str("<p class=\"muted\">Geen indicatoren.</p>\n");
+        return;
+    }
+    html.push_str("<nav>\n<ol>\n");
+    for (indicator, anchor) in indicators.iter().zip(anchors) {
         let _ = writeln!(
             html,
-            "<h2 id=\"{}\">{}</h2>\n<p class=\"muted\">{} · {} · meting {}</p>",
-            escape(&indicator.id),
+            "<li><a href=\"#{anchor}\">{}</a> <code>{}</code></li>",
             escape(&indicator.label),
-            escape(&indicator.id),
-            escape(&indicator.kind),
-            indicator.wave
+            escape(&indicator.id)
         );
-        for table in &indicator.tables {
-            let _ = writeln!(html, "<h3>{}</h3>", escape(&table.segmentation));
-            if let Some(svg) = &table.chart_svg {
-                let body = svg.find("<svg").map_or(svg.as_str(), |start| &svg[start..]);
-                html.push_str(body);
-                html.push('\n');
-            }
-            html.push_str("<table>\n<thead><tr><th>segment</th><th>schatting</th><th>95%-BI</th><th>n</th><th>opmerking</th></tr></thead>\n<tbody>\n");
-            for row in &table.rows {
-                let value =
-                    |v: Option<f64>| v.map_or("—".to_string(), |v| format_value(v, row.percent));
-                let interval = match (row.ci_lower, row.ci_upper) {
-                    (Some(lower), Some(upper)) => {
-                        format!("{} – {}", value(Some(lower)), value(Some(upper)))
-                    }
-                    _ => "—".to_string(),
-                };
-                let _ = writeln!(
-                    html,
-                    "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"flag\">{}</td></tr>",
-                    escape(&row.segment_label),
-                    value(row.estimate),
-                    interval,
-                    row.n.map_or("—".to_string(), |n| n.to_string()),
-                    escape(row.flag.as_deref().unwrap_or(""))
-                );
-            }
-            html.push_str("</tbody>\n</table>\n");
-        }
     }
-    html.push_str("<h2>Toelichting</h2>\n<ul>\n");
-    for note in &report.notes {
+    html.push_str("</ol>\n</nav>\n");
+}
+
+fn indicator_section(html: &mut String, indicator: &IndicatorSection, anchor: &str) {
+    let _ = write!(
+        html,
+        "<section id=\"{anchor}\">\n<h2>{} <code>{}</code></h2>\n\
+         <p class=\"meta\">{} · meting {}</p>\n",
+        escape(&indicator.label),
+        escape(&indicator.id),
+        escape(&indicator.kind),
+        indicator.wave
+    );
+    for table in &indicator.tables {
+        segment_table(html, table);
+    }
+    html.push_str("</section>\n");
+}
+
+fn segment_table(html: &mut String, table: &SegmentTable) {
+    let _ = writeln!(html, "<h3>naar {}</h3>", escape(&table.segmentation));
+    if let Some(svg) = table.chart_svg.as_deref().and_then(svg_element) {
+        let _ = writeln!(
+            html,
+            "<figure class=\"chart\">\n{}\n</figure>",
+            svg.trim_end()
+        );
+    }
+    if table.rows.is_empty() {
+        html.push_str("<p class=\"muted\">Geen schattingen.</p>\n");
+        return;
+    }
+    html.push_str(
+        "<table>\n<thead><tr><th>segment</th><th class=\"num\">schatting</th>\
+         <th class=\"num\">95%-BI</th><th class=\"num\">n</th><th>opmerking</th></tr></thead>\n\
+         <tbody>\n",
+    );
+    for row in &table.rows {
+        table_row(html, row);
+    }
+    html.push_str("</tbody>\n</table>\n");
+}
+
+fn table_row(html: &mut String, row: &TableRow) {
+    let estimate = row.estimate.filter(|v| v.is_finite());
+    let class = if estimate.is_none() {
+        " class=\"suppressed\""
+    } else {
+        ""
+    };
+    let n = if estimate.is_some() && row.n >= 0 {
+        group_thousands(&row.n.to_string())
+    } else {
+        DASH.to_string()
+    };
+    let _ = writeln!(
+        html,
+        "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{n}</td><td class=\"flag\">{}</td></tr>",
+        escape(&row.segment_label),
+        estimate.map_or(DASH.to_string(), |v| format_value(v, row.percent)),
+        interval(row),
+        escape(row.flag.as_deref().unwrap_or("")),
+    );
+}
+
+/// `11,2 – 15,3%`, or "—" without an estimate or a complete interval.
+fn interval(row: &TableRow) -> String {
+    let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+    match (
+        finite(row.estimate),
+        finite(row.ci_lower),
+        finite(row.ci_upper),
+    ) {
+        (Some(_), Some(lower), Some(upper)) => {
+            let unit = if row.percent { "%" } else { "" };
+            let scale = if row.percent { 100.0 } else { 1.0 };
+            format!(
+                "{} – {}{unit}",
+                dutch_number(lower * scale),
+                dutch_number(upper * scale)
+            )
+        }
+        _ => DASH.to_string(),
+    }
+}
+
+fn notes(html: &mut String, notes: &[String]) {
+    if notes.is_empty() {
+        return;
+    }
+    html.push_str("<h2 id=\"toelichting\">Toelichting</h2>\n<ul>\n");
+    for note in notes {
         let _ = writeln!(html, "<li>{}</li>", escape(note));
     }
-    html.push_str("</ul>\n</body>\n</html>\n");
-    html
+    html.push_str("</ul>\n");
+}
+
+/// The `<svg …>…</svg>` element of an SVG document, without XML prologue or doctype;
+/// `None` when there is no `<svg` element.
+fn svg_element(document: &str) -> Option<&str> {
+    let start = document.find("<svg")?;
+    Some(&document[start..])
+}
+
+/// Unique, URL-safe anchors for the indicator sections: `ind-` and the id's letters, digits,
+/// `-` and `_`, other characters as `-`, with `-2`, `-3`, … on collisions.
+fn anchors(indicators: &[IndicatorSection]) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    indicators
+        .iter()
+        .map(|indicator| {
+            let slug: String = indicator
+                .id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let base = format!("ind-{slug}");
+            let mut anchor = base.clone();
+            let mut suffix = 2;
+            while !used.insert(anchor.clone()) {
+                anchor = format!("{base}-{suffix}");
+                suffix += 1;
+            }
+            anchor
+        })
+        .collect()
+}
+
+/// One decimal, Dutch: `13,2%` for a share of 0.132 when `percent`, else `37,4`.
+fn format_value(value: f64, percent: bool) -> String {
+    if percent {
+        format!("{}%", dutch_number(100.0 * value))
+    } else {
+        dutch_number(value)
+    }
+}
+
+/// One decimal with a decimal comma and `.` between thousands; never `-0,0`.
+fn dutch_number(value: f64) -> String {
+    if !value.is_finite() {
+        return DASH.to_string();
+    }
+    let text = format!("{:.1}", value.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
+    let is_zero = text.chars().all(|c| c == '0' || c == '.');
+    let sign = if value < 0.0 && !is_zero { "-" } else { "" };
+    format!("{sign}{},{frac}", group_thousands(int))
+}
+
+/// `1234567` → `1.234.567`; a leading `-` is kept.
+fn group_thousands(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", digits),
+    };
+    let mut out = String::from(sign);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn text_is_escaped_and_dutch_survives() {
-        let report = Report {
-            title: "peiling — <script>".into(),
-            generated_by: "peiling".into(),
-            summary: vec![("provincie".into(), "Fryslân".into())],
-            validation: Vec::new(),
+    fn row(label: &str, estimate: Option<f64>, n: i64, flag: Option<&str>) -> TableRow {
+        TableRow {
+            segment_label: label.to_string(),
+            estimate,
+            ci_lower: estimate.map(|v| v - 0.021),
+            ci_upper: estimate.map(|v| v + 0.021),
+            n,
+            flag: flag.map(str::to_string),
+            percent: true,
+        }
+    }
+
+    fn sample() -> Report {
+        Report {
+            title: "peiling — <script>alert('x')</script>".into(),
+            generated_by: "peiling 0.1.0".into(),
+            summary: vec![
+                ("rijen gelezen".into(), "1234".into()),
+                ("provincie".into(), "Fryslân".into()),
+            ],
+            validation: vec![RuleCount {
+                rule: "range".into(),
+                column: "leeftijd".into(),
+                count: 12345,
+                example: "2024 regel 7: 130 > 120".into(),
+            }],
             indicators: vec![IndicatorSection {
-                id: "x".into(),
-                label: "a & b".into(),
+                id: "overbelast".into(),
+                label: "Zeer zwaar belast & overbelast".into(),
                 kind: "proportion".into(),
                 wave: 2024,
                 tables: vec![SegmentTable {
                     segmentation: "provincie".into(),
-                    rows: vec![TableRow {
-                        segment_label: "Súdwest-Fryslân".into(),
-                        estimate: None,
-                        ci_lower: None,
-                        ci_upper: None,
-                        n: None,
-                        flag: Some("n_below_min".into()),
-                        percent: true,
-                    }],
-                    chart_svg: Some("<?xml version=\"1.0\"?><svg></svg>".into()),
+                    rows: vec![
+                        row("Súdwest-Fryslân", Some(0.132), 1520, None),
+                        row("Zeeland", None, 12, Some("n_below_min")),
+                        row("<b>Noord</b>", Some(0.2), 40, Some("unreliable")),
+                    ],
+                    chart_svg: Some(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg width=\"9\"></svg>\n"
+                            .into(),
+                    ),
+                }],
+            }],
+            notes: vec!["onderdrukt: minder dan 30 waarnemingen & \"te klein\"".into()],
+        }
+    }
+
+    #[test]
+    fn page_is_complete_and_self_contained() {
+        let html = render(&sample());
+        assert!(html.starts_with("<!doctype html>\n<html lang=\"nl\">"));
+        assert!(html.contains("<meta charset=\"utf-8\">"));
+        assert!(
+            html.contains("href=\"#ind-overbelast\"") && html.contains("id=\"ind-overbelast\"")
+        );
+        assert!(html.contains("<svg width=\"9\"></svg>") && !html.contains("<?xml"));
+        assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src="));
+        assert!(html.trim_end().ends_with("</html>"));
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let html = render(&sample());
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(html.contains("Zeer zwaar belast &amp; overbelast"));
+        assert!(html.contains("&lt;b&gt;Noord&lt;/b&gt;"));
+        assert!(html.contains("&amp; &quot;te klein&quot;"));
+        assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&#39;");
+    }
+
+    #[test]
+    fn numbers_are_dutch_and_suppression_hides_n() {
+        let html = render(&sample());
+        assert!(html.contains("Súdwest-Fryslân") && html.contains("Fryslân"));
+        assert!(html.contains("<td class=\"num\">13,2%</td>"));
+        assert!(html.contains("11,1 – 15,3%"));
+        assert!(html.contains("<td class=\"num\">1.520</td>"));
+        assert!(html.contains("<td class=\"num\">12.345</td>"));
+        assert!(html.contains(
+            "<tr class=\"suppressed\"><td>Zeeland</td><td class=\"num\">—</td>\
+             <td class=\"num\">—</td><td class=\"num\">—</td><td class=\"flag\">n_below_min</td>"
+        ));
+        assert_eq!(format_value(37.44, false), "37,4");
+        assert_eq!(format_value(-0.04, false), "0,0");
+        assert_eq!(format_value(-1234.56, false), "-1.234,6");
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let html = render(&Report {
+            title: String::new(),
+            generated_by: String::new(),
+            summary: Vec::new(),
+            validation: Vec::new(),
+            indicators: vec![IndicatorSection {
+                id: String::new(),
+                label: String::new(),
+                kind: String::new(),
+                wave: 0,
+                tables: vec![SegmentTable {
+                    segmentation: String::new(),
+                    rows: Vec::new(),
+                    chart_svg: Some("not an svg".into()),
                 }],
             }],
             notes: Vec::new(),
+        });
+        assert!(html.contains("Geen schattingen") && !html.contains("not an svg"));
+        assert!(html.contains("</html>"));
+    }
+
+    #[test]
+    fn anchors_are_unique_and_safe() {
+        let section = |id: &str| IndicatorSection {
+            id: id.into(),
+            label: id.into(),
+            kind: "mean".into(),
+            wave: 2024,
+            tables: Vec::new(),
         };
-        let html = render(&report);
-        assert!(html.contains("peiling — &lt;script&gt;") && !html.contains("<script>"));
-        assert!(
-            html.contains("a &amp; b")
-                && html.contains("Súdwest-Fryslân")
-                && html.contains("Fryslân")
+        let sections = [section("a b"), section("a-b"), section("Zorg\"uren")];
+        assert_eq!(
+            anchors(&sections),
+            ["ind-a-b", "ind-a-b-2", "ind-zorg-uren"]
         );
-        assert!(html.contains("<svg></svg>") && !html.contains("<?xml"));
-        assert!(html.contains("n_below_min"));
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        assert_eq!(render(&sample()), render(&sample()));
     }
 }
