@@ -108,13 +108,19 @@ pub fn read_csv_bytes(
         .into_reader_with_file_handle(Cursor::new(text.as_bytes()))
         .finish()
         .map_err(|e| {
-            Failure::from(
-                file_error(
-                    "I005",
-                    format!("cannot parse CSV (delimiter {:?})", delimiter as char),
-                )
-                .caused_by(e),
+            let mut diagnostic = file_error(
+                "I005",
+                format!("cannot parse CSV (delimiter {:?})", delimiter as char),
             )
+            .caused_by(e);
+            let sniffed = sniff_delimiter(&text);
+            if sniffed != delimiter {
+                diagnostic = diagnostic.caused_by(format!(
+                    "the header line looks {:?}-separated: check `delimiter` in the [[input]]",
+                    sniffed as char
+                ));
+            }
+            Failure::from(diagnostic)
         })?;
     if frame.height() == 0 {
         return Err(file_error("I006", "the file has a header but no data rows".into()).into());

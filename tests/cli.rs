@@ -292,7 +292,7 @@ fn bad_sql_and_unknown_columns_are_all_reported_at_once() {
 }
 
 #[test]
-fn a_wrong_delimiter_names_the_file_and_the_missing_columns() {
+fn a_wrong_delimiter_names_the_file_and_the_likely_delimiter() {
     let spec = MINIMAL_SPEC.replace("schema = ", "delimiter = \",\"\nschema = ");
     let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
     assert_eq!(code, 1);

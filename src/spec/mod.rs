@@ -467,7 +467,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let indicators = cx.indicators(&spec.indicator, &columns);
     let segmentations = cx.segmentations(&spec.segments, &columns);
     let disclosure = spec.disclosure.clone();
-    if !(disclosure.max_rse > 0.0) {
+    if disclosure.max_rse.is_nan() || disclosure.max_rse <= 0.0 {
         cx.problems.push(Diagnostic::error(
             "S011",
             format!(
