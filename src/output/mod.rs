@@ -335,7 +335,7 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
                                 estimate: r.estimate,
                                 ci_lower: r.ci_lower,
                                 ci_upper: r.ci_upper,
-                                n: r.n.unwrap_or(0),
+                                n: r.n,
                                 flag: r.flag.clone(),
                                 percent: indicator.kind == IndicatorKind::Proportion,
                             })

@@ -58,7 +58,8 @@ pub struct TableRow {
     pub estimate: Option<f64>,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
-    pub n: i64,
+    /// `None` when suppressed.
+    pub n: Option<i64>,
     pub flag: Option<String>,
     /// Values are shares (0–1), shown as percentages.
     pub percent: bool,
@@ -248,10 +249,9 @@ fn table_row(html: &mut String, row: &TableRow) {
     } else {
         ""
     };
-    let n = if estimate.is_some() && row.n >= 0 {
-        group_thousands(&row.n.to_string())
-    } else {
-        DASH.to_string()
+    let n = match row.n.filter(|n| estimate.is_some() && *n >= 0) {
+        Some(n) => group_thousands(&n.to_string()),
+        None => DASH.to_string(),
     };
     let _ = writeln!(
         html,
@@ -380,7 +380,7 @@ mod tests {
             estimate,
             ci_lower: estimate.map(|v| v - 0.021),
             ci_upper: estimate.map(|v| v + 0.021),
-            n,
+            n: Some(n),
             flag: flag.map(str::to_string),
             percent: true,
         }
