@@ -34,6 +34,10 @@ pub struct SurveyDesign {
     /// Stratum of each PSU run.
     pub psu_stratum: Vec<u32>,
     pub lonely_psu: LonelyPsu,
+    /// R's `survey.adjust.domain.lonely`.
+    pub adjust_domain_lonely: bool,
+    /// Weights in design order (`weights[order[i]]`).
+    pub ordered_weights: Vec<f64>,
     pub description: String,
 }
 
@@ -44,6 +48,24 @@ impl SurveyDesign {
 
     pub fn psus(&self) -> usize {
         self.psu_stratum.len()
+    }
+
+    /// The design as the estimation kernel reads it.
+    pub fn layout(&self) -> crate::estimate::kernel::Layout<'_> {
+        crate::estimate::kernel::Layout {
+            weights: &self.ordered_weights,
+            psu_starts: &self.psu_starts,
+            psu_stratum: &self.psu_stratum,
+            psus_per_stratum: &self.psus_per_stratum,
+            fpc_factor: &self.fpc_factor,
+            lonely_psu: self.lonely_psu,
+            adjust_domain_lonely: self.adjust_domain_lonely,
+        }
+    }
+
+    /// `values` (one per row) in design order.
+    pub fn ordered<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        self.order.iter().map(|&i| values[i as usize]).collect()
     }
 }
 
@@ -192,6 +214,7 @@ pub fn apply(
     };
 
     let description = describe(plan);
+    let ordered_weights = order.iter().map(|&i| weights[i as usize]).collect();
     Ok(SurveyDesign {
         wave: data.wave,
         data,
@@ -204,6 +227,8 @@ pub fn apply(
         psu_starts,
         psu_stratum,
         lonely_psu: plan.lonely_psu,
+        adjust_domain_lonely: plan.adjust_domain_lonely,
+        ordered_weights,
         description,
     })
 }

@@ -329,3 +329,25 @@ fn a_binary_file_is_a_user_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_lonely_psu_under_fail_names_the_stratum_indicator_and_segment() {
+    let spec = MINIMAL_SPEC.replace(
+        "[[indicator]]",
+        "[design]\nstrata = \"gemeente\"\nlonely_psu = \"fail\"\n\n[segments]\nby = [[\"provincie\"]]\n\n[[indicator]]",
+    );
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(300))]);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("lonely_psu_fail", stderr);
+}
+
+#[test]
+fn zero_weights_are_a_diagnostic_not_a_panic() {
+    let spec = MINIMAL_SPEC.replace(
+        "[[indicator]]",
+        "[[derive]]\nname = \"w0\"\nexpr = \"0.0 * gewicht\"\n\n[design]\nweight = \"w0\"\n\n[[indicator]]",
+    );
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(300))]);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("zero_weights", stderr);
+}

@@ -6,70 +6,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::root;
+use common::{assert_close, number, peiling_estimates, read_reference, text};
 use peiling::estimate::EstimateRow;
-use peiling::spec::{self, Overrides};
-use peiling::{derive, estimate, ingest, schema, weight};
-use polars::prelude::*;
-
-const TOLERANCE: f64 = 1e-9;
-
-/// The unpublished estimates of one wave of a pipeline, and the number of accepted rows.
-fn peiling_estimates(spec_file: &str, wave: i32) -> (Vec<EstimateRow>, usize) {
-    let mut plan = spec::compile(&root().join(spec_file), &Overrides::default()).unwrap();
-    plan.inputs.retain(|input| input.wave == wave);
-    let raw = ingest::read(&plan.inputs[0]).unwrap();
-    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
-    let accepted = valid.report.rows_accepted;
-    let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema).unwrap();
-    (estimate::all(&[design], &plan).unwrap().rows, accepted)
-}
-
-fn read_reference(name: &str) -> DataFrame {
-    let path = root().join("sample-data/reference").join(name);
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(path))
-        .unwrap()
-        .finish()
-        .unwrap()
-}
-
-fn text(frame: &DataFrame, column: &str, row: usize) -> String {
-    frame
-        .column(column)
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(row)
-        .unwrap_or("NA")
-        .to_string()
-}
-
-/// R writes non-finite values (an interval R cannot give, `deff` of unscaled weights) as NA.
-fn number(frame: &DataFrame, column: &str, row: usize) -> Option<f64> {
-    text(frame, column, row).parse::<f64>().ok()
-}
-
-fn assert_close(what: &str, ours: Option<f64>, r: Option<f64>) {
-    match (ours, r) {
-        (None, None) => {}
-        (Some(a), Some(b)) => {
-            let scale = a.abs().max(b.abs());
-            assert!(
-                (a - b).abs() <= TOLERANCE * scale || (a - b).abs() < 1e-14,
-                "{what}: peiling {a:.17e} vs R {b:.17e}"
-            );
-        }
-        _ => panic!("{what}: peiling {ours:?} vs R {r:?}"),
-    }
-}
 
 fn compare(spec_file: &str, reference: &str) {
-    let (ours, accepted) = peiling_estimates(spec_file, 2024);
-    let meta = read_reference("dementiemonitor-2024-meta.csv");
+    let (ours, accepted) = peiling_estimates(spec_file, Some(2024));
+    let meta = read_reference("sample-data/reference/dementiemonitor-2024-meta.csv");
     assert_eq!(
         accepted.to_string(),
         text(&meta, "rows_accepted", 0),
@@ -89,7 +31,7 @@ fn compare(spec_file: &str, reference: &str) {
             )
         })
         .collect();
-    let r = read_reference(reference);
+    let r = read_reference(&format!("sample-data/reference/{reference}"));
     assert!(r.height() > 300, "reference has only {} rows", r.height());
     for i in 0..r.height() {
         let key = (

@@ -8,9 +8,10 @@
 #
 # Run from the repository root:  Rscript sample-data/reference/dementiemonitor-2024.R
 # Writes sample-data/reference/dementiemonitor-2024-{unweighted,weighted}.csv and
-# dementiemonitor-2024-meta.csv. Made with R 4.2.2 and survey 4.1.1 (Debian bookworm packages
-# r-base-core, r-cran-survey).
+# dementiemonitor-2024-meta.csv. Made with R 4.2.2 and survey 4.5 (see sample-data/reference/api/
+# api.R for how to install it; survey 4.1.1 of Debian gives the same values for these designs).
 
+.libPaths(c("/opt/rlib", .libPaths()))
 suppressPackageStartupMessages(library(survey))
 options(survey.lonely.psu = "fail")
 
@@ -146,6 +147,15 @@ estimate_all <- function(design, label, ci_methods) {
           if (is.null(method)) method <- "logit"
           r_method <- c(logit = "xlogit", wald = "mean")[[method]]
           ci <- suppressWarnings(confint(svyciprop(~I(.value == 1), sub, method = r_method, df = df)))
+          # Where R gives no interval for a proportion of exactly 0 or 1, peiling gives the
+          # Clopper-Pearson interval at n* = n (method "korn-graubard", flag "ci_korn_graubard").
+          # (All values equal: R's weighted mean may round to 1 - 1e-16 and then give [p, p].)
+          y <- sub$variables$.value
+          if (method != "wald" && (all(y == 0) || all(y == 1))) {
+            n <- sum(keep)
+            ci <- if (all(y == 0)) c(0, qbeta(0.975, 1, n)) else c(qbeta(0.025, n, 1), 1)
+            method <- "korn-graubard"
+          }
         } else {
           method <- "t"
           ci <- confint(m, df = df)

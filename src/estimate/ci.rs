@@ -3,6 +3,10 @@
 //! * `logit` = `svyciprop(method = "xlogit")`: a t interval on the logit scale, transformed
 //!   back: `expit(logit(p) ± t(df) · SE / (p(1-p)))` (delta method, `svycontrast`).
 //! * `wald` = `svyciprop(method = "mean")`: `p ± t(df) · SE`.
+//! * `korn-graubard` = `svyciprop(method = "beta")`: Clopper–Pearson limits at the effective
+//!   sample size `n* = p(1-p)/SE² · (t(n-1)/t(df))²` (Korn & Graubard 1998).
+//! * `wilson` = `svyciprop(method = "wilson")` of survey >= 4.5: the Wilson score interval at
+//!   `n* = p(1-p)/SE²` with `t(df)` in place of the normal quantile.
 //! * means and totals: `confint(est, df = degf(design))`, i.e. `est ± t(df) · SE`.
 //!
 //! The t quantile starts from statrs and is polished by Newton steps on the regularised
@@ -50,9 +54,9 @@ fn expit(eta: f64) -> f64 {
     eta.exp() / (1.0 + eta.exp())
 }
 
-/// `svyciprop(method = "xlogit")`. `None` where R gives no interval: p of 0 or 1, SE 0, df <= 0.
+/// `svyciprop(method = "xlogit")`. `None` where R gives no interval: p of 0 or 1, df <= 0.
 pub fn logit(p: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
-    let defined = p > 0.0 && p < 1.0 && se > 0.0;
+    let defined = p > 0.0 && p < 1.0 && se >= 0.0;
     if !defined {
         return None;
     }
@@ -60,6 +64,94 @@ pub fn logit(p: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
     let eta = (p / (1.0 - p)).ln();
     let se_eta = se / (p * (1.0 - p));
     Some((expit(eta - t * se_eta), expit(eta + t * se_eta)))
+}
+
+/// `svyciprop(method = "beta")`: `None` where R gives none (p of 0 or 1, SE 0, df or n too
+/// small); see [`exact_degenerate`] for those.
+pub fn korn_graubard(p: f64, se: f64, n: f64, df: f64, level: f64) -> Option<Interval> {
+    let alpha = 1.0 - level;
+    if !(p > 0.0 && p < 1.0 && se > 0.0) {
+        return None;
+    }
+    let ratio = t_upper_quantile(alpha / 2.0, n - 1.0)? / t_upper_quantile(alpha / 2.0, df)?;
+    let n_eff = p * (1.0 - p) / (se * se) * ratio * ratio;
+    Some(clopper_pearson(p, n_eff, alpha))
+}
+
+/// The interval peiling gives where R gives none for a proportion of exactly 0 or 1: the
+/// Korn–Graubard (Clopper–Pearson) interval with the effective sample size set to the domain's
+/// `n`, as Korn & Graubard (1998) do when the estimated variance is 0: `[0, qbeta(1-α/2, 1, n)]`
+/// for p = 0 and `[qbeta(α/2, n, 1), 1]` for p = 1.
+pub fn exact_degenerate(p: f64, n: f64, level: f64) -> Option<Interval> {
+    ((p == 0.0 || p == 1.0) && n >= 1.0).then(|| clopper_pearson(p, n, 1.0 - level))
+}
+
+fn clopper_pearson(p: f64, n_eff: f64, alpha: f64) -> Interval {
+    (
+        qbeta(alpha / 2.0, n_eff * p, n_eff * (1.0 - p) + 1.0),
+        qbeta(1.0 - alpha / 2.0, n_eff * p + 1.0, n_eff * (1.0 - p)),
+    )
+}
+
+/// `svyciprop(method = "wilson")` (survey >= 4.5). `None` where R gives none.
+pub fn wilson(p: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
+    if !(p > 0.0 && p < 1.0 && se > 0.0) {
+        return None;
+    }
+    let t = t_upper_quantile((1.0 - level) / 2.0, df)?;
+    let n_eff = p * (1.0 - p) / (se * se);
+    let denominator = 1.0 + t * t / n_eff;
+    let root = (4.0 * n_eff * p * (1.0 - p) + t * t).sqrt();
+    let centre = p + t * t / (2.0 * n_eff);
+    let half = t / (2.0 * n_eff) * root;
+    Some(((centre - half) / denominator, (centre + half) / denominator))
+}
+
+/// Quantile of the beta distribution, as R's `qbeta(q, a, b)`: a shape of 0 puts all mass at
+/// 0 (a) or 1 (b). Newton's method on the regularised incomplete beta, safeguarded by a
+/// bisection bracket, to full double precision.
+pub fn qbeta(q: f64, a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() || q.is_nan() || a < 0.0 || b < 0.0 {
+        return f64::NAN;
+    }
+    if a == 0.0 {
+        return 0.0;
+    }
+    if b == 0.0 {
+        return 1.0;
+    }
+    if q <= 0.0 {
+        return 0.0;
+    }
+    if q >= 1.0 {
+        return 1.0;
+    }
+    let log_norm = ln_beta(a, b);
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    let mut x = (a / (a + b)).clamp(1e-300, 1.0 - 1e-16);
+    for _ in 0..200 {
+        let f = beta_reg(a, b, x) - q;
+        if f == 0.0 {
+            return x;
+        }
+        if f < 0.0 {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        let density = ((a - 1.0) * x.ln() + (b - 1.0) * (-x).ln_1p() - log_norm).exp();
+        let newton = x - f / density;
+        let next = if density > 0.0 && newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - x).abs() <= 4.0 * f64::EPSILON * x.abs() || next == lo || next == hi {
+            return next;
+        }
+        x = next;
+    }
+    x
 }
 
 /// `estimate ± t(df) · SE`: Wald interval of proportions, and the interval of means and totals.
@@ -92,6 +184,38 @@ mod tests {
                 "df {df}: {t} vs {expected}"
             );
         }
+    }
+
+    /// R 4.2: `sprintf("%.17g", qbeta(c(0.025, 0.975, 0.5), ...))`.
+    #[test]
+    fn beta_quantiles_match_r() {
+        let cases = [
+            (0.975, 1.0, 10.0, 0.30849710781876083),
+            (0.025, 10.0, 1.0, 0.691_502_892_181_239_2),
+            (0.025, 26.5, 250.75, 0.063_901_549_535_421_68),
+            (0.5, 2.0, 3.0, 0.385_727_568_132_389_5),
+        ];
+        for (q, a, b, expected) in cases {
+            let x = qbeta(q, a, b);
+            assert!(
+                ((x - expected) / expected).abs() < 1e-12,
+                "qbeta({q}, {a}, {b}) = {x:.17} vs {expected}"
+            );
+        }
+        assert_eq!(qbeta(0.025, 0.0, 5.0), 0.0);
+        assert_eq!(qbeta(0.975, 5.0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn wilson_is_the_score_interval_at_the_effective_size() {
+        // SRS: se² = p(1-p)/n gives n* = n; with df = ∞ it is the textbook Wilson interval.
+        let (p, n) = (0.2f64, 50.0f64);
+        let se = (p * (1.0 - p) / n).sqrt();
+        let (lower, upper) = wilson(p, se, f64::INFINITY, 0.95).unwrap();
+        let z = 1.959963984540054f64;
+        let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+        let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+        assert!((lower - (centre - half)).abs() < 1e-14 && (upper - (centre + half)).abs() < 1e-14);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The one-pass accumulation behind every estimate.
 //!
-//! For a domain *d* and an indicator column *y*, each PSU *j* in stratum *h* contributes the
-//! totals `A_j = Σ w·y` and `B_j = Σ w` over its rows in the domain. Every estimator peiling
-//! offers has an influence total that is linear in those two, `z_j = a·A_j + b·B_j` (a mean:
-//! `a = 1/W`, `b = -ȳ/W`; a total: `a = 1`, `b = 0`), so the with-replacement variance of R's
-//! `svyrecvar` for one-stage designs,
+//! For a domain *d* and an indicator column *y* (with denominator *x*: 1, or a ratio's
+//! denominator), each PSU *j* in stratum *h* contributes the totals `A_j = Σ w·y` and
+//! `B_j = Σ w·x` over its rows in the domain. Every estimator peiling offers has an influence
+//! total that is linear in those two, `z_j = a·A_j + b·B_j` (a mean: `a = 1/W`, `b = -ȳ/W`; a
+//! total: `a = 1`, `b = 0`; a ratio: `a = 1/X`, `b = -R/X`), so the with-replacement variance of
+//! R's `svyrecvar` for one-stage designs,
 //!
 //! ```text
 //! V = Σ_h (1 - f_h) · n_h/(n_h - 1) · Σ_j (z_hj - z̄_h)²      (j over all n_h PSUs of h)
@@ -15,12 +16,27 @@
 //! subsets a design (`[.survey.design2` keeps `fpc$sampsize` of the full design). Co-moments are
 //! accumulated with Welford/Chan updates, so no sum of squares is differenced.
 //!
-//! Rows are visited in (stratum, PSU) order from the design index, every column of a
-//! segmentation in the same pass; sums are added in that fixed order, so results do not depend
-//! on the thread count.
+//! **Centring.** A column with `centre` (means, proportions, ratios) is accumulated as
+//! `y - K·x`, with `K` the cell's own estimate (`Σwy / Σwx`) from a first, cheap pass of sums.
+//! The influence of the estimator is unchanged (`b` absorbs `a·K`), but the variance's quadratic
+//! form then has no large terms to cancel: a domain inside one PSU, a domain of one row or a
+//! proportion of 0 or 1 gets a variance of 0 up to rounding, as in R.
+//!
+//! **Lonely PSUs** follow survey 4.5's `arma_onestage` (R's default since 4.2): a stratum whose
+//! full sample has one PSU (and is not a certainty stratum under the fpc) is an error under
+//! `fail`, adds nothing under `remove` and `certainty`, is left out and the sum scaled by
+//! `H / (H - lonely)` under `average`, and is centred at the grand mean `Σ z / Σ_h n_h` under
+//! `adjust`. With `adjust_domain_lonely` (R's `survey.adjust.domain.lonely`), a stratum with
+//! one PSU *inside the domain* is treated the same way under `adjust` and `average`.
+//!
+//! **Parallelism.** Rows arrive in design order (stratum, then PSU). They are cut into chunks at
+//! PSU boundaries whose size depends only on the number of rows, accumulated in parallel, and
+//! merged in chunk order (Chan's formula joins a stratum that spans two chunks). Results are
+//! therefore bit-identical for any number of threads.
+
+use rayon::prelude::*;
 
 use crate::spec::LonelyPsu;
-use crate::weight::SurveyDesign;
 
 /// Sufficient statistics of one (indicator, domain).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -30,12 +46,23 @@ pub struct Stats {
     /// Rows with a non-zero value (the "yes" count of a proportion).
     pub n_positive: u64,
     pub sum_w: f64,
+    /// `Σ w·y` (A) and `Σ w·x` (B, equal to `sum_w` without a denominator).
     pub sum_wy: f64,
+    pub sum_wx: f64,
     pub sum_wyy: f64,
+    pub sum_wxy: f64,
+    pub sum_wxx: f64,
     /// PSUs and strata with rows in the domain (R `degf` of the subset design is their
     /// difference).
     pub psus: u32,
     pub strata: u32,
+    /// `Σ_h n_h` over the strata with rows in the domain (the divisor of `adjust`'s grand mean).
+    pub design_psus: u64,
+    /// Lonely strata left out under `average`.
+    pub averaged: u32,
+    /// `K`: the values were accumulated as `y - K·x` (0 for a column without `centre`).
+    /// `sum_wy`, `sum_wyy`, `sum_wxy` and the co-moments are of the centred values.
+    pub shift: f64,
     /// `Σ_h (1 - f_h)·n_h/(n_h-1)·Σ_j (X_j - X̄_h)(Y_j - Ȳ_h)` for X, Y in {A, B}.
     pub v_aa: f64,
     pub v_ab: f64,
@@ -43,9 +70,27 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Taylor variance of the linear influence total `a·A + b·B`.
+    /// Taylor variance of the linear influence total `a·A + b·B`; NaN where R's is (every
+    /// stratum of the domain lonely under `average`).
     pub fn variance(&self, a: f64, b: f64) -> f64 {
-        (a * a * self.v_aa + 2.0 * a * b * self.v_ab + b * b * self.v_bb).max(0.0)
+        let v = a * a * self.v_aa + 2.0 * a * b * self.v_ab + b * b * self.v_bb;
+        if v.is_nan() {
+            v
+        } else {
+            v.max(0.0)
+        }
+    }
+
+    fn add(&mut self, other: &Stats) {
+        self.n += other.n;
+        self.n_positive += other.n_positive;
+        self.sum_w += other.sum_w;
+        self.sum_wy += other.sum_wy;
+        self.sum_wx += other.sum_wx;
+        self.sum_wyy += other.sum_wyy;
+        self.sum_wxy += other.sum_wxy;
+        self.sum_wxx += other.sum_wxx;
+        self.psus += other.psus;
     }
 }
 
@@ -57,16 +102,97 @@ pub struct LonelyStratum {
     pub domain: u32,
 }
 
+/// The design, laid out for the kernel: rows in (stratum, PSU) order.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    /// Weight of each row, in design order.
+    pub weights: &'a [f64],
+    /// Start of each PSU run, plus the number of rows at the end.
+    pub psu_starts: &'a [u32],
+    /// Stratum of each PSU run.
+    pub psu_stratum: &'a [u32],
+    /// PSUs per stratum in the full sample (`n_h`).
+    pub psus_per_stratum: &'a [u32],
+    /// `1 - f_h` per stratum.
+    pub fpc_factor: &'a [f64],
+    pub lonely_psu: LonelyPsu,
+    pub adjust_domain_lonely: bool,
+}
+
+/// One indicator's values in design order: `y` is NaN outside the indicator's domain; `x`, a
+/// ratio's denominator, is `None` for every other kind (x = 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a> {
+    pub y: &'a [f64],
+    pub x: Option<&'a [f64]>,
+    /// Accumulate around the cell's first value (estimators whose influence is centred).
+    pub centre: bool,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct PsuSum {
     n: u64,
     n_positive: u64,
     a: f64,
     b: f64,
+    w: f64,
     wyy: f64,
+    wxy: f64,
+    wxx: f64,
 }
 
-/// Running means and co-moments of (A, B) over the PSUs of one stratum.
+impl PsuSum {
+    /// One row: weight `w`, value `y`, centred value `centred`, denominator `x` (ratios).
+    #[inline]
+    fn of_row(w: f64, y: f64, centred: f64, x: Option<f64>) -> Self {
+        let mut sum = PsuSum {
+            n: 1,
+            n_positive: (y != 0.0) as u64,
+            a: w * centred,
+            b: w,
+            w,
+            wyy: w * centred * centred,
+            wxy: 0.0,
+            wxx: 0.0,
+        };
+        if let Some(x) = x {
+            sum.b = w * x;
+            sum.wxy = w * x * centred;
+            sum.wxx = w * x * x;
+        }
+        sum
+    }
+
+    #[inline]
+    fn add(&mut self, other: &PsuSum) {
+        self.n += other.n;
+        self.n_positive += other.n_positive;
+        self.a += other.a;
+        self.b += other.b;
+        self.w += other.w;
+        self.wyy += other.wyy;
+        self.wxy += other.wxy;
+        self.wxx += other.wxx;
+    }
+}
+
+impl Stats {
+    /// Adds one PSU's totals in the domain.
+    #[inline]
+    fn add_psu(&mut self, sum: &PsuSum) {
+        self.n += sum.n;
+        self.n_positive += sum.n_positive;
+        self.sum_w += sum.w;
+        self.sum_wy += sum.a;
+        self.sum_wx += sum.b;
+        self.sum_wyy += sum.wyy;
+        self.sum_wxy += sum.wxy;
+        self.sum_wxx += sum.wxx;
+        self.psus += 1;
+    }
+}
+
+/// Running means and co-moments of (A, B) over the PSUs of one stratum inside one domain.
 #[derive(Debug, Clone, Copy, Default)]
 struct Welford {
     m: u32,
@@ -90,6 +216,28 @@ impl Welford {
         self.m_ab += da * (b - self.mean_b);
     }
 
+    /// Chan et al.'s pairwise update: `self` followed by `other`.
+    fn merge(&mut self, other: &Welford) {
+        if other.m == 0 {
+            return;
+        }
+        if self.m == 0 {
+            *self = *other;
+            return;
+        }
+        let (m1, m2) = (self.m as f64, other.m as f64);
+        let m = m1 + m2;
+        let da = other.mean_a - self.mean_a;
+        let db = other.mean_b - self.mean_b;
+        let k = m1 * m2 / m;
+        self.m_aa += other.m_aa + da * da * k;
+        self.m_ab += other.m_ab + da * db * k;
+        self.m_bb += other.m_bb + db * db * k;
+        self.mean_a += da * m2 / m;
+        self.mean_b += db * m2 / m;
+        self.m += other.m;
+    }
+
     /// Co-moments over all `n_h` PSUs of the stratum, the untouched ones being zero:
     /// `Σ xy - Σx·Σy/n_h = M_xy + m·x̄·ȳ·(1 - m/n_h)`.
     fn padded(&self, n_h: f64) -> (f64, f64, f64) {
@@ -103,101 +251,378 @@ impl Welford {
     }
 }
 
+/// A lonely stratum under `adjust`: its one PSU in the domain is centred at the grand mean,
+/// known only once every stratum has been seen.
+#[derive(Debug, Clone, Copy)]
+struct Adjusted {
+    cell: u32,
+    scale: f64,
+    /// `n_h - 1` zero PSUs beside the observed one.
+    zeros: f64,
+    a: f64,
+    b: f64,
+}
+
+/// What one chunk of rows adds: statistics of the strata it holds whole, and the open first
+/// and last strata, which may continue in the neighbouring chunks.
+struct Partial {
+    stats: Vec<Stats>,
+    adjusted: Vec<Adjusted>,
+    first: OpenStratum,
+    /// `None` when the chunk holds a single stratum.
+    last: Option<OpenStratum>,
+}
+
+struct OpenStratum {
+    stratum: u32,
+    moments: Vec<Welford>,
+}
+
+/// Rows per chunk: a function of the row count only, so chunks do not depend on threads.
+fn chunk_target(rows: usize) -> usize {
+    (rows / 32).max(1 << 14)
+}
+
+/// Cuts the PSU runs into chunks of about [`chunk_target`] rows: `(first_run, end_run)` pairs.
+fn chunks(layout: &Layout) -> Vec<(usize, usize)> {
+    let runs = layout.psu_stratum.len();
+    let rows = *layout.psu_starts.last().unwrap_or(&0) as usize;
+    let target = chunk_target(rows);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < runs {
+        let begin = layout.psu_starts[start] as usize;
+        let mut end = start + 1;
+        while end < runs && (layout.psu_starts[end] as usize) - begin < target {
+            end += 1;
+        }
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
 /// Accumulates [`Stats`] for every (column, domain): index `column * n_domains + domain`.
-/// `columns[k][i]` is NaN where row `i` is outside indicator `k`'s domain; `segments[i]` is the
-/// row's segment or `None`.
+/// `segments[i]` is the segment of row `i` (design order), `u32::MAX` when it has none.
 pub fn accumulate(
-    design: &SurveyDesign,
-    segments: &[Option<u32>],
+    layout: &Layout,
+    segments: &[u32],
     n_domains: usize,
-    columns: &[&[f64]],
+    columns: &[Column],
 ) -> Result<Vec<Stats>, LonelyStratum> {
     let cells = columns.len() * n_domains;
-    let mut stats = vec![Stats::default(); cells];
-    let mut psu = vec![PsuSum::default(); cells];
-    let mut psu_touched: Vec<u32> = Vec::new();
-    let mut stratum = vec![Welford::default(); cells];
-    let mut stratum_touched: Vec<u32> = Vec::new();
-    let runs = design.psus();
+    let chunks = chunks(layout);
+    let shift = centres(layout, segments, n_domains, columns, &chunks);
+    let parts: Vec<Partial> = chunks
+        .into_par_iter()
+        .map(|(start, end)| chunk(layout, segments, n_domains, columns, &shift, start, end))
+        .collect::<Result<_, _>>()?;
 
-    for run in 0..runs {
-        let h = design.psu_stratum[run];
-        let rows = design.psu_starts[run] as usize..design.psu_starts[run + 1] as usize;
-        for &row in &design.order[rows] {
-            let row = row as usize;
-            let Some(domain) = segments[row] else {
-                continue;
-            };
-            let w = design.weights[row];
-            for (k, column) in columns.iter().enumerate() {
-                let y = column[row];
-                if y.is_nan() {
-                    continue;
-                }
-                let cell = k * n_domains + domain as usize;
-                let sum = &mut psu[cell];
-                if sum.n == 0 {
-                    psu_touched.push(cell as u32);
-                }
-                sum.n += 1;
-                sum.n_positive += (y != 0.0) as u64;
-                sum.a += w * y;
-                sum.b += w;
-                sum.wyy += w * y * y;
-            }
-        }
-        for &cell in &psu_touched {
-            let cell = cell as usize;
-            let sum = std::mem::take(&mut psu[cell]);
-            let s = &mut stats[cell];
-            s.n += sum.n;
-            s.n_positive += sum.n_positive;
-            s.sum_w += sum.b;
-            s.sum_wy += sum.a;
-            s.sum_wyy += sum.wyy;
-            s.psus += 1;
-            if stratum[cell].m == 0 {
-                stratum_touched.push(cell as u32);
-            }
-            stratum[cell].push(sum.a, sum.b);
-        }
-        psu_touched.clear();
-
-        let stratum_ends = run + 1 == runs || design.psu_stratum[run + 1] != h;
-        if !stratum_ends {
-            continue;
-        }
-        let n_h = design.psus_per_stratum[h as usize] as f64;
-        for &cell in &stratum_touched {
-            let cell = cell as usize;
-            let moments = std::mem::take(&mut stratum[cell]);
-            stats[cell].strata += 1;
-            if n_h < 2.0 {
-                match design.lonely_psu {
-                    LonelyPsu::Fail => {
-                        return Err(LonelyStratum {
-                            stratum: h,
-                            column: cell / n_domains,
-                            domain: (cell % n_domains) as u32,
-                        })
-                    }
-                    // One-stage: a certainty PSU and a removed stratum both add nothing.
-                    LonelyPsu::Remove | LonelyPsu::Certainty => continue,
-                    LonelyPsu::Adjust | LonelyPsu::Average => {
-                        unreachable!("rejected by spec::compile until implemented")
-                    }
+    let mut totals = vec![Stats::default(); cells];
+    let mut adjusted = Vec::new();
+    let mut open: Option<OpenStratum> = None;
+    for part in parts {
+        match &mut open {
+            Some(o) if o.stratum == part.first.stratum => {
+                for (mine, theirs) in o.moments.iter_mut().zip(&part.first.moments) {
+                    mine.merge(theirs);
                 }
             }
-            let scale = design.fpc_factor[h as usize] * n_h / (n_h - 1.0);
-            let (aa, ab, bb) = moments.padded(n_h);
-            let s = &mut stats[cell];
-            s.v_aa += scale * aa;
-            s.v_ab += scale * ab;
-            s.v_bb += scale * bb;
+            _ => {
+                if let Some(o) = open.take() {
+                    close(layout, &o, n_domains, &mut totals, &mut adjusted)?;
+                }
+                open = Some(part.first);
+            }
         }
-        stratum_touched.clear();
+        for (total, s) in totals.iter_mut().zip(&part.stats) {
+            total.add(s);
+            total.strata += s.strata;
+            total.design_psus += s.design_psus;
+            total.averaged += s.averaged;
+            total.v_aa += s.v_aa;
+            total.v_ab += s.v_ab;
+            total.v_bb += s.v_bb;
+        }
+        adjusted.extend(part.adjusted);
+        if let Some(last) = part.last {
+            if let Some(o) = open.take() {
+                close(layout, &o, n_domains, &mut totals, &mut adjusted)?;
+            }
+            open = Some(last);
+        }
     }
-    Ok(stats)
+    if let Some(o) = open.take() {
+        close(layout, &o, n_domains, &mut totals, &mut adjusted)?;
+    }
+    for (total, k) in totals.iter_mut().zip(shift) {
+        total.shift = k;
+    }
+    finish(layout, &mut totals, &adjusted);
+    Ok(totals)
+}
+
+/// `K` of every cell: `Σwy / Σwx` for a column with `centre`, else 0. Sums per chunk, added in
+/// chunk order.
+fn centres(
+    layout: &Layout,
+    segments: &[u32],
+    n_domains: usize,
+    columns: &[Column],
+    chunks: &[(usize, usize)],
+) -> Vec<f64> {
+    let cells = columns.len() * n_domains;
+    if !columns.iter().any(|c| c.centre) {
+        return vec![0.0; cells];
+    }
+    let sums: Vec<Vec<(f64, f64)>> = chunks
+        .par_iter()
+        .map(|&(start, end)| {
+            let rows = layout.psu_starts[start] as usize..layout.psu_starts[end] as usize;
+            let mut sums = vec![(0.0, 0.0); cells];
+            for (k, column) in columns.iter().enumerate().filter(|(_, c)| c.centre) {
+                let sums = &mut sums[k * n_domains..(k + 1) * n_domains];
+                for i in rows.clone() {
+                    let (d, y) = (segments[i], column.y[i]);
+                    if d == u32::MAX || y.is_nan() {
+                        continue;
+                    }
+                    let w = layout.weights[i];
+                    let sum = &mut sums[d as usize];
+                    sum.0 += w * y;
+                    sum.1 += w * column.x.map_or(1.0, |x| x[i]);
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![(0.0, 0.0); cells];
+    for part in sums {
+        for (t, s) in total.iter_mut().zip(part) {
+            t.0 += s.0;
+            t.1 += s.1;
+        }
+    }
+    total
+        .into_iter()
+        .map(|(y, x)| y / x)
+        .map(|k| if k.is_finite() { k } else { 0.0 })
+        .collect()
+}
+
+/// One chunk of PSU runs `start..end`.
+fn chunk(
+    layout: &Layout,
+    segments: &[u32],
+    n_domains: usize,
+    columns: &[Column],
+    shift: &[f64],
+    start: usize,
+    end: usize,
+) -> Result<Partial, LonelyStratum> {
+    let cells = columns.len() * n_domains;
+    let mut stats = vec![Stats::default(); cells];
+    let mut adjusted = Vec::new();
+    let first_stratum = layout.psu_stratum[start];
+    let last_stratum = layout.psu_stratum[end - 1];
+    // The chunk's first and last strata stay open for the merge; the strata between are closed
+    // here, in `inner`, one at a time.
+    let mut first = vec![Welford::default(); cells];
+    let mut last = if last_stratum != first_stratum {
+        vec![Welford::default(); cells]
+    } else {
+        Vec::new()
+    };
+    let mut inner = vec![Welford::default(); n_domains];
+    let mut psu = vec![PsuSum::default(); n_domains];
+    let mut touched: Vec<u32> = Vec::new();
+
+    // Column by column: each pass reads one value column, the weights and the segments.
+    for (k, column) in columns.iter().enumerate() {
+        let base = k * n_domains;
+        let mut run = start;
+        while run < end {
+            let h = layout.psu_stratum[run];
+            let mut stop = run + 1;
+            while stop < end && layout.psu_stratum[stop] == h {
+                stop += 1;
+            }
+            let moments: &mut [Welford] = if h == first_stratum {
+                &mut first[base..base + n_domains]
+            } else if h == last_stratum {
+                &mut last[base..base + n_domains]
+            } else {
+                &mut inner
+            };
+            for r in run..stop {
+                let rows = layout.psu_starts[r] as usize..layout.psu_starts[r + 1] as usize;
+                // A PSU of one row (no `psu` column: every row is its own) skips the buffer.
+                let single = rows.len() == 1;
+                for i in rows {
+                    let d = segments[i];
+                    let y = column.y[i];
+                    if d == u32::MAX || y.is_nan() {
+                        continue;
+                    }
+                    let x = column.x.map_or(1.0, |x| x[i]);
+                    let centred = y - shift[base + d as usize] * x;
+                    let one = PsuSum::of_row(layout.weights[i], y, centred, column.x.map(|_| x));
+                    if single {
+                        stats[base + d as usize].add_psu(&one);
+                        moments[d as usize].push(one.a, one.b);
+                        continue;
+                    }
+                    let sum = &mut psu[d as usize];
+                    if sum.n == 0 {
+                        touched.push(d);
+                    }
+                    sum.add(&one);
+                }
+                for &d in &touched {
+                    let sum = std::mem::take(&mut psu[d as usize]);
+                    stats[base + d as usize].add_psu(&sum);
+                    moments[d as usize].push(sum.a, sum.b);
+                }
+                touched.clear();
+            }
+            if h != first_stratum && h != last_stratum {
+                for (d, w) in inner.iter_mut().enumerate() {
+                    if w.m > 0 {
+                        let w = std::mem::take(w);
+                        let cell = base + d;
+                        close_cell(
+                            layout,
+                            h,
+                            cell,
+                            n_domains,
+                            &w,
+                            &mut stats[cell],
+                            &mut adjusted,
+                        )?;
+                    }
+                }
+            }
+            run = stop;
+        }
+    }
+    Ok(Partial {
+        stats,
+        adjusted,
+        first: OpenStratum {
+            stratum: first_stratum,
+            moments: first,
+        },
+        last: (last_stratum != first_stratum).then_some(OpenStratum {
+            stratum: last_stratum,
+            moments: last,
+        }),
+    })
+}
+
+/// Closes one stratum for every cell.
+fn close(
+    layout: &Layout,
+    open: &OpenStratum,
+    n_domains: usize,
+    totals: &mut [Stats],
+    adjusted: &mut Vec<Adjusted>,
+) -> Result<(), LonelyStratum> {
+    for (cell, w) in open.moments.iter().enumerate() {
+        if w.m > 0 {
+            close_cell(
+                layout,
+                open.stratum,
+                cell,
+                n_domains,
+                w,
+                &mut totals[cell],
+                adjusted,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds stratum `h`'s contribution to one cell, applying the lonely-PSU policy.
+fn close_cell(
+    layout: &Layout,
+    h: u32,
+    cell: usize,
+    n_domains: usize,
+    w: &Welford,
+    s: &mut Stats,
+    adjusted: &mut Vec<Adjusted>,
+) -> Result<(), LonelyStratum> {
+    let n_h = layout.psus_per_stratum[h as usize] as f64;
+    let keep = layout.fpc_factor[h as usize];
+    s.strata += 1;
+    s.design_psus += n_h as u64;
+    // A stratum of one PSU sampled with certainty (f = 1) is no lonely stratum: it adds 0.
+    let lonely_in_sample = n_h < 2.0 && keep > 0.0;
+    let lonely_in_domain = n_h >= 2.0 && w.m == 1 && layout.adjust_domain_lonely;
+    let scale = if n_h > 1.0 {
+        keep * n_h / (n_h - 1.0)
+    } else {
+        keep
+    };
+    if lonely_in_sample || lonely_in_domain {
+        match layout.lonely_psu {
+            LonelyPsu::Fail if lonely_in_sample => {
+                return Err(LonelyStratum {
+                    stratum: h,
+                    column: cell / n_domains,
+                    domain: (cell % n_domains) as u32,
+                })
+            }
+            LonelyPsu::Remove | LonelyPsu::Certainty if lonely_in_sample => return Ok(()),
+            LonelyPsu::Average => {
+                s.averaged += 1;
+                return Ok(());
+            }
+            LonelyPsu::Adjust => {
+                adjusted.push(Adjusted {
+                    cell: cell as u32,
+                    scale,
+                    zeros: n_h - 1.0,
+                    a: w.mean_a,
+                    b: w.mean_b,
+                });
+                return Ok(());
+            }
+            // A domain-lonely stratum under fail, remove or certainty: as any other.
+            _ => {}
+        }
+    }
+    let (aa, ab, bb) = w.padded(n_h);
+    s.v_aa += scale * aa;
+    s.v_ab += scale * ab;
+    s.v_bb += scale * bb;
+    Ok(())
+}
+
+/// Centres the `adjust` strata at the grand mean and scales the `average` sums.
+fn finish(layout: &Layout, totals: &mut [Stats], adjusted: &[Adjusted]) {
+    for adj in adjusted {
+        let s = &mut totals[adj.cell as usize];
+        let n = s.design_psus as f64;
+        let (ga, gb) = (s.sum_wy / n, s.sum_wx / n);
+        let (da, db) = (adj.a - ga, adj.b - gb);
+        s.v_aa += adj.scale * (da * da + adj.zeros * ga * ga);
+        s.v_ab += adj.scale * (da * db + adj.zeros * ga * gb);
+        s.v_bb += adj.scale * (db * db + adj.zeros * gb * gb);
+    }
+    if layout.lonely_psu == LonelyPsu::Average {
+        for s in totals.iter_mut().filter(|s| s.averaged > 0) {
+            let factor = if s.strata > s.averaged {
+                s.strata as f64 / (s.strata - s.averaged) as f64
+            } else {
+                f64::NAN
+            };
+            s.v_aa *= factor;
+            s.v_ab *= factor;
+            s.v_bb *= factor;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -222,5 +647,120 @@ mod tests {
         assert!((aa - direct_aa).abs() < 1e-12);
         assert!((ab - direct_ab).abs() < 1e-12);
         assert!((bb - direct_bb).abs() < 1e-12);
+    }
+
+    #[test]
+    fn merged_moments_equal_sequential_ones() {
+        let values: Vec<(f64, f64)> = (0..40)
+            .map(|i| ((i * 37 % 11) as f64 + 0.25, 1.0 + (i % 3) as f64))
+            .collect();
+        let mut whole = Welford::default();
+        values.iter().for_each(|&(a, b)| whole.push(a, b));
+        let (mut left, mut right) = (Welford::default(), Welford::default());
+        values[..13].iter().for_each(|&(a, b)| left.push(a, b));
+        values[13..].iter().for_each(|&(a, b)| right.push(a, b));
+        left.merge(&right);
+        assert_eq!(left.m, whole.m);
+        for (x, y) in [
+            (left.m_aa, whole.m_aa),
+            (left.m_ab, whole.m_ab),
+            (left.m_bb, whole.m_bb),
+            (left.mean_a, whole.mean_a),
+        ] {
+            assert!((x - y).abs() <= 1e-12 * y.abs(), "{x} vs {y}");
+        }
+    }
+
+    /// Many chunks, strata spanning chunk boundaries, PSUs of several rows, three domains:
+    /// the kernel's co-moments equal the textbook formula computed directly.
+    #[test]
+    fn chunked_accumulation_equals_the_direct_variance() {
+        let rows = 3 * chunk_target(0) + 1234;
+        let strata = 5u32;
+        // Design order: stratum h holds rows [h·rows/5, (h+1)·rows/5), PSUs of 1–3 rows.
+        let mut psu_starts = Vec::new();
+        let mut psu_stratum = Vec::new();
+        let mut i = 0usize;
+        let mut k = 0usize;
+        while i < rows {
+            let h = (i * strata as usize / rows) as u32;
+            psu_starts.push(i as u32);
+            psu_stratum.push(h);
+            let len = 1 + k % 3;
+            let stratum_end = ((h as usize + 1) * rows).div_ceil(strata as usize);
+            i = (i + len).min(stratum_end);
+            k += 1;
+        }
+        psu_starts.push(rows as u32);
+        let mut psus_per_stratum = vec![0u32; strata as usize];
+        psu_stratum
+            .iter()
+            .for_each(|&h| psus_per_stratum[h as usize] += 1);
+        let weights: Vec<f64> = (0..rows).map(|i| 1.0 + (i * 7 % 13) as f64 / 4.0).collect();
+        let y: Vec<f64> = (0..rows)
+            .map(|i| {
+                if i % 17 == 0 {
+                    f64::NAN
+                } else {
+                    (i * 31 % 29) as f64
+                }
+            })
+            .collect();
+        let segments: Vec<u32> = (0..rows).map(|i| (i * 5 % 3) as u32).collect();
+        let fpc_factor = vec![1.0; strata as usize];
+        let layout = Layout {
+            weights: &weights,
+            psu_starts: &psu_starts,
+            psu_stratum: &psu_stratum,
+            psus_per_stratum: &psus_per_stratum,
+            fpc_factor: &fpc_factor,
+            lonely_psu: LonelyPsu::Fail,
+            adjust_domain_lonely: false,
+        };
+        assert!(chunks(&layout).len() >= 3);
+        let column = Column {
+            y: &y,
+            x: None,
+            centre: false,
+        };
+        let stats = accumulate(&layout, &segments, 3, &[column]).unwrap();
+
+        for d in 0..3u32 {
+            let mut v = [0.0f64; 3];
+            for h in 0..strata {
+                let runs: Vec<usize> = (0..psu_stratum.len())
+                    .filter(|&r| psu_stratum[r] == h)
+                    .collect();
+                let totals: Vec<(f64, f64)> = runs
+                    .iter()
+                    .map(|&r| {
+                        (psu_starts[r] as usize..psu_starts[r + 1] as usize)
+                            .filter(|&i| segments[i] == d && !y[i].is_nan())
+                            .fold((0.0, 0.0), |(a, b), i| {
+                                (a + weights[i] * y[i], b + weights[i])
+                            })
+                    })
+                    .collect();
+                let n = totals.len() as f64;
+                let (ma, mb) = (
+                    totals.iter().map(|t| t.0).sum::<f64>() / n,
+                    totals.iter().map(|t| t.1).sum::<f64>() / n,
+                );
+                let scale = n / (n - 1.0);
+                for t in &totals {
+                    v[0] += scale * (t.0 - ma) * (t.0 - ma);
+                    v[1] += scale * (t.0 - ma) * (t.1 - mb);
+                    v[2] += scale * (t.1 - mb) * (t.1 - mb);
+                }
+            }
+            let s = &stats[d as usize];
+            for (ours, direct) in [(s.v_aa, v[0]), (s.v_ab, v[1]), (s.v_bb, v[2])] {
+                assert!(
+                    (ours - direct).abs() <= 1e-10 * direct.abs(),
+                    "{ours} vs {direct}"
+                );
+            }
+            assert_eq!(s.strata, strata);
+        }
     }
 }

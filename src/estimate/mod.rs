@@ -9,6 +9,8 @@
 //! | proportion | `Σwy / Σw`, y∈{0,1} | `(A_j - p·B_j) / W`       | `svyciprop(~I(...), method = ...)`  |
 //! | mean       | `Σwy / Σw`        | `(A_j - ȳ·B_j) / W`         | `svymean(~y, na.rm = TRUE)`         |
 //! | total      | `Σwy`             | `A_j`                       | `svytotal(~y, na.rm = TRUE)`        |
+//! | ratio      | `Σwy / Σwx`       | `(A_j - R·B_j) / X`, B = Σwx | `svyratio(~y, ~x, na.rm = TRUE)`   |
+//! | quantile   | see [`quantile`]  | of the share `y <= q̂`       | `svyquantile(qrule = "math")`       |
 //!
 //! The variance is [`kernel::Stats::variance`] of that influence (Taylor linearisation,
 //! Lumley 2010 §2.3, Wolter 2007 ch. 6); `df` is R's `degf()` of the domain (PSUs minus strata
@@ -16,14 +18,19 @@
 //! sample without replacement of the same size, which needs weights that sum to more than the
 //! sample (it is null otherwise, where R gives `Inf` or `NA`).
 //!
-//! Work is split by segmentation with rayon; each segmentation is one pass over the rows for
-//! all indicators, so output does not depend on the thread count.
+//! Each segmentation is one pass of [`kernel::accumulate`] over the rows for all indicators
+//! (quantiles take a second, for their interval); the kernel splits rows into chunks for rayon
+//! and merges them in a fixed order, so output does not depend on the thread count.
+//!
+//! Intervals ([`ci`]): proportions by their `ci` method; where R gives none for a proportion of
+//! exactly 0 or 1, the Clopper–Pearson interval at n* = n, with `ci_method = "korn-graubard"`
+//! and flag `ci_korn_graubard`. Means, totals and ratios: `estimate ± t(df)·SE`.
 
 pub mod ci;
 pub mod kernel;
+pub mod quantile;
 
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::codes::{encode, Key};
 use crate::diag::{Diagnostic, Failure};
@@ -81,66 +88,96 @@ pub fn all(designs: &[SurveyDesign], plan: &Plan) -> Result<EstimateTable, Failu
     Ok(EstimateTable { rows })
 }
 
-/// An indicator evaluated on every row: NaN outside its population or where the value is null.
+/// An indicator evaluated on every row, in design order: `values` is NaN outside its
+/// population and where a value is null; `denominators` holds a ratio's denominator.
 struct IndicatorColumn {
     values: Vec<f64>,
-    /// Subtracted from the values before accumulation (see [`indicator_columns`]).
-    shift: f64,
+    denominators: Option<Vec<f64>>,
 }
 
 fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure> {
     let columns = indicator_columns(design, &plan.indicators)?;
-    let slices: Vec<&[f64]> = columns.iter().map(|c| c.values.as_slice()).collect();
-    let segments = plan
-        .segmentations
+    // Quantiles take a pass of their own (below); the rest share one pass per segmentation.
+    let linear: Vec<usize> = (0..plan.indicators.len())
+        .filter(|&k| plan.indicators[k].kind != IndicatorKind::Quantile)
+        .collect();
+    let kernel_columns: Vec<kernel::Column> = linear
         .iter()
-        .map(|s| segment_index(&design.data.analysis, s, &plan.schema))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let results: Vec<Result<Vec<EstimateRow>, Failure>> = segments
-        .par_iter()
-        .map(|segments| {
-            let stats = kernel::accumulate(design, &segments.codes, segments.domains.len(), &slices).map_err(|lonely| {
-                let (code, label) = &segments.domains[lonely.domain as usize];
-                Failure::from(Diagnostic::error(
-                    "E101",
-                    format!(
-                        "wave {}: stratum {} has only one PSU (lonely_psu = \"fail\"), met by indicator {:?} in segment {} = {} ({label}); \
-                         set [design] lonely_psu to remove or certainty, or merge strata",
-                        design.wave,
-                        design.stratum_keys[lonely.stratum as usize],
-                        plan.indicators[lonely.column].id,
-                        segments.name,
-                        code,
-                    ),
-                ))
-            })?;
-            let mut rows = Vec::with_capacity(stats.len());
-            for (k, indicator) in plan.indicators.iter().enumerate() {
-                for (d, (code, label)) in segments.domains.iter().enumerate() {
-                    let s = &stats[k * segments.domains.len() + d];
-                    rows.push(row(design.wave, indicator, columns[k].shift, s, &segments.name, code, label));
-                }
-            }
-            Ok(rows)
+        .map(|&k| kernel::Column {
+            y: &columns[k].values,
+            x: columns[k].denominators.as_deref(),
+            centre: plan.indicators[k].kind != IndicatorKind::Total,
         })
         .collect();
+    let layout = design.layout();
+
     let mut rows = Vec::new();
-    for result in results {
-        rows.extend(result?);
+    for segmentation in &plan.segmentations {
+        let segments = segment_index(design, segmentation, &plan.schema)?;
+        let n_domains = segments.domains.len();
+        let lonely = |lonely: kernel::LonelyStratum, indicator: &str| {
+            let (code, label) = &segments.domains[lonely.domain as usize];
+            Failure::from(Diagnostic::error(
+                "E101",
+                format!(
+                    "wave {}: stratum {} has only one PSU (lonely_psu = \"fail\"), met by indicator {indicator:?} in segment {} = {code} ({label}); \
+                     set [design] lonely_psu to remove, adjust, average or certainty, or merge strata",
+                    design.wave,
+                    design.stratum_keys[lonely.stratum as usize],
+                    segments.name,
+                ),
+            ))
+        };
+        let stats = kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns)
+            .map_err(|e| {
+                let id = &plan.indicators[linear[e.column]].id;
+                lonely(e, id)
+            })?;
+        for (j, &k) in linear.iter().enumerate() {
+            let indicator = &plan.indicators[k];
+            for (d, (code, label)) in segments.domains.iter().enumerate() {
+                let s = &stats[j * n_domains + d];
+                let mut out = row(design.wave, indicator, &segments.name, code, label, s);
+                linear_estimate(&mut out, indicator, s);
+                rows.push(out);
+            }
+        }
+        for (k, indicator) in plan.indicators.iter().enumerate() {
+            if indicator.kind != IndicatorKind::Quantile {
+                continue;
+            }
+            let estimates = quantile::estimate(
+                &layout,
+                &segments.codes,
+                n_domains,
+                &columns[k].values,
+                indicator.probability.unwrap_or(0.5),
+            )
+            .map_err(|e| lonely(e, &indicator.id))?;
+            for (d, (code, label)) in segments.domains.iter().enumerate() {
+                let q = &estimates[d];
+                let mut out = row(
+                    design.wave,
+                    indicator,
+                    &segments.name,
+                    code,
+                    label,
+                    &q.stats,
+                );
+                quantile_estimate(&mut out, q);
+                rows.push(out);
+            }
+        }
     }
     Ok(rows)
 }
 
 /// Evaluates populations and values of all indicators in one polars query.
-///
-/// Means are accumulated around the unweighted mean of their values (`shift`): the variance
-/// form `a²S_AA + 2ab·S_AB + b²S_BB` then never differences large nearly equal terms.
 fn indicator_columns(
     design: &SurveyDesign,
     indicators: &[IndicatorPlan],
 ) -> Result<Vec<IndicatorColumn>, Failure> {
-    let mut exprs = Vec::with_capacity(2 * indicators.len());
+    let mut exprs = Vec::with_capacity(3 * indicators.len());
     for (k, indicator) in indicators.iter().enumerate() {
         let population = indicator.population.clone().unwrap_or(lit(true));
         exprs.push(population.fill_null(lit(false)).alias(format!("p{k}")));
@@ -151,6 +188,14 @@ fn indicator_columns(
                 .cast(DataType::Float64)
                 .alias(format!("v{k}")),
         );
+        if let Some(denominator) = &indicator.denominator {
+            exprs.push(
+                denominator
+                    .clone()
+                    .cast(DataType::Float64)
+                    .alias(format!("d{k}")),
+            );
+        }
     }
     let frame = design
         .data
@@ -168,11 +213,11 @@ fn indicator_columns(
                 .caused_by(e),
             )
         })?;
+    let internal = |e: PolarsError| {
+        Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
+    };
     let mut columns = Vec::with_capacity(indicators.len());
     for (k, indicator) in indicators.iter().enumerate() {
-        let internal = |e: PolarsError| {
-            Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
-        };
         let population = frame
             .column(&format!("p{k}"))
             .and_then(|c| c.bool().cloned())
@@ -193,57 +238,78 @@ fn indicator_columns(
             .column(&format!("v{k}"))
             .and_then(|c| c.f64().cloned())
             .map_err(internal)?;
-        let mut values: Vec<f64> = population
+        let denominator = match indicator.denominator {
+            Some(_) => Some(
+                frame
+                    .column(&format!("d{k}"))
+                    .and_then(|c| c.f64().cloned())
+                    .map_err(internal)?,
+            ),
+            None => None,
+        };
+        let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+        if let Some(i) = (0..value.len()).find(|&i| {
+            population.get(i) == Some(true)
+                && !(finite(value.get(i)) && denominator.as_ref().is_none_or(|d| finite(d.get(i))))
+        }) {
+            return Err(Diagnostic::error(
+                "E003",
+                format!(
+                    "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
+                    design.wave,
+                    indicator.id,
+                    i + 1
+                ),
+            )
+            .into());
+        }
+        // In the domain: inside the population, with a value (and a denominator).
+        let inside: Vec<bool> = population
             .iter()
             .zip(value.iter())
-            .map(|(inside, v)| match (inside, v) {
-                (Some(true), Some(v)) if v.is_finite() => v,
-                _ => f64::NAN,
+            .enumerate()
+            .map(|(i, (p, v))| {
+                p == Some(true)
+                    && v.is_some_and(f64::is_finite)
+                    && denominator
+                        .as_ref()
+                        .is_none_or(|d| d.get(i).is_some_and(f64::is_finite))
             })
             .collect();
-        let shift = match indicator.kind {
-            IndicatorKind::Mean => {
-                if let Some(bad) = values.iter().find(|v| !v.is_nan() && !v.is_finite()) {
-                    return Err(Diagnostic::error(
-                        "E003",
-                        format!("indicator {:?}: value {bad} is not finite", indicator.id),
-                    )
-                    .into());
-                }
-                let (sum, count) = values
-                    .iter()
-                    .filter(|v| !v.is_nan())
-                    .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-                if count > 0 {
-                    sum / count as f64
+        let values: Vec<f64> = value
+            .iter()
+            .zip(&inside)
+            .map(|(v, &inside)| {
+                if inside {
+                    v.unwrap_or(f64::NAN)
                 } else {
-                    0.0
+                    f64::NAN
                 }
-            }
-            IndicatorKind::Proportion => {
-                if let Some(bad) = values
-                    .iter()
-                    .find(|v| !v.is_nan() && **v != 0.0 && **v != 1.0)
-                {
-                    return Err(Diagnostic::error(
-                        "E004",
-                        format!(
-                            "indicator {:?}: the value of a proportion must be a condition or 0/1, but {:?} gives {bad}",
-                            indicator.id, indicator.value_text
-                        ),
-                    )
-                    .into());
-                }
-                0.0
-            }
-            _ => 0.0,
-        };
-        if shift != 0.0 {
-            for v in values.iter_mut().filter(|v| !v.is_nan()) {
-                *v -= shift;
+            })
+            .collect();
+        if indicator.kind == IndicatorKind::Proportion {
+            if let Some(bad) = values
+                .iter()
+                .find(|v| !v.is_nan() && **v != 0.0 && **v != 1.0)
+            {
+                return Err(Diagnostic::error(
+                    "E004",
+                    format!(
+                        "indicator {:?}: the value of a proportion must be a condition or 0/1, but {:?} gives {bad}",
+                        indicator.id, indicator.value_text
+                    ),
+                )
+                .into());
             }
         }
-        columns.push(IndicatorColumn { values, shift });
+        let denominators = denominator.map(|d| {
+            let d: Vec<f64> = d.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            design.ordered(&d)
+        });
+        columns.push(IndicatorColumn {
+            values: design.ordered(&values),
+            denominators,
+        });
     }
     Ok(columns)
 }
@@ -251,21 +317,23 @@ fn indicator_columns(
 /// Segment of every row for one segmentation, with each segment's code and label.
 struct SegmentIndex {
     name: String,
-    codes: Vec<Option<u32>>,
+    /// Segment of each row in design order; `u32::MAX` where a segment variable is null.
+    codes: Vec<u32>,
     /// `(segment, segment_label)` per domain, in code order.
     domains: Vec<(String, String)>,
 }
 
 fn segment_index(
-    frame: &DataFrame,
+    design: &SurveyDesign,
     segmentation: &Segmentation,
     schema: &SchemaPlan,
 ) -> Result<SegmentIndex, Failure> {
+    let frame = &design.data.analysis;
     let name = segmentation.name();
     if segmentation.is_total() {
         return Ok(SegmentIndex {
             name,
-            codes: vec![Some(0); frame.height()],
+            codes: vec![0; frame.height()],
             domains: vec![("total".to_string(), "Totaal".to_string())],
         });
     }
@@ -296,17 +364,15 @@ fn segment_index(
     let mut observed: Vec<Vec<u32>> = combined.iter().flatten().cloned().collect();
     observed.sort();
     observed.dedup();
-    let codes = combined
+    let codes: Vec<u32> = combined
         .iter()
         .map(|c| {
-            c.as_ref().map(|c| {
-                observed
-                    .binary_search(c)
-                    .map(|i| i as u32)
-                    .unwrap_or(u32::MAX)
-            })
+            c.as_ref()
+                .and_then(|c| observed.binary_search(c).ok())
+                .map_or(u32::MAX, |i| i as u32)
         })
         .collect();
+    let codes = design.ordered(&codes);
     let domains = observed
         .iter()
         .map(|combination| {
@@ -340,21 +406,21 @@ fn segment_index(
     })
 }
 
-/// Turns one domain's statistics into an estimate row.
+/// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.
 fn row(
     wave: i32,
     indicator: &IndicatorPlan,
-    shift: f64,
-    s: &Stats,
     segmentation: &str,
     segment: &str,
     label: &str,
+    s: &Stats,
 ) -> EstimateRow {
     let ci_method = match indicator.kind {
         IndicatorKind::Proportion => indicator.ci.as_str(),
+        IndicatorKind::Quantile => "woodruff",
         _ => "t",
     };
-    let mut out = EstimateRow {
+    EstimateRow {
         wave,
         indicator: indicator.id.clone(),
         kind: indicator.kind,
@@ -372,54 +438,120 @@ fn row(
         deff: None,
         rse: None,
         n_yes: (indicator.kind == IndicatorKind::Proportion).then_some(s.n_positive as i64),
-        flag: None,
-    };
-    if s.n == 0 {
-        out.flag = Some("empty_domain".to_string());
-        return out;
+        flag: (s.n == 0).then(|| "empty_domain".to_string()),
     }
-    let df = s.psus as f64 - s.strata as f64;
+}
+
+/// Domain degrees of freedom, R's `degf()` of the subset design.
+fn degf(s: &Stats) -> f64 {
+    s.psus as f64 - s.strata as f64
+}
+
+/// Proportion, mean, total and ratio: estimate, SE, interval and deff from the statistics.
+fn linear_estimate(out: &mut EstimateRow, indicator: &IndicatorPlan, s: &Stats) {
+    if s.n == 0 {
+        return;
+    }
+    let df = degf(s);
     let w = s.sum_w;
     let n = s.n as f64;
+    // svyvar: the weighted variance with divisor n - 1 ...
+    let svyvar = |sum_square: f64, mean: f64| (sum_square / w - mean * mean) * n / (n - 1.0);
+    // ... times the without-replacement SRS factor of a total (R's `deff = TRUE`).
+    let srs = (w - n) / (w * n);
     let (estimate, variance, srs_variance) = match indicator.kind {
         IndicatorKind::Proportion | IndicatorKind::Mean => {
             let centred = s.sum_wy / w;
-            let variance = s.variance(1.0 / w, -centred / w);
-            // svyvar: weighted variance with divisor n - 1, then without-replacement SRS.
-            let population_variance = (s.sum_wyy / w - centred * centred) * n / (n - 1.0);
             (
-                centred + shift,
-                variance,
-                population_variance * (w - n) / (w * n),
+                centred + s.shift,
+                s.variance(1.0 / w, -centred / w),
+                svyvar(s.sum_wyy, centred) * srs,
             )
         }
-        IndicatorKind::Total => {
-            let mean = s.sum_wy / w;
-            let population_variance = (s.sum_wyy / w - mean * mean) * n / (n - 1.0);
+        IndicatorKind::Total => (
+            s.sum_wy,
+            s.variance(1.0, 0.0),
+            svyvar(s.sum_wyy, s.sum_wy / w) * w * w * srs,
+        ),
+        IndicatorKind::Ratio => {
+            // svyratio: R = Y/X, influence (y - R·x)/X; deff as svytotal of that influence.
+            // All in centred values y - K·x, whose ratio is R - K.
+            let x = s.sum_wx;
+            let ratio = s.sum_wy / x;
+            let residual_square =
+                (s.sum_wyy - 2.0 * ratio * s.sum_wxy + ratio * ratio * s.sum_wxx) / (x * x);
+            let residual_mean = (s.sum_wy - ratio * x) / x / w;
             (
-                s.sum_wy + shift * w,
-                s.variance(1.0, 0.0),
-                population_variance * w * w * (w - n) / (w * n),
+                ratio + s.shift,
+                s.variance(1.0 / x, -ratio / x),
+                svyvar(residual_square, residual_mean) * w * w * srs,
             )
         }
-        IndicatorKind::Ratio | IndicatorKind::Quantile => unreachable!("rejected by spec::compile"),
+        IndicatorKind::Quantile => unreachable!("quantiles are estimated in estimate::quantile"),
     };
     let se = variance.sqrt();
     out.estimate = Some(estimate);
-    out.std_error = Some(se);
     out.df = Some(df);
+    out.deff = (s.n > 1 && w > n && srs_variance > 0.0 && variance.is_finite())
+        .then(|| variance / srs_variance);
+    if !se.is_finite() {
+        push_flag(out, "no_variance");
+        return;
+    }
+    out.std_error = Some(se);
     out.rse = (estimate != 0.0).then(|| se / estimate.abs());
-    out.deff = (s.n > 1 && w > n && srs_variance > 0.0).then(|| variance / srs_variance);
     let interval = match (indicator.kind, indicator.ci) {
         (IndicatorKind::Proportion, CiMethod::Logit) => ci::logit(estimate, se, df, LEVEL),
+        (IndicatorKind::Proportion, CiMethod::KornGraubard) => {
+            ci::korn_graubard(estimate, se, n, df, LEVEL)
+        }
+        (IndicatorKind::Proportion, CiMethod::Wilson) => ci::wilson(estimate, se, df, LEVEL),
         _ => ci::t_interval(estimate, se, df, LEVEL),
     };
+    // Where R gives no interval for a proportion of exactly 0 or 1, give the exact one.
+    let interval = match interval {
+        None if indicator.kind == IndicatorKind::Proportion && indicator.ci != CiMethod::Wald => {
+            ci::exact_degenerate(estimate, n, LEVEL).inspect(|_| {
+                out.ci_method = CiMethod::KornGraubard.as_str().to_string();
+                push_flag(out, "ci_korn_graubard");
+            })
+        }
+        other => other,
+    };
+    set_interval(out, interval);
+}
+
+fn set_interval(out: &mut EstimateRow, interval: Option<ci::Interval>) {
     match interval {
-        Some((lower, upper)) => {
+        Some((lower, upper)) if lower.is_finite() && upper.is_finite() => {
             out.ci_lower = Some(lower);
             out.ci_upper = Some(upper);
         }
-        None => out.flag = Some("no_interval".to_string()),
+        _ => push_flag(out, "no_interval"),
     }
-    out
+}
+
+fn push_flag(out: &mut EstimateRow, flag: &str) {
+    out.flag = Some(match out.flag.take() {
+        Some(flags) => format!("{flags};{flag}"),
+        None => flag.to_string(),
+    });
+}
+
+/// A quantile: R's `svyquantile(qrule = "math", interval.type = "mean")`.
+fn quantile_estimate(out: &mut EstimateRow, q: &quantile::Estimate) {
+    let Some(estimate) = q.estimate else {
+        return;
+    };
+    out.estimate = Some(estimate);
+    out.df = Some(degf(&q.stats));
+    match (q.ci_lower, q.ci_upper, q.std_error) {
+        (Some(lower), Some(upper), Some(se)) => {
+            out.ci_lower = Some(lower);
+            out.ci_upper = Some(upper);
+            out.std_error = Some(se);
+            out.rse = (estimate != 0.0).then(|| se / estimate.abs());
+        }
+        _ => push_flag(out, "no_interval"),
+    }
 }

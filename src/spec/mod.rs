@@ -129,6 +129,10 @@ pub struct DesignSpec {
     /// Strata with a single PSU, as R's `options(survey.lonely.psu = ...)`.
     #[serde(default)]
     pub lonely_psu: LonelyPsu,
+    /// Apply `lonely_psu` also to strata that have a single PSU only inside a domain, as R's
+    /// `options(survey.adjust.domain.lonely = TRUE)`. Default false, as in R.
+    #[serde(default)]
+    pub adjust_domain_lonely: bool,
 }
 
 /// Policy for strata with one PSU, with R `survey`'s names and meaning.
@@ -358,6 +362,7 @@ pub struct DesignPlan {
     pub psu: Option<String>,
     pub fpc: Option<String>,
     pub lonely_psu: LonelyPsu,
+    pub adjust_domain_lonely: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -368,8 +373,14 @@ pub struct IndicatorPlan {
     /// `None`: everyone is in the population.
     pub population: Option<Expr>,
     pub population_text: Option<String>,
+    /// Proportion: the condition; mean, total, quantile: the value; ratio: the numerator.
     pub value: Expr,
     pub value_text: String,
+    /// Ratio: the denominator.
+    pub denominator: Option<Expr>,
+    pub denominator_text: Option<String>,
+    /// Quantile: the probability, in (0, 1).
+    pub probability: Option<f64>,
     pub ci: CiMethod,
 }
 
@@ -445,15 +456,6 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let mut columns: BTreeSet<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
     let derive = cx.derive(&spec.derive, &mut columns);
     let design = cx.design(&spec.design, &columns);
-    if matches!(design.lonely_psu, LonelyPsu::Adjust | LonelyPsu::Average) {
-        cx.problems.push(Diagnostic::error(
-            "S034",
-            format!(
-                "[design] lonely_psu = {:?} is not supported yet (use fail, remove or certainty)",
-                design.lonely_psu
-            ),
-        ));
-    }
     if let Some(weighting) = &spec.weighting {
         cx.problems.push(
             Diagnostic::error(
@@ -798,6 +800,7 @@ impl Compiler<'_> {
             psu: self.column(&spec.psu, columns),
             fpc: self.column(&spec.fpc, columns),
             lonely_psu: spec.lonely_psu,
+            adjust_domain_lonely: spec.adjust_domain_lonely,
         }
     }
 
@@ -824,43 +827,23 @@ impl Compiler<'_> {
                 );
             }
             let what = format!("indicator {id:?}");
-            match spec.kind {
-                IndicatorKind::Proportion | IndicatorKind::Mean | IndicatorKind::Total => {}
-                other => {
-                    self.error_at(
-                        "S022",
-                        &spec.id,
-                        format!("{what}: kind {:?} is not supported yet", other.as_str()),
-                    );
-                    continue;
-                }
-            }
             if spec.ci.is_some() && spec.kind != IndicatorKind::Proportion {
                 self.error_at(
                     "S023",
                     &spec.id,
-                    format!("{what}: `ci` applies to proportions only; means and totals use t intervals"),
+                    format!("{what}: `ci` applies to proportions only; other kinds use t intervals (quantiles: Woodruff)"),
                 );
             }
-            if let Some(ci) = spec
-                .ci
-                .filter(|ci| !matches!(ci, CiMethod::Logit | CiMethod::Wald))
-            {
-                self.error_at(
-                    "S024",
-                    &spec.id,
-                    format!(
-                        "{what}: ci = {:?} is not supported yet (use logit or wald)",
-                        ci.as_str()
-                    ),
-                );
-            }
-            for (key, present) in [
-                ("numerator", spec.numerator.is_some()),
-                ("denominator", spec.denominator.is_some()),
-                ("probability", spec.probability.is_some()),
+            // Which of value / numerator / denominator / probability each kind takes.
+            let ratio = spec.kind == IndicatorKind::Ratio;
+            let quantile = spec.kind == IndicatorKind::Quantile;
+            for (key, present, allowed) in [
+                ("value", spec.value.is_some(), !ratio),
+                ("numerator", spec.numerator.is_some(), ratio),
+                ("denominator", spec.denominator.is_some(), ratio),
+                ("probability", spec.probability.is_some(), quantile),
             ] {
-                if present {
+                if present && !allowed {
                     self.error_at(
                         "S025",
                         &spec.id,
@@ -870,16 +853,64 @@ impl Compiler<'_> {
                         ),
                     );
                 }
+                if !present && allowed && key != "probability" {
+                    self.error_at(
+                        "S026",
+                        &spec.id,
+                        format!(
+                            "{what}: `{key}` is required for kind {:?}",
+                            spec.kind.as_str()
+                        ),
+                    );
+                }
             }
+            let probability = match (quantile, spec.probability) {
+                (true, None) => {
+                    self.error_at(
+                        "S026",
+                        &spec.id,
+                        format!("{what}: `probability` is required for kind \"quantile\" (0.5 for the median)"),
+                    );
+                    None
+                }
+                (true, Some(p)) if !(p > 0.0 && p < 1.0) => {
+                    self.error_at(
+                        "S031",
+                        &spec.id,
+                        format!(
+                            "{what}: `probability` must be between 0 and 1 (exclusive), got {p}"
+                        ),
+                    );
+                    None
+                }
+                (_, p) => p,
+            };
             let population = spec
                 .population
                 .as_ref()
                 .and_then(|p| self.sql(p, &format!("{what} population"), columns));
-            let Some(value_text) = &spec.value else {
-                self.error_at("S026", &spec.id, format!("{what}: `value` is required"));
+            let value_spec = if ratio { &spec.numerator } else { &spec.value };
+            let Some(value_text) = value_spec else {
                 continue;
             };
-            let value = self.sql(value_text, &format!("{what} value"), columns);
+            let value = self.sql(
+                value_text,
+                &format!("{what} {}", if ratio { "numerator" } else { "value" }),
+                columns,
+            );
+            let denominator = match (&spec.denominator, ratio) {
+                (Some(d), true) => {
+                    let Some(expr) = self.sql(d, &format!("{what} denominator"), columns) else {
+                        continue;
+                    };
+                    Some(expr)
+                }
+                (None, true) => continue,
+                _ => None,
+            };
+            if quantile && probability.is_none() {
+                continue;
+            }
             if let Some(value) = value {
                 if spec.population.is_none() || population.is_some() {
                     plans.push(IndicatorPlan {
@@ -890,6 +921,9 @@ impl Compiler<'_> {
                         population_text: spec.population.as_ref().map(|p| p.get_ref().clone()),
                         value,
                         value_text: value_text.get_ref().clone(),
+                        denominator,
+                        denominator_text: spec.denominator.as_ref().map(|d| d.get_ref().clone()),
+                        probability,
                         ci: spec.ci.unwrap_or(CiMethod::Logit),
                     });
                 }

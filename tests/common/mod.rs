@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use peiling::estimate::EstimateRow;
+use peiling::spec::{self, Overrides};
+use peiling::{derive, estimate, ingest, schema, weight};
 use polars::prelude::*;
 
 /// The repository root.
@@ -16,4 +19,79 @@ pub fn root() -> PathBuf {
 pub fn read_parquet(path: &Path) -> DataFrame {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ParquetReader::new(file).finish().unwrap()
+}
+
+pub const TOLERANCE: f64 = 1e-9;
+
+/// The unpublished estimates of one wave of a pipeline, and the number of accepted rows.
+pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow>, usize) {
+    let mut plan = spec::compile(&root().join(spec_file), &Overrides::default()).unwrap();
+    if let Some(wave) = wave {
+        plan.inputs.retain(|input| input.wave == wave);
+    }
+    let raw = ingest::read(&plan.inputs[0]).unwrap();
+    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
+    let accepted = valid.report.rows_accepted;
+    let derived = derive::apply(valid, &plan.derive).unwrap();
+    let design = weight::apply(derived, &plan.design, &plan.schema).unwrap();
+    (estimate::all(&[design], &plan).unwrap().rows, accepted)
+}
+
+/// A reference CSV (path from the repository root) with every column as text.
+pub fn read_reference(name: &str) -> DataFrame {
+    let path = root().join(name);
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
+pub fn text(frame: &DataFrame, column: &str, row: usize) -> String {
+    frame
+        .column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(row)
+        .unwrap_or("NA")
+        .to_string()
+}
+
+/// R writes non-finite values (an interval R cannot give, `deff` of unscaled weights) as NA.
+pub fn number(frame: &DataFrame, column: &str, row: usize) -> Option<f64> {
+    text(frame, column, row).parse::<f64>().ok()
+}
+
+pub fn assert_close(what: &str, ours: Option<f64>, r: Option<f64>) {
+    if let Some(problem) = difference(what, ours, r) {
+        panic!("{problem}");
+    }
+}
+
+/// `None` when peiling and R agree to [`TOLERANCE`] relative (or 1e-14 absolute, for values
+/// that are 0 up to rounding); otherwise what differs.
+pub fn difference(what: &str, ours: Option<f64>, r: Option<f64>) -> Option<String> {
+    difference_above(what, ours, r, 1e-14)
+}
+
+/// As [`difference`], with values closer than `floor` agreeing: an SE that is 0 up to the
+/// rounding of its estimate (R gives 1e-13 where the exact value is 0).
+pub fn difference_above(
+    what: &str,
+    ours: Option<f64>,
+    r: Option<f64>,
+    floor: f64,
+) -> Option<String> {
+    match (ours, r) {
+        (None, None) => None,
+        (Some(a), Some(b)) => {
+            let scale = a.abs().max(b.abs());
+            let close = (a - b).abs() <= TOLERANCE * scale || (a - b).abs() < floor.max(1e-14);
+            (!close).then(|| format!("{what}: peiling {a:.17e} vs R {b:.17e}"))
+        }
+        _ => Some(format!("{what}: peiling {ours:?} vs R {r:?}")),
+    }
 }

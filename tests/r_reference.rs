@@ -1,0 +1,155 @@
+//! The estimation engine against R `survey` 4.5 on R's own `api` data and a synthetic
+//! Gezondheidsmonitor wave: every design feature (weights, strata, clusters, fpc), estimator
+//! (proportion, mean, total, ratio, quantile), interval method (logit, wilson, korn-graubard,
+//! wald, t, Woodruff) and lonely-PSU policy (remove, certainty, adjust, average, with and without
+//! `adjust_domain_lonely`), including empty and single-row domains and proportions of 0 and 1,
+//! to 1e-9 relative. Reference values and the R script that made them:
+//! `sample-data/reference/api/`.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::{difference, difference_above, number, peiling_estimates, read_reference, text};
+use peiling::estimate::EstimateRow;
+
+const DIR: &str = "sample-data/reference/api";
+
+const DESIGNS: [&str; 15] = [
+    "srs",
+    "srs-nofpc",
+    "strat",
+    "strat-nofpc",
+    "clus1",
+    "clus1-nofpc",
+    "county-remove",
+    "county-certainty",
+    "county-adjust",
+    "county-adjust-domain",
+    "county-average",
+    "county-average-domain",
+    "gm-remove",
+    "gm-adjust-domain",
+    "gm-average-domain",
+];
+
+type Key = (String, String, String);
+
+fn estimates(design: &str) -> HashMap<Key, EstimateRow> {
+    let (rows, _) = peiling_estimates(&format!("{DIR}/{design}.toml"), None);
+    rows.into_iter()
+        .map(|r| {
+            (
+                (
+                    r.indicator.clone(),
+                    r.segmentation.clone(),
+                    r.segment.clone(),
+                ),
+                r,
+            )
+        })
+        .collect()
+}
+
+fn flag(text: String) -> Option<String> {
+    (!text.is_empty() && text != "NA").then_some(text)
+}
+
+#[test]
+fn every_design_estimator_and_interval_matches_r_survey() {
+    let reference = read_reference(&format!("{DIR}/reference.csv"));
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for design in DESIGNS {
+        let ours = estimates(design);
+        let mut seen = BTreeSet::new();
+        for i in 0..reference.height() {
+            if text(&reference, "design", i) != design {
+                continue;
+            }
+            let key = (
+                text(&reference, "indicator", i),
+                text(&reference, "segmentation", i),
+                text(&reference, "segment", i),
+            );
+            let row = ours
+                .get(&key)
+                .unwrap_or_else(|| panic!("{design}: peiling has no estimate for {key:?}"));
+            seen.insert(key.clone());
+            let what = |column: &str| format!("{design} {key:?} {column}");
+            let mut same = |column: &str, ours: String, r: String| {
+                if ours != r {
+                    problems.push(format!("{}: peiling {ours} vs R {r}", what(column)));
+                }
+            };
+            same("n", row.n.to_string(), text(&reference, "n", i));
+            same(
+                "ci_method",
+                row.ci_method.clone(),
+                text(&reference, "ci_method", i),
+            );
+            same(
+                "flag",
+                format!("{:?}", row.flag),
+                format!("{:?}", flag(text(&reference, "flag", i))),
+            );
+            // An SE of 0 is 0 up to the rounding of the estimate (R: 1e-13 for 700 ± 0).
+            let floor = number(&reference, "estimate", i).map_or(0.0, |e| 1e-12 * e.abs());
+            problems.extend(difference_above(
+                &what("std_error"),
+                row.std_error,
+                number(&reference, "std_error", i),
+                floor,
+            ));
+            for (column, value) in [
+                ("estimate", row.estimate),
+                ("ci_lower", row.ci_lower),
+                ("ci_upper", row.ci_upper),
+                ("df", row.df),
+                ("deff", row.deff),
+            ] {
+                problems.extend(difference(
+                    &what(column),
+                    value,
+                    number(&reference, column, i),
+                ));
+            }
+            checked += 1;
+        }
+        assert_eq!(
+            seen.len(),
+            ours.len(),
+            "{design}: peiling has domains the reference does not"
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differences from R, the first ones:\n{}",
+        problems.len(),
+        problems[..problems.len().min(400)].join("\n")
+    );
+    assert!(checked > 5000, "only {checked} reference rows checked");
+}
+
+/// The values Lumley (2010) and the survey documentation print for the api designs.
+#[test]
+fn published_api_values() {
+    let rounded = |x: f64, digits: i32| (x * 10f64.powi(digits)).round() / 10f64.powi(digits);
+    let total = |design: &str, indicator: &str| {
+        let key = (
+            indicator.to_string(),
+            "total".to_string(),
+            "total".to_string(),
+        );
+        estimates(design).remove(&key).unwrap()
+    };
+    let mean = total("strat", "api00_mean");
+    assert_eq!(rounded(mean.estimate.unwrap(), 2), 662.29);
+    assert_eq!(rounded(mean.std_error.unwrap(), 4), 9.4089);
+    let enrolment = total("strat", "enroll_total");
+    assert_eq!(enrolment.estimate.unwrap().round(), 3_687_178.0);
+    assert_eq!(enrolment.std_error.unwrap().round(), 114_642.0);
+    let clustered = total("clus1", "api00_mean");
+    assert_eq!(rounded(clustered.estimate.unwrap(), 2), 644.17);
+    assert_eq!(rounded(clustered.std_error.unwrap(), 3), 23.542);
+}
