@@ -2,6 +2,7 @@
 //! `u32` indices into a sorted list of distinct keys, so estimation never hashes or compares
 //! strings in its inner loop and results come out in a fixed order.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use polars::prelude::*;
@@ -40,7 +41,7 @@ pub struct Coded {
 }
 
 /// Encodes a column: integer columns (and float columns holding whole numbers) by value,
-/// anything else by its text.
+/// anything else by its text. One hashing pass over the rows, then a sort of the distinct keys.
 pub fn encode(column: &Column) -> PolarsResult<Coded> {
     let dtype = column.dtype();
     let integral = dtype.is_integer()
@@ -51,32 +52,51 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
                 .iter()
                 .flatten()
                 .all(|v| v.fract() == 0.0 && v.abs() < 9.0e15));
-    let values: Vec<Option<Key>> = if integral {
-        column
-            .cast(&DataType::Int64)?
-            .i64()?
-            .iter()
-            .map(|v| v.map(Key::Int))
-            .collect()
+    if integral {
+        let values = column.cast(&DataType::Int64)?;
+        let (codes, keys) = dense(values.i64()?.iter());
+        Ok(Coded {
+            codes,
+            keys: keys.into_iter().map(Key::Int).collect(),
+        })
     } else {
-        column
-            .cast(&DataType::String)?
-            .str()?
-            .iter()
-            .map(|v| v.map(|s| Key::Str(s.to_string())))
-            .collect()
-    };
-    let mut keys: Vec<Key> = values.iter().flatten().cloned().collect();
-    keys.sort();
-    keys.dedup();
-    let codes = values
-        .iter()
+        let values = column.cast(&DataType::String)?;
+        let (codes, keys) = dense(values.str()?.iter());
+        Ok(Coded {
+            codes,
+            keys: keys.into_iter().map(|k| Key::Str(k.to_string())).collect(),
+        })
+    }
+}
+
+/// Codes of `values` in the sorted order of their distinct values.
+fn dense<T: Copy + Ord + std::hash::Hash>(
+    values: impl Iterator<Item = Option<T>>,
+) -> (Vec<Option<u32>>, Vec<T>) {
+    let mut first_seen: HashMap<T, u32> = HashMap::new();
+    let mut distinct = Vec::new();
+    let codes: Vec<Option<u32>> = values
         .map(|v| {
-            v.as_ref()
-                .map(|k| keys.binary_search(k).map(|i| i as u32).unwrap_or(u32::MAX))
+            v.map(|v| {
+                *first_seen.entry(v).or_insert_with(|| {
+                    distinct.push(v);
+                    distinct.len() as u32 - 1
+                })
+            })
         })
         .collect();
-    Ok(Coded { codes, keys })
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let keys = order.iter().map(|&i| distinct[i as usize]).collect();
+    let codes = codes
+        .into_iter()
+        .map(|c| c.map(|c| rank[c as usize]))
+        .collect();
+    (codes, keys)
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ pub fn run(
             derive::apply(frame.clone(), &plan.derive)
         })?;
         designs.push(clock.time("weight", progress, || {
-            weight::apply(derived, &plan.design, &plan.schema)
+            weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations)
         })?);
     }
     let estimates = clock.time("estimate", progress, || estimate::all(&designs, &plan))?;

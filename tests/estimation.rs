@@ -86,7 +86,7 @@ fn estimates_are_bit_identical_for_one_and_two_threads() {
     let raw = ingest::read(&plan.inputs[0]).unwrap();
     let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
     let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema).unwrap();
+    let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
     let run = |threads| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -25,6 +25,21 @@ pub fn t_upper_quantile(alpha: f64, df: f64) -> Option<f64> {
     if df.is_nan() || df <= 0.0 || !(0.0 < alpha && alpha < 0.5) {
         return None;
     }
+    // A table book asks for the same few (alpha, df) thousands of times.
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<(u64, u64), f64>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    let key = (alpha.to_bits(), df.to_bits());
+    if let Some(t) = SEEN.with(|seen| seen.borrow().get(&key).copied()) {
+        return Some(t);
+    }
+    let t = t_quantile(alpha, df)?;
+    SEEN.with(|seen| seen.borrow_mut().insert(key, t));
+    Some(t)
+}
+
+fn t_quantile(alpha: f64, df: f64) -> Option<f64> {
     if df.is_infinite() {
         let normal = statrs::distribution::Normal::standard();
         return Some(normal.inverse_cdf(1.0 - alpha));

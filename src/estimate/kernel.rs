@@ -176,19 +176,68 @@ impl PsuSum {
     }
 }
 
-impl Stats {
-    /// Adds one PSU's totals in the domain.
-    #[inline]
-    fn add_psu(&mut self, sum: &PsuSum) {
-        self.n += sum.n;
-        self.n_positive += sum.n_positive;
-        self.sum_w += sum.w;
-        self.sum_wy += sum.a;
-        self.sum_wx += sum.b;
-        self.sum_wyy += sum.wyy;
-        self.sum_wxy += sum.wxy;
-        self.sum_wxx += sum.wxx;
-        self.psus += 1;
+/// One domain's PSU totals in one stratum of a chunk, over the two passes.
+#[derive(Debug, Clone, Copy, Default)]
+struct StratumSums {
+    m: u32,
+    sum_a: f64,
+    sum_b: f64,
+    /// Row-level sums, added to the cell's [`Stats`] when the stratum ends.
+    n: u64,
+    n_positive: u64,
+    w: f64,
+    wyy: f64,
+    wxy: f64,
+    wxx: f64,
+    mean_a: f64,
+    mean_b: f64,
+    m_aa: f64,
+    m_ab: f64,
+    m_bb: f64,
+}
+
+/// Calls `sink(domain, totals)` for every PSU of runs `runs.0..runs.1` with rows in a domain of
+/// `column`, in order. A PSU of one row (no `psu` column: every row is its own) skips the
+/// buffer.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn visit_psus(
+    layout: &Layout,
+    segments: &[u32],
+    column: &Column,
+    shift: &[f64],
+    runs: (usize, usize),
+    psu: &mut [PsuSum],
+    touched: &mut Vec<u32>,
+    mut sink: impl FnMut(u32, &PsuSum),
+) {
+    for r in runs.0..runs.1 {
+        let rows = layout.psu_starts[r] as usize..layout.psu_starts[r + 1] as usize;
+        let single = rows.len() == 1;
+        for i in rows {
+            let d = segments[i];
+            let y = column.y[i];
+            if d == u32::MAX || y.is_nan() {
+                continue;
+            }
+            let x = column.x.map_or(1.0, |x| x[i]);
+            let centred = y - shift[d as usize] * x;
+            let one = PsuSum::of_row(layout.weights[i], y, centred, column.x.map(|_| x));
+            if single {
+                sink(d, &one);
+                continue;
+            }
+            let sum = &mut psu[d as usize];
+            if sum.n == 0 {
+                touched.push(d);
+            }
+            sum.add(&one);
+        }
+        for &d in touched.iter() {
+            let sum = std::mem::take(&mut psu[d as usize]);
+            sink(d, &sum);
+        }
+        touched.clear();
     }
 }
 
@@ -204,6 +253,8 @@ struct Welford {
 }
 
 impl Welford {
+    /// Welford's update by one PSU (the kernel computes the same moments in two passes).
+    #[cfg(test)]
     fn push(&mut self, a: f64, b: f64) {
         self.m += 1;
         let m = self.m as f64;
@@ -433,13 +484,17 @@ fn chunk(
     } else {
         Vec::new()
     };
-    let mut inner = vec![Welford::default(); n_domains];
+    // Two passes over each stratum's rows: sums of the PSU totals per domain, then their
+    // deviations from the domain's mean in the stratum (exact, and no division per row).
+    let mut acc = vec![StratumSums::default(); n_domains];
+    let mut in_stratum: Vec<u32> = Vec::new();
     let mut psu = vec![PsuSum::default(); n_domains];
     let mut touched: Vec<u32> = Vec::new();
 
     // Column by column: each pass reads one value column, the weights and the segments.
     for (k, column) in columns.iter().enumerate() {
         let base = k * n_domains;
+        let shift = &shift[base..base + n_domains];
         let mut run = start;
         while run < end {
             let h = layout.psu_stratum[run];
@@ -447,61 +502,90 @@ fn chunk(
             while stop < end && layout.psu_stratum[stop] == h {
                 stop += 1;
             }
-            let moments: &mut [Welford] = if h == first_stratum {
-                &mut first[base..base + n_domains]
-            } else if h == last_stratum {
-                &mut last[base..base + n_domains]
-            } else {
-                &mut inner
-            };
-            for r in run..stop {
-                let rows = layout.psu_starts[r] as usize..layout.psu_starts[r + 1] as usize;
-                // A PSU of one row (no `psu` column: every row is its own) skips the buffer.
-                let single = rows.len() == 1;
-                for i in rows {
-                    let d = segments[i];
-                    let y = column.y[i];
-                    if d == u32::MAX || y.is_nan() {
-                        continue;
+            let rows = (run, stop);
+            visit_psus(
+                layout,
+                segments,
+                column,
+                shift,
+                rows,
+                &mut psu,
+                &mut touched,
+                |d, sum| {
+                    let a = &mut acc[d as usize];
+                    if a.m == 0 {
+                        in_stratum.push(d);
                     }
-                    let x = column.x.map_or(1.0, |x| x[i]);
-                    let centred = y - shift[base + d as usize] * x;
-                    let one = PsuSum::of_row(layout.weights[i], y, centred, column.x.map(|_| x));
-                    if single {
-                        stats[base + d as usize].add_psu(&one);
-                        moments[d as usize].push(one.a, one.b);
-                        continue;
-                    }
-                    let sum = &mut psu[d as usize];
-                    if sum.n == 0 {
-                        touched.push(d);
-                    }
-                    sum.add(&one);
-                }
-                for &d in &touched {
-                    let sum = std::mem::take(&mut psu[d as usize]);
-                    stats[base + d as usize].add_psu(&sum);
-                    moments[d as usize].push(sum.a, sum.b);
-                }
-                touched.clear();
+                    a.m += 1;
+                    a.sum_a += sum.a;
+                    a.sum_b += sum.b;
+                    a.n += sum.n;
+                    a.n_positive += sum.n_positive;
+                    a.w += sum.w;
+                    a.wyy += sum.wyy;
+                    a.wxy += sum.wxy;
+                    a.wxx += sum.wxx;
+                },
+            );
+            for &d in &in_stratum {
+                let a = &mut acc[d as usize];
+                a.mean_a = a.sum_a / a.m as f64;
+                a.mean_b = a.sum_b / a.m as f64;
             }
-            if h != first_stratum && h != last_stratum {
-                for (d, w) in inner.iter_mut().enumerate() {
-                    if w.m > 0 {
-                        let w = std::mem::take(w);
-                        let cell = base + d;
-                        close_cell(
-                            layout,
-                            h,
-                            cell,
-                            n_domains,
-                            &w,
-                            &mut stats[cell],
-                            &mut adjusted,
-                        )?;
-                    }
+            visit_psus(
+                layout,
+                segments,
+                column,
+                shift,
+                rows,
+                &mut psu,
+                &mut touched,
+                |d, sum| {
+                    let a = &mut acc[d as usize];
+                    let (da, db) = (sum.a - a.mean_a, sum.b - a.mean_b);
+                    a.m_aa += da * da;
+                    a.m_ab += da * db;
+                    a.m_bb += db * db;
+                },
+            );
+            for &d in &in_stratum {
+                let a = std::mem::take(&mut acc[d as usize]);
+                let s = &mut stats[base + d as usize];
+                s.n += a.n;
+                s.n_positive += a.n_positive;
+                s.sum_w += a.w;
+                s.sum_wy += a.sum_a;
+                s.sum_wx += a.sum_b;
+                s.sum_wyy += a.wyy;
+                s.sum_wxy += a.wxy;
+                s.sum_wxx += a.wxx;
+                s.psus += a.m;
+                let moments = Welford {
+                    m: a.m,
+                    mean_a: a.mean_a,
+                    mean_b: a.mean_b,
+                    m_aa: a.m_aa,
+                    m_ab: a.m_ab,
+                    m_bb: a.m_bb,
+                };
+                let cell = base + d as usize;
+                if h == first_stratum {
+                    first[cell] = moments;
+                } else if h == last_stratum {
+                    last[cell] = moments;
+                } else {
+                    close_cell(
+                        layout,
+                        h,
+                        cell,
+                        n_domains,
+                        &moments,
+                        &mut stats[cell],
+                        &mut adjusted,
+                    )?;
                 }
             }
+            in_stratum.clear();
             run = stop;
         }
     }

@@ -31,10 +31,10 @@ pub mod kernel;
 pub mod quantile;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
-use crate::codes::{encode, Key};
 use crate::diag::{Diagnostic, Failure};
-use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan, SchemaPlan, Segmentation};
+use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
 use kernel::Stats;
 
@@ -112,8 +112,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
     let layout = design.layout();
 
     let mut rows = Vec::new();
-    for segmentation in &plan.segmentations {
-        let segments = segment_index(design, segmentation, &plan.schema)?;
+    for segments in &design.segments {
         let n_domains = segments.domains.len();
         let lonely = |lonely: kernel::LonelyStratum, indicator: &str| {
             let (code, label) = &segments.domains[lonely.domain as usize];
@@ -216,8 +215,10 @@ fn indicator_columns(
     let internal = |e: PolarsError| {
         Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
     };
-    let mut columns = Vec::with_capacity(indicators.len());
-    for (k, indicator) in indicators.iter().enumerate() {
+    // Converting the evaluated columns to design-ordered slices is per indicator: in parallel
+    // (the polars query above has already run).
+    let frame = &frame;
+    let column = |k: usize, indicator: &IndicatorPlan| -> Result<IndicatorColumn, Failure> {
         let population = frame
             .column(&format!("p{k}"))
             .and_then(|c| c.bool().cloned())
@@ -247,46 +248,37 @@ fn indicator_columns(
             ),
             None => None,
         };
-        let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
-        if let Some(i) = (0..value.len()).find(|&i| {
-            population.get(i) == Some(true)
-                && !(finite(value.get(i)) && denominator.as_ref().is_none_or(|d| finite(d.get(i))))
-        }) {
-            return Err(Diagnostic::error(
-                "E003",
-                format!(
-                    "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
-                    design.wave,
-                    indicator.id,
-                    i + 1
-                ),
-            )
-            .into());
-        }
-        // In the domain: inside the population, with a value (and a denominator).
-        let inside: Vec<bool> = population
-            .iter()
-            .zip(value.iter())
-            .enumerate()
-            .map(|(i, (p, v))| {
-                p == Some(true)
-                    && v.is_some_and(f64::is_finite)
-                    && denominator
-                        .as_ref()
-                        .is_none_or(|d| d.get(i).is_some_and(f64::is_finite))
-            })
-            .collect();
-        let values: Vec<f64> = value
-            .iter()
-            .zip(&inside)
-            .map(|(v, &inside)| {
-                if inside {
-                    v.unwrap_or(f64::NAN)
-                } else {
-                    f64::NAN
+        // In the domain: inside the population, with a value (and a denominator). A value that
+        // is there but not finite (a division by zero in the SQL) is an error.
+        let mut denominator_values = denominator.as_ref().map(|d| d.iter());
+        let mut values = Vec::with_capacity(value.len());
+        for (i, (p, v)) in population.iter().zip(value.iter()).enumerate() {
+            let x = match denominator_values.as_mut() {
+                Some(d) => d.next().flatten(),
+                None => Some(1.0),
+            };
+            if p != Some(true) {
+                values.push(f64::NAN);
+                continue;
+            }
+            match (v, x) {
+                (Some(v), Some(x)) if v.is_finite() && x.is_finite() => values.push(v),
+                (Some(v), _) | (_, Some(v)) if !v.is_finite() => {
+                    return Err(Diagnostic::error(
+                        "E003",
+                        format!(
+                            "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
+                            design.wave,
+                            indicator.id,
+                            i + 1
+                        ),
+                    )
+                    .into());
                 }
-            })
-            .collect();
+                _ => values.push(f64::NAN),
+            }
+        }
+        drop(denominator_values);
         if indicator.kind == IndicatorKind::Proportion {
             if let Some(bad) = values
                 .iter()
@@ -306,104 +298,16 @@ fn indicator_columns(
             let d: Vec<f64> = d.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
             design.ordered(&d)
         });
-        columns.push(IndicatorColumn {
+        Ok(IndicatorColumn {
             values: design.ordered(&values),
             denominators,
-        });
-    }
-    Ok(columns)
-}
-
-/// Segment of every row for one segmentation, with each segment's code and label.
-struct SegmentIndex {
-    name: String,
-    /// Segment of each row in design order; `u32::MAX` where a segment variable is null.
-    codes: Vec<u32>,
-    /// `(segment, segment_label)` per domain, in code order.
-    domains: Vec<(String, String)>,
-}
-
-fn segment_index(
-    design: &SurveyDesign,
-    segmentation: &Segmentation,
-    schema: &SchemaPlan,
-) -> Result<SegmentIndex, Failure> {
-    let frame = &design.data.analysis;
-    let name = segmentation.name();
-    if segmentation.is_total() {
-        return Ok(SegmentIndex {
-            name,
-            codes: vec![0; frame.height()],
-            domains: vec![("total".to_string(), "Totaal".to_string())],
-        });
-    }
-    let mut per_variable = Vec::with_capacity(segmentation.variables.len());
-    for variable in &segmentation.variables {
-        let column = frame.column(variable).map_err(|e| {
-            Failure::from(
-                Diagnostic::error("E005", format!("segment variable {variable:?} not found"))
-                    .caused_by(e),
-            )
-        })?;
-        let coded = encode(column).map_err(|e| {
-            Failure::internal(
-                Diagnostic::error("E099", format!("segment variable {variable:?}")).caused_by(e),
-            )
-        })?;
-        per_variable.push((variable.as_str(), coded));
-    }
-    // Crossed segments: observed combinations only, in the order of the variables' keys.
-    let combined: Vec<Option<Vec<u32>>> = (0..frame.height())
-        .map(|row| {
-            per_variable
-                .iter()
-                .map(|(_, coded)| coded.codes[row])
-                .collect()
         })
-        .collect();
-    let mut observed: Vec<Vec<u32>> = combined.iter().flatten().cloned().collect();
-    observed.sort();
-    observed.dedup();
-    let codes: Vec<u32> = combined
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .and_then(|c| observed.binary_search(c).ok())
-                .map_or(u32::MAX, |i| i as u32)
-        })
-        .collect();
-    let codes = design.ordered(&codes);
-    let domains = observed
-        .iter()
-        .map(|combination| {
-            let keys: Vec<(&str, &Key)> = combination
-                .iter()
-                .zip(&per_variable)
-                .map(|(&code, (variable, coded))| (*variable, &coded.keys[code as usize]))
-                .collect();
-            let segment = keys
-                .iter()
-                .map(|(_, key)| key.to_string())
-                .collect::<Vec<_>>()
-                .join("|");
-            let label = keys
-                .iter()
-                .map(|(variable, key)| {
-                    schema
-                        .field(variable)
-                        .and_then(|f| f.label_of(&key.code()))
-                        .map_or_else(|| key.to_string(), str::to_string)
-                })
-                .collect::<Vec<_>>()
-                .join(" | ");
-            (segment, label)
-        })
-        .collect();
-    Ok(SegmentIndex {
-        name,
-        codes,
-        domains,
-    })
+    };
+    indicators
+        .par_iter()
+        .enumerate()
+        .map(|(k, indicator)| column(k, indicator))
+        .collect()
 }
 
 /// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.

@@ -33,7 +33,7 @@ pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow
     let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
     let accepted = valid.report.rows_accepted;
     let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema).unwrap();
+    let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
     (estimate::all(&[design], &plan).unwrap().rows, accepted)
 }
 
