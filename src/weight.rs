@@ -36,7 +36,8 @@ pub struct SurveyDesign {
     pub lonely_psu: LonelyPsu,
     /// R's `survey.adjust.domain.lonely`.
     pub adjust_domain_lonely: bool,
-    /// Weights in design order (`weights[order[i]]`).
+    /// Weights in design order (`weights[order[i]]`); `data.analysis` is in design order too,
+    /// `data.coded` and `weights` in the order of the accepted rows.
     pub ordered_weights: Vec<f64>,
     /// Every segmentation of the plan, coded once per wave.
     pub segments: Vec<SegmentIndex>,
@@ -63,11 +64,6 @@ impl SurveyDesign {
             lonely_psu: self.lonely_psu,
             adjust_domain_lonely: self.adjust_domain_lonely,
         }
-    }
-
-    /// `values` (one per row) in design order.
-    pub fn ordered<T: Copy>(&self, values: &[T]) -> Vec<T> {
-        self.order.iter().map(|&i| values[i as usize]).collect()
     }
 }
 
@@ -218,10 +214,17 @@ pub fn apply(
 
     let description = describe(plan);
     let ordered_weights = order.iter().map(|&i| weights[i as usize]).collect();
+    // The analysis frame in design order, once: indicators evaluated on it come out ready for
+    // the kernel, without a gather per indicator.
+    let frame = frame
+        .take(&IdxCa::from_vec("order".into(), order.clone()))
+        .map_err(|e| Failure::internal(Diagnostic::error("W099", "design order").caused_by(e)))?;
     let segments = segmentations
         .iter()
-        .map(|s| segment_index(frame, &order, s, schema))
+        .map(|s| segment_index(&frame, s, schema))
         .collect::<Result<_, _>>()?;
+    let mut data = data;
+    data.analysis = frame;
     Ok(SurveyDesign {
         wave: data.wave,
         data,
@@ -253,7 +256,6 @@ pub struct SegmentIndex {
 
 fn segment_index(
     frame: &DataFrame,
-    order: &[u32],
     segmentation: &Segmentation,
     schema: &SchemaPlan,
 ) -> Result<SegmentIndex, Failure> {
@@ -353,7 +355,6 @@ fn segment_index(
             digits
         })
         .collect();
-    let codes = order.iter().map(|&i| codes[i as usize]).collect();
     let domains = observed
         .iter()
         .map(|combination| {

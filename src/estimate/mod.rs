@@ -215,8 +215,8 @@ fn indicator_columns(
     let internal = |e: PolarsError| {
         Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
     };
-    // Converting the evaluated columns to design-ordered slices is per indicator: in parallel
-    // (the polars query above has already run).
+    // The frame is in design order (see `weight::apply`). Converting the evaluated columns to
+    // slices is per indicator: in parallel (the polars query above has already run).
     let frame = &frame;
     let column = |k: usize, indicator: &IndicatorPlan| -> Result<IndicatorColumn, Failure> {
         let population = frame
@@ -270,7 +270,7 @@ fn indicator_columns(
                             "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
                             design.wave,
                             indicator.id,
-                            i + 1
+                            design.order[i] + 1
                         ),
                     )
                     .into());
@@ -294,12 +294,9 @@ fn indicator_columns(
                 .into());
             }
         }
-        let denominators = denominator.map(|d| {
-            let d: Vec<f64> = d.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-            design.ordered(&d)
-        });
+        let denominators = denominator.map(|d| d.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
         Ok(IndicatorColumn {
-            values: design.ordered(&values),
+            values,
             denominators,
         })
     };
