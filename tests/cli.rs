@@ -351,3 +351,25 @@ fn zero_weights_are_a_diagnostic_not_a_panic() {
     assert_eq!(code, 1, "{stderr}");
     insta::assert_snapshot!("zero_weights", stderr);
 }
+
+#[test]
+fn a_division_by_zero_in_an_indicator_names_the_row() {
+    let spec = MINIMAL_SPEC.replace(
+        "value = \"belasting >= 4\"",
+        "value = \"belasting >= 4\"\n\n[[indicator]]\nid = \"uren_per_nul\"\nlabel = \"x\"\nkind = \"mean\"\nvalue = \"uren_pw / 0\"",
+    );
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(300))]);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("division_by_zero", stderr);
+}
+
+#[test]
+fn a_population_that_is_not_a_condition_is_named() {
+    let spec = MINIMAL_SPEC.replace(
+        "value = \"belasting >= 4\"",
+        "value = \"belasting >= 4\"\npopulation = \"uren_pw + 1\"",
+    );
+    let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(300))]);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("population_not_a_condition", stderr);
+}

@@ -525,29 +525,20 @@ fn chunk(
                     a.wyy += sum.wyy;
                     a.wxy += sum.wxy;
                     a.wxx += sum.wxx;
+                    a.m_aa += sum.a * sum.a;
+                    a.m_ab += sum.a * sum.b;
+                    a.m_bb += sum.b * sum.b;
                 },
             );
+            // Raw products to co-moments about the domain's mean in the stratum.
             for &d in &in_stratum {
                 let a = &mut acc[d as usize];
                 a.mean_a = a.sum_a / a.m as f64;
                 a.mean_b = a.sum_b / a.m as f64;
+                a.m_aa = (a.m_aa - a.sum_a * a.mean_a).max(0.0);
+                a.m_ab -= a.sum_a * a.mean_b;
+                a.m_bb = (a.m_bb - a.sum_b * a.mean_b).max(0.0);
             }
-            visit_psus(
-                layout,
-                segments,
-                column,
-                shift,
-                rows,
-                &mut psu,
-                &mut touched,
-                |d, sum| {
-                    let a = &mut acc[d as usize];
-                    let (da, db) = (sum.a - a.mean_a, sum.b - a.mean_b);
-                    a.m_aa += da * da;
-                    a.m_ab += da * db;
-                    a.m_bb += db * db;
-                },
-            );
             for &d in &in_stratum {
                 let a = std::mem::take(&mut acc[d as usize]);
                 let s = &mut stats[base + d as usize];

@@ -176,109 +176,110 @@ fn indicator_columns(
     design: &SurveyDesign,
     indicators: &[IndicatorPlan],
 ) -> Result<Vec<IndicatorColumn>, Failure> {
-    let mut exprs = Vec::with_capacity(3 * indicators.len());
+    let lazy = design.data.analysis.clone().lazy();
+    // Each value, and a ratio's denominator, where the population holds; null elsewhere.
+    let mut exprs = Vec::with_capacity(2 * indicators.len());
     for (k, indicator) in indicators.iter().enumerate() {
-        let population = indicator.population.clone().unwrap_or(lit(true));
-        exprs.push(population.fill_null(lit(false)).alias(format!("p{k}")));
-        exprs.push(
-            indicator
-                .value
+        let in_domain = |e: &Expr| match &indicator.population {
+            None => e.clone().cast(DataType::Float64),
+            Some(population) => when(population.clone().fill_null(lit(false)))
+                .then(e.clone().cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64)),
+        };
+        if let Some(population) = &indicator.population {
+            let dtype = lazy
                 .clone()
-                .cast(DataType::Float64)
-                .alias(format!("v{k}")),
-        );
+                .select([population.clone().alias("p")])
+                .collect_schema()
+                .ok()
+                .and_then(|schema| schema.get("p").cloned());
+            if dtype != Some(DataType::Boolean) {
+                return Err(Diagnostic::error(
+                    "E002",
+                    format!(
+                        "indicator {:?}: population {:?} is not a condition",
+                        indicator.id,
+                        indicator.population_text.as_deref().unwrap_or("")
+                    ),
+                )
+                .into());
+            }
+        }
+        exprs.push(in_domain(&indicator.value).alias(format!("v{k}")));
         if let Some(denominator) = &indicator.denominator {
-            exprs.push(
-                denominator
-                    .clone()
-                    .cast(DataType::Float64)
-                    .alias(format!("d{k}")),
-            );
+            exprs.push(in_domain(denominator).alias(format!("d{k}")));
         }
     }
-    let frame = design
-        .data
-        .analysis
-        .clone()
-        .lazy()
-        .select(exprs)
-        .collect()
-        .map_err(|e| {
-            Failure::from(
-                Diagnostic::error(
-                    "E001",
-                    format!("wave {}: indicators could not be evaluated", design.wave),
-                )
-                .caused_by(e),
+    let frame = lazy.select(exprs).collect().map_err(|e| {
+        Failure::from(
+            Diagnostic::error(
+                "E001",
+                format!("wave {}: indicators could not be evaluated", design.wave),
             )
-        })?;
-    let internal = |e: PolarsError| {
-        Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
-    };
+            .caused_by(e),
+        )
+    })?;
     // The frame is in design order (see `weight::apply`). Converting the evaluated columns to
     // slices is per indicator: in parallel (the polars query above has already run).
     let frame = &frame;
-    let column = |k: usize, indicator: &IndicatorPlan| -> Result<IndicatorColumn, Failure> {
-        let population = frame
-            .column(&format!("p{k}"))
-            .and_then(|c| c.bool().cloned())
-            .map_err(|e| {
-                Failure::from(
-                    Diagnostic::error(
-                        "E002",
-                        format!(
-                            "indicator {:?}: population {:?} is not a condition",
-                            indicator.id,
-                            indicator.population_text.as_deref().unwrap_or("")
-                        ),
-                    )
-                    .caused_by(e),
-                )
-            })?;
-        let value = frame
-            .column(&format!("v{k}"))
+    // The values with NaN for null, and whether a non-null value is NaN itself.
+    let slice = |name: String| -> Result<(Vec<f64>, bool), Failure> {
+        let column = frame
+            .column(&name)
             .and_then(|c| c.f64().cloned())
-            .map_err(internal)?;
-        let denominator = match indicator.denominator {
-            Some(_) => Some(
-                frame
-                    .column(&format!("d{k}"))
-                    .and_then(|c| c.f64().cloned())
-                    .map_err(internal)?,
-            ),
+            .map_err(|e| {
+                Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
+            })?;
+        let values = nan_for_null(&column);
+        let numbers = values.iter().filter(|v| !v.is_nan()).count();
+        Ok((values, numbers != column.len() - column.null_count()))
+    };
+    let column = |k: usize, indicator: &IndicatorPlan| -> Result<IndicatorColumn, Failure> {
+        let (mut values, mut nan_inside) = slice(format!("v{k}"))?;
+        let denominators = match indicator.denominator {
+            Some(_) => {
+                let (d, nan) = slice(format!("d{k}"))?;
+                nan_inside |= nan;
+                Some(d)
+            }
             None => None,
         };
-        // In the domain: inside the population, with a value (and a denominator). A value that
-        // is there but not finite (a division by zero in the SQL) is an error.
-        let mut denominator_values = denominator.as_ref().map(|d| d.iter());
-        let mut values = Vec::with_capacity(value.len());
-        for (i, (p, v)) in population.iter().zip(value.iter()).enumerate() {
-            let x = match denominator_values.as_mut() {
-                Some(d) => d.next().flatten(),
-                None => Some(1.0),
-            };
-            if p != Some(true) {
-                values.push(f64::NAN);
-                continue;
-            }
-            match (v, x) {
-                (Some(v), Some(x)) if v.is_finite() && x.is_finite() => values.push(v),
-                (Some(v), _) | (_, Some(v)) if !v.is_finite() => {
-                    return Err(Diagnostic::error(
-                        "E003",
-                        format!(
-                            "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
-                            design.wave,
-                            indicator.id,
-                            design.order[i] + 1
-                        ),
-                    )
-                    .into());
+        // A value that is there but not finite (a division by zero in the SQL) is an error.
+        // Null (NaN here) is outside the domain; a ratio needs both values.
+        let infinite = |v: &f64| v.is_infinite();
+        let mut bad = values.iter().position(infinite).or_else(|| {
+            denominators
+                .as_ref()
+                .and_then(|d| d.iter().position(infinite))
+        });
+        if nan_inside {
+            // Rare: find the row (a NaN that is a value, not a null).
+            let names = [format!("v{k}"), format!("d{k}")];
+            bad = names
+                .iter()
+                .filter_map(|name| frame.column(name).ok()?.f64().ok().cloned())
+                .filter_map(|c| c.iter().position(|v| v.is_some_and(f64::is_nan)))
+                .min();
+        }
+        if let Some(i) = bad {
+            return Err(Diagnostic::error(
+                "E003",
+                format!(
+                    "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
+                    design.wave,
+                    indicator.id,
+                    design.order[i] + 1
+                ),
+            )
+            .into());
+        }
+        if let Some(d) = &denominators {
+            for (v, d) in values.iter_mut().zip(d) {
+                if d.is_nan() {
+                    *v = f64::NAN;
                 }
-                _ => values.push(f64::NAN),
             }
         }
-        drop(denominator_values);
         if indicator.kind == IndicatorKind::Proportion {
             if let Some(bad) = values
                 .iter()
@@ -294,7 +295,6 @@ fn indicator_columns(
                 .into());
             }
         }
-        let denominators = denominator.map(|d| d.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
         Ok(IndicatorColumn {
             values,
             denominators,
@@ -305,6 +305,26 @@ fn indicator_columns(
         .enumerate()
         .map(|(k, indicator)| column(k, indicator))
         .collect()
+}
+
+/// The values of a column with NaN for null, chunk by chunk.
+fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::with_capacity(column.len());
+    for array in column.downcast_iter() {
+        match array.validity() {
+            None => out.extend_from_slice(array.values()),
+            Some(valid) => {
+                out.extend(array.values().iter().zip(valid.iter()).map(|(&v, valid)| {
+                    if valid {
+                        v
+                    } else {
+                        f64::NAN
+                    }
+                }))
+            }
+        }
+    }
+    out
 }
 
 /// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.
