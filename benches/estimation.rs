@@ -248,13 +248,13 @@ fn polars_bare_share(bencher: divan::Bencher) {
     });
 }
 
-#[divan::bench(sample_count = 5)]
+#[divan::bench(sample_count = 10)]
 fn table_book(bencher: divan::Bencher) {
     let (plan, design) = table_book_input();
     bencher.bench(|| estimate::all(std::slice::from_ref(design), plan).unwrap());
 }
 
-#[divan::bench(args = [1, 2], sample_count = 5)]
+#[divan::bench(args = [1, 2], sample_count = 10)]
 fn table_book_threads(bencher: divan::Bencher, threads: usize) {
     let (plan, design) = table_book_input();
     let pool = rayon::ThreadPoolBuilder::new()

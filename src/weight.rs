@@ -39,6 +39,8 @@ pub struct SurveyDesign {
     /// Weights in design order (`weights[order[i]]`); `data.analysis` is in design order too,
     /// `data.coded` and `weights` in the order of the accepted rows.
     pub ordered_weights: Vec<f64>,
+    /// The PSU runs cut into chunks for the parallel kernel.
+    pub chunks: Vec<(usize, usize)>,
     /// Every segmentation of the plan, coded once per wave.
     pub segments: Vec<SegmentIndex>,
     pub description: String,
@@ -51,19 +53,6 @@ impl SurveyDesign {
 
     pub fn psus(&self) -> usize {
         self.psu_stratum.len()
-    }
-
-    /// The design as the estimation kernel reads it.
-    pub fn layout(&self) -> crate::estimate::kernel::Layout<'_> {
-        crate::estimate::kernel::Layout {
-            weights: &self.ordered_weights,
-            psu_starts: &self.psu_starts,
-            psu_stratum: &self.psu_stratum,
-            psus_per_stratum: &self.psus_per_stratum,
-            fpc_factor: &self.fpc_factor,
-            lonely_psu: self.lonely_psu,
-            adjust_domain_lonely: self.adjust_domain_lonely,
-        }
     }
 }
 
@@ -213,6 +202,7 @@ pub fn apply(
     };
 
     let description = describe(plan);
+    let chunks = chunks(&psu_starts);
     let ordered_weights = order.iter().map(|&i| weights[i as usize]).collect();
     // The analysis frame in design order, once: indicators evaluated on it come out ready for
     // the kernel, without a gather per indicator.
@@ -239,6 +229,7 @@ pub fn apply(
         lonely_psu: plan.lonely_psu,
         adjust_domain_lonely: plan.adjust_domain_lonely,
         ordered_weights,
+        chunks,
         segments,
         description,
     })
@@ -386,6 +377,32 @@ fn segment_index(
         codes,
         domains,
     })
+}
+
+/// Rows per chunk of the estimation kernel: a function of the row count only, so chunks, and
+/// results, do not depend on the number of threads.
+pub fn chunk_target(rows: usize) -> usize {
+    (rows / 16).max(1 << 14)
+}
+
+/// Cuts the PSU runs (`psu_starts` as in [`Layout`]) into chunks of about [`chunk_target`]
+/// rows: `(first_run, end_run)` pairs. Computed once per design.
+pub fn chunks(psu_starts: &[u32]) -> Vec<(usize, usize)> {
+    let runs = psu_starts.len().saturating_sub(1);
+    let rows = *psu_starts.last().unwrap_or(&0) as usize;
+    let target = chunk_target(rows);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < runs {
+        let begin = psu_starts[start] as usize;
+        let mut end = start + 1;
+        while end < runs && (psu_starts[end] as usize) - begin < target {
+            end += 1;
+        }
+        out.push((start, end));
+        start = end;
+    }
+    out
 }
 
 /// `1 - f_h` per stratum; the fpc must be constant within a stratum.

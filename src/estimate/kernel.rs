@@ -117,6 +117,24 @@ pub struct Layout<'a> {
     pub fpc_factor: &'a [f64],
     pub lonely_psu: LonelyPsu,
     pub adjust_domain_lonely: bool,
+    /// The PSU runs cut into chunks ([`crate::weight::chunks`]).
+    pub chunks: &'a [(usize, usize)],
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of a wave's design.
+    pub fn of(design: &'a crate::weight::SurveyDesign) -> Self {
+        Layout {
+            weights: &design.ordered_weights,
+            psu_starts: &design.psu_starts,
+            psu_stratum: &design.psu_stratum,
+            psus_per_stratum: &design.psus_per_stratum,
+            fpc_factor: &design.fpc_factor,
+            lonely_psu: design.lonely_psu,
+            adjust_domain_lonely: design.adjust_domain_lonely,
+            chunks: &design.chunks,
+        }
+    }
 }
 
 /// One indicator's values in design order: `y` is NaN outside the indicator's domain; `x`, a
@@ -211,6 +229,37 @@ fn visit_psus(
     touched: &mut Vec<u32>,
     mut sink: impl FnMut(u32, &PsuSum),
 ) {
+    let rows = layout.psu_starts[runs.0] as usize..layout.psu_starts[runs.1] as usize;
+    if rows.len() == runs.1 - runs.0 {
+        // Every PSU is one row: a straight pass over the slices.
+        let (segments, y, w) = (
+            &segments[rows.clone()],
+            &column.y[rows.clone()],
+            &layout.weights[rows.clone()],
+        );
+        match column.x {
+            None => {
+                for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
+                    if d == u32::MAX || y.is_nan() {
+                        continue;
+                    }
+                    let centred = y - shift[d as usize];
+                    sink(d, &PsuSum::of_row(w, y, centred, None));
+                }
+            }
+            Some(x) => {
+                let x = &x[rows];
+                for (((&d, &y), &w), &x) in segments.iter().zip(y).zip(w).zip(x) {
+                    if d == u32::MAX || y.is_nan() {
+                        continue;
+                    }
+                    let centred = y - shift[d as usize] * x;
+                    sink(d, &PsuSum::of_row(w, y, centred, Some(x)));
+                }
+            }
+        }
+        return;
+    }
     for r in runs.0..runs.1 {
         let rows = layout.psu_starts[r] as usize..layout.psu_starts[r + 1] as usize;
         let single = rows.len() == 1;
@@ -329,30 +378,6 @@ struct OpenStratum {
     moments: Vec<Welford>,
 }
 
-/// Rows per chunk: a function of the row count only, so chunks do not depend on threads.
-fn chunk_target(rows: usize) -> usize {
-    (rows / 32).max(1 << 14)
-}
-
-/// Cuts the PSU runs into chunks of about [`chunk_target`] rows: `(first_run, end_run)` pairs.
-fn chunks(layout: &Layout) -> Vec<(usize, usize)> {
-    let runs = layout.psu_stratum.len();
-    let rows = *layout.psu_starts.last().unwrap_or(&0) as usize;
-    let target = chunk_target(rows);
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < runs {
-        let begin = layout.psu_starts[start] as usize;
-        let mut end = start + 1;
-        while end < runs && (layout.psu_starts[end] as usize) - begin < target {
-            end += 1;
-        }
-        out.push((start, end));
-        start = end;
-    }
-    out
-}
-
 /// Accumulates [`Stats`] for every (column, domain): index `column * n_domains + domain`.
 /// `segments[i]` is the segment of row `i` (design order), `u32::MAX` when it has none.
 pub fn accumulate(
@@ -362,11 +387,11 @@ pub fn accumulate(
     columns: &[Column],
 ) -> Result<Vec<Stats>, LonelyStratum> {
     let cells = columns.len() * n_domains;
-    let chunks = chunks(layout);
-    let shift = centres(layout, segments, n_domains, columns, &chunks);
-    let parts: Vec<Partial> = chunks
-        .into_par_iter()
-        .map(|(start, end)| chunk(layout, segments, n_domains, columns, &shift, start, end))
+    let shift = centres(layout, segments, n_domains, columns, layout.chunks);
+    let parts: Vec<Partial> = layout
+        .chunks
+        .par_iter()
+        .map(|&(start, end)| chunk(layout, segments, n_domains, columns, &shift, start, end))
         .collect::<Result<_, _>>()?;
 
     let mut totals = vec![Stats::default(); cells];
@@ -433,15 +458,33 @@ fn centres(
             let mut sums = vec![(0.0, 0.0); cells];
             for (k, column) in columns.iter().enumerate().filter(|(_, c)| c.centre) {
                 let sums = &mut sums[k * n_domains..(k + 1) * n_domains];
-                for i in rows.clone() {
-                    let (d, y) = (segments[i], column.y[i]);
-                    if d == u32::MAX || y.is_nan() {
-                        continue;
+                let (segments, y, w) = (
+                    &segments[rows.clone()],
+                    &column.y[rows.clone()],
+                    &layout.weights[rows.clone()],
+                );
+                match column.x {
+                    None => {
+                        for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
+                            if d == u32::MAX || y.is_nan() {
+                                continue;
+                            }
+                            let sum = &mut sums[d as usize];
+                            sum.0 += w * y;
+                            sum.1 += w;
+                        }
                     }
-                    let w = layout.weights[i];
-                    let sum = &mut sums[d as usize];
-                    sum.0 += w * y;
-                    sum.1 += w * column.x.map_or(1.0, |x| x[i]);
+                    Some(x) => {
+                        let x = &x[rows.clone()];
+                        for (((&d, &y), &w), &x) in segments.iter().zip(y).zip(w).zip(x) {
+                            if d == u32::MAX || y.is_nan() {
+                                continue;
+                            }
+                            let sum = &mut sums[d as usize];
+                            sum.0 += w * y;
+                            sum.1 += w * x;
+                        }
+                    }
                 }
             }
             sums
@@ -484,8 +527,8 @@ fn chunk(
     } else {
         Vec::new()
     };
-    // Two passes over each stratum's rows: sums of the PSU totals per domain, then their
-    // deviations from the domain's mean in the stratum (exact, and no division per row).
+    // One pass over each stratum's rows: per domain, sums and products of the PSU totals,
+    // turned into co-moments about the domain's mean in the stratum when it ends.
     let mut acc = vec![StratumSums::default(); n_domains];
     let mut in_stratum: Vec<u32> = Vec::new();
     let mut psu = vec![PsuSum::default(); n_domains];
@@ -495,6 +538,7 @@ fn chunk(
     for (k, column) in columns.iter().enumerate() {
         let base = k * n_domains;
         let shift = &shift[base..base + n_domains];
+        let has_x = column.x.is_some();
         let mut run = start;
         while run < end {
             let h = layout.psu_stratum[run];
@@ -503,33 +547,69 @@ fn chunk(
                 stop += 1;
             }
             let rows = (run, stop);
-            visit_psus(
-                layout,
-                segments,
-                column,
-                shift,
-                rows,
-                &mut psu,
-                &mut touched,
-                |d, sum| {
+            let row_range = layout.psu_starts[run] as usize..layout.psu_starts[stop] as usize;
+            if !has_x && row_range.len() == stop - run {
+                // The common case, every row its own PSU and no denominator (b = w), inlined.
+                let (segments, y, w) = (
+                    &segments[row_range.clone()],
+                    &column.y[row_range.clone()],
+                    &layout.weights[row_range],
+                );
+                for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
+                    if d == u32::MAX || y.is_nan() {
+                        continue;
+                    }
+                    let centred = y - shift[d as usize];
+                    let wc = w * centred;
                     let a = &mut acc[d as usize];
                     if a.m == 0 {
                         in_stratum.push(d);
                     }
                     a.m += 1;
-                    a.sum_a += sum.a;
-                    a.sum_b += sum.b;
-                    a.n += sum.n;
-                    a.n_positive += sum.n_positive;
-                    a.w += sum.w;
-                    a.wyy += sum.wyy;
-                    a.wxy += sum.wxy;
-                    a.wxx += sum.wxx;
-                    a.m_aa += sum.a * sum.a;
-                    a.m_ab += sum.a * sum.b;
-                    a.m_bb += sum.b * sum.b;
-                },
-            );
+                    a.sum_a += wc;
+                    a.sum_b += w;
+                    a.n_positive += (y != 0.0) as u64;
+                    a.wyy += wc * centred;
+                    a.m_aa += wc * wc;
+                    a.m_ab += wc * w;
+                    a.m_bb += w * w;
+                }
+                for &d in &in_stratum {
+                    let a = &mut acc[d as usize];
+                    a.n = a.m as u64;
+                    a.w = a.sum_b;
+                }
+            } else {
+                visit_psus(
+                    layout,
+                    segments,
+                    column,
+                    shift,
+                    rows,
+                    &mut psu,
+                    &mut touched,
+                    |d, sum| {
+                        let a = &mut acc[d as usize];
+                        if a.m == 0 {
+                            in_stratum.push(d);
+                        }
+                        a.m += 1;
+                        a.sum_a += sum.a;
+                        a.sum_b += sum.b;
+                        a.n += sum.n;
+                        a.n_positive += sum.n_positive;
+                        a.w += sum.w;
+                        a.wyy += sum.wyy;
+                        if has_x {
+                            a.wxy += sum.wxy;
+                            a.wxx += sum.wxx;
+                        }
+                        a.m_aa += sum.a * sum.a;
+                        a.m_ab += sum.a * sum.b;
+                        a.m_bb += sum.b * sum.b;
+                    },
+                );
+            }
             // Raw products to co-moments about the domain's mean in the stratum.
             for &d in &in_stratum {
                 let a = &mut acc[d as usize];
@@ -750,7 +830,7 @@ mod tests {
     /// the kernel's co-moments equal the textbook formula computed directly.
     #[test]
     fn chunked_accumulation_equals_the_direct_variance() {
-        let rows = 3 * chunk_target(0) + 1234;
+        let rows = 3 * crate::weight::chunk_target(0) + 1234;
         let strata = 5u32;
         // Design order: stratum h holds rows [h·rows/5, (h+1)·rows/5), PSUs of 1–3 rows.
         let mut psu_starts = Vec::new();
@@ -791,8 +871,9 @@ mod tests {
             fpc_factor: &fpc_factor,
             lonely_psu: LonelyPsu::Fail,
             adjust_domain_lonely: false,
+            chunks: &crate::weight::chunks(&psu_starts),
         };
-        assert!(chunks(&layout).len() >= 3);
+        assert!(layout.chunks.len() >= 3);
         let column = Column {
             y: &y,
             x: None,

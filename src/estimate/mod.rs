@@ -109,7 +109,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
             centre: plan.indicators[k].kind != IndicatorKind::Total,
         })
         .collect();
-    let layout = design.layout();
+    let layout = kernel::Layout::of(design);
 
     let mut rows = Vec::new();
     for segments in &design.segments {
