@@ -1,4 +1,4 @@
-//! The one-pass accumulation behind every estimate.
+//! The accumulation behind every estimate.
 //!
 //! For a domain *d* and an indicator column *y* (with denominator *x*: 1, or a ratio's
 //! denominator), each PSU *j* in stratum *h* contributes the totals `A_j = Σ w·y` and
@@ -13,8 +13,9 @@
 //!
 //! needs only the stratum-scaled co-moments `Σ_h c_h·S_AA`, `S_AB`, `S_BB` of the PSU totals.
 //! PSUs of the stratum without rows in the domain count as zeros, exactly as R pads them when it
-//! subsets a design (`[.survey.design2` keeps `fpc$sampsize` of the full design). Co-moments are
-//! accumulated with Welford/Chan updates, so no sum of squares is differenced.
+//! subsets a design (`[.survey.design2` keeps `fpc$sampsize` of the full design). Within a
+//! stratum the co-moments come from sums and products of the PSU totals about the domain's own
+//! mean in that stratum; strata split between chunks are joined with Chan's formula.
 //!
 //! **Centring.** A column with `centre` (means, proportions, ratios) is accumulated as
 //! `y - K·x`, with `K` the cell's own estimate (`Σwy / Σwx`) from a first, cheap pass of sums.
@@ -22,7 +23,7 @@
 //! form then has no large terms to cancel: a domain inside one PSU, a domain of one row or a
 //! proportion of 0 or 1 gets a variance of 0 up to rounding, as in R.
 //!
-//! **Lonely PSUs** follow survey 4.5's `arma_onestage` (R's default since 4.2): a stratum whose
+//! **Lonely PSUs** follow survey 4.5's `arma_onestage` (its default C++ variance code): a stratum whose
 //! full sample has one PSU (and is not a certainty stratum under the fpc) is an error under
 //! `fail`, adds nothing under `remove` and `certainty`, is left out and the sum scaled by
 //! `H / (H - lonely)` under `average`, and is centred at the grand mean `Σ z / Σ_h n_h` under

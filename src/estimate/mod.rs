@@ -18,9 +18,9 @@
 //! sample without replacement of the same size, which needs weights that sum to more than the
 //! sample (it is null otherwise, where R gives `Inf` or `NA`).
 //!
-//! Each segmentation is one pass of [`kernel::accumulate`] over the rows for all indicators
-//! (quantiles take a second, for their interval); the kernel splits rows into chunks for rayon
-//! and merges them in a fixed order, so output does not depend on the thread count.
+//! Each segmentation is one call of [`kernel::accumulate`] for all indicators (quantiles take
+//! another, for their interval); the kernel splits rows into chunks for rayon and merges them
+//! in a fixed order, so output does not depend on the thread count.
 //!
 //! Intervals ([`ci`]): proportions by their `ci` method; where R gives none for a proportion of
 //! exactly 0 or 1, the Clopper–Pearson interval at n* = n, with `ci_method = "korn-graubard"`
