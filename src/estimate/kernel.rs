@@ -380,19 +380,20 @@ struct OpenStratum {
 }
 
 /// Accumulates [`Stats`] for every (column, domain): index `column * n_domains + domain`.
-/// `segments[i]` is the segment of row `i` (design order), `u32::MAX` when it has none.
+/// `segments[i]` is the segment of row `i` (design order), `u32::MAX` when it has none;
+/// `shift` is the segmentation's [`centres`].
 pub fn accumulate(
     layout: &Layout,
     segments: &[u32],
     n_domains: usize,
     columns: &[Column],
+    shift: &[f64],
 ) -> Result<Vec<Stats>, LonelyStratum> {
     let cells = columns.len() * n_domains;
-    let shift = centres(layout, segments, n_domains, columns, layout.chunks);
     let parts: Vec<Partial> = layout
         .chunks
         .par_iter()
-        .map(|&(start, end)| chunk(layout, segments, n_domains, columns, &shift, start, end))
+        .map(|&(start, end)| chunk(layout, segments, n_domains, columns, shift, start, end))
         .collect::<Result<_, _>>()?;
 
     let mut totals = vec![Stats::default(); cells];
@@ -432,58 +433,56 @@ pub fn accumulate(
     if let Some(o) = open.take() {
         close(layout, &o, n_domains, &mut totals, &mut adjusted)?;
     }
-    for (total, k) in totals.iter_mut().zip(shift) {
+    for (total, &k) in totals.iter_mut().zip(shift) {
         total.shift = k;
     }
     finish(layout, &mut totals, &adjusted);
     Ok(totals)
 }
 
-/// `K` of every cell: `Σwy / Σwx` for a column with `centre`, else 0. Sums per chunk, added in
-/// chunk order.
-fn centres(
+/// `K` of every cell of every segmentation (`(segment of each row, number of domains)`):
+/// `Σwy / Σwx` for a column with `centre`, else 0. One pass over each column for all
+/// segmentations; sums per chunk, added in chunk order.
+pub fn centres(
     layout: &Layout,
-    segments: &[u32],
-    n_domains: usize,
+    segmentations: &[(&[u32], usize)],
     columns: &[Column],
-    chunks: &[(usize, usize)],
-) -> Vec<f64> {
-    let cells = columns.len() * n_domains;
+) -> Vec<Vec<f64>> {
+    let sizes: Vec<usize> = segmentations
+        .iter()
+        .map(|&(_, n)| columns.len() * n)
+        .collect();
     if !columns.iter().any(|c| c.centre) {
-        return vec![0.0; cells];
+        return sizes.iter().map(|&cells| vec![0.0; cells]).collect();
     }
-    let sums: Vec<Vec<(f64, f64)>> = chunks
+    let parts: Vec<Vec<Vec<(f64, f64)>>> = layout
+        .chunks
         .par_iter()
         .map(|&(start, end)| {
             let rows = layout.psu_starts[start] as usize..layout.psu_starts[end] as usize;
-            let mut sums = vec![(0.0, 0.0); cells];
+            let mut sums: Vec<Vec<(f64, f64)>> =
+                sizes.iter().map(|&cells| vec![(0.0, 0.0); cells]).collect();
+            let segments: Vec<&[u32]> = segmentations
+                .iter()
+                .map(|(codes, _)| &codes[rows.clone()])
+                .collect();
+            let w = &layout.weights[rows.clone()];
             for (k, column) in columns.iter().enumerate().filter(|(_, c)| c.centre) {
-                let sums = &mut sums[k * n_domains..(k + 1) * n_domains];
-                let (segments, y, w) = (
-                    &segments[rows.clone()],
-                    &column.y[rows.clone()],
-                    &layout.weights[rows.clone()],
-                );
-                match column.x {
-                    None => {
-                        for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
-                            if d == u32::MAX || y.is_nan() {
-                                continue;
-                            }
-                            let sum = &mut sums[d as usize];
-                            sum.0 += w * y;
-                            sum.1 += w;
-                        }
+                let y = &column.y[rows.clone()];
+                let x = column.x.map(|x| &x[rows.clone()]);
+                for (i, (&y, &w)) in y.iter().zip(w).enumerate() {
+                    if y.is_nan() {
+                        continue;
                     }
-                    Some(x) => {
-                        let x = &x[rows.clone()];
-                        for (((&d, &y), &w), &x) in segments.iter().zip(y).zip(w).zip(x) {
-                            if d == u32::MAX || y.is_nan() {
-                                continue;
-                            }
-                            let sum = &mut sums[d as usize];
-                            sum.0 += w * y;
-                            sum.1 += w * x;
+                    let (wy, wx) = (w * y, x.map_or(w, |x| w * x[i]));
+                    for ((codes, sums), &(_, n)) in
+                        segments.iter().zip(&mut sums).zip(segmentations)
+                    {
+                        let d = codes[i];
+                        if d != u32::MAX {
+                            let sum = &mut sums[k * n + d as usize];
+                            sum.0 += wy;
+                            sum.1 += wx;
                         }
                     }
                 }
@@ -491,17 +490,25 @@ fn centres(
             sums
         })
         .collect();
-    let mut total = vec![(0.0, 0.0); cells];
-    for part in sums {
-        for (t, s) in total.iter_mut().zip(part) {
-            t.0 += s.0;
-            t.1 += s.1;
+    let mut totals: Vec<Vec<(f64, f64)>> =
+        sizes.iter().map(|&cells| vec![(0.0, 0.0); cells]).collect();
+    for part in parts {
+        for (total, part) in totals.iter_mut().zip(part) {
+            for (t, s) in total.iter_mut().zip(part) {
+                t.0 += s.0;
+                t.1 += s.1;
+            }
         }
     }
-    total
+    totals
         .into_iter()
-        .map(|(y, x)| y / x)
-        .map(|k| if k.is_finite() { k } else { 0.0 })
+        .map(|total| {
+            total
+                .into_iter()
+                .map(|(y, x)| y / x)
+                .map(|k| if k.is_finite() { k } else { 0.0 })
+                .collect()
+        })
         .collect()
 }
 
@@ -880,7 +887,7 @@ mod tests {
             x: None,
             centre: false,
         };
-        let stats = accumulate(&layout, &segments, 3, &[column]).unwrap();
+        let stats = accumulate(&layout, &segments, 3, &[column], &[0.0; 3]).unwrap();
 
         for d in 0..3u32 {
             let mut v = [0.0f64; 3];

@@ -110,9 +110,15 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
         })
         .collect();
     let layout = kernel::Layout::of(design);
+    let segmentations: Vec<(&[u32], usize)> = design
+        .segments
+        .iter()
+        .map(|s| (s.codes.as_slice(), s.domains.len()))
+        .collect();
+    let shifts = kernel::centres(&layout, &segmentations, &kernel_columns);
 
     let mut rows = Vec::new();
-    for segments in &design.segments {
+    for (segments, shift) in design.segments.iter().zip(&shifts) {
         let n_domains = segments.domains.len();
         let lonely = |lonely: kernel::LonelyStratum, indicator: &str| {
             let (code, label) = &segments.domains[lonely.domain as usize];
@@ -127,7 +133,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
                 ),
             ))
         };
-        let stats = kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns)
+        let stats = kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns, shift)
             .map_err(|e| {
                 let id = &plan.indicators[linear[e.column]].id;
                 lonely(e, id)

@@ -109,16 +109,13 @@ pub fn estimate(
             },
         )
         .collect();
-    let stats = kernel::accumulate(
-        layout,
-        segments,
-        n_domains,
-        &[kernel::Column {
-            y: &below,
-            x: None,
-            centre: true,
-        }],
-    )?;
+    let column = [kernel::Column {
+        y: &below,
+        x: None,
+        centre: true,
+    }];
+    let shift = kernel::centres(layout, &[(segments, n_domains)], &column);
+    let stats = kernel::accumulate(layout, segments, n_domains, &column, &shift[0])?;
 
     Ok(stats
         .into_iter()
