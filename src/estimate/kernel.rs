@@ -230,37 +230,6 @@ fn visit_psus(
     touched: &mut Vec<u32>,
     mut sink: impl FnMut(u32, &PsuSum),
 ) {
-    let rows = layout.psu_starts[runs.0] as usize..layout.psu_starts[runs.1] as usize;
-    if rows.len() == runs.1 - runs.0 {
-        // Every PSU is one row: a straight pass over the slices.
-        let (segments, y, w) = (
-            &segments[rows.clone()],
-            &column.y[rows.clone()],
-            &layout.weights[rows.clone()],
-        );
-        match column.x {
-            None => {
-                for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
-                    if d == u32::MAX || y.is_nan() {
-                        continue;
-                    }
-                    let centred = y - shift[d as usize];
-                    sink(d, &PsuSum::of_row(w, y, centred, None));
-                }
-            }
-            Some(x) => {
-                let x = &x[rows];
-                for (((&d, &y), &w), &x) in segments.iter().zip(y).zip(w).zip(x) {
-                    if d == u32::MAX || y.is_nan() {
-                        continue;
-                    }
-                    let centred = y - shift[d as usize] * x;
-                    sink(d, &PsuSum::of_row(w, y, centred, Some(x)));
-                }
-            }
-        }
-        return;
-    }
     for r in runs.0..runs.1 {
         let rows = layout.psu_starts[r] as usize..layout.psu_starts[r + 1] as usize;
         let single = rows.len() == 1;
