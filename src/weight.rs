@@ -56,6 +56,28 @@ impl SurveyDesign {
     }
 }
 
+/// Names accepted row `row` (0-based, in the order of the accepted rows) of `frame` for a
+/// diagnostic: by its primary key, or by its number where the schema has none.
+pub fn describe_row(frame: &DataFrame, schema: &SchemaPlan, row: usize) -> String {
+    let key: Vec<String> = schema
+        .primary_key
+        .iter()
+        .filter_map(|k| {
+            frame
+                .column(k)
+                .ok()?
+                .get(row)
+                .ok()
+                .map(|v| v.str_value().to_string())
+        })
+        .collect();
+    if key.is_empty() {
+        format!("accepted row {}", row + 1)
+    } else {
+        format!("respondent {}", key.join("|"))
+    }
+}
+
 /// Builds the design of one wave.
 pub fn apply(
     data: DerivedFrame,
@@ -65,25 +87,7 @@ pub fn apply(
 ) -> Result<SurveyDesign, Failure> {
     let frame = &data.analysis;
     let rows = frame.height();
-    let describe_row = |row: usize| -> String {
-        let key: Vec<String> = schema
-            .primary_key
-            .iter()
-            .filter_map(|k| {
-                frame
-                    .column(k)
-                    .ok()?
-                    .get(row)
-                    .ok()
-                    .map(|v| v.str_value().to_string())
-            })
-            .collect();
-        if key.is_empty() {
-            format!("accepted row {}", row + 1)
-        } else {
-            format!("respondent {}", key.join("|"))
-        }
-    };
+    let describe_row = |row: usize| describe_row(frame, schema, row);
     let column = |name: &str| {
         frame.column(name).cloned().map_err(|e| {
             Failure::internal(

@@ -96,7 +96,7 @@ struct IndicatorColumn {
 }
 
 fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure> {
-    let columns = indicator_columns(design, &plan.indicators)?;
+    let columns = indicator_columns(design, plan)?;
     // Quantiles take a pass of their own (below); the rest share one pass per segmentation.
     let linear: Vec<usize> = (0..plan.indicators.len())
         .filter(|&k| plan.indicators[k].kind != IndicatorKind::Quantile)
@@ -178,10 +178,8 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
 }
 
 /// Evaluates populations and values of all indicators in one polars query.
-fn indicator_columns(
-    design: &SurveyDesign,
-    indicators: &[IndicatorPlan],
-) -> Result<Vec<IndicatorColumn>, Failure> {
+fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<IndicatorColumn>, Failure> {
+    let indicators = &plan.indicators;
     let lazy = design.data.analysis.clone().lazy();
     // Each value, and a ratio's denominator, where the population holds; null elsewhere.
     let mut exprs = Vec::with_capacity(2 * indicators.len());
@@ -271,10 +269,14 @@ fn indicator_columns(
             return Err(Diagnostic::error(
                 "E003",
                 format!(
-                    "wave {}: indicator {:?} is not a finite number for accepted row {} (a division by zero?)",
+                    "wave {}: indicator {:?} is not a finite number for {} (a division by zero?)",
                     design.wave,
                     indicator.id,
-                    design.order[i] + 1
+                    crate::weight::describe_row(
+                        &design.data.coded,
+                        &plan.schema,
+                        design.order[i] as usize
+                    )
                 ),
             )
             .into());
