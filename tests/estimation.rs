@@ -3,9 +3,8 @@
 
 mod common;
 
+use peiling::estimate;
 use peiling::generate::{self, Kind, Options};
-use peiling::spec::{self, Overrides};
-use peiling::{derive, estimate, ingest, schema, weight};
 
 const SPEC: &str = r#"[pipeline]
 name = "threads"
@@ -82,11 +81,7 @@ fn estimates_are_bit_identical_for_one_and_two_threads() {
     .unwrap();
     std::fs::write(dir.path().join("spec.toml"), SPEC).unwrap();
 
-    let plan = spec::compile(&dir.path().join("spec.toml"), &Overrides::default()).unwrap();
-    let raw = ingest::read(&plan.inputs[0]).unwrap();
-    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
-    let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
+    let (plan, design, _) = common::plan_and_design(&dir.path().join("spec.toml"), None);
     let run = |threads| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

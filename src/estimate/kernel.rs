@@ -195,7 +195,8 @@ impl PsuSum {
     }
 }
 
-/// One domain's PSU totals in one stratum of a chunk, over the two passes.
+/// One domain's PSU totals in one stratum of a chunk: their sums and products, and the
+/// row-level sums for the cell's [`Stats`].
 #[derive(Debug, Clone, Copy, Default)]
 struct StratumSums {
     m: u32,
@@ -208,11 +209,25 @@ struct StratumSums {
     wyy: f64,
     wxy: f64,
     wxx: f64,
-    mean_a: f64,
-    mean_b: f64,
-    m_aa: f64,
-    m_ab: f64,
-    m_bb: f64,
+    sum_aa: f64,
+    sum_ab: f64,
+    sum_bb: f64,
+}
+
+impl StratumSums {
+    /// Co-moments of the PSU totals about the domain's mean in the stratum.
+    fn moments(&self) -> Welford {
+        let m = self.m as f64;
+        let (mean_a, mean_b) = (self.sum_a / m, self.sum_b / m);
+        Welford {
+            m: self.m,
+            mean_a,
+            mean_b,
+            m_aa: (self.sum_aa - self.sum_a * mean_a).max(0.0),
+            m_ab: self.sum_ab - self.sum_a * mean_b,
+            m_bb: (self.sum_bb - self.sum_b * mean_b).max(0.0),
+        }
+    }
 }
 
 /// Calls `sink(domain, totals)` for every PSU of runs `runs.0..runs.1` with rows in a domain of
@@ -272,7 +287,7 @@ struct Welford {
 }
 
 impl Welford {
-    /// Welford's update by one PSU (the kernel computes the same moments in two passes).
+    /// Welford's update by one PSU (the kernel computes the same moments from sums and products).
     #[cfg(test)]
     fn push(&mut self, a: f64, b: f64) {
         self.m += 1;
@@ -497,7 +512,7 @@ fn chunk(
     let first_stratum = layout.psu_stratum[start];
     let last_stratum = layout.psu_stratum[end - 1];
     // The chunk's first and last strata stay open for the merge; the strata between are closed
-    // here, in `inner`, one at a time.
+    // here, one at a time.
     let mut first = vec![Welford::default(); cells];
     let mut last = if last_stratum != first_stratum {
         vec![Welford::default(); cells]
@@ -547,9 +562,9 @@ fn chunk(
                     a.sum_b += w;
                     a.n_positive += (y != 0.0) as u64;
                     a.wyy += wc * centred;
-                    a.m_aa += wc * wc;
-                    a.m_ab += wc * w;
-                    a.m_bb += w * w;
+                    a.sum_aa += wc * wc;
+                    a.sum_ab += wc * w;
+                    a.sum_bb += w * w;
                 }
                 for &d in &in_stratum {
                     let a = &mut acc[d as usize];
@@ -581,20 +596,11 @@ fn chunk(
                             a.wxy += sum.wxy;
                             a.wxx += sum.wxx;
                         }
-                        a.m_aa += sum.a * sum.a;
-                        a.m_ab += sum.a * sum.b;
-                        a.m_bb += sum.b * sum.b;
+                        a.sum_aa += sum.a * sum.a;
+                        a.sum_ab += sum.a * sum.b;
+                        a.sum_bb += sum.b * sum.b;
                     },
                 );
-            }
-            // Raw products to co-moments about the domain's mean in the stratum.
-            for &d in &in_stratum {
-                let a = &mut acc[d as usize];
-                a.mean_a = a.sum_a / a.m as f64;
-                a.mean_b = a.sum_b / a.m as f64;
-                a.m_aa = (a.m_aa - a.sum_a * a.mean_a).max(0.0);
-                a.m_ab -= a.sum_a * a.mean_b;
-                a.m_bb = (a.m_bb - a.sum_b * a.mean_b).max(0.0);
             }
             for &d in &in_stratum {
                 let a = std::mem::take(&mut acc[d as usize]);
@@ -608,14 +614,7 @@ fn chunk(
                 s.sum_wxy += a.wxy;
                 s.sum_wxx += a.wxx;
                 s.psus += a.m;
-                let moments = Welford {
-                    m: a.m,
-                    mean_a: a.mean_a,
-                    mean_b: a.mean_b,
-                    m_aa: a.m_aa,
-                    m_ab: a.m_ab,
-                    m_bb: a.m_bb,
-                };
+                let moments = a.moments();
                 let cell = base + d as usize;
                 if h == first_stratum {
                     first[cell] = moments;

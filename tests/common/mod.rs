@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use peiling::estimate::EstimateRow;
-use peiling::spec::{self, Overrides};
+use peiling::spec::{self, Overrides, Plan};
+use peiling::weight::SurveyDesign;
 use peiling::{derive, estimate, ingest, schema, weight};
 use polars::prelude::*;
 
@@ -23,9 +24,10 @@ pub fn read_parquet(path: &Path) -> DataFrame {
 
 pub const TOLERANCE: f64 = 1e-9;
 
-/// The unpublished estimates of one wave of a pipeline, and the number of accepted rows.
-pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow>, usize) {
-    let mut plan = spec::compile(&root().join(spec_file), &Overrides::default()).unwrap();
+/// The plan of a pipeline file and the design of its first input (or of `wave`), with the
+/// number of accepted rows.
+pub fn plan_and_design(spec: &Path, wave: Option<i32>) -> (Plan, SurveyDesign, usize) {
+    let mut plan = spec::compile(spec, &Overrides::default()).unwrap();
     if let Some(wave) = wave {
         plan.inputs.retain(|input| input.wave == wave);
     }
@@ -34,6 +36,12 @@ pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow
     let accepted = valid.report.rows_accepted;
     let derived = derive::apply(valid, &plan.derive).unwrap();
     let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
+    (plan, design, accepted)
+}
+
+/// The unpublished estimates of one wave of a pipeline, and the number of accepted rows.
+pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow>, usize) {
+    let (plan, design, accepted) = plan_and_design(&root().join(spec_file), wave);
     (estimate::all(&[design], &plan).unwrap().rows, accepted)
 }
 
