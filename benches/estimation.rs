@@ -11,89 +11,18 @@
 //! The wave is written once to `target/bench-data/` and read back before timing starts; set
 //! `PEILING_BENCH_ROWS` for another size.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::OnceLock;
 
-use peiling::generate::{self, Kind, Options};
-use peiling::spec::{self, Overrides, Plan};
+use common::prepare;
+use peiling::estimate;
+use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
-use peiling::{derive, estimate, ingest, schema, weight};
 use polars::prelude::*;
 
 fn main() {
     divan::main();
-}
-
-fn rows() -> usize {
-    std::env::var("PEILING_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-/// The pipeline of a benchmark: the Gezondheidsmonitor schema, weights and strata, the given
-/// indicators and segmentations.
-fn pipeline(indicators: &str, segments: &str, input: &std::path::Path) -> String {
-    let root = env!("CARGO_MANIFEST_DIR");
-    format!(
-        r#"[pipeline]
-name = "bench"
-
-[[input]]
-wave = 2022
-path = "{input}"
-schema = "{root}/schemas/gezondheidsmonitor.schema.toml"
-delimiter = ";"
-decimal = ","
-
-[design]
-weight = "gewicht"
-strata = "gemeente"
-lonely_psu = "remove"
-
-{indicators}
-
-[segments]
-{segments}
-"#,
-        input = input.display()
-    )
-}
-
-/// `target/bench-data/`: the generated wave and the benchmark pipelines.
-fn bench_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn data_file() -> PathBuf {
-    let path = bench_dir().join(format!("gezondheidsmonitor-{}.csv", rows()));
-    if !path.exists() {
-        let options = Options {
-            kind: Kind::Gezondheidsmonitor,
-            rows: rows(),
-            seed: 2022,
-            wave: 2022,
-            defects: false,
-        };
-        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        generate::write_csv(&options, file).unwrap();
-    }
-    path
-}
-
-/// Compiles a pipeline and builds its design (ingest, validate, derive, design: untimed).
-fn prepare(indicators: &str, segments: &str) -> (Plan, SurveyDesign) {
-    let data = data_file();
-    let spec_path = bench_dir().join(format!("bench-{}.toml", indicators.len() + segments.len()));
-    std::fs::write(&spec_path, pipeline(indicators, segments, &data)).unwrap();
-    let plan = spec::compile(&spec_path, &Overrides::default()).unwrap_or_else(|e| panic!("{e:?}"));
-    let raw = ingest::read(&plan.inputs[0]).unwrap();
-    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
-    let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
-    (plan, design)
 }
 
 const SHARE: &str = r#"[[indicator]]

@@ -224,13 +224,30 @@ pub fn run(
             derive::apply(frame.clone(), &plan.derive)
         })?;
         designs.push(clock.time("weight", progress, || {
-            weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations)
+            weight::apply(
+                derived,
+                &plan.design,
+                plan.weighting.as_ref(),
+                &plan.schema,
+                &plan.segmentations,
+            )
         })?);
     }
     let estimates = clock.time("estimate", progress, || estimate::all(&designs, &plan))?;
     let released = clock.time("disclosure", progress, || {
         disclosure::apply(estimates, &plan.disclosure)
     });
+    // With calibration, the report shows the headline figures before it too.
+    let uncalibrated: Vec<weight::SurveyDesign> = designs
+        .iter()
+        .filter_map(weight::SurveyDesign::uncalibrated_total)
+        .collect();
+    let before_weighting = if uncalibrated.is_empty() {
+        disclosure::ReleasedTable::default()
+    } else {
+        let table = clock.time("estimate", progress, || estimate::all(&uncalibrated, &plan))?;
+        disclosure::apply(table, &plan.disclosure)
+    };
 
     // The manifest is written by the output stage, so it records the stages before it.
     let mut manifest = manifest(&plan, &validated, &designs, Some(&released));
@@ -240,6 +257,7 @@ pub fn run(
         plan: &plan,
         manifest: &manifest,
         released: &released,
+        before_weighting: &before_weighting,
         rejects: &validated.rejects,
         lines: &lines,
         designs: &designs,

@@ -45,6 +45,7 @@ fn the_sample_pipeline_writes_every_output() {
     for file in [
         "estimates.parquet",
         "manifest.json",
+        "weights.json",
         "report.html",
         "private/respondents.parquet",
         "private/rejects.parquet",
@@ -132,8 +133,40 @@ fn the_sample_pipeline_writes_every_output() {
         "overbelast 2024 = {overbelast}"
     );
 
+    // The waves are raked: weights.json shows converged margins, the respondents file carries
+    // both weights, and the report shows the weighting.
+    let weights: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("weights.json")).unwrap()).unwrap();
+    let waves = weights["waves"].as_array().unwrap();
+    assert_eq!(waves.len(), 3);
+    for wave in waves {
+        let calibration = &wave["calibration"];
+        assert_eq!(calibration["method"], "rake", "{wave}");
+        assert!(
+            calibration["max_residual"].as_f64().unwrap() <= 1e-10,
+            "{wave}"
+        );
+        assert_eq!(calibration["margins"].as_array().unwrap().len(), 12 + 14);
+        let kish = wave["weights"]["kish_deff"].as_f64().unwrap();
+        assert!(kish > 1.0 && kish < 3.0, "{wave}");
+        assert_eq!(wave["design_weights"]["kish_deff"].as_f64().unwrap(), 1.0);
+    }
+    let respondents = read_parquet(&out.join("private/respondents.parquet"));
+    let calibrated = respondents
+        .column("calibrated_weight")
+        .unwrap()
+        .f64()
+        .unwrap();
+    let design = respondents.column("design_weight").unwrap().f64().unwrap();
+    assert!(design.iter().all(|w| w == Some(1.0)));
+    assert!(calibrated.iter().all(|w| w.is_some_and(|w| w > 0.0)));
+    let sum: f64 = calibrated.iter().flatten().sum();
+    assert!((sum - respondents.height() as f64).abs() < 1e-6, "{sum}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<h2 id=\"weging\">Weging</h2>"));
+
     // Nothing outside private/ names a respondent.
-    for file in ["manifest.json", "report.html"] {
+    for file in ["manifest.json", "weights.json", "report.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(!text.contains("DM24-0"), "{file} contains a respondent id");
     }
@@ -372,4 +405,58 @@ fn a_population_that_is_not_a_condition_is_named() {
     let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(300))]);
     assert_eq!(code, 1, "{stderr}");
     insta::assert_snapshot!("population_not_a_condition", stderr);
+}
+
+/// `MINIMAL_SPEC` raked to `margins.csv`.
+fn raked_spec(extra: &str) -> String {
+    MINIMAL_SPEC.replace(
+        "[[indicator]]",
+        &format!(
+            "[weighting]\nmethod = \"rake\"\nmargins = \"margins.csv\"\n{extra}\n[[indicator]]"
+        ),
+    )
+}
+
+#[test]
+fn raking_that_does_not_converge_names_the_margin() {
+    // The same variable twice, with contradicting targets: IPF swings between them.
+    let margins =
+        "variable,category,target\nmode,1,100\nmode,2,200\nmode*mode,1|1,200\nmode*mode,2|2,100\n";
+    let (code, stderr) = run_in_scratch(
+        &raked_spec("max_iterations = 20"),
+        &[
+            ("data.csv", sample_rows(300)),
+            ("margins.csv", margins.into()),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("raking_not_converged", stderr);
+}
+
+#[test]
+fn a_margin_category_without_respondents_is_named() {
+    let margins = "variable,category,target\nmode,1,0.5\nmode,3,0.5\n";
+    let (code, stderr) = run_in_scratch(
+        &raked_spec(""),
+        &[
+            ("data.csv", sample_rows(300)),
+            ("margins.csv", margins.into()),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("margin_category_empty", stderr);
+}
+
+#[test]
+fn a_zero_target_and_an_unknown_margin_column_are_named() {
+    let margins = "variable,category,target\nmode,1,0\nmode,2,300\nregio,1,300\n";
+    let (code, stderr) = run_in_scratch(
+        &raked_spec(""),
+        &[
+            ("data.csv", sample_rows(300)),
+            ("margins.csv", margins.into()),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_snapshot!("margin_zero_target", stderr);
 }

@@ -1,16 +1,17 @@
-//! peiling against R `survey` on the 2024 sample wave: every indicator × segment, unweighted and
-//! weighted with strata, to 1e-9 relative. The reference values and the R script that made them
+//! peiling against R `survey` on the 2024 sample wave: every indicator × segment, unweighted,
+//! weighted with strata, and raked to the sample margins, to 1e-9 relative. The reference values and the R script that made them
 //! are in `sample-data/reference/`.
 
 mod common;
 
 use std::collections::HashMap;
 
-use common::{assert_close, number, peiling_estimates, read_reference, text};
+use common::{assert_close, number, peiling_estimates_with, read_reference, text};
 use peiling::estimate::EstimateRow;
+use peiling::spec::Plan;
 
-fn compare(spec_file: &str, reference: &str) {
-    let (ours, accepted) = peiling_estimates(spec_file, Some(2024));
+fn compare(spec_file: &str, reference: &str, adjust: impl FnOnce(&mut Plan)) {
+    let (ours, accepted) = peiling_estimates_with(spec_file, Some(2024), adjust);
     let meta = read_reference("sample-data/reference/dementiemonitor-2024-meta.csv");
     assert_eq!(
         accepted.to_string(),
@@ -82,6 +83,16 @@ fn unweighted_design_matches_r_survey() {
     compare(
         "pipelines/dementiemonitor.toml",
         "dementiemonitor-2024-unweighted.csv",
+        |plan| plan.weighting = None,
+    );
+}
+
+#[test]
+fn raked_design_matches_r_survey() {
+    compare(
+        "pipelines/dementiemonitor.toml",
+        "dementiemonitor-2024-raked.csv",
+        |plan| assert!(plan.weighting.is_some()),
     );
 }
 
@@ -90,5 +101,6 @@ fn weighted_stratified_design_matches_r_survey() {
     compare(
         "pipelines/dementiemonitor-gewogen.toml",
         "dementiemonitor-2024-weighted.csv",
+        |_| (),
     );
 }

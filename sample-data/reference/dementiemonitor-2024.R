@@ -7,7 +7,7 @@
 # checked too.
 #
 # Run from the repository root:  Rscript sample-data/reference/dementiemonitor-2024.R
-# Writes sample-data/reference/dementiemonitor-2024-{unweighted,weighted}.csv and
+# Writes sample-data/reference/dementiemonitor-2024-{unweighted,weighted,raked}.csv and
 # dementiemonitor-2024-meta.csv. Made with R 4.2.2 and survey 4.5 (see sample-data/reference/api/
 # api.R for how to install it; survey 4.1.1 of Debian gives the same values for these designs).
 
@@ -119,7 +119,9 @@ estimate_all <- function(design, label, ci_methods) {
     population <- indicators[[id]][[2]]
     value <- indicators[[id]][[3]]
     inside <- population & !is.na(value)
-    design$variables$.value <- as.numeric(value)
+    # Rows outside the domain add nothing (a calibrated subset keeps them, weighted 0), but R
+    # needs them finite.
+    design$variables$.value <- ifelse(inside, as.numeric(value), 0)
     for (seg in segmentations) {
       if (identical(seg, "total")) {
         keys <- data.frame(segment = "total")
@@ -150,7 +152,8 @@ estimate_all <- function(design, label, ci_methods) {
           # Where R gives no interval for a proportion of exactly 0 or 1, peiling gives the
           # Clopper-Pearson interval at n* = n (method "korn-graubard", flag "ci_korn_graubard").
           # (All values equal: R's weighted mean may round to 1 - 1e-16 and then give [p, p].)
-          y <- sub$variables$.value
+          # (A calibrated design keeps the rows outside a subset, with probability 0.)
+          y <- sub$variables$.value[is.finite(sub$prob)]
           if (method != "wald" && (all(y == 0) || all(y == 1))) {
             n <- sum(keep)
             ci <- if (all(y == 0)) c(0, qbeta(0.975, 1, n)) else c(qbeta(0.025, n, 1), 1)
@@ -179,6 +182,29 @@ write.csv(estimate_all(unweighted, "unweighted", list()),
           "sample-data/reference/dementiemonitor-2024-unweighted.csv", row.names = FALSE)
 write.csv(estimate_all(weighted, "weighted", list(dagelijkse_zorg = "wald")),
           "sample-data/reference/dementiemonitor-2024-weighted.csv", row.names = FALSE)
+# Raked as pipelines/dementiemonitor.toml: calibrate(calfun = "raking") to the 2024 margins,
+# each variable's shares taken of the rows its categories cover (the design weights are 1), so
+# carers of sex 3, outside the sex x age margin, are raked to the province margin only.
+margins <- read.csv("sample-data/margins/dementiemonitor-2024.csv", colClasses = "character")
+dummies <- NULL
+totals <- c()
+for (v in unique(margins$variable)) {
+  m <- margins[margins$variable == v, ]
+  columns <- strsplit(v, "*", fixed = TRUE)[[1]]
+  key <- do.call(paste, c(lapply(columns, function(c) as.integer(d[[c]])), sep = "|"))
+  x <- sapply(m$category, function(category) as.numeric(!is.na(key) & key == category))
+  dummies <- cbind(dummies, x)
+  totals <- c(totals, as.numeric(m$target) * sum(x))
+}
+colnames(dummies) <- names(totals) <- paste0(".margin", seq_len(ncol(dummies)))
+raked_data <- cbind(d, dummies)
+raked <- calibrate(svydesign(ids = ~1, data = raked_data, weights = rep(1, nrow(d))),
+                   as.formula(paste("~ 0 +", paste(colnames(dummies), collapse = " + "))),
+                   population = totals, calfun = "raking", epsilon = 1e-13, maxit = 500)
+stopifnot(max(abs(colSums(dummies * weights(raked)) - totals) / (1 + totals)) < 1e-10)
+write.csv(estimate_all(raked, "raked", list()),
+          "sample-data/reference/dementiemonitor-2024-raked.csv", row.names = FALSE)
+
 write.csv(data.frame(rows_read = n_read, rows_accepted = nrow(d),
                      r_version = R.version.string,
                      survey_version = as.character(packageVersion("survey"))),

@@ -13,7 +13,8 @@
 //! | quantile   | see [`quantile`]  | of the share `y <= q̂`       | `svyquantile(qrule = "math")`       |
 //!
 //! The variance is [`kernel::Stats::variance`] of that influence (Taylor linearisation,
-//! Lumley 2010 §2.3, Wolter 2007 ch. 6); `df` is R's `degf()` of the domain (PSUs minus strata
+//! Lumley 2010 §2.3, Wolter 2007 ch. 6), of its calibration residuals in a calibrated design
+//! ([`calibrated`]); `df` is R's `degf()` of the domain (PSUs minus strata
 //! with rows in it); `deff` is R's `deff = TRUE`: the variance over that of a simple random
 //! sample without replacement of the same size, which needs weights that sum to more than the
 //! sample (it is null otherwise, where R gives `Inf` or `NA`).
@@ -26,6 +27,7 @@
 //! exactly 0 or 1, the Clopper–Pearson interval at n* = n, with `ci_method = "korn-graubard"`
 //! and flag `ci_korn_graubard`. Means, totals and ratios: `estimate ± t(df)·SE`.
 
+pub mod calibrated;
 pub mod ci;
 pub mod kernel;
 pub mod quantile;
@@ -133,11 +135,24 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
                 ),
             ))
         };
-        let stats = kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns, shift)
-            .map_err(|e| {
-                let id = &plan.indicators[linear[e.column]].id;
-                lonely(e, id)
-            })?;
+        let named = |e: kernel::LonelyStratum| {
+            let id = &plan.indicators[linear[e.column]].id;
+            lonely(e, id)
+        };
+        let mut stats =
+            kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns, shift)
+                .map_err(named)?;
+        if let Some(calibration) = &design.calibration {
+            calibrated::residualise(
+                &layout,
+                calibration,
+                &segments.codes,
+                n_domains,
+                &kernel_columns,
+                &mut stats,
+            )
+            .map_err(named)?;
+        }
         for (j, &k) in linear.iter().enumerate() {
             let indicator = &plan.indicators[k];
             for (d, (code, label)) in segments.domains.iter().enumerate() {
@@ -157,6 +172,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
                 n_domains,
                 &columns[k].values,
                 indicator.probability.unwrap_or(0.5),
+                design.calibration.as_ref(),
             )
             .map_err(|e| lonely(e, &indicator.id))?;
             for (d, (code, label)) in segments.domains.iter().enumerate() {

@@ -82,6 +82,7 @@ pub fn estimate(
     n_domains: usize,
     values: &[f64],
     p: f64,
+    calibration: Option<&crate::weight::Calibration>,
 ) -> Result<Vec<Estimate>, LonelyStratum> {
     let mut pairs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_domains];
     for (i, (&d, &y)) in segments.iter().zip(values).enumerate() {
@@ -115,7 +116,17 @@ pub fn estimate(
         centre: true,
     }];
     let shift = kernel::centres(layout, &[(segments, n_domains)], &column);
-    let stats = kernel::accumulate(layout, segments, n_domains, &column, &shift[0])?;
+    let mut stats = kernel::accumulate(layout, segments, n_domains, &column, &shift[0])?;
+    if let Some(calibration) = calibration {
+        super::calibrated::residualise(
+            layout,
+            calibration,
+            segments,
+            n_domains,
+            &column,
+            &mut stats,
+        )?;
+    }
 
     Ok(stats
         .into_iter()

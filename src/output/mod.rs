@@ -25,6 +25,8 @@ pub struct Artifacts<'a> {
     pub plan: &'a Plan,
     pub manifest: &'a Manifest,
     pub released: &'a ReleasedTable,
+    /// With `[weighting]`: the `total` estimates with the design weights, for the report.
+    pub before_weighting: &'a ReleasedTable,
     pub rejects: &'a [Rejects],
     /// Line number of a data row of a wave, for the rejects file.
     pub lines: &'a dyn Fn(i32, usize) -> Option<u32>,
@@ -118,6 +120,7 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
 
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
+    write_weights(plan, artifacts.designs, dir)?;
     if plan.output.charts {
         write_charts(plan, artifacts.released, &dir.join("charts"))?;
     }
@@ -148,6 +151,18 @@ fn write_rejects(
     parquet::write(&mut frame, &path, Vec::new()).map_err(|e| io_failure("rejects", &path, e))
 }
 
+/// `weights.json`: per wave the design weights, the weights used and the calibration record.
+fn write_weights(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<(), Failure> {
+    let path = dir.join("weights.json");
+    let waves: Vec<_> = designs.iter().map(SurveyDesign::weights_report).collect();
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "pipeline": plan.name,
+        "waves": waves,
+    }))
+    .map_err(|e| io_failure("weights", &path, e))?;
+    std::fs::write(&path, json + "\n").map_err(|e| io_failure("weights", &path, e))
+}
+
 /// Validated, derived and weighted microdata of all waves, codes as answered.
 fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<(), Failure> {
     let path = dir.join("private").join("respondents.parquet");
@@ -157,9 +172,17 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
         frame
             .with_column(Column::new(
                 parquet::DESIGN_WEIGHT.into(),
-                design.weights.clone(),
+                design.design_weights.clone(),
             ))
             .map_err(|e| io_failure("respondents", &path, e))?;
+        if plan.weighting.is_some() {
+            frame
+                .with_column(Column::new(
+                    parquet::CALIBRATED_WEIGHT.into(),
+                    design.weights.clone(),
+                ))
+                .map_err(|e| io_failure("respondents", &path, e))?;
+        }
         combined = Some(match combined {
             None => frame,
             Some(mut all) => {
@@ -192,6 +215,90 @@ fn latest<'a>(
         .iter()
         .filter(|r| r.indicator == indicator && r.segmentation == segmentation && r.wave == wave)
         .collect()
+}
+
+/// The report's weighting section of one wave, if it was calibrated.
+fn weighting_section(
+    plan: &Plan,
+    artifacts: &Artifacts,
+    design: &SurveyDesign,
+) -> Option<report::WeightingSection> {
+    let calibration = &design.calibration.as_ref()?.report;
+    let weights = design.weights_report();
+    let dutch = |v: f64| format!("{v:.2}").replace('.', ",");
+    let lines = vec![
+        (
+            "methode".to_string(),
+            calibration.method.as_str().to_string(),
+        ),
+        ("marges".to_string(), calibration.margins_file.clone()),
+        ("iteraties".to_string(), calibration.iterations.to_string()),
+        (
+            "grootste afwijking van een marge".to_string(),
+            format!("{:.1e}", calibration.max_residual),
+        ),
+        (
+            "Kish-designeffect (1 + CV²)".to_string(),
+            format!(
+                "{} (vóór weging {})",
+                dutch(weights.weights.kish_deff),
+                dutch(weights.design_weights.kish_deff)
+            ),
+        ),
+        (
+            "effectieve n".to_string(),
+            format!(
+                "{:.0} van {}",
+                weights.weights.effective_n, weights.weights.rows
+            ),
+        ),
+        (
+            "gewichten min – max (max/min)".to_string(),
+            format!(
+                "{} – {} ({})",
+                dutch(weights.weights.min),
+                dutch(weights.weights.max),
+                dutch(weights.weights.ratio)
+            ),
+        ),
+        (
+            "getrimd (laag, hoog)".to_string(),
+            format!("{}, {}", calibration.trimmed_low, calibration.trimmed_high),
+        ),
+    ];
+    let total = |table: &ReleasedTable, id: &str| {
+        table
+            .rows
+            .iter()
+            .find(|r| r.wave == design.wave && r.indicator == id && r.segmentation == "total")
+            .and_then(|r| r.estimate)
+    };
+    let headline = plan
+        .indicators
+        .iter()
+        .map(|indicator| report::HeadlineRow {
+            label: indicator.label.clone(),
+            before: total(artifacts.before_weighting, &indicator.id),
+            after: total(artifacts.released, &indicator.id),
+            percent: indicator.kind == IndicatorKind::Proportion,
+        })
+        .collect();
+    Some(report::WeightingSection {
+        wave: design.wave,
+        lines,
+        margins: calibration
+            .margins
+            .iter()
+            .map(|m| report::MarginRow {
+                variable: m.variable.clone(),
+                category: m.category.clone(),
+                target: m.target,
+                before: m.before,
+                after: m.after,
+            })
+            .collect(),
+        headline,
+    })
 }
 
 fn latest_wave(plan: &Plan) -> i32 {
@@ -311,6 +418,11 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
             });
         }
     }
+    let weighting = artifacts
+        .designs
+        .iter()
+        .filter_map(|design| weighting_section(plan, artifacts, design))
+        .collect();
     let indicators = plan
         .indicators
         .iter()
@@ -351,6 +463,7 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
         generated_by: format!("peiling {}", env!("CARGO_PKG_VERSION")),
         summary,
         validation,
+        weighting,
         indicators,
         notes: vec![
             "Schattingen met design-gebaseerde standaardfouten (Taylor-linearisatie), gelijk aan R survey.".to_string(),

@@ -59,6 +59,8 @@ pub const ESTIMATE_COLUMNS: [&str; 19] = [
 
 /// Weight column added to the private microdata.
 pub const DESIGN_WEIGHT: &str = "design_weight";
+/// The weights after `[weighting]` (calibration and trimming), when the pipeline has it.
+pub const CALIBRATED_WEIGHT: &str = "calibrated_weight";
 
 /// The released estimates as a polars frame with the contract columns.
 pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<DataFrame> {

@@ -20,6 +20,8 @@ pub struct Report {
     pub summary: Vec<(String, String)>,
     /// Rejected rows per rule.
     pub validation: Vec<RuleCount>,
+    /// Calibration per wave; empty without `[weighting]`.
+    pub weighting: Vec<WeightingSection>,
     pub indicators: Vec<IndicatorSection>,
     /// Flag explanations and methods text.
     pub notes: Vec<String>,
@@ -31,6 +33,34 @@ pub struct RuleCount {
     pub column: String,
     pub count: u64,
     pub example: String,
+}
+
+/// One wave's calibration: key figures, the margins before and after, and how the headline
+/// figures move.
+#[derive(Debug, Clone)]
+pub struct WeightingSection {
+    pub wave: i32,
+    pub lines: Vec<(String, String)>,
+    pub margins: Vec<MarginRow>,
+    pub headline: Vec<HeadlineRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MarginRow {
+    pub variable: String,
+    pub category: String,
+    pub target: f64,
+    pub before: f64,
+    pub after: f64,
+}
+
+/// An indicator for the whole population with the design weights and calibrated.
+#[derive(Debug, Clone)]
+pub struct HeadlineRow {
+    pub label: String,
+    pub before: Option<f64>,
+    pub after: Option<f64>,
+    pub percent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +147,7 @@ pub fn render(report: &Report) -> String {
     head(&mut html, report);
     summary(&mut html, &report.summary);
     validation(&mut html, &report.validation);
+    weighting(&mut html, &report.weighting);
     contents(&mut html, &report.indicators, &anchors);
     for (indicator, anchor) in report.indicators.iter().zip(&anchors) {
         indicator_section(&mut html, indicator, anchor);
@@ -182,6 +213,68 @@ fn validation(html: &mut String, rules: &[RuleCount]) {
         );
     }
     html.push_str("</tbody>\n</table>\n");
+}
+
+fn weighting(html: &mut String, waves: &[WeightingSection]) {
+    if waves.is_empty() {
+        return;
+    }
+    html.push_str("<h2 id=\"weging\">Weging</h2>\n");
+    for wave in waves {
+        let _ = writeln!(html, "<h3>meting {}</h3>", wave.wave);
+        html.push_str("<table class=\"summary\">\n<tbody>\n");
+        for (key, value) in &wave.lines {
+            let _ = writeln!(
+                html,
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                escape(key),
+                escape(value)
+            );
+        }
+        html.push_str("</tbody>\n</table>\n");
+        if !wave.headline.is_empty() {
+            html.push_str(
+                "<table>\n<thead><tr><th>indicator (totaal)</th><th class=\"num\">ongewogen</th>\
+                 <th class=\"num\">gewogen</th><th class=\"num\">verschil</th></tr></thead>\n<tbody>\n",
+            );
+            for row in &wave.headline {
+                let show =
+                    |v: Option<f64>| v.map_or(DASH.to_string(), |v| format_value(v, row.percent));
+                let change = match (row.before, row.after) {
+                    (Some(b), Some(a)) if row.percent => {
+                        format!("{} procentpunt", dutch_number(100.0 * (a - b)))
+                    }
+                    (Some(b), Some(a)) => dutch_number(a - b),
+                    _ => DASH.to_string(),
+                };
+                let _ = writeln!(
+                    html,
+                    "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    escape(&row.label),
+                    show(row.before),
+                    show(row.after),
+                    escape(&change)
+                );
+            }
+            html.push_str("</tbody>\n</table>\n");
+        }
+        html.push_str(
+            "<table>\n<thead><tr><th>variabele</th><th>categorie</th><th class=\"num\">doel</th>\
+             <th class=\"num\">vóór weging</th><th class=\"num\">na weging</th></tr></thead>\n<tbody>\n",
+        );
+        for m in &wave.margins {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(&m.variable),
+                escape(&m.category),
+                dutch_number(m.target),
+                dutch_number(m.before),
+                dutch_number(m.after)
+            );
+        }
+        html.push_str("</tbody>\n</table>\n");
+    }
 }
 
 fn contents(html: &mut String, indicators: &[IndicatorSection], anchors: &[String]) {
@@ -400,6 +493,23 @@ mod tests {
                 count: 12345,
                 example: "2024 regel 7: 130 > 120".into(),
             }],
+            weighting: vec![WeightingSection {
+                wave: 2024,
+                lines: vec![("methode".into(), "rake".into())],
+                margins: vec![MarginRow {
+                    variable: "provincie".into(),
+                    category: "21".into(),
+                    target: 410.0,
+                    before: 388.0,
+                    after: 410.0,
+                }],
+                headline: vec![HeadlineRow {
+                    label: "Overbelast".into(),
+                    before: Some(0.25),
+                    after: Some(0.288),
+                    percent: true,
+                }],
+            }],
             indicators: vec![IndicatorSection {
                 id: "overbelast".into(),
                 label: "Zeer zwaar belast & overbelast".into(),
@@ -464,12 +574,32 @@ mod tests {
     }
 
     #[test]
+    fn weighting_shows_margins_and_how_headlines_move() {
+        let html = render(&sample());
+        assert!(html.contains("<h2 id=\"weging\">Weging</h2>"));
+        assert!(html.contains(
+            "<tr><td>Overbelast</td><td class=\"num\">25,0%</td><td class=\"num\">28,8%</td>\
+             <td class=\"num\">3,8 procentpunt</td></tr>"
+        ));
+        assert!(html.contains(
+            "<tr><td>provincie</td><td>21</td><td class=\"num\">410,0</td>\
+             <td class=\"num\">388,0</td><td class=\"num\">410,0</td></tr>"
+        ));
+        let without = render(&Report {
+            weighting: Vec::new(),
+            ..sample()
+        });
+        assert!(!without.contains("Weging"));
+    }
+
+    #[test]
     fn empty_report_renders() {
         let html = render(&Report {
             title: String::new(),
             generated_by: String::new(),
             summary: Vec::new(),
             validation: Vec::new(),
+            weighting: Vec::new(),
             indicators: vec![IndicatorSection {
                 id: String::new(),
                 label: String::new(),

@@ -6,6 +6,7 @@
 //! columns that do not exist, settings out of range — and returns **all** problems at once, each
 //! with file, line and column. Later stages only ever see the resolved [`Plan`].
 
+pub mod margins;
 pub mod schema;
 
 use std::collections::BTreeSet;
@@ -34,8 +35,8 @@ pub struct PipelineSpec {
     pub derive: Vec<DeriveSpec>,
     #[serde(default)]
     pub design: DesignSpec,
-    /// Calibration of the design weights (rake, post-stratify, linear).
-    pub weighting: Option<Spanned<toml::Table>>,
+    /// Calibration of the design weights to population margins.
+    pub weighting: Option<WeightingSpec>,
     #[serde(default)]
     pub indicator: Vec<IndicatorSpec>,
     #[serde(default)]
@@ -133,6 +134,62 @@ pub struct DesignSpec {
     /// `options(survey.adjust.domain.lonely = TRUE)`. Default false, as in R.
     #[serde(default)]
     pub adjust_domain_lonely: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightingSpec {
+    pub method: CalibrationMethod,
+    /// Margins CSV (`variable,category,target`), relative to the pipeline file; `{wave}` is
+    /// replaced by each input's wave.
+    pub margins: Spanned<String>,
+    /// Raking: sweeps before giving up (exit 1).
+    #[serde(default = "default_max_iterations")]
+    pub max_iterations: u32,
+    /// Converged when `max_j |achieved_j - target_j| / (1 + |target_j|) <= tolerance`.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// Trim the calibrated weights to `[min, max]` times their mean, as R
+    /// `trimWeights(design, lower = min * mean(w), upper = max * mean(w))`.
+    pub trim: Option<Spanned<TrimSpec>>,
+}
+
+fn default_max_iterations() -> u32 {
+    50
+}
+fn default_tolerance() -> f64 {
+    1e-7
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrimSpec {
+    /// Lowest weight, relative to the mean weight.
+    pub min: Option<f64>,
+    /// Highest weight, relative to the mean weight.
+    pub max: Option<f64>,
+}
+
+/// How the design weights are calibrated; R equivalents in `weight::calibrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    /// Iterative proportional fitting to every margin.
+    Rake,
+    /// One variable (or crossing): weights scaled to each cell's target.
+    Poststratify,
+    /// Linear (GREG) calibration to all margins at once.
+    Linear,
+}
+
+impl CalibrationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationMethod::Rake => "rake",
+            CalibrationMethod::Poststratify => "poststratify",
+            CalibrationMethod::Linear => "linear",
+        }
+    }
 }
 
 /// Policy for strata with one PSU, with R `survey`'s names and meaning.
@@ -313,6 +370,7 @@ pub struct Plan {
     pub max_reject_share: f64,
     pub derive: Vec<DerivePlan>,
     pub design: DesignPlan,
+    pub weighting: Option<WeightingPlan>,
     pub indicators: Vec<IndicatorPlan>,
     pub segmentations: Vec<Segmentation>,
     pub disclosure: DisclosureSpec,
@@ -363,6 +421,27 @@ pub struct DesignPlan {
     pub fpc: Option<String>,
     pub lonely_psu: LonelyPsu,
     pub adjust_domain_lonely: bool,
+}
+
+/// Calibration settings with each wave's margins read and checked.
+#[derive(Debug, Clone)]
+pub struct WeightingPlan {
+    pub method: CalibrationMethod,
+    pub max_iterations: u32,
+    pub tolerance: f64,
+    /// Bounds relative to the mean weight (`None`: unbounded on that side).
+    pub trim: Option<(Option<f64>, Option<f64>)>,
+    /// The margins of each wave, in the order of the inputs.
+    pub margins: Vec<(i32, margins::Margins)>,
+}
+
+impl WeightingPlan {
+    pub fn margins(&self, wave: i32) -> Option<&margins::Margins> {
+        self.margins
+            .iter()
+            .find(|(w, _)| *w == wave)
+            .map(|(_, m)| m)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -456,16 +535,10 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let mut columns: BTreeSet<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
     let derive = cx.derive(&spec.derive, &mut columns);
     let design = cx.design(&spec.design, &columns);
-    if let Some(weighting) = &spec.weighting {
-        cx.problems.push(
-            Diagnostic::error(
-                "S020",
-                "[weighting] (calibration to population margins) is not supported yet; \
-                 remove the section to use the design weights as they are",
-            )
-            .at(cx.location(weighting.span().start)),
-        );
-    }
+    let weighting = spec
+        .weighting
+        .as_ref()
+        .map(|w| cx.weighting(base, w, &inputs, &columns));
     let indicators = cx.indicators(&spec.indicator, &columns);
     let segmentations = cx.segmentations(&spec.segments, &columns);
     let disclosure = spec.disclosure.clone();
@@ -499,6 +572,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         max_reject_share: spec.validation.max_reject_share,
         derive,
         design,
+        weighting,
         indicators,
         segmentations,
         disclosure,
@@ -791,6 +865,87 @@ impl Compiler<'_> {
             );
         }
         Some(name.get_ref().clone())
+    }
+
+    fn weighting(
+        &mut self,
+        base: &Path,
+        spec: &WeightingSpec,
+        inputs: &[InputPlan],
+        columns: &BTreeSet<String>,
+    ) -> WeightingPlan {
+        if !(spec.tolerance.is_finite() && spec.tolerance > 0.0) {
+            self.problems.push(Diagnostic::error(
+                "S047",
+                format!(
+                    "[weighting] tolerance must be a positive number, got {}",
+                    spec.tolerance
+                ),
+            ));
+        }
+        if spec.max_iterations == 0 {
+            self.problems.push(Diagnostic::error(
+                "S047",
+                "[weighting] max_iterations must be at least 1",
+            ));
+        }
+        let trim = spec.trim.as_ref().map(|t| {
+            let (min, max) = (t.get_ref().min, t.get_ref().max);
+            let bad = |v: Option<f64>| v.is_some_and(|v| !(v.is_finite() && v > 0.0));
+            if bad(min) || bad(max) || min.zip(max).is_some_and(|(a, b)| a >= 1.0 || b <= 1.0 || a >= b) {
+                self.error_at(
+                    "S048",
+                    t,
+                    "[weighting] trim bounds are positive multiples of the mean weight with min < 1 < max",
+                );
+            }
+            (min, max)
+        });
+        let mut margins = Vec::new();
+        let mut loaded: Vec<(PathBuf, margins::Margins)> = Vec::new();
+        for input in inputs {
+            let path = base.join(
+                spec.margins
+                    .get_ref()
+                    .replace("{wave}", &input.wave.to_string()),
+            );
+            if let Some((_, m)) = loaded.iter().find(|(p, _)| *p == path) {
+                margins.push((input.wave, m.clone()));
+                continue;
+            }
+            match margins::load(&path, columns) {
+                Ok(m) => {
+                    if spec.method == CalibrationMethod::Poststratify && m.variables.len() != 1 {
+                        self.error_at(
+                            "S049",
+                            &spec.margins,
+                            format!(
+                                "method = \"poststratify\" takes one margin variable (cross \
+                                 variables with `*`), {} has {}; use method = \"rake\" or \"linear\" for several",
+                                path.display(),
+                                m.variables.len()
+                            ),
+                        );
+                    }
+                    loaded.push((path, m.clone()));
+                    margins.push((input.wave, m));
+                }
+                Err(problems) => {
+                    let location = self.location(spec.margins.span().start);
+                    for p in problems {
+                        self.problems
+                            .push(p.caused_by(format!("[weighting] margins at {location}")));
+                    }
+                }
+            }
+        }
+        WeightingPlan {
+            method: spec.method,
+            max_iterations: spec.max_iterations,
+            tolerance: spec.tolerance,
+            trim,
+            margins,
+        }
     }
 
     fn design(&mut self, spec: &DesignSpec, columns: &BTreeSet<String>) -> DesignPlan {

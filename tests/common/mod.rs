@@ -27,7 +27,17 @@ pub const TOLERANCE: f64 = 1e-9;
 /// The plan of a pipeline file and the design of its first input (or of `wave`), with the
 /// number of accepted rows.
 pub fn plan_and_design(spec: &Path, wave: Option<i32>) -> (Plan, SurveyDesign, usize) {
+    plan_and_design_with(spec, wave, |_| ())
+}
+
+/// As [`plan_and_design`], with the plan changed by `adjust` first.
+pub fn plan_and_design_with(
+    spec: &Path,
+    wave: Option<i32>,
+    adjust: impl FnOnce(&mut Plan),
+) -> (Plan, SurveyDesign, usize) {
     let mut plan = spec::compile(spec, &Overrides::default()).unwrap();
+    adjust(&mut plan);
     if let Some(wave) = wave {
         plan.inputs.retain(|input| input.wave == wave);
     }
@@ -35,13 +45,29 @@ pub fn plan_and_design(spec: &Path, wave: Option<i32>) -> (Plan, SurveyDesign, u
     let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
     let accepted = valid.report.rows_accepted;
     let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(derived, &plan.design, &plan.schema, &plan.segmentations).unwrap();
+    let design = weight::apply(
+        derived,
+        &plan.design,
+        plan.weighting.as_ref(),
+        &plan.schema,
+        &plan.segmentations,
+    )
+    .unwrap();
     (plan, design, accepted)
 }
 
 /// The unpublished estimates of one wave of a pipeline, and the number of accepted rows.
 pub fn peiling_estimates(spec_file: &str, wave: Option<i32>) -> (Vec<EstimateRow>, usize) {
-    let (plan, design, accepted) = plan_and_design(&root().join(spec_file), wave);
+    peiling_estimates_with(spec_file, wave, |_| ())
+}
+
+/// As [`peiling_estimates`], with the plan changed by `adjust` first.
+pub fn peiling_estimates_with(
+    spec_file: &str,
+    wave: Option<i32>,
+    adjust: impl FnOnce(&mut Plan),
+) -> (Vec<EstimateRow>, usize) {
+    let (plan, design, accepted) = plan_and_design_with(&root().join(spec_file), wave, adjust);
     (estimate::all(&[design], &plan).unwrap().rows, accepted)
 }
 

@@ -4,15 +4,19 @@
 //! Matches R `svydesign(ids = ~psu or ~1, strata = ~strata, weights = ~weight, fpc = ~fpc,
 //! nest = TRUE)`: PSU identifiers are unique within a stratum (`nest`), an absent weight is 1,
 //! an absent PSU makes every row its own PSU, and an `fpc` value at most 1 is a sampling
-//! fraction while a larger one is the population number of PSUs in the stratum. Calibration
-//! (raking, post-stratification) will record itself here too.
+//! fraction while a larger one is the population number of PSUs in the stratum. Calibration to
+//! population margins ([`calibrate`]) replaces the weights and leaves its record in the design
+//! for the variance.
+
+pub mod calibrate;
 
 use polars::prelude::*;
 
 use crate::codes::{encode, Key};
 use crate::derive::DerivedFrame;
 use crate::diag::{Diagnostic, Failure};
-use crate::spec::{DesignPlan, LonelyPsu, SchemaPlan, Segmentation};
+use crate::spec::{DesignPlan, LonelyPsu, SchemaPlan, Segmentation, WeightingPlan};
+pub use calibrate::Calibration;
 
 /// One wave's data with its design, ready for estimation.
 #[derive(Debug, Clone)]
@@ -44,6 +48,11 @@ pub struct SurveyDesign {
     /// Every segmentation of the plan, coded once per wave.
     pub segments: Vec<SegmentIndex>,
     pub description: String,
+    /// The design weights before calibration, in the order of the accepted rows (equal to
+    /// `weights` without `[weighting]`).
+    pub design_weights: Vec<f64>,
+    /// Calibration to population margins, if the pipeline asks for it.
+    pub calibration: Option<Calibration>,
 }
 
 impl SurveyDesign {
@@ -82,6 +91,7 @@ pub fn describe_row(frame: &DataFrame, schema: &SchemaPlan, row: usize) -> Strin
 pub fn apply(
     data: DerivedFrame,
     plan: &DesignPlan,
+    weighting: Option<&WeightingPlan>,
     schema: &SchemaPlan,
     segmentations: &[Segmentation],
 ) -> Result<SurveyDesign, Failure> {
@@ -96,7 +106,7 @@ pub fn apply(
         })
     };
 
-    let weights: Vec<f64> = match &plan.weight {
+    let mut weights: Vec<f64> = match &plan.weight {
         None => vec![1.0; rows],
         Some(name) => {
             let values = column(name)?.cast(&DataType::Float64).map_err(|e| {
@@ -207,7 +217,7 @@ pub fn apply(
 
     let description = describe(plan);
     let chunks = chunks(&psu_starts);
-    let ordered_weights = order.iter().map(|&i| weights[i as usize]).collect();
+    let mut ordered_weights: Vec<f64> = order.iter().map(|&i| weights[i as usize]).collect();
     // The analysis frame in design order, once: indicators evaluated on it come out ready for
     // the kernel, without a gather per indicator.
     let frame = frame
@@ -217,6 +227,19 @@ pub fn apply(
         .iter()
         .map(|s| segment_index(&frame, s, schema))
         .collect::<Result<_, _>>()?;
+    let design_weights = weights.clone();
+    let mut calibration = None;
+    if let Some(margins) = weighting.and_then(|w| w.margins(data.wave)) {
+        let weighting = weighting.expect("margins come from the weighting plan");
+        let coded = code_margins(&frame, margins, schema, data.wave)?;
+        let (calibrated, record) =
+            calibrate::calibrate(weighting, data.wave, &coded, &ordered_weights)?;
+        for (&row, &w) in order.iter().zip(&calibrated) {
+            weights[row as usize] = w;
+        }
+        ordered_weights = calibrated;
+        calibration = Some(record);
+    }
     let mut data = data;
     data.analysis = frame;
     Ok(SurveyDesign {
@@ -236,6 +259,64 @@ pub fn apply(
         chunks,
         segments,
         description,
+        design_weights,
+        calibration,
+    })
+}
+
+/// The category of every row (design order) for each margin variable, matched by text as
+/// `estimates.parquet` writes segments (`2|5` for a crossing).
+fn code_margins<'a>(
+    frame: &DataFrame,
+    margins: &'a crate::spec::margins::Margins,
+    schema: &SchemaPlan,
+    wave: i32,
+) -> Result<calibrate::Coded<'a>, Failure> {
+    let mut categories = Vec::with_capacity(margins.variables.len());
+    for variable in &margins.variables {
+        for name in &variable.columns {
+            let categorical = frame.column(name).is_ok_and(|c| {
+                let dtype = c.dtype();
+                dtype.is_integer() || dtype == &DataType::String || dtype == &DataType::Boolean
+            });
+            if !categorical {
+                return Err(Diagnostic::error(
+                    "W011",
+                    format!(
+                        "wave {wave}: margin variable {} needs categorical columns (integer codes or text);                          {name:?} is not",
+                        variable.name
+                    ),
+                )
+                .at(margins.path.display().to_string())
+                .into());
+            }
+        }
+        let segmentation = Segmentation {
+            variables: variable.columns.clone(),
+        };
+        let index = segment_index(frame, &segmentation, schema)?;
+        let lookup: Vec<u32> = index
+            .domains
+            .iter()
+            .map(|(code, _)| {
+                variable
+                    .categories
+                    .iter()
+                    .position(|c| &c.category == code)
+                    .map_or(u32::MAX, |k| k as u32)
+            })
+            .collect();
+        categories.push(
+            index
+                .codes
+                .iter()
+                .map(|&d| if d == u32::MAX { d } else { lookup[d as usize] })
+                .collect(),
+        );
+    }
+    Ok(calibrate::Coded {
+        margins,
+        categories,
     })
 }
 
@@ -491,4 +572,99 @@ fn describe(plan: &DesignPlan) -> String {
         parts.push(format!("fpc = ~{f}"));
     }
     format!("svydesign({}, nest = TRUE)", parts.join(", "))
+}
+
+/// Distribution of a set of weights, for `weights.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WeightSummary {
+    pub rows: usize,
+    pub sum: f64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    /// `max / min`.
+    pub ratio: f64,
+    /// Quantiles 1, 5, 25, 50, 75, 95 and 99% (R's default type 7).
+    pub quantiles: Vec<(f64, f64)>,
+    /// Kish's design effect of unequal weighting, `1 + CV² = n·Σw² / (Σw)²`.
+    pub kish_deff: f64,
+    /// `(Σw)² / Σw² = n / kish_deff`.
+    pub effective_n: f64,
+}
+
+impl WeightSummary {
+    pub fn of(weights: &[f64]) -> Self {
+        let n = weights.len();
+        let sum: f64 = weights.iter().sum();
+        let squares: f64 = weights.iter().map(|w| w * w).sum();
+        let mut sorted = weights.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let quantile = |p: f64| {
+            if sorted.is_empty() {
+                return f64::NAN;
+            }
+            let h = (n - 1) as f64 * p;
+            let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+            sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+        };
+        let (min, max) = (quantile(0.0), quantile(1.0));
+        WeightSummary {
+            rows: n,
+            sum,
+            mean: sum / n as f64,
+            min,
+            max,
+            ratio: max / min,
+            quantiles: [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+                .into_iter()
+                .map(|p| (p, quantile(p)))
+                .collect(),
+            kish_deff: n as f64 * squares / (sum * sum),
+            effective_n: sum * sum / squares,
+        }
+    }
+}
+
+/// One wave's entry in `weights.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WeightsReport {
+    pub wave: i32,
+    pub design: String,
+    /// The weights of the design, before calibration.
+    pub design_weights: WeightSummary,
+    /// The weights estimates use (after calibration and trimming).
+    pub weights: WeightSummary,
+    pub calibration: Option<calibrate::CalibrationReport>,
+}
+
+impl SurveyDesign {
+    /// The same wave with the design weights instead of the calibrated ones, for the `total`
+    /// segment only: the "before weighting" figures of the report. `None` without calibration.
+    pub fn uncalibrated_total(&self) -> Option<SurveyDesign> {
+        self.calibration.as_ref()?;
+        let mut design = self.clone();
+        design.calibration = None;
+        design.ordered_weights = self
+            .order
+            .iter()
+            .map(|&i| self.design_weights[i as usize])
+            .collect();
+        design.weights = self.design_weights.clone();
+        design.segments = vec![SegmentIndex {
+            name: "total".to_string(),
+            codes: vec![0; self.rows()],
+            domains: vec![("total".to_string(), "Totaal".to_string())],
+        }];
+        Some(design)
+    }
+
+    pub fn weights_report(&self) -> WeightsReport {
+        WeightsReport {
+            wave: self.wave,
+            design: self.description.clone(),
+            design_weights: WeightSummary::of(&self.design_weights),
+            weights: WeightSummary::of(&self.weights),
+            calibration: self.calibration.as_ref().map(|c| c.report.clone()),
+        }
+    }
 }

@@ -1,0 +1,144 @@
+//! Weighting benchmarks on the generated 1,000,000-row Gezondheidsmonitor-like wave (issue 5):
+//!
+//! * `rake_three_margins`: the design with raking to 12 provinces, 14 sex × age cells and
+//!   25 GGD regions (IPF to a tolerance of 1e-7, R's default), from the derived frame;
+//! * `design_only`: the same design without `[weighting]`, measured in the same run, so that
+//!   the cost of calibration is the difference;
+//! * `share_by_municipality_raked`: one proportion × 342 municipalities with calibrated SEs
+//!   (every cell's residuals cover all rows), beside `share_by_municipality` on the same
+//!   design uncalibrated.
+//!
+//! Run with `cargo bench --bench weighting`; figures are in `benches/README.md`. The margins
+//! are written to `target/bench-data/` from the wave's design-weighted counts, perturbed.
+
+mod common;
+
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+use common::{bench_dir, data_file, derived, pipeline};
+use peiling::derive::DerivedFrame;
+use peiling::spec::Plan;
+use peiling::weight::{self, SurveyDesign};
+use peiling::{codes, estimate};
+
+fn main() {
+    divan::main();
+}
+
+const SHARE: &str = r#"[[indicator]]
+id = "mantelzorger"
+label = "Geeft mantelzorg"
+kind = "proportion"
+value = "mantelzorger = 1"
+"#;
+
+const MARGINS: [&[&str]; 3] = [
+    &["provincie"],
+    &["geslacht", "leeftijd_cat"],
+    &["ggd_regio"],
+];
+
+/// Population margins near the sample's weighted counts: each category's count times
+/// `1 + 0.1·sin(k)`, rescaled to one total.
+fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
+    let mut text = String::from("variable,category,target\n");
+    let total: f64 = weights.iter().sum();
+    for variables in MARGINS {
+        let keys: Vec<codes::Coded> = variables
+            .iter()
+            .map(|v| codes::encode(frame.analysis.column(v).unwrap()).unwrap())
+            .collect();
+        let mut counts = std::collections::BTreeMap::<String, f64>::new();
+        for (row, &w) in weights.iter().enumerate() {
+            let key: Vec<String> = keys
+                .iter()
+                .map(|c| c.keys[c.codes[row].unwrap() as usize].to_string())
+                .collect();
+            *counts.entry(key.join("|")).or_default() += w;
+        }
+        let perturbed: Vec<(String, f64)> = counts
+            .into_iter()
+            .enumerate()
+            .map(|(k, (key, count))| (key, count * (1.0 + 0.1 * (k as f64 + 1.0).sin())))
+            .collect();
+        let sum: f64 = perturbed.iter().map(|(_, c)| c).sum();
+        for (key, count) in perturbed {
+            let _ = writeln!(
+                text,
+                "{},{key},{}",
+                variables.join("*"),
+                count * total / sum
+            );
+        }
+    }
+    let path = bench_dir().join("margins-rake-three.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The derived wave and two plans over it: without and with raking.
+fn input() -> &'static (Plan, Plan, DerivedFrame) {
+    static CELL: OnceLock<(Plan, Plan, DerivedFrame)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let segments = "total = false\nby = [[\"gemeente\"]]";
+        let plain = pipeline(SHARE, segments, &data_file());
+        let (plan, frame) = derived(&plain);
+        let design = weight::apply(frame.clone(), &plan.design, None, &plan.schema, &[]).unwrap();
+        let margins = write_margins(&frame, &design.weights);
+        let raked = plain.replace(
+            "[segments]",
+            &format!(
+                "[weighting]\nmethod = \"rake\"\nmargins = \"{}\"\n\n[segments]",
+                margins.display()
+            ),
+        );
+        let (raked_plan, _) = derived(&raked);
+        (plan, raked_plan, frame)
+    })
+}
+
+fn build(plan: &Plan, frame: &DerivedFrame) -> SurveyDesign {
+    weight::apply(
+        frame.clone(),
+        &plan.design,
+        plan.weighting.as_ref(),
+        &plan.schema,
+        &plan.segmentations,
+    )
+    .unwrap()
+}
+
+#[divan::bench(sample_count = 10)]
+fn rake_three_margins(bencher: divan::Bencher) {
+    let (_, raked, frame) = input();
+    bencher.bench(|| build(raked, frame));
+}
+
+#[divan::bench(sample_count = 10)]
+fn design_only(bencher: divan::Bencher) {
+    let (plain, _, frame) = input();
+    bencher.bench(|| build(plain, frame));
+}
+
+fn designs() -> &'static (SurveyDesign, SurveyDesign) {
+    static CELL: OnceLock<(SurveyDesign, SurveyDesign)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let (plain, raked, frame) = input();
+        (build(plain, frame), build(raked, frame))
+    })
+}
+
+#[divan::bench(sample_count = 5)]
+fn share_by_municipality(bencher: divan::Bencher) {
+    let (plain, _, _) = input();
+    let design = &designs().0;
+    bencher.bench(|| estimate::all(std::slice::from_ref(design), plain).unwrap());
+}
+
+#[divan::bench(sample_count = 5)]
+fn share_by_municipality_raked(bencher: divan::Bencher) {
+    let (_, raked, _) = input();
+    let design = &designs().1;
+    bencher.bench(|| estimate::all(std::slice::from_ref(design), raked).unwrap());
+}

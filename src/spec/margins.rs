@@ -1,0 +1,285 @@
+//! Population margins for calibration (`[weighting] margins`): a CSV file with the header
+//! `variable,category,target`, comma-separated, dot decimals.
+//!
+//! * `variable` is a column, or columns crossed with `*` (`mz_geslacht*mz_leeftijd_cat`);
+//! * `category` is the value as text, for a crossing the values joined by `|` (`2|5`) — the
+//!   same text as the `segment` column of `estimates.parquet`;
+//! * `target` is a population count, or a share: a variable whose targets sum to 1 is read as
+//!   shares of the design-weighted total of the rows its categories cover.
+//!
+//! Everything that can be checked without the data is checked here, with the file and line:
+//! the header, numbers, positive targets, duplicate categories, known columns, and that the
+//! variables are all shares or all counts summing to one total. Whether every category occurs
+//! in the sample is checked when weighting ([`crate::weight::calibrate`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::diag::Diagnostic;
+
+/// Shares of a variable sum to 1 within this.
+const SHARE_TOLERANCE: f64 = 1e-6;
+/// Count totals of the variables agree within this, relatively.
+const TOTAL_TOLERANCE: f64 = 1e-9;
+
+/// A margins file, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Margins {
+    pub path: PathBuf,
+    /// Variables in the order of their first line.
+    pub variables: Vec<MarginVariable>,
+    /// Targets are shares (each variable sums to 1) rather than counts.
+    pub shares: bool,
+}
+
+/// One calibration variable (a column or a crossing) with its categories.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarginVariable {
+    /// As written: `provincie`, `mz_geslacht*mz_leeftijd_cat`.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub categories: Vec<MarginCategory>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarginCategory {
+    pub category: String,
+    pub target: f64,
+    /// Line in the margins file (1-based), for messages.
+    pub line: usize,
+}
+
+impl Margins {
+    /// `file:line` of a category, for messages.
+    pub fn at(&self, category: &MarginCategory) -> String {
+        format!("{}:{}", self.path.display(), category.line)
+    }
+}
+
+/// Reads and checks a margins file; `columns` are the columns a margin may use.
+pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic::error("S040", format!("cannot read margins file {file}")).caused_by(e)]
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
+    let header_ok = reader
+        .headers()
+        .map(|h| h.iter().eq(["variable", "category", "target"]))
+        .unwrap_or(false);
+    if !header_ok {
+        return Err(vec![Diagnostic::error(
+            "S041",
+            "a margins file starts with the header line variable,category,target",
+        )
+        .at(format!("{file}:1"))]);
+    }
+
+    let mut problems = Vec::new();
+    let mut variables: Vec<MarginVariable> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                problems.push(
+                    Diagnostic::error("S041", "unreadable margins line")
+                        .at(format!("{file}:{line}"))
+                        .caused_by(e),
+                );
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let at = format!("{file}:{line}");
+        if record.len() != 3 {
+            problems.push(
+                Diagnostic::error(
+                    "S041",
+                    format!(
+                        "a margins line has 3 fields (variable, category, target), this one {}",
+                        record.len()
+                    ),
+                )
+                .at(at),
+            );
+            continue;
+        }
+        let (variable, category, target) = (&record[0], &record[1], &record[2]);
+        let Ok(target) = target.parse::<f64>() else {
+            problems.push(
+                Diagnostic::error(
+                    "S041",
+                    format!("margin {variable} = {category}: target {target:?} is not a number (use a dot for decimals)"),
+                )
+                .at(at),
+            );
+            continue;
+        };
+        if !(target.is_finite() && target > 0.0) {
+            problems.push(
+                Diagnostic::error(
+                    "S042",
+                    format!(
+                        "margin {variable} = {category}: target {target} must be a positive number; \
+                         merge the category with another, or leave it out (its respondents then keep \
+                         their weight for {variable})"
+                    ),
+                )
+                .at(at),
+            );
+            continue;
+        }
+        if !seen.insert((variable.to_string(), category.to_string())) {
+            problems.push(
+                Diagnostic::error(
+                    "S044",
+                    format!("margin {variable} = {category} appears twice"),
+                )
+                .at(at),
+            );
+            continue;
+        }
+        let entry = MarginCategory {
+            category: category.to_string(),
+            target,
+            line,
+        };
+        match variables.iter_mut().find(|v| v.name == variable) {
+            Some(v) => v.categories.push(entry),
+            None => {
+                let names: Vec<String> =
+                    variable.split('*').map(|c| c.trim().to_string()).collect();
+                for column in &names {
+                    if !columns.contains(column) {
+                        problems.push(
+                            Diagnostic::error(
+                                "S043",
+                                format!("margin variable {variable}: unknown column {column:?}"),
+                            )
+                            .at(at.clone()),
+                        );
+                    }
+                }
+                variables.push(MarginVariable {
+                    name: variable.to_string(),
+                    columns: names,
+                    categories: vec![entry],
+                });
+            }
+        }
+    }
+    if variables.is_empty() && problems.is_empty() {
+        problems
+            .push(Diagnostic::error("S045", "the margins file has no margins").at(file.clone()));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    // All shares or all counts with one total.
+    let totals: BTreeMap<&str, f64> = variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.categories.iter().map(|c| c.target).sum()))
+        .collect();
+    let is_share = |total: f64| (total - 1.0).abs() <= SHARE_TOLERANCE;
+    let shares = totals.values().all(|&t| is_share(t));
+    if !shares {
+        let first = variables[0].name.as_str();
+        let reference = totals[first];
+        for (name, &total) in &totals {
+            if (total - reference).abs() > TOTAL_TOLERANCE * reference {
+                problems.push(
+                    Diagnostic::error(
+                        "S046",
+                        format!(
+                            "margin {name}: targets sum to {total}, margin {first} to {reference}; \
+                             counts of every variable must sum to the same population total \
+                             (or give every variable as shares summing to 1)"
+                        ),
+                    )
+                    .at(file.clone()),
+                );
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Margins {
+        path: path.to_path_buf(),
+        variables,
+        shares,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Margins, Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("margins.csv");
+        std::fs::write(&path, text).unwrap();
+        let columns = ["sex", "age", "region"].map(String::from).into();
+        load(&path, &columns)
+    }
+
+    fn codes(result: Result<Margins, Vec<Diagnostic>>) -> Vec<(&'static str, String)> {
+        result
+            .unwrap_err()
+            .into_iter()
+            .map(|d| (d.code, d.location.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_counts_and_crossings() {
+        let m = load_text(
+            "variable,category,target\nregion,1,60\nregion,2,40\nsex*age,1|1,30\nsex*age,2|1,70\n",
+        )
+        .unwrap();
+        assert!(!m.shares);
+        assert_eq!(m.variables.len(), 2);
+        assert_eq!(m.variables[1].columns, ["sex", "age"]);
+        assert_eq!(m.variables[1].categories[1].category, "2|1");
+        assert_eq!(m.variables[1].categories[1].line, 5);
+    }
+
+    #[test]
+    fn shares_sum_to_one_per_variable() {
+        let m =
+            load_text("variable,category,target\nsex,1,0.25\nsex,2,0.75\nregion,1,1\n").unwrap();
+        assert!(m.shares);
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_line() {
+        let found = codes(load_text(
+            "variable,category,target\nsex,1,0\nsex,2,abc\nsex,3,5\nsex,3,5\nplace,1,5\n",
+        ));
+        let codes: Vec<&str> = found.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, ["S042", "S041", "S044", "S043"]);
+        assert!(found[0].1.ends_with("margins.csv:2"), "{found:?}");
+        assert!(found[3].1.ends_with("margins.csv:6"), "{found:?}");
+    }
+
+    #[test]
+    fn count_totals_must_agree() {
+        let found = codes(load_text(
+            "variable,category,target\nsex,1,50\nsex,2,50\nregion,1,99\n",
+        ));
+        assert_eq!(found[0].0, "S046");
+    }
+
+    #[test]
+    fn header_and_emptiness() {
+        assert_eq!(codes(load_text("a,b,c\n"))[0].0, "S041");
+        assert_eq!(codes(load_text("variable,category,target\n"))[0].0, "S045");
+    }
+}
