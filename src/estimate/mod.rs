@@ -118,6 +118,14 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
         .map(|s| (s.codes.as_slice(), s.domains.len()))
         .collect();
     let shifts = kernel::centres(&layout, &segmentations, &kernel_columns);
+    let projection = design
+        .calibration
+        .as_ref()
+        .and_then(|c| calibrated::Projection::new(&layout, c));
+    let calibration = design
+        .calibration
+        .as_ref()
+        .map(|c| (c, projection.as_ref()));
 
     let mut rows = Vec::new();
     for (segments, shift) in design.segments.iter().zip(&shifts) {
@@ -142,10 +150,11 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
         let mut stats =
             kernel::accumulate(&layout, &segments.codes, n_domains, &kernel_columns, shift)
                 .map_err(named)?;
-        if let Some(calibration) = &design.calibration {
+        if let Some((calibration, projection)) = calibration {
             calibrated::residualise(
                 &layout,
                 calibration,
+                projection,
                 &segments.codes,
                 n_domains,
                 &kernel_columns,
@@ -172,7 +181,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
                 n_domains,
                 &columns[k].values,
                 indicator.probability.unwrap_or(0.5),
-                design.calibration.as_ref(),
+                calibration,
             )
             .map_err(|e| lonely(e, &indicator.id))?;
             for (d, (code, label)) in segments.domains.iter().enumerate() {

@@ -82,7 +82,10 @@ pub fn estimate(
     n_domains: usize,
     values: &[f64],
     p: f64,
-    calibration: Option<&crate::weight::Calibration>,
+    calibration: Option<(
+        &crate::weight::Calibration,
+        Option<&super::calibrated::Projection>,
+    )>,
 ) -> Result<Vec<Estimate>, LonelyStratum> {
     let mut pairs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_domains];
     for (i, (&d, &y)) in segments.iter().zip(values).enumerate() {
@@ -117,10 +120,11 @@ pub fn estimate(
     }];
     let shift = kernel::centres(layout, &[(segments, n_domains)], &column);
     let mut stats = kernel::accumulate(layout, segments, n_domains, &column, &shift[0])?;
-    if let Some(calibration) = calibration {
+    if let Some((calibration, projection)) = calibration {
         super::calibrated::residualise(
             layout,
             calibration,
+            projection,
             segments,
             n_domains,
             &column,

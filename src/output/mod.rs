@@ -266,6 +266,16 @@ fn weighting_section(
             format!("{}, {}", calibration.trimmed_low, calibration.trimmed_high),
         ),
     ];
+    let mut lines = lines;
+    for uncovered in &calibration.uncovered {
+        lines.push((
+            format!("buiten de marge {}", uncovered.variable),
+            format!(
+                "{} respondenten (in geen categorie; hun gewicht wordt voor deze variabele niet aangepast)",
+                uncovered.rows
+            ),
+        ));
+    }
     let total = |table: &ReleasedTable, id: &str| {
         table
             .rows

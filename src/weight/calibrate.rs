@@ -497,7 +497,10 @@ impl Cholesky {
             for k in 0..j {
                 pivot -= lower[j * width + k] * lower[j * width + k];
             }
-            if !(pivot > PIVOT_TOLERANCE * matrix[j * width + j]) {
+            // Also drops a NaN pivot.
+            if pivot.partial_cmp(&(PIVOT_TOLERANCE * matrix[j * width + j]))
+                != Some(std::cmp::Ordering::Greater)
+            {
                 continue;
             }
             kept[j] = true;
@@ -522,10 +525,8 @@ impl Cholesky {
             if !self.kept[i] {
                 continue;
             }
-            let mut v = b[i];
-            for k in 0..i {
-                v -= self.lower[i * n + k] * y[k];
-            }
+            let row = &self.lower[i * n..i * n + i];
+            let v = b[i] - row.iter().zip(&y).map(|(l, y)| l * y).sum::<f64>();
             y[i] = v / self.lower[i * n + i];
         }
         let mut x = vec![0.0; n];
@@ -533,10 +534,10 @@ impl Cholesky {
             if !self.kept[i] {
                 continue;
             }
-            let mut v = y[i];
-            for k in i + 1..n {
-                v -= self.lower[k * n + i] * x[k];
-            }
+            let v = y[i]
+                - (i + 1..n)
+                    .map(|k| self.lower[k * n + i] * x[k])
+                    .sum::<f64>();
             x[i] = v / self.lower[i * n + i];
         }
         x
