@@ -89,6 +89,12 @@ pub fn korn_graubard(p: f64, se: f64, n: f64, df: f64, level: f64) -> Option<Int
         return None;
     }
     let ratio = t_upper_quantile(alpha / 2.0, n - 1.0)? / t_upper_quantile(alpha / 2.0, df)?;
+    // An SE that is rounding noise (a share the calibration fixes has none): the interval's
+    // half-width is below double precision of p, where the beta quantiles of shapes near
+    // 1e30 would not be exact; the limit is [p, p].
+    if se < 1e-13 * p.min(1.0 - p) {
+        return Some((p, p));
+    }
     let n_eff = p * (1.0 - p) / (se * se) * ratio * ratio;
     Some(clopper_pearson(p, n_eff, alpha))
 }

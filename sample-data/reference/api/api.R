@@ -12,6 +12,13 @@
 #   apisrs.csv, apistrat.csv, apiclus1.csv   the data peiling reads (a subset of the columns)
 #   reference.csv                            one row per design x indicator x segment
 #   meta.csv                                 R and survey versions
+#   margins-<design>.csv                     population margins of each calibrated design
+#                                            (variable,category,target; a crossing is `a*b`
+#                                            with categories `x|y`; targets are counts)
+#   weights.csv                              design,id,weight: the calibrated (and trimmed)
+#                                            weights of every calibrated design, per respondent
+# The pipelines <design>.toml next to this script are written by hand; a calibrated design's
+# TOML has a [weighting] section pointing at its margins file.
 # The Gezondheidsmonitor wave is sample-data/reference/api/gezondheidsmonitor-2022.csv, made by
 # `peiling generate --kind gezondheidsmonitor --wave 2022 --rows 6000 --seed 11`.
 #
@@ -23,6 +30,29 @@
 # * for a proportion of exactly 0 or 1, where R gives no interval (logit, wilson,
 #   korn-graubard), peiling gives the Clopper-Pearson interval with n* = n, flagged
 #   "ci_korn_graubard"; it is computed here by hand with qbeta().
+#
+# Calibrated designs (the ones with a calibration step in `designs`): svydesign(), then
+# calibrate() or postStratify() on the whole sample, then optionally trimWeights(); every
+# domain is a subset of the calibrated design. So:
+# * peiling's "rake" is calibrate(calfun = "raking") with its exact (Newton) solution and its
+#   variance, the residuals of the weighted regression on the margin dummies (survey's rake()
+#   gives the same weights but approximates that variance with 10 backfitting sweeps);
+#   "linear" is calibrate() with the default linear calfun and no bounds (regcalibrate);
+#   "poststratify" is postStratify();
+# * trimming is trimWeights(lower = min * mean(w), upper = max * mean(w), strict = FALSE): one
+#   pass that clips the weights and spreads the clipped amount equally (additively) over the
+#   untrimmed weights; the variance keeps the calibration's regression (survey keeps the
+#   design's postStrata as they were before trimming);
+# * subset() of a calibrated design keeps every row and gives the rows outside the domain
+#   weight 0, so the domain's n is counted here from the rows in the domain, values outside it
+#   are set to 0 (they are multiplied by weight 0; an NA would spoil the sums), and the
+#   all-0/all-1 and constant-value checks look only at the rows in the domain;
+# * svyciprop(method = "beta") takes n from nrow(design) in t(n - 1), which for such a subset is
+#   the whole sample: for calibrated designs the korn-graubard interval is computed here with
+#   svyciprop's own formula and n = the rows in the domain, as R gives for the uncalibrated
+#   designs, whose subsets drop the other rows (and as peiling does);
+# * a proportion of a calibration variable over the whole sample has an SE of exactly 0: its
+#   intervals are [p, p] for every method (R gives wilson NaN and korn-graubard [0.5, 0.5]).
 
 .libPaths(c("/opt/rlib", .libPaths()))
 suppressPackageStartupMessages(library(survey))
@@ -45,7 +75,117 @@ data_sets <- list(apisrs = export(apisrs, "apisrs"), apistrat = export(apistrat,
 gm <- read.csv(file.path(here, "gezondheidsmonitor-2022.csv"), sep = ";", dec = ",",
                colClasses = c(resp_id = "character", gemeente = "character"))
 
-# --- designs: name, data, svydesign arguments, lonely-PSU options --------------------------
+# --- published check: survey's own raking and post-stratification example on apiclus1 ------
+# (printed only; known values: rake 641.23 (SE 23.704), postStratify 642.31 (SE 23.921))
+local({
+  dclus1 <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1, fpc = ~fpc)
+  pop.types <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
+  pop.schwide <- data.frame(sch.wide = c("No", "Yes"), Freq = c(1072, 5122))
+  show <- function(label, m) cat(sprintf("%-40s api00 mean %.6f  SE %.6f\n", label, coef(m)[[1]], SE(m)[[1]]))
+  show("rake(dclus1, stype + sch.wide):", svymean(~api00, rake(dclus1, list(~stype, ~sch.wide),
+                                                                list(pop.types, pop.schwide))))
+  show("postStratify(dclus1, stype):", svymean(~api00, postStratify(dclus1, ~stype, pop.types)))
+  show("calibrate(raking, stype + sch.wide):", svymean(~api00, calibrate(
+    dclus1, ~stype + sch.wide, population = c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018,
+                                              sch.wideYes = 5122),
+    calfun = "raking", epsilon = 1e-13, maxit = 500)))
+})
+
+# --- calibration: margins and the step applied right after svydesign() --------------------
+margin <- function(variable, category, target)
+  data.frame(variable = variable, category = as.character(category), target = unname(target))
+api_stype <- margin("stype", c("E", "H", "M"), c(4421, 755, 1018))
+api_sch_wide <- margin("sch_wide", c("No", "Yes"), c(1072, 5122))
+api_awards <- margin("awards", c("No", "Yes"), c(2400, 3794))
+clus1_population <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch_wideYes = 5122)
+strat_population <- c(`(Intercept)` = 6194, awardsYes = 3794, sch_wideYes = 5122)
+strat_margins <- rbind(api_awards, api_sch_wide)
+trim_bounds <- c(min = 0.6, max = 1.4)  # relative to the mean calibrated weight
+
+# Gezondheidsmonitor margins, made up: the design-weighted sample totals per category, each
+# multiplied by 1 + 0.1 sin(1, 2, ...), each variable rescaled to the perturbed provinces' sum.
+# ggd_regio is nested in provincie, so its targets cannot be made up independently (raking
+# would have no solution): each province's target is split over its regions in proportion to
+# their perturbed totals, which keeps the province margin consistent (and redundant).
+gm_margins <- local({
+  perturb <- function(x) x * (1 + 0.1 * sin(seq_along(x)))
+  provinces <- sort(unique(gm$provincie))
+  province <- perturb(tapply(gm$gewicht, factor(gm$provincie, levels = provinces), sum))
+  total <- sum(province)
+  cells <- unique(gm[, c("geslacht", "leeftijd_cat")])
+  cells <- cells[order(cells$geslacht, cells$leeftijd_cat), ]
+  cell_keys <- paste(cells$geslacht, cells$leeftijd_cat, sep = "|")
+  sex_age <- perturb(tapply(gm$gewicht, factor(paste(gm$geslacht, gm$leeftijd_cat, sep = "|"),
+                                               levels = cell_keys), sum))
+  sex_age <- sex_age * (total / sum(sex_age))
+  regions <- sort(unique(gm$ggd_regio))
+  region <- perturb(tapply(gm$gewicht, factor(gm$ggd_regio, levels = regions), sum))
+  region_province <- as.character(gm$provincie[match(regions, gm$ggd_regio)])
+  stopifnot(all(tapply(gm$provincie, gm$ggd_regio, function(p) length(unique(p))) == 1))
+  region <- province[region_province] * (region / ave(region, region_province, FUN = sum))
+  rbind(margin("provincie", provinces, province),
+        margin("geslacht*leeftijd_cat", cell_keys, sex_age),
+        margin("ggd_regio", regions, region))
+})
+
+# Raking of the wave to gm_margins: one factor per margin variable, dummies for all levels of
+# the first and treatment contrasts for the others; the province dummies are redundant with
+# the region dummies, which calibrate() handles (grake() solves with MASS::ginv).
+gm_rake <- function(design) {
+  columns <- list(cal_provincie = "provincie", cal_sexe_leeftijd = "geslacht*leeftijd_cat",
+                  cal_regio = "ggd_regio")
+  v <- design$variables
+  v$cal_provincie <- v$provincie
+  v$cal_sexe_leeftijd <- paste(v$geslacht, v$leeftijd_cat, sep = "|")
+  v$cal_regio <- v$ggd_regio
+  for (f in names(columns)) {
+    m <- gm_margins[gm_margins$variable == columns[[f]], ]
+    v[[f]] <- factor(as.character(v[[f]]), levels = m$category)
+    stopifnot(!anyNA(v[[f]]))
+  }
+  design$variables <- v
+  formula <- ~0 + cal_provincie + cal_sexe_leeftijd + cal_regio
+  dummies <- colnames(model.matrix(formula, v))
+  targets <- setNames(gm_margins$target, paste0(names(columns)[match(gm_margins$variable, columns)],
+                                                gm_margins$category))
+  stopifnot(all(dummies %in% names(targets)))
+  calibrate(design, formula, population = targets[dummies], calfun = "raking", epsilon = 1e-13,
+            maxit = 500)
+}
+
+calibrations <- list(
+  "clus1-poststratify" = list(
+    method = "poststratify", margins = api_stype,
+    step = function(design) postStratify(design, ~stype, data.frame(
+      stype = api_stype$category, Freq = api_stype$target))),
+  "clus1-rake" = list(
+    method = "rake", margins = rbind(api_stype, api_sch_wide),
+    step = function(design) calibrate(design, ~stype + sch_wide, population = clus1_population,
+                                      calfun = "raking", epsilon = 1e-13, maxit = 500)),
+  "clus1-linear" = list(
+    method = "linear", margins = rbind(api_stype, api_sch_wide),
+    step = function(design) calibrate(design, ~stype + sch_wide, population = clus1_population)),
+  "strat-linear-trim" = list(
+    method = "linear", margins = strat_margins, trim = trim_bounds,
+    step = function(design) {
+      design <- calibrate(design, ~awards + sch_wide, population = strat_population)
+      w <- weights(design)
+      residual <- (achieved_margins(design$variables, strat_margins, w) - strat_margins$target) /
+        strat_margins$target
+      cat(sprintf("strat-linear-trim: before trimming max |achieved - target| / target = %.3g\n", max(abs(residual))))
+      lower <- trim_bounds[["min"]] * mean(w)
+      upper <- trim_bounds[["max"]] * mean(w)
+      cat(sprintf("strat-linear-trim: trimWeights(lower = %.6f, upper = %.6f): %d weights below, %d above\n",
+                  lower, upper, sum(w < lower), sum(w > upper)))
+      trimmed <- trimWeights(design, lower = lower, upper = upper)
+      tw <- weights(trimmed)
+      cat(sprintf("strat-linear-trim: after trimming %d below, %d above, %d changed; sum %.10f -> %.10f\n",
+                  sum(tw < lower), sum(tw > upper), sum(tw != w), sum(w), sum(tw)))
+      trimmed
+    }),
+  "gm-rake" = list(method = "rake", margins = gm_margins, step = gm_rake))
+
+# --- designs: name, data, svydesign arguments, lonely-PSU options[, calibration] -----------
 designs <- list(
   list("srs", "apisrs", ~1, NULL, ~fpc, "fail", FALSE),
   list("srs-nofpc", "apisrs", ~1, NULL, NULL, "fail", FALSE),
@@ -61,7 +201,15 @@ designs <- list(
   list("county-average-domain", "apistrat", ~dnum, ~cname, NULL, "average", TRUE),
   list("gm-remove", "gm", ~1, ~gemeente, NULL, "remove", FALSE),
   list("gm-adjust-domain", "gm", ~1, ~gemeente, NULL, "adjust", TRUE),
-  list("gm-average-domain", "gm", ~1, ~gemeente, NULL, "average", TRUE))
+  list("gm-average-domain", "gm", ~1, ~gemeente, NULL, "average", TRUE),
+  list("clus1-poststratify", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE,
+       calibrations[["clus1-poststratify"]]),
+  list("clus1-rake", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE, calibrations[["clus1-rake"]]),
+  list("clus1-linear", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE,
+       calibrations[["clus1-linear"]]),
+  list("strat-linear-trim", "apistrat", ~1, ~stype, ~fpc, "fail", FALSE,
+       calibrations[["strat-linear-trim"]]),
+  list("gm-rake", "gm", ~1, ~gemeente, NULL, "remove", FALSE, calibrations[["gm-rake"]]))
 
 # --- indicators: kind, population, value (numerator), denominator, probability, ci ---------
 api_indicators <- function(d) list(
@@ -97,10 +245,26 @@ gm_segmentations <- list("total", "ggd_regio", c("geslacht", "leeftijd_cat"))
 num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "NA")
 t975 <- function(df) qt(0.975, df)
 
-# One domain: a subset design with the indicator's values in .y (and .x).
-estimate_domain <- function(sub, ind) {
+# svyciprop(method = "beta")'s interval, with n (R: nrow(design)) the rows in the domain.
+korn_graubard <- function(sub, n, level = 0.95) {
+  m <- svymean(~as.numeric(I(.y == 1)), sub)
+  n.eff <- coef(m) * (1 - coef(m))/vcov(m)
+  rval <- coef(m)[1]
+  alpha <- 1 - level
+  n.eff <- n.eff * (qt(alpha/2, n - 1)/qt(alpha/2, degf(sub)))^2
+  as.vector(c(qbeta(alpha/2, n.eff * rval, n.eff * (1 - rval) + 1),
+              qbeta(1 - alpha/2, n.eff * rval + 1, n.eff * (1 - rval))))
+}
+kg_changed <- list()
+
+# One domain: a subset design with the indicator's values in .y (and .x); keep marks the
+# domain's rows in the full data. A calibrated design's subset keeps every row (weight 0
+# outside the domain), an uncalibrated one only the domain's rows.
+estimate_domain <- function(sub, ind, keep) {
   kind <- ind[[1]]
-  n <- nrow(sub)
+  calibrated <- !is.null(sub$postStrata)
+  inside <- if (calibrated) keep else TRUE
+  n <- sum(keep)
   df <- degf(sub)
   out <- list(n = n, estimate = NA, std_error = NA, ci_lower = NA, ci_upper = NA, df = df,
               deff = NA, flag = NA, ci_method = switch(kind, proportion = ind$ci,
@@ -121,9 +285,19 @@ estimate_domain <- function(sub, ind) {
     out[c("estimate", "std_error", "deff")] <- list(est, se, deff(m)[[1]])
     method <- c(logit = "xlogit", wilson = "wilson", "korn-graubard" = "beta", wald = "mean")[[ind$ci]]
     ci <- suppressWarnings(as.vector(confint(svyciprop(~I(.y == 1), sub, method = method, df = df))))
+    if (calibrated && ind$ci == "korn-graubard") {
+      raw <- ci
+      ci <- suppressWarnings(korn_graubard(sub, n))
+      if (n == nrow(sub)) stopifnot(identical(ci, raw))
+      else kg_changed[[length(kg_changed) + 1]] <<- abs(ci - raw)
+    }
+    # A calibration variable over the whole sample (sch_wide in clus1-rake, clus1-linear) has an
+    # SE of exactly 0; R then gives the wilson interval NaN and the korn-graubard one
+    # [0.5, 0.5] (n* = Inf). The reference gives the limit of every method, [p, p].
+    if (calibrated && identical(se, 0) && est > 0 && est < 1) ci <- c(est, est)
     # All values 0 or all 1: the proportion is exactly 0 or 1, though R's weighted mean may
     # round to 1 - 1e-16 and then give the degenerate logit interval [p, p].
-    y <- sub$variables$.y
+    y <- sub$variables$.y[inside]
     if (ind$ci != "wald" && is.finite(se) && (all(y == 0) || all(y == 1))) {
       ci <- if (all(y == 0)) c(0, qbeta(0.975, 1, n)) else c(qbeta(0.025, n, 1), 1)
       out$flag <- "ci_korn_graubard"
@@ -136,7 +310,7 @@ estimate_domain <- function(sub, ind) {
     out[c("estimate", "ci_lower", "ci_upper", "std_error")] <- list(q[1, 1], q[1, 2], q[1, 3], q[1, 4])
   }
   # The deff of a constant is 0/0: peiling gives none, where R's rounding gives 0 or 1e31.
-  if (kind != "quantile" && length(unique(sub$variables$.y)) == 1) out$deff <- NA
+  if (kind != "quantile" && length(unique(sub$variables$.y[inside])) == 1) out$deff <- NA
   # peiling's flags: a variance R cannot give (NaN under "average"), an interval it cannot give.
   if (!is.finite(out$std_error) && kind != "quantile") {
     out$flag <- "no_variance"
@@ -149,13 +323,46 @@ estimate_domain <- function(sub, ind) {
   out
 }
 
+# Achieved margins of weights w: for each margin row, the weighted count of its category.
+achieved_margins <- function(d, margins, w) {
+  sapply(seq_len(nrow(margins)), function(i) {
+    columns <- strsplit(margins$variable[[i]], "*", fixed = TRUE)[[1]]
+    key <- do.call(paste, c(lapply(columns, function(v) trimws(as.character(d[[v]]))), sep = "|"))
+    sum(w[key == margins$category[[i]]])
+  })
+}
+write_lines <- function(lines, file) {
+  con <- file(file.path(here, file), "wb")
+  writeLines(lines, con, sep = "\n")
+  close(con)
+}
+
 rows <- list()
+weight_rows <- "design,id,weight"
 for (spec in designs) {
   name <- spec[[1]]
   d <- if (spec[[2]] == "gm") gm else data_sets[[spec[[2]]]]
   options(survey.lonely.psu = spec[[6]], survey.adjust.domain.lonely = spec[[7]])
   design <- svydesign(ids = spec[[3]], strata = spec[[4]], weights = if (spec[[2]] == "gm") ~gewicht else ~pw,
                       fpc = spec[[5]], data = d, nest = TRUE)
+  calibration <- if (length(spec) >= 8) spec[[8]] else NULL
+  if (!is.null(calibration)) {
+    margins <- calibration$margins
+    write_lines(c("variable,category,target",
+                  paste(margins$variable, margins$category, sprintf("%.17g", margins$target), sep = ",")),
+                paste0("margins-", name, ".csv"))
+    weighted <- calibration$step(design)
+    w <- weights(weighted)
+    stopifnot(length(w) == nrow(d), all(is.finite(w)), all(w > 0))
+    residual <- (achieved_margins(d, margins, w) - margins$target) / margins$target
+    cat(sprintf("%s: %s%s, %d margin categories, max |achieved - target| / target = %.3g; weights %.6g .. %.6g, sum %.10g\n",
+                name, calibration$method, if (is.null(calibration$trim)) "" else " + trim",
+                nrow(margins), max(abs(residual)), min(w), max(w), sum(w)))
+    id <- if (spec[[2]] == "gm") d$resp_id else d$cds
+    weight_rows <- c(weight_rows, paste(name, id, sprintf("%.17g", w), sep = ","))
+    design <- weighted
+  }
+  calibrated <- !is.null(design$postStrata)
   indicators <- if (spec[[2]] == "gm") gm_indicators(d) else api_indicators(d)
   segmentations <- if (spec[[2]] == "gm") gm_segmentations else api_segmentations
   for (id in names(indicators)) {
@@ -164,6 +371,11 @@ for (spec in designs) {
     value <- as.numeric(ind[[3]])
     denominator <- if (is.null(ind$denominator)) rep(1, nrow(d)) else as.numeric(ind$denominator)
     inside <- !is.na(population) & population & !is.na(value) & !is.na(denominator)
+    if (calibrated) {
+      # every row stays in a calibrated design's subsets, with weight 0 outside the domain
+      value <- ifelse(inside, value, 0)
+      denominator <- ifelse(inside, denominator, 0)
+    }
     design$variables$.y <- value
     design$variables$.x <- denominator
     for (seg in segmentations) {
@@ -187,7 +399,7 @@ for (spec in designs) {
                deff = NA, flag = "empty_domain",
                ci_method = switch(ind[[1]], proportion = ind$ci, quantile = "woodruff", "t"))
         } else {
-          estimate_domain(subset(design, keep), ind)
+          estimate_domain(subset(design, keep), ind, keep)
         }
         rows[[length(rows) + 1]] <- data.frame(
           design = name, indicator = id, segmentation = paste(seg, collapse = "*"),
@@ -201,6 +413,12 @@ for (spec in designs) {
 }
 reference <- do.call(rbind, rows)
 write.csv(reference, file.path(here, "reference.csv"), row.names = FALSE, quote = TRUE)
+write_lines(weight_rows, "weights.csv")
+if (length(kg_changed)) {
+  changed <- do.call(rbind, kg_changed)
+  cat(sprintf("korn-graubard, calibrated domains: %d intervals use the domain's n instead of R's nrow(design); largest change of a bound %.3g\n",
+              nrow(changed), max(changed, na.rm = TRUE)))
+}
 write.csv(data.frame(r = R.version.string, survey = as.character(packageVersion("survey"))),
           file.path(here, "meta.csv"), row.names = FALSE)
-cat("wrote", nrow(reference), "reference rows\n")
+cat("wrote", nrow(reference), "reference rows and", length(weight_rows) - 1, "weights\n")
