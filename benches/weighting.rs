@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -40,38 +41,62 @@ const MARGINS: [&[&str]; 3] = [
 ];
 
 /// Population margins near the sample's weighted counts: each category's count times
-/// `1 + 0.1·sin(k)`, rescaled to one total.
+/// `1 + 0.1·sin(k)`, rescaled to one total. GGD regions lie within provinces, so their targets
+/// are each province's target shared in proportion to the perturbed region counts (independent
+/// perturbations would contradict each other, and raking would rightly fail).
 fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
-    let mut text = String::from("variable,category,target\n");
     let total: f64 = weights.iter().sum();
-    for variables in MARGINS {
-        let keys: Vec<codes::Coded> = variables
+    let key_of = |variables: &[&str]| -> Vec<String> {
+        let coded: Vec<codes::Coded> = variables
             .iter()
             .map(|v| codes::encode(frame.analysis.column(v).unwrap()).unwrap())
             .collect();
-        let mut counts = std::collections::BTreeMap::<String, f64>::new();
-        for (row, &w) in weights.iter().enumerate() {
-            let key: Vec<String> = keys
-                .iter()
-                .map(|c| c.keys[c.codes[row].unwrap() as usize].to_string())
-                .collect();
-            *counts.entry(key.join("|")).or_default() += w;
+        (0..weights.len())
+            .map(|row| {
+                coded
+                    .iter()
+                    .map(|c| c.keys[c.codes[row].unwrap() as usize].to_string())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    let perturbed = |keys: &[String]| -> BTreeMap<String, f64> {
+        let mut counts = BTreeMap::<String, f64>::new();
+        for (key, &w) in keys.iter().zip(weights) {
+            *counts.entry(key.clone()).or_default() += w;
         }
-        let perturbed: Vec<(String, f64)> = counts
+        let mut out: BTreeMap<String, f64> = counts
             .into_iter()
             .enumerate()
             .map(|(k, (key, count))| (key, count * (1.0 + 0.1 * (k as f64 + 1.0).sin())))
             .collect();
-        let sum: f64 = perturbed.iter().map(|(_, c)| c).sum();
-        for (key, count) in perturbed {
-            let _ = writeln!(
-                text,
-                "{},{key},{}",
-                variables.join("*"),
-                count * total / sum
-            );
-        }
+        let sum: f64 = out.values().sum();
+        out.values_mut().for_each(|c| *c *= total / sum);
+        out
+    };
+    let provinces = key_of(&["provincie"]);
+    let regions = key_of(&["ggd_regio"]);
+    let province_targets = perturbed(&provinces);
+    let mut region_targets = perturbed(&regions);
+    let province_of: BTreeMap<&String, &String> = regions.iter().zip(&provinces).collect();
+    let mut per_province = BTreeMap::<&String, f64>::new();
+    for (region, target) in &region_targets {
+        *per_province.entry(province_of[region]).or_default() += target;
     }
+    for (region, target) in region_targets.iter_mut() {
+        let province = province_of[region];
+        *target *= province_targets[province] / per_province[province];
+    }
+    let mut text = String::from("variable,category,target\n");
+    let mut write = |name: &str, targets: &BTreeMap<String, f64>| {
+        for (key, target) in targets {
+            let _ = writeln!(text, "{name},{key},{target}");
+        }
+    };
+    write("provincie", &province_targets);
+    write("geslacht*leeftijd_cat", &perturbed(&key_of(&["geslacht", "leeftijd_cat"])));
+    write("ggd_regio", &region_targets);
     let path = bench_dir().join("margins-rake-three.csv");
     std::fs::write(&path, text).unwrap();
     path
