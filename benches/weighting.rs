@@ -95,7 +95,10 @@ fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
         }
     };
     write("provincie", &province_targets);
-    write("geslacht*leeftijd_cat", &perturbed(&key_of(&["geslacht", "leeftijd_cat"])));
+    write(
+        "geslacht*leeftijd_cat",
+        &perturbed(&key_of(&["geslacht", "leeftijd_cat"])),
+    );
     write("ggd_regio", &region_targets);
     let path = bench_dir().join("margins-rake-three.csv");
     std::fs::write(&path, text).unwrap();

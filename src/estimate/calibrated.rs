@@ -411,7 +411,7 @@ mod tests {
     use super::*;
     use crate::spec::margins::{MarginCategory, MarginVariable, Margins};
     use crate::spec::{CalibrationMethod, WeightingPlan};
-    use crate::weight::calibrate::{calibrate, Coded};
+    use crate::weight::calibrate::{calibrate, MarginCodes};
 
     /// Deterministic pseudo-random numbers in [0, 1).
     fn uniform(i: usize, salt: u64) -> f64 {
@@ -479,7 +479,7 @@ mod tests {
             trim: Some((Some(0.8), Some(1.25))),
             margins: Vec::new(),
         };
-        let coded = Coded {
+        let coded = MarginCodes {
             margins: &margins,
             categories: vec![sex, region],
         };

@@ -891,12 +891,13 @@ impl Compiler<'_> {
         }
         let trim = spec.trim.as_ref().map(|t| {
             let (min, max) = (t.get_ref().min, t.get_ref().max);
-            let bad = |v: Option<f64>| v.is_some_and(|v| !(v.is_finite() && v > 0.0));
-            if bad(min) || bad(max) || min.zip(max).is_some_and(|(a, b)| a >= 1.0 || b <= 1.0 || a >= b) {
+            let low_ok = min.is_none_or(|v| v > 0.0 && v < 1.0);
+            let high_ok = max.is_none_or(|v| v > 1.0 && v.is_finite());
+            if !(low_ok && high_ok) {
                 self.error_at(
                     "S048",
                     t,
-                    "[weighting] trim bounds are positive multiples of the mean weight with min < 1 < max",
+                    "[weighting] trim bounds are multiples of the mean weight: 0 < min < 1 < max",
                 );
             }
             (min, max)

@@ -114,7 +114,7 @@ pub struct Uncovered {
 }
 
 /// A margin variable resolved on the data: the category of each row (design order).
-pub struct Coded<'a> {
+pub struct MarginCodes<'a> {
     pub margins: &'a Margins,
     /// Per variable: the category index of each row, `u32::MAX` where none.
     pub categories: Vec<Vec<u32>>,
@@ -125,7 +125,7 @@ pub struct Coded<'a> {
 pub fn calibrate(
     plan: &WeightingPlan,
     wave: i32,
-    coded: &Coded,
+    coded: &MarginCodes,
     design_weights: &[f64],
 ) -> Result<(Vec<f64>, Calibration), Failure> {
     let margins = coded.margins;

@@ -271,7 +271,7 @@ fn code_margins<'a>(
     margins: &'a crate::spec::margins::Margins,
     schema: &SchemaPlan,
     wave: i32,
-) -> Result<calibrate::Coded<'a>, Failure> {
+) -> Result<calibrate::MarginCodes<'a>, Failure> {
     let mut categories = Vec::with_capacity(margins.variables.len());
     for variable in &margins.variables {
         for name in &variable.columns {
@@ -314,7 +314,7 @@ fn code_margins<'a>(
                 .collect(),
         );
     }
-    Ok(calibrate::Coded {
+    Ok(calibrate::MarginCodes {
         margins,
         categories,
     })
