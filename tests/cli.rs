@@ -139,6 +139,14 @@ fn the_sample_pipeline_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(out.join("weights.json")).unwrap()).unwrap();
     let waves = weights["waves"].as_array().unwrap();
     assert_eq!(waves.len(), 3);
+    assert!(
+        waves[0]["calibration"]["margins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["sample_rows"].is_null()),
+        "the 2020 wave has sex x age cells of fewer than 30 carers"
+    );
     for wave in waves {
         let calibration = &wave["calibration"];
         assert_eq!(calibration["method"], "rake", "{wave}");
@@ -146,7 +154,15 @@ fn the_sample_pipeline_writes_every_output() {
             calibration["max_residual"].as_f64().unwrap() <= 1e-10,
             "{wave}"
         );
-        assert_eq!(calibration["margins"].as_array().unwrap().len(), 12 + 14);
+        let margins = calibration["margins"].as_array().unwrap();
+        assert_eq!(margins.len(), 12 + 14);
+        // weights.json is published: no category count below min_n.
+        for margin in margins {
+            match margin["sample_rows"].as_u64() {
+                Some(rows) => assert!(rows >= 30, "{margin}"),
+                None => assert!(margin["before"].is_null(), "{margin}"),
+            }
+        }
         let kish = wave["weights"]["kish_deff"].as_f64().unwrap();
         assert!(kish > 1.0 && kish < 3.0, "{wave}");
         assert_eq!(wave["design_weights"]["kish_deff"].as_f64().unwrap(), 1.0);

@@ -154,7 +154,10 @@ fn write_rejects(
 /// `weights.json`: per wave the design weights, the weights used and the calibration record.
 fn write_weights(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<(), Failure> {
     let path = dir.join("weights.json");
-    let waves: Vec<_> = designs.iter().map(SurveyDesign::weights_report).collect();
+    let waves: Vec<_> = designs
+        .iter()
+        .map(|d| d.weights_report(plan.disclosure.min_n))
+        .collect();
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "pipeline": plan.name,
         "waves": waves,
@@ -223,8 +226,9 @@ fn weighting_section(
     artifacts: &Artifacts,
     design: &SurveyDesign,
 ) -> Option<report::WeightingSection> {
-    let calibration = &design.calibration.as_ref()?.report;
-    let weights = design.weights_report();
+    design.calibration.as_ref()?;
+    let weights = design.weights_report(plan.disclosure.min_n);
+    let calibration = weights.calibration.as_ref()?;
     let dutch = |v: f64| format!("{v:.2}").replace('.', ",");
     let lines = vec![
         (
@@ -271,8 +275,11 @@ fn weighting_section(
         lines.push((
             format!("buiten de marge {}", uncovered.variable),
             format!(
-                "{} respondenten (in geen categorie; hun gewicht wordt voor deze variabele niet aangepast)",
-                uncovered.rows
+                "{} (in geen categorie; hun gewicht wordt voor deze variabele niet aangepast)",
+                uncovered.rows.map_or(
+                    format!("minder dan {} respondenten", plan.disclosure.min_n),
+                    |r| format!("{r} respondenten")
+                )
             ),
         ));
     }

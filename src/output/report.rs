@@ -50,7 +50,8 @@ pub struct MarginRow {
     pub variable: String,
     pub category: String,
     pub target: f64,
-    pub before: f64,
+    /// `None` where the category has fewer respondents than `min_n`.
+    pub before: Option<f64>,
     pub after: f64,
 }
 
@@ -269,7 +270,7 @@ fn weighting(html: &mut String, waves: &[WeightingSection]) {
                 escape(&m.variable),
                 escape(&m.category),
                 dutch_number(m.target),
-                dutch_number(m.before),
+                m.before.map_or(DASH.to_string(), dutch_number),
                 dutch_number(m.after)
             );
         }
@@ -500,7 +501,7 @@ mod tests {
                     variable: "provincie".into(),
                     category: "21".into(),
                     target: 410.0,
-                    before: 388.0,
+                    before: Some(388.0),
                     after: 410.0,
                 }],
                 headline: vec![HeadlineRow {

@@ -94,14 +94,37 @@ pub struct CalibrationReport {
     pub negative_weights: usize,
 }
 
+impl CalibrationReport {
+    /// The report as files outside `private/` may show it: counts of fewer than `min_n`
+    /// respondents (and their weighted counts before calibration) are left out.
+    pub fn published(&self, min_n: u64) -> CalibrationReport {
+        let small = |rows: Option<usize>| rows.is_some_and(|r| (r as u64) < min_n);
+        let mut out = self.clone();
+        for m in &mut out.margins {
+            if small(m.sample_rows) {
+                m.sample_rows = None;
+                m.before = None;
+            }
+        }
+        for u in &mut out.uncovered {
+            if small(u.rows) {
+                u.rows = None;
+            }
+        }
+        out
+    }
+}
+
 /// One category: target, design-weighted count before, calibrated count after.
 #[derive(Debug, Clone, Serialize)]
 pub struct MarginReport {
     pub variable: String,
     pub category: String,
     pub target: f64,
-    pub sample_rows: usize,
-    pub before: f64,
+    /// Respondents in the category; `None` in published files when fewer than `min_n`.
+    pub sample_rows: Option<usize>,
+    /// Design-weighted count before calibration; hidden with `sample_rows`.
+    pub before: Option<f64>,
     pub after: f64,
     /// `(after − target) / (1 + |target|)`, before trimming.
     pub residual: f64,
@@ -110,7 +133,8 @@ pub struct MarginReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Uncovered {
     pub variable: String,
-    pub rows: usize,
+    /// `None` in published files when fewer than `min_n`.
+    pub rows: Option<usize>,
 }
 
 /// A margin variable resolved on the data: the category of each row (design order).
@@ -186,9 +210,9 @@ pub fn calibrate(
         .zip(&columns)
         .map(|(v, c)| Uncovered {
             variable: v.name.clone(),
-            rows: c.iter().filter(|&&c| c == u32::MAX).count(),
+            rows: Some(c.iter().filter(|&&c| c == u32::MAX).count()),
         })
-        .filter(|u| u.rows > 0)
+        .filter(|u| u.rows > Some(0))
         .collect();
 
     // Targets as counts: shares are of the design-weighted total each variable covers.
@@ -259,8 +283,8 @@ pub fn calibrate(
                 variable: v.name.clone(),
                 category: category.category.clone(),
                 target: targets[j],
-                sample_rows: counts[j],
-                before: before[j],
+                sample_rows: Some(counts[j]),
+                before: Some(before[j]),
                 after: achieved[j],
                 residual,
             });

@@ -658,13 +658,14 @@ impl SurveyDesign {
         Some(design)
     }
 
-    pub fn weights_report(&self) -> WeightsReport {
+    /// The wave's `weights.json` entry, with counts below `min_n` left out (it is published).
+    pub fn weights_report(&self, min_n: u64) -> WeightsReport {
         WeightsReport {
             wave: self.wave,
             design: self.description.clone(),
             design_weights: WeightSummary::of(&self.design_weights),
             weights: WeightSummary::of(&self.weights),
-            calibration: self.calibration.as_ref().map(|c| c.report.clone()),
+            calibration: self.calibration.as_ref().map(|c| c.report.published(min_n)),
         }
     }
 }
