@@ -166,6 +166,15 @@ fn the_sample_pipeline_writes_every_output() {
         let kish = wave["weights"]["kish_deff"].as_f64().unwrap();
         assert!(kish > 1.0 && kish < 3.0, "{wave}");
         assert_eq!(wave["design_weights"]["kish_deff"].as_f64().unwrap(), 1.0);
+        // Per segment: Kish's deff and effective n, never for fewer than min_n respondents.
+        let segments = wave["segments"].as_array().unwrap();
+        assert!(segments.iter().any(|s| s["segmentation"] == "provincie"));
+        for segment in segments {
+            let rows = segment["rows"].as_f64().unwrap();
+            assert!(rows >= 30.0, "{segment}");
+            let n_eff = segment["effective_n"].as_f64().unwrap();
+            assert!(n_eff > 0.0 && n_eff <= rows + 1e-9, "{segment}");
+        }
     }
     let respondents = read_parquet(&out.join("private/respondents.parquet"));
     let calibrated = respondents

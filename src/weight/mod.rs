@@ -635,6 +635,18 @@ pub struct WeightsReport {
     /// The weights estimates use (after calibration and trimming).
     pub weights: WeightSummary,
     pub calibration: Option<calibrate::CalibrationReport>,
+    /// Kish's design effect and effective n of the weights used, per segment of every
+    /// segmentation (segments with fewer than `min_n` respondents left out).
+    pub segments: Vec<SegmentWeights>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SegmentWeights {
+    pub segmentation: String,
+    pub segment: String,
+    pub rows: usize,
+    pub kish_deff: f64,
+    pub effective_n: f64,
 }
 
 impl SurveyDesign {
@@ -666,6 +678,35 @@ impl SurveyDesign {
             design_weights: WeightSummary::of(&self.design_weights),
             weights: WeightSummary::of(&self.weights),
             calibration: self.calibration.as_ref().map(|c| c.report.published(min_n)),
+            segments: self.segment_weights(min_n),
         }
+    }
+
+    fn segment_weights(&self, min_n: u64) -> Vec<SegmentWeights> {
+        let mut out = Vec::new();
+        for segmentation in &self.segments {
+            let mut sums = vec![(0usize, 0.0f64, 0.0f64); segmentation.domains.len()];
+            for (&d, &w) in segmentation.codes.iter().zip(&self.ordered_weights) {
+                if d != u32::MAX {
+                    let s = &mut sums[d as usize];
+                    s.0 += 1;
+                    s.1 += w;
+                    s.2 += w * w;
+                }
+            }
+            for ((rows, sum, squares), (code, _)) in sums.into_iter().zip(&segmentation.domains) {
+                if rows == 0 || (rows as u64) < min_n {
+                    continue;
+                }
+                out.push(SegmentWeights {
+                    segmentation: segmentation.name.clone(),
+                    segment: code.clone(),
+                    rows,
+                    kish_deff: rows as f64 * squares / (sum * sum),
+                    effective_n: sum * sum / squares,
+                });
+            }
+        }
+        out
     }
 }
