@@ -34,12 +34,6 @@ kind = "proportion"
 value = "mantelzorger = 1"
 "#;
 
-const MARGINS: [&[&str]; 3] = [
-    &["provincie"],
-    &["geslacht", "leeftijd_cat"],
-    &["ggd_regio"],
-];
-
 /// Population margins near the sample's weighted counts: each category's count times
 /// `1 + 0.1·sin(k)`, rescaled to one total. GGD regions lie within provinces, so their targets
 /// are each province's target shared in proportion to the perturbed region counts (independent
