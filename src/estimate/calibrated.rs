@@ -485,6 +485,11 @@ mod tests {
         };
         let (weights, calibration) = calibrate(&plan, 2024, &coded, &design_weights).unwrap();
         assert!(calibration.report.trimmed_low + calibration.report.trimmed_high > 0);
+        // The margins hold before trimming, and the report says where trimming left them.
+        for m in &calibration.report.margins {
+            assert!(m.residual.abs() < 1e-12, "{m:?}");
+            assert!((m.after_trimming.unwrap() - m.target).abs() > 1e-9, "{m:?}");
+        }
         let chunks = crate::weight::chunks(&psu_starts);
         let layout = Layout {
             weights: &weights,

@@ -128,6 +128,8 @@ pub struct MarginReport {
     pub after: f64,
     /// `(after − target) / (1 + |target|)`, before trimming.
     pub residual: f64,
+    /// The weighted count after trimming, when weights were trimmed.
+    pub after_trimming: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -287,26 +289,34 @@ pub fn calibrate(
                 before: Some(before[j]),
                 after: achieved[j],
                 residual,
+                after_trimming: None,
             });
         }
     }
-    let negative_weights = weights.iter().filter(|&&w| w <= 0.0).count();
+    let (final_weights, trimmed_low, trimmed_high) = match plan.trim {
+        None => (weights.clone(), 0, 0),
+        Some((min, max)) => trim(&weights, min, max),
+    };
+    let negative_weights = final_weights.iter().filter(|&&w| w <= 0.0).count();
     if negative_weights > 0 {
         return Err(Diagnostic::error(
             "W016",
             format!(
-                "wave {wave}: linear calibration gives {negative_weights} weights of zero or less; \
-                 use method = \"rake\", which keeps weights positive, or merge sparse categories"
+                "wave {wave}: {} gives {negative_weights} weights of zero or less; use method = \"rake\", \
+                 which keeps weights positive, or merge sparse categories",
+                if trimmed_low + trimmed_high > 0 { "calibration with trimming" } else { "linear calibration" }
             ),
         )
         .at(margins.path.display().to_string())
         .into());
     }
-
-    let (final_weights, trimmed_low, trimmed_high) = match plan.trim {
-        None => (weights.clone(), 0, 0),
-        Some((min, max)) => trim(&weights, min, max),
-    };
+    if trimmed_low + trimmed_high > 0 {
+        // Trimming moves the margins away from their targets: report where they end.
+        let trimmed = totals(&columns, width, &final_weights);
+        for (m, &t) in report_margins.iter_mut().zip(&trimmed) {
+            m.after_trimming = Some(t);
+        }
+    }
     let inverse_g = design_weights
         .iter()
         .zip(&weights)
