@@ -215,7 +215,7 @@ pub fn run(
 ) -> Result<Outcome, Failure> {
     let mut clock = Clock::default();
     let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
-    let validated = ingest_and_validate(&plan, &mut clock, progress)?;
+    let mut validated = ingest_and_validate(&plan, &mut clock, progress)?;
     check_reject_share(&plan, &validated)?;
 
     let mut designs = Vec::with_capacity(validated.frames.len());
@@ -232,6 +232,9 @@ pub fn run(
                 &plan.segmentations,
             )
         })?);
+    }
+    for design in &designs {
+        validated.diagnostics.extend(design.weighting_notices());
     }
     let estimates = clock.time("estimate", progress, || estimate::all(&designs, &plan))?;
     let released = clock.time("disclosure", progress, || {

@@ -41,6 +41,12 @@ fn the_sample_pipeline_writes_every_output() {
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(stdout.contains("wave 2024: 9600 rows read"), "{stdout}");
     assert!(stdout.contains("9 indicators"), "{stdout}");
+    // Carers of sex 3 are outside the sex x age margin: said, not hidden.
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("warning[W013]: wave 2024: 40 respondents are in no category of margin mz_geslacht*mz_leeftijd_cat"),
+        "{stderr}"
+    );
 
     for file in [
         "estimates.parquet",

@@ -670,6 +670,32 @@ impl SurveyDesign {
         Some(design)
     }
 
+    /// Warnings about the calibration for the run's diagnostics: rows that no category of a
+    /// margin variable covers keep their weight for it (`W013`).
+    pub fn weighting_notices(&self) -> Vec<Diagnostic> {
+        let Some(calibration) = &self.calibration else {
+            return Vec::new();
+        };
+        calibration
+            .report
+            .uncovered
+            .iter()
+            .map(|u| {
+                Diagnostic::warning(
+                    "W013",
+                    format!(
+                        "wave {}: {} respondents are in no category of margin {}; their weights are \
+                         not calibrated to it (add their category to the margins to include them)",
+                        self.wave,
+                        u.rows.unwrap_or_default(),
+                        u.variable
+                    ),
+                )
+                .at(calibration.report.margins_file.clone())
+            })
+            .collect()
+    }
+
     /// The wave's `weights.json` entry, with counts below `min_n` left out (it is published).
     pub fn weights_report(&self, min_n: u64) -> WeightsReport {
         WeightsReport {
