@@ -15,7 +15,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::prepare;
+use common::{prepare, SHARE};
 use peiling::estimate;
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
@@ -24,13 +24,6 @@ use polars::prelude::*;
 fn main() {
     divan::main();
 }
-
-const SHARE: &str = r#"[[indicator]]
-id = "mantelzorger"
-label = "Geeft mantelzorg"
-kind = "proportion"
-value = "mantelzorger = 1"
-"#;
 
 fn one_share() -> &'static (Plan, SurveyDesign) {
     static CELL: OnceLock<(Plan, SurveyDesign)> = OnceLock::new();

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use common::{bench_dir, data_file, derived, pipeline};
+use common::{bench_dir, data_file, derived, pipeline, SHARE};
 use peiling::derive::DerivedFrame;
 use peiling::spec::Plan;
 use peiling::weight::{self, SurveyDesign};
@@ -26,13 +26,6 @@ use peiling::{codes, estimate};
 fn main() {
     divan::main();
 }
-
-const SHARE: &str = r#"[[indicator]]
-id = "mantelzorger"
-label = "Geeft mantelzorg"
-kind = "proportion"
-value = "mantelzorger = 1"
-"#;
 
 /// Population margins near the sample's weighted counts: each category's count times
 /// `1 + 0.1·sin(k)`, rescaled to one total. GGD regions lie within provinces, so their targets

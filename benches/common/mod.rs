@@ -49,6 +49,14 @@ lonely_psu = "remove"
     )
 }
 
+/// One proportion, the indicator of the single-indicator benchmarks.
+pub const SHARE: &str = r#"[[indicator]]
+id = "mantelzorger"
+label = "Geeft mantelzorg"
+kind = "proportion"
+value = "mantelzorger = 1"
+"#;
+
 /// `target/bench-data/`: the generated wave and the benchmark pipelines.
 pub fn bench_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");

@@ -139,49 +139,35 @@ pub fn apply(
         }
     };
 
-    let (strata, stratum_keys) = match &plan.strata {
-        None => (vec![0u32; rows], vec![Key::Str("all".into())]),
-        Some(name) => {
-            let coded = encode(&column(name)?)
-                .map_err(|e| Failure::internal(Diagnostic::error("W099", "strata").caused_by(e)))?;
-            let mut strata = Vec::with_capacity(rows);
-            for (row, code) in coded.codes.iter().enumerate() {
-                match code {
-                    Some(c) => strata.push(*c),
-                    None => {
-                        return Err(Diagnostic::error(
-                            "W003",
-                            format!("stratum {name:?} of {} is missing", describe_row(row)),
-                        )
-                        .into())
-                    }
+    // Dense codes of a design column; a missing value is an error naming the respondent.
+    let required_codes = |name: &str, code: &'static str, what: &str| {
+        let coded = encode(&column(name)?).map_err(|e| {
+            Failure::internal(Diagnostic::error("W099", what.to_string()).caused_by(e))
+        })?;
+        let mut codes = Vec::with_capacity(rows);
+        for (row, value) in coded.codes.iter().enumerate() {
+            match value {
+                Some(c) => codes.push(*c),
+                None => {
+                    return Err(Failure::from(Diagnostic::error(
+                        code,
+                        format!("{what} {name:?} of {} is missing", describe_row(row)),
+                    )))
                 }
             }
-            (strata, coded.keys)
         }
+        Ok((codes, coded.keys))
+    };
+
+    let (strata, stratum_keys) = match &plan.strata {
+        None => (vec![0u32; rows], vec![Key::Str("all".into())]),
+        Some(name) => required_codes(name, "W003", "stratum")?,
     };
 
     // PSUs nested in strata: the pair (stratum, psu) identifies a PSU.
     let psu_codes: Vec<u32> = match &plan.psu {
         None => (0..rows as u32).collect(),
-        Some(name) => {
-            let coded = encode(&column(name)?)
-                .map_err(|e| Failure::internal(Diagnostic::error("W099", "psu").caused_by(e)))?;
-            let mut codes = Vec::with_capacity(rows);
-            for (row, code) in coded.codes.iter().enumerate() {
-                match code {
-                    Some(c) => codes.push(*c),
-                    None => {
-                        return Err(Diagnostic::error(
-                            "W004",
-                            format!("PSU {name:?} of {} is missing", describe_row(row)),
-                        )
-                        .into())
-                    }
-                }
-            }
-            codes
-        }
+        Some(name) => required_codes(name, "W004", "PSU")?.0,
     };
     let mut order: Vec<u32> = (0..rows as u32).collect();
     if plan.strata.is_some() || plan.psu.is_some() {
