@@ -181,6 +181,11 @@ fn summary(html: &mut String, lines: &[(String, String)]) {
         html.push_str("<p class=\"muted\">Geen gegevens.</p>\n");
         return;
     }
+    key_values(html, lines);
+}
+
+/// A two-column table of labelled values.
+fn key_values(html: &mut String, lines: &[(String, String)]) {
     html.push_str("<table class=\"summary\">\n<tbody>\n");
     for (key, value) in lines {
         let _ = writeln!(
@@ -223,16 +228,7 @@ fn weighting(html: &mut String, waves: &[WeightingSection]) {
     html.push_str("<h2 id=\"weging\">Weging</h2>\n");
     for wave in waves {
         let _ = writeln!(html, "<h3>meting {}</h3>", wave.wave);
-        html.push_str("<table class=\"summary\">\n<tbody>\n");
-        for (key, value) in &wave.lines {
-            let _ = writeln!(
-                html,
-                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                escape(key),
-                escape(value)
-            );
-        }
-        html.push_str("</tbody>\n</table>\n");
+        key_values(html, &wave.lines);
         if !wave.headline.is_empty() {
             html.push_str(
                 "<table>\n<thead><tr><th>indicator (totaal)</th><th class=\"num\">ongewogen</th>\
