@@ -239,9 +239,19 @@ fn report(result: Result<Outcome, Failure>, format: LogFormat, quiet: bool) -> C
 
 fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<(), Failure> {
     let schema = schema.map(peiling::spec::schema::load).transpose()?;
+    let format = peiling::spec::InputFormat::of(file).ok_or_else(|| {
+        Failure::from(
+            Diagnostic::error(
+                "I009",
+                "unknown file type: expected .csv, .txt, .tsv, .parquet, .sav or .zsav",
+            )
+            .at(file.display().to_string()),
+        )
+    })?;
     let input = peiling::spec::InputPlan {
         wave: 0,
         path: file.to_path_buf(),
+        format,
         csv: Default::default(),
     };
     let raw = peiling::ingest::read(&input)?;

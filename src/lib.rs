@@ -72,6 +72,8 @@ impl Clock {
 
 /// Ingest and validation of every input, shared by `run` and `validate`.
 struct Validated {
+    /// The schema with the labels of every input's own codebook (SPSS) merged in.
+    schema: spec::SchemaPlan,
     frames: Vec<ValidFrame>,
     rejects: Vec<Rejects>,
     reports: Vec<ValidationReport>,
@@ -97,6 +99,7 @@ fn ingest_and_validate(
     progress: &dyn Progress,
 ) -> Result<Validated, Failure> {
     let mut validated = Validated {
+        schema: plan.schema.clone(),
         frames: Vec::new(),
         rejects: Vec::new(),
         reports: Vec::new(),
@@ -105,9 +108,12 @@ fn ingest_and_validate(
     };
     for input in &plan.inputs {
         let raw = clock.time("ingest", progress, || ingest::read(input))?;
-        let (frame, rejects) = clock.time("validate", progress, || {
-            schema::validate(&raw, &plan.schema)
-        })?;
+        validated.diagnostics.extend(raw.notices.iter().cloned());
+        // The file's own codebook (SPSS) applies to its values; the run's labels gather all.
+        let schema = schema::codebook::merge(&plan.schema, &raw)?;
+        validated.schema = schema::codebook::merge_lenient(&validated.schema, &raw).0;
+        let (frame, rejects) =
+            clock.time("validate", progress, || schema::validate(&raw, &schema))?;
         let report = &frame.report;
         if !report.extra_columns.is_empty() {
             validated.diagnostics.push(
@@ -214,9 +220,11 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Outcome, Failure> {
     let mut clock = Clock::default();
-    let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
+    let mut plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
     let mut validated = ingest_and_validate(&plan, &mut clock, progress)?;
     check_reject_share(&plan, &validated)?;
+    // Labels from SPSS files label the segments and the microdata too.
+    plan.schema = validated.schema.clone();
 
     let mut designs = Vec::with_capacity(validated.frames.len());
     for frame in &validated.frames {

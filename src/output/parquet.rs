@@ -203,12 +203,18 @@ pub fn labels_json(schema: &SchemaPlan) -> String {
                     .map(|(c, l)| (c.to_string(), serde_json::Value::from(l.clone())))
                     .collect::<serde_json::Map<_, _>>()
             };
-            let value = serde_json::json!({
+            let mut value = serde_json::json!({
                 "type": f.field_type.as_str(),
                 "label": f.label,
                 "categories": codes(&f.categories),
                 "missing": codes(&f.missing),
             });
+            if !f.value_labels.is_empty() {
+                value["labels"] = codes(&f.value_labels).into();
+            }
+            if !f.missing_ranges.is_empty() {
+                value["missing_ranges"] = serde_json::json!(f.missing_ranges);
+            }
             (f.name.clone(), value)
         })
         .collect();

@@ -7,6 +7,7 @@
 //! visible, so a rule can say "7 = n.v.t. when ..."). A row with any problem is rejected, and
 //! each problem is one row of the rejects table, so `read = accepted + rejected` always holds.
 
+pub mod codebook;
 pub mod rules;
 
 use std::collections::{BTreeMap, HashMap};
@@ -58,9 +59,11 @@ pub struct Rejects {
 pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects), Failure> {
     let file = raw.path.display().to_string();
     let extra_columns = check_columns(raw, schema)?;
-    let decimal_comma = match raw.dialect.decimal_comma {
-        Some(given) => given,
-        None => detect_decimal_comma(raw, schema),
+    let decimal_comma = match raw.dialect.as_ref().map(|d| d.decimal_comma) {
+        Some(Some(given)) => given,
+        Some(None) => detect_decimal_comma(raw, schema),
+        // Typed formats write numbers with a decimal point.
+        None => false,
     };
     let height = raw.rows();
     let mut problems: Vec<Problem> = Vec::new();
@@ -96,6 +99,7 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
             )
         })?;
     }
+    ragged_rows(raw, &mut problems);
     problems.sort_by(|a, b| a.row.cmp(&b.row).then_with(|| a.order.cmp(&b.order)));
     for problem in &mut problems {
         problem.key = key_of(raw, schema, problem.row);
@@ -116,9 +120,9 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
         wave: raw.wave,
         file: file.clone(),
         sha256: raw.sha256.clone(),
-        dialect: Some(crate::ingest::Dialect {
+        dialect: raw.dialect.clone().map(|dialect| crate::ingest::Dialect {
             decimal_comma: Some(decimal_comma),
-            ..raw.dialect.clone()
+            ..dialect
         }),
         rows_read: height,
         rows_accepted: height - rows_rejected,
@@ -139,6 +143,31 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
             problems,
         },
     ))
+}
+
+/// A CSV record with the wrong number of fields is rejected as a whole (`V017`): its values
+/// may sit in the wrong columns, so the problems found in them are dropped.
+fn ragged_rows(raw: &RawFrame, problems: &mut Vec<Problem>) {
+    if raw.ragged.is_empty() {
+        return;
+    }
+    let ragged: std::collections::HashSet<usize> = raw.ragged.iter().map(|r| r.row).collect();
+    problems.retain(|p| !ragged.contains(&p.row));
+    for row in &raw.ragged {
+        problems.push(Problem {
+            row: row.row,
+            order: 0,
+            key: None,
+            column: String::new(),
+            value: Some(format!("{} fields", row.fields)),
+            rule: "field_count".into(),
+            code: "V017",
+            message: format!(
+                "the record has {} field(s), the header {}: a missing or extra delimiter, or an unclosed quote",
+                row.fields, row.expected
+            ),
+        });
+    }
 }
 
 fn internal(file: &str, error: impl std::fmt::Display) -> Failure {
@@ -172,11 +201,12 @@ fn check_columns(raw: &RawFrame, schema: &SchemaPlan) -> Result<Vec<String>, Fai
             ),
         )
         .at(format!("{}, line 1 (header)", raw.path.display()));
-        if header.len() == 1 && schema.fields.len() > 1 {
+        if let (true, Some(dialect)) = (header.len() == 1 && schema.fields.len() > 1, &raw.dialect)
+        {
             diagnostic = diagnostic.caused_by(format!(
                 "the header was read as one column {:?} with delimiter {:?}: set `delimiter` in the [[input]]",
                 truncate(&header[0], 60),
-                raw.dialect.delimiter
+                dialect.delimiter
             ));
         }
         return Err(diagnostic.into());
@@ -250,9 +280,13 @@ pub fn summarize(
                 .and_then(|l| l.as_ref())
                 .map(|l| format!("line {}", l[problem.row]))
                 .unwrap_or_else(|| format!("row {}", problem.row + 1));
+            let column = match problem.column.as_str() {
+                "" => String::new(),
+                name => format!(", column {name}"),
+            };
             lines.push(format!(
-                "  {}, {line}, column {}: {}",
-                wave.file, problem.column, problem.message
+                "  {}, {line}{column}: {}",
+                wave.file, problem.message
             ));
         }
     }

@@ -10,6 +10,7 @@
 //! | `required`    | V014 | a required value is present                                 |
 //! | `primary_key` | V015 | the primary key is present and unique                       |
 //! | *rule id*     | V016 | a routing rule of the schema holds                          |
+//! | `field_count` | V017 | a CSV record has as many fields as the header               |
 //!
 //! Why it matters: a value that silently becomes null, or a code outside the codebook counted
 //! as an answer, changes published percentages without anybody noticing. Every problem is a
@@ -259,7 +260,10 @@ impl Checker<'_> {
     /// Checks a numeric code; `Some(true)` when it is a user-missing code.
     fn code(&mut self, row: usize, raw: &str, code: Code, value: f64) -> Option<bool> {
         let field = self.field;
-        if field.missing.iter().any(|(c, _)| *c == code) {
+        let in_range = |(low, high): &(f64, f64)| *low <= value && value <= *high;
+        if field.missing.iter().any(|(c, _)| *c == code)
+            || field.missing_ranges.iter().any(in_range)
+        {
             return Some(true);
         }
         if !field.categories.is_empty() && !field.categories.iter().any(|(c, _)| *c == code) {

@@ -59,7 +59,7 @@ pub struct PipelineSection {
 pub struct InputSpec {
     /// Survey wave (year) of this file.
     pub wave: i32,
-    /// Respondent export, relative to the pipeline file: `.csv` (`.parquet` and `.sav` follow).
+    /// Respondent export, relative to the pipeline file: `.csv`, `.parquet`, `.sav` or `.zsav`.
     pub path: Spanned<String>,
     /// Schema file, relative to the pipeline file.
     pub schema: Spanned<String>,
@@ -381,7 +381,32 @@ pub struct Plan {
 pub struct InputPlan {
     pub wave: i32,
     pub path: PathBuf,
+    pub format: InputFormat,
     pub csv: CsvOptions,
+}
+
+/// The kind of an export, from its file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// `.csv`, `.txt`, `.tsv`
+    Csv,
+    /// `.parquet`, `.pq`
+    Parquet,
+    /// SPSS `.sav`, `.zsav`
+    Sav,
+}
+
+impl InputFormat {
+    /// The format of `path` by its extension (any case); `None` when unknown.
+    pub fn of(path: &Path) -> Option<InputFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "csv" | "txt" | "tsv" => Some(InputFormat::Csv),
+            "parquet" | "pq" => Some(InputFormat::Parquet),
+            "sav" | "zsav" => Some(InputFormat::Sav),
+            _ => None,
+        }
+    }
 }
 
 /// CSV dialect settings from the spec; `None` means "detect".
@@ -681,15 +706,31 @@ impl Compiler<'_> {
                 .and_then(|e| e.to_str())
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            if extension != "csv" {
+            let format = InputFormat::of(&path);
+            if format.is_none() {
                 self.error_at(
                     "S006",
                     &input.path,
                     format!(
-                        "input {}: only .csv exports are supported so far (got .{extension})",
+                        "input {}: unknown format .{extension}: expected .csv, .parquet, .sav or .zsav",
                         input.path.get_ref()
                     ),
                 );
+            }
+            if format.is_some_and(|f| f != InputFormat::Csv) {
+                for option in [&input.delimiter, &input.decimal, &input.encoding]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.error_at(
+                        "S008",
+                        option,
+                        format!(
+                            "delimiter, decimal and encoding are CSV settings, but {} is .{extension}",
+                            input.path.get_ref()
+                        ),
+                    );
+                }
             }
             if !path.is_file() {
                 self.error_at(
@@ -702,6 +743,7 @@ impl Compiler<'_> {
             plans.push(InputPlan {
                 wave: input.wave,
                 path,
+                format: format.unwrap_or(InputFormat::Csv),
                 csv,
             });
         }

@@ -121,17 +121,23 @@ pub struct FieldPlan {
     pub categories: Vec<(Code, String)>,
     /// Sorted by code.
     pub missing: Vec<(Code, String)>,
+    /// User-missing ranges `(low, high)`, bounds included: from an SPSS file's declarations.
+    pub missing_ranges: Vec<(f64, f64)>,
+    /// Value labels that describe without restricting: from an SPSS file, for a field whose
+    /// schema lists no `categories`. Sorted by code.
+    pub value_labels: Vec<(Code, String)>,
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub pattern: Option<Regex>,
 }
 
 impl FieldPlan {
-    /// Value label of a code, from `categories` or `missing`.
+    /// Value label of a code, from `categories`, `missing` or the file's value labels.
     pub fn label_of(&self, code: &Code) -> Option<&str> {
         self.categories
             .iter()
             .chain(&self.missing)
+            .chain(&self.value_labels)
             .find(|(c, _)| c == code)
             .map(|(_, label)| label.as_str())
     }
@@ -260,6 +266,8 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
             required: field.required,
             categories,
             missing,
+            missing_ranges: Vec::new(),
+            value_labels: Vec::new(),
             minimum: field.minimum,
             maximum: field.maximum,
             pattern,

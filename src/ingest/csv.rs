@@ -1,0 +1,388 @@
+//! CSV exports: dialect detection, and a reader that keeps every record.
+//!
+//! The dialect is what the spec gives, else detected: UTF-8 with or without BOM, else
+//! Windows-1252 (what Excel on a Dutch Windows machine writes); the delimiter from the header
+//! line. Before parsing, one quote-aware pass over the text finds where each record starts and
+//! how many fields it has. A well-formed file (every record as wide as the header, no blank
+//! lines) is parsed by polars' multi-threaded reader. A file with ragged records or blank lines
+//! is parsed by the `csv` crate instead, which reports each record with its line: a ragged
+//! record becomes a row whose fields are what the line holds, marked in
+//! [`RawFrame::ragged`] so that validation rejects it (`V017`) instead of the read failing.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{Dialect, RaggedRow, RawFrame};
+use crate::diag::{Diagnostic, Failure};
+use crate::spec::{sha256_hex, CsvOptions};
+
+/// Reads CSV from memory; `path` is used for messages.
+pub fn read_bytes(
+    wave: i32,
+    path: &Path,
+    bytes: &[u8],
+    options: &CsvOptions,
+) -> Result<RawFrame, Failure> {
+    let file_error =
+        |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
+    let sha256 = sha256_hex(bytes);
+    if bytes.is_empty() {
+        return Err(file_error(
+            "I002",
+            "the file is empty: expected a header line and data rows".into(),
+        )
+        .into());
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Err(file_error(
+            "I003",
+            "the file contains NUL bytes: it is binary, not CSV text (an SPSS or Excel file with a .csv name?)".into(),
+        )
+        .into());
+    }
+    let (text, encoding, bom) = decode(bytes, options.encoding)
+        .map_err(|message| Failure::from(file_error("I004", message)))?;
+    let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
+    let scan = scan_records(text.as_bytes(), delimiter);
+
+    let parse_error = |error: &dyn std::fmt::Display| {
+        let mut diagnostic = file_error(
+            "I005",
+            format!("cannot parse CSV (delimiter {:?})", delimiter as char),
+        )
+        .caused_by(error);
+        let sniffed = sniff_delimiter(&text);
+        if sniffed != delimiter {
+            diagnostic = diagnostic.caused_by(format!(
+                "the header line looks {:?}-separated: check `delimiter` in the [[input]]",
+                sniffed as char
+            ));
+        }
+        Failure::from(diagnostic)
+    };
+    let (frame, ragged) = if scan.is_regular() {
+        // polars can still disagree with the scan on odd quoting; the record reader decides then.
+        match read_regular(&text, delimiter) {
+            Ok(frame) if frame.height() == scan.lines.len() => (frame, Vec::new()),
+            Ok(_) | Err(_) => read_records(&text, delimiter).map_err(|e| parse_error(&e))?,
+        }
+    } else {
+        read_records(&text, delimiter).map_err(|e| parse_error(&e))?
+    };
+    // The scan and the readers split records alike; should they not, rows get numbers only.
+    let lines = (scan.lines.len() == frame.height()).then_some(scan.lines);
+    if frame.height() == 0 {
+        return Err(file_error("I006", "the file has a header but no data rows".into()).into());
+    }
+    Ok(RawFrame {
+        wave,
+        path: path.to_path_buf(),
+        sha256,
+        frame,
+        lines,
+        ragged,
+        dialect: Some(Dialect {
+            delimiter: delimiter as char,
+            encoding: encoding.to_string(),
+            bom,
+            decimal_comma: options.decimal_comma,
+        }),
+        codebook: Default::default(),
+        notices: Vec::new(),
+    })
+}
+
+/// polars' reader, every column as text: the fast path for well-formed files.
+fn read_regular(text: &str, delimiter: u8) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_raise_if_empty(true)
+        .map_parse_options(|p| {
+            p.with_separator(delimiter)
+                .with_quote_char(Some(b'"'))
+                .with_missing_is_null(true)
+        })
+        .into_reader_with_file_handle(Cursor::new(text.as_bytes()))
+        .finish()
+}
+
+/// The `csv` crate's record reader: every record, ragged ones included. Blank lines are not
+/// records. An empty field is null, as in [`read_regular`].
+fn read_records(text: &str, delimiter: u8) -> Result<(DataFrame, Vec<RaggedRow>), String> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(record) => record.map_err(|e| e.to_string())?,
+        None => return Err("the file has no header line".into()),
+    };
+    let width = header.len();
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
+    let mut height = 0;
+    let mut ragged = Vec::new();
+    for record in records {
+        let record = record.map_err(|e| e.to_string())?;
+        if record.len() != width {
+            ragged.push(RaggedRow {
+                row: height,
+                fields: record.len(),
+                expected: width,
+            });
+        }
+        height += 1;
+        for (index, column) in columns.iter_mut().enumerate() {
+            let value = record.get(index).filter(|v| !v.is_empty());
+            column.push(value.map(str::to_string));
+        }
+    }
+    let columns = header
+        .iter()
+        .zip(columns)
+        .map(|(name, values)| {
+            StringChunked::from_iter_options(name.into(), values.into_iter())
+                .into_series()
+                .into()
+        })
+        .collect();
+    let frame = DataFrame::new(height, columns).map_err(|e| e.to_string())?;
+    Ok((frame, ragged))
+}
+
+/// Decodes to UTF-8: the given encoding, or UTF-8 when valid, else Windows-1252. Returns the
+/// text, the encoding's name and whether a BOM was stripped.
+fn decode(
+    bytes: &[u8],
+    given: Option<&'static encoding_rs::Encoding>,
+) -> Result<(String, &'static str, bool), String> {
+    let (bom, body) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let encoding = match given {
+        Some(encoding) => encoding,
+        None if std::str::from_utf8(body).is_ok() => encoding_rs::UTF_8,
+        None => encoding_rs::WINDOWS_1252,
+    };
+    let (text, had_errors) = encoding.decode_without_bom_handling(body);
+    if had_errors {
+        return Err(format!(
+            "the file is not valid {} text; set `encoding` in the [[input]] if it is another",
+            encoding.name()
+        ));
+    }
+    Ok((text.into_owned(), encoding.name(), bom))
+}
+
+/// The most frequent of `;`, `,`, tab and `|` outside quotes in the header line; `,` if none.
+pub(super) fn sniff_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0), (b'|', 0)];
+    let mut quoted = false;
+    for byte in header.bytes() {
+        if byte == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (candidate, count) in counts.iter_mut() {
+                if byte == *candidate {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    // Ties keep the earlier candidate: `;` first, the Dutch default.
+    let mut best = (b',', 0);
+    for (candidate, count) in counts {
+        if count > best.1 {
+            best = (candidate, count);
+        }
+    }
+    best.0
+}
+
+/// Where the data records start and how wide they are.
+#[derive(Debug, Default, PartialEq)]
+struct RecordScan {
+    /// Fields in the header line.
+    header_fields: usize,
+    /// Line (1-based) where each data record starts.
+    lines: Vec<u32>,
+    /// Data records whose field count differs from the header's.
+    ragged: usize,
+    /// Blank lines after the header.
+    blank_lines: usize,
+}
+
+impl RecordScan {
+    /// Every record as wide as the header and no blank lines: polars reads it as is.
+    fn is_regular(&self) -> bool {
+        self.ragged == 0 && self.blank_lines == 0
+    }
+}
+
+/// One pass over the text: record starts and widths, honouring quoted delimiters and line
+/// breaks (`""` inside quotes toggles twice, so it needs no special case).
+fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
+    let mut scan = RecordScan::default();
+    let mut line: u32 = 1;
+    let mut quoted = false;
+    let mut in_record = false;
+    let mut header_done = false;
+    let mut fields = 0usize;
+    let finish = |scan: &mut RecordScan, fields: usize, header_done: &mut bool| {
+        if *header_done {
+            scan.ragged += (fields != scan.header_fields) as usize;
+        } else {
+            scan.header_fields = fields;
+            *header_done = true;
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if !in_record {
+            let crlf = byte == b'\r' && bytes.get(i + 1) == Some(&b'\n');
+            if byte == b'\n' || crlf {
+                scan.blank_lines += header_done as usize;
+                line += 1;
+                i += 1 + crlf as usize;
+                continue;
+            }
+            if header_done {
+                scan.lines.push(line);
+            }
+            in_record = true;
+            fields = 1;
+        }
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\n' => {
+                line += 1;
+                if !quoted {
+                    finish(&mut scan, fields, &mut header_done);
+                    in_record = false;
+                }
+            }
+            b if b == delimiter && !quoted => fields += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    if in_record {
+        finish(&mut scan, fields, &mut header_done);
+    }
+    scan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &[u8]) -> Result<RawFrame, Failure> {
+        read_bytes(2024, Path::new("test.csv"), text, &CsvOptions::default())
+    }
+
+    fn column(raw: &RawFrame, name: &str) -> Vec<Option<String>> {
+        let text = raw.frame.column(name).unwrap().str().unwrap().clone();
+        text.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn reads_dutch_csv_as_text() {
+        let raw = read(b"id;uren\nA;12,5\nB;\n").unwrap();
+        assert_eq!(raw.dialect.as_ref().unwrap().delimiter, ';');
+        assert_eq!(raw.rows(), 2);
+        assert_eq!(column(&raw, "uren"), [Some("12,5".into()), None]);
+        assert_eq!(raw.lines, Some(vec![2, 3]));
+        assert!(raw.ragged.is_empty());
+    }
+
+    #[test]
+    fn windows_1252_and_bom_are_decoded() {
+        let raw = read(b"\xEF\xBB\xBFnaam,x\nFrysl\xE2n,1\n");
+        // A BOM promises UTF-8; 0xE2 alone is not valid UTF-8 but is 'â' in Windows-1252.
+        let raw = raw.unwrap();
+        let dialect = raw.dialect.as_ref().unwrap();
+        assert!(dialect.bom);
+        assert_eq!(dialect.encoding, "windows-1252");
+        assert_eq!(column(&raw, "naam"), [Some("Fryslân".into())]);
+    }
+
+    #[test]
+    fn quoted_line_breaks_keep_line_numbers() {
+        let raw = read(b"id,tekst\n1,\"twee\nregels\"\n2,x\n").unwrap();
+        assert_eq!(raw.lines, Some(vec![2, 4]));
+        assert_eq!(column(&raw, "tekst")[0].as_deref(), Some("twee\nregels"));
+    }
+
+    #[test]
+    fn ragged_records_are_rows_marked_ragged_with_their_lines() {
+        let raw = read(b"id;a;b\r\n1;x;y\r\n2;x\r\n\r\n3;x;y;z\r\n4;\"p;q\";r\r\n").unwrap();
+        assert_eq!(raw.rows(), 4);
+        assert_eq!(raw.lines, Some(vec![2, 3, 5, 6]));
+        assert_eq!(
+            raw.ragged,
+            [
+                RaggedRow {
+                    row: 1,
+                    fields: 2,
+                    expected: 3
+                },
+                RaggedRow {
+                    row: 2,
+                    fields: 4,
+                    expected: 3
+                }
+            ]
+        );
+        assert_eq!(
+            column(&raw, "b"),
+            [Some("y".into()), None, Some("y".into()), Some("r".into())]
+        );
+        assert_eq!(column(&raw, "a")[3].as_deref(), Some("p;q"));
+    }
+
+    #[test]
+    fn a_blank_line_is_not_a_row() {
+        let raw = read(b"id;a\n1;x\n\n2;y\n\n").unwrap();
+        assert_eq!(raw.rows(), 2);
+        assert_eq!(raw.lines, Some(vec![2, 4]));
+        assert!(raw.ragged.is_empty());
+    }
+
+    #[test]
+    fn empty_and_binary_files_are_user_errors() {
+        assert_eq!(read(b"").unwrap_err().diagnostics[0].code, "I002");
+        assert_eq!(
+            read(b"\x00\x01\x02").unwrap_err().diagnostics[0].code,
+            "I003"
+        );
+        assert_eq!(read(b"id;x\n").unwrap_err().diagnostics[0].code, "I006");
+        assert_eq!(read(b"id;x\n\n\n").unwrap_err().diagnostics[0].code, "I006");
+    }
+
+    #[test]
+    fn the_scan_counts_fields_outside_quotes() {
+        let scan = scan_records(b"a;b\n\"x;\"\"y\";2\n3\n", b';');
+        assert_eq!(scan.header_fields, 2);
+        assert_eq!(scan.lines, [2, 3]);
+        assert_eq!(scan.ragged, 1);
+        assert_eq!(scan.blank_lines, 0);
+        let scan = scan_records(b"a;b\r\n1;2", b';');
+        assert!(scan.is_regular());
+        assert_eq!(scan.lines, [2]);
+    }
+
+    #[test]
+    fn delimiter_sniffing() {
+        assert_eq!(sniff_delimiter("a;b;c\n"), b';');
+        assert_eq!(sniff_delimiter("a,b\n"), b',');
+        assert_eq!(sniff_delimiter("a\tb\n"), b'\t');
+        assert_eq!(sniff_delimiter("\"a;b\",c\n"), b',');
+    }
+}

@@ -1,0 +1,112 @@
+//! Parquet exports, such as the `private/respondents.parquet` of an earlier run.
+//!
+//! Typed columns become text as in [`super::number_text`], so validation treats them as it
+//! treats a CSV with decimal points: integers stay integers, floats parse back to the same
+//! value, booleans are `true`/`false`, dates `YYYY-MM-DD`.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{number_text, require_rows, RawFrame};
+use crate::diag::{Diagnostic, Failure};
+use crate::spec::sha256_hex;
+
+/// Reads a Parquet file from memory; `path` is used for messages.
+pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
+    let file_error =
+        |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
+    if bytes.is_empty() {
+        return Err(file_error(
+            "I002",
+            "the file is empty (0 bytes): not a Parquet file".into(),
+        )
+        .into());
+    }
+    if bytes.len() < 12 || !bytes.starts_with(b"PAR1") || !bytes.ends_with(b"PAR1") {
+        return Err(file_error(
+            "I007",
+            "not a Parquet file: it does not start and end with the Parquet magic PAR1".into(),
+        )
+        .into());
+    }
+    let typed = std::panic::catch_unwind(|| ParquetReader::new(Cursor::new(bytes)).finish());
+    let typed = match typed {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => {
+            return Err(file_error("I007", "cannot read the Parquet file".into())
+                .caused_by(e)
+                .into())
+        }
+        Err(_) => {
+            return Err(file_error(
+                "I007",
+                "cannot read the Parquet file: it is damaged (the reader stopped)".into(),
+            )
+            .into())
+        }
+    };
+    let mut columns = Vec::with_capacity(typed.width());
+    for column in typed.columns() {
+        let text = as_text(column.as_materialized_series()).map_err(|e| {
+            Failure::from(
+                file_error(
+                    "I008",
+                    format!(
+                        "column {:?} has type {}, which peiling cannot read as a survey variable",
+                        column.name(),
+                        column.dtype()
+                    ),
+                )
+                .caused_by(e),
+            )
+        })?;
+        columns.push(text.into_series().into());
+    }
+    let frame = DataFrame::new(typed.height(), columns).map_err(|e| {
+        Failure::from(file_error("I007", "cannot read the Parquet file".into()).caused_by(e))
+    })?;
+    require_rows(RawFrame {
+        wave,
+        path: path.to_path_buf(),
+        sha256: sha256_hex(bytes),
+        frame,
+        lines: None,
+        ragged: Vec::new(),
+        dialect: None,
+        codebook: Default::default(),
+        notices: Vec::new(),
+    })
+}
+
+/// A typed column as text that validation parses back to the same value.
+fn as_text(series: &Series) -> PolarsResult<StringChunked> {
+    let name = series.name().clone();
+    let text = match series.dtype() {
+        DataType::String => series.str()?.clone(),
+        DataType::Float32 | DataType::Float64 => {
+            let numbers = series.cast(&DataType::Float64)?;
+            let numbers = numbers.f64()?;
+            StringChunked::from_iter_options(name, numbers.iter().map(|v| v.map(number_text)))
+        }
+        DataType::Boolean => {
+            let flags = series.bool()?;
+            StringChunked::from_iter_options(
+                name,
+                flags
+                    .iter()
+                    .map(|v| v.map(|b| if b { "true" } else { "false" })),
+            )
+        }
+        dtype if dtype.is_integer() || *dtype == DataType::Date => {
+            series.cast(&DataType::String)?.str()?.clone()
+        }
+        other => polars_bail!(InvalidOperation: "unsupported type {other}"),
+    };
+    // Empty text is missing, as an empty CSV field is.
+    Ok(StringChunked::from_iter_options(
+        series.name().clone(),
+        text.iter().map(|v| v.filter(|s| !s.is_empty())),
+    ))
+}
