@@ -4,13 +4,8 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
-use common::{read_parquet, root};
+use common::{peiling, read_parquet, root, run_in_scratch, sample_rows, MINIMAL_SPEC};
 use peiling::output::parquet::ESTIMATE_COLUMNS;
-
-fn peiling() -> Command {
-    Command::cargo_bin("peiling").unwrap()
-}
 
 fn run_sample(out: &Path, threads: &str) {
     peiling()
@@ -282,57 +277,6 @@ fn every_rejected_row_is_accounted_for() {
     ] {
         assert!(rules.contains(rule), "no reject for rule {rule}: {rules:?}");
     }
-}
-
-/// Runs the binary in a scratch folder holding a copy of the schema and the given files, and
-/// returns (exit code, stderr).
-fn run_in_scratch(spec: &str, files: &[(&str, String)]) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
-    std::fs::copy(
-        root().join("schemas/dementiemonitor.schema.toml"),
-        dir.path().join("schemas/dementiemonitor.schema.toml"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    let output = peiling()
-        .current_dir(dir.path())
-        .args(["run", "spec.toml", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        !dir.path().join("output").exists(),
-        "a failed run must not leave output"
-    );
-    (
-        output.status.code().unwrap(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
-
-const MINIMAL_SPEC: &str = r#"[pipeline]
-name = "t"
-
-[[input]]
-wave = 2024
-path = "data.csv"
-schema = "schemas/dementiemonitor.schema.toml"
-
-[[indicator]]
-id = "overbelast"
-label = "Overbelast"
-kind = "proportion"
-value = "belasting >= 4"
-"#;
-
-/// The first rows of the committed 2024 wave.
-fn sample_rows(n: usize) -> String {
-    let text =
-        std::fs::read_to_string(root().join("sample-data/dementiemonitor-2024.csv")).unwrap();
-    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
 }
 
 #[test]

@@ -129,3 +129,72 @@ pub fn difference_above(
         _ => Some(format!("{what}: peiling {ours:?} vs R {r:?}")),
     }
 }
+
+/// The `peiling` binary.
+pub fn peiling() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("peiling").unwrap()
+}
+
+/// Runs `peiling <args> spec.toml --quiet` in a scratch folder holding a copy of the
+/// Dementiemonitor schema (`schemas/dementiemonitor.schema.toml`), the spec and the given
+/// files. Returns the folder (so outputs can be read) and the process output.
+pub fn in_scratch<T: AsRef<[u8]>>(
+    command: &str,
+    spec: &str,
+    files: &[(&str, T)],
+) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+    std::fs::copy(
+        root().join("schemas/dementiemonitor.schema.toml"),
+        dir.path().join("schemas/dementiemonitor.schema.toml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let output = peiling()
+        .current_dir(dir.path())
+        .args([command, "spec.toml", "--quiet"])
+        .output()
+        .unwrap();
+    (dir, output)
+}
+
+/// [`in_scratch`] for a run that must fail: returns (exit code, stderr) after checking that
+/// no output folder was left.
+pub fn run_in_scratch<T: AsRef<[u8]>>(spec: &str, files: &[(&str, T)]) -> (i32, String) {
+    let (dir, output) = in_scratch("run", spec, files);
+    assert!(
+        !dir.path().join("output").exists(),
+        "a failed run must not leave output"
+    );
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// A one-indicator spec over `data.csv` with the Dementiemonitor schema, for [`in_scratch`].
+pub const MINIMAL_SPEC: &str = r#"[pipeline]
+name = "t"
+
+[[input]]
+wave = 2024
+path = "data.csv"
+schema = "schemas/dementiemonitor.schema.toml"
+
+[[indicator]]
+id = "overbelast"
+label = "Overbelast"
+kind = "proportion"
+value = "belasting >= 4"
+"#;
+
+/// The first rows of the committed 2024 wave.
+pub fn sample_rows(n: usize) -> String {
+    let text =
+        std::fs::read_to_string(root().join("sample-data/dementiemonitor-2024.csv")).unwrap();
+    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
+}

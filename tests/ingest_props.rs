@@ -1,0 +1,197 @@
+//! Property tests of the readers and of validation's accounting.
+//!
+//! No input makes a reader panic: arbitrary bytes, and valid files cut short or with bytes
+//! changed. And whatever the records hold (quoted delimiters and line breaks, bad codes, wrong
+//! decimal marks, ragged records), rows read = rows accepted + rows rejected, and every
+//! accepted value is its input parsed.
+
+mod common;
+
+use std::path::Path;
+
+use common::root;
+use peiling::ingest::{csv, parquet, sav};
+use peiling::spec::CsvOptions;
+use polars::prelude::*;
+use proptest::prelude::*;
+
+fn read_all(bytes: &[u8]) {
+    let path = Path::new("fuzz");
+    let _ = csv::read_bytes(2024, path, bytes, &CsvOptions::default());
+    let _ = parquet::read_bytes(2024, path, bytes);
+    let _ = sav::read_bytes(2024, path, bytes);
+}
+
+fn small_parquet() -> Vec<u8> {
+    let mut frame =
+        df!("id" => ["a", "b", "c"], "x" => [1i64, 2, 3], "y" => [0.5, 1.5, 2.5]).unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
+    bytes
+}
+
+/// `bytes` with `edits` applied (position modulo length, new byte) and cut to `keep` of its
+/// length.
+fn damaged(mut bytes: Vec<u8>, edits: &[(usize, u8)], keep: f64) -> Vec<u8> {
+    for &(at, byte) in edits {
+        let at = at % bytes.len();
+        bytes[at] = byte;
+    }
+    bytes.truncate((bytes.len() as f64 * keep) as usize);
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        read_all(&bytes);
+    }
+
+    #[test]
+    fn damaged_files_never_panic(
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+        keep in 0.0f64..=1.0,
+    ) {
+        for name in ["labels.sav", "labels.zsav"] {
+            let bytes = std::fs::read(root().join("tests/fixtures/sav").join(name)).unwrap();
+            let _ = sav::read_bytes(2024, Path::new(name), &damaged(bytes, &edits, keep));
+        }
+        let _ = parquet::read_bytes(2024, Path::new("p"), &damaged(small_parquet(), &edits, keep));
+        let csv_text = b"id;x;y\n\"a;\"\"b\";1;2,5\nc;2;\n".to_vec();
+        let _ = csv::read_bytes(2024, Path::new("c"), &damaged(csv_text, &edits, keep), &CsvOptions::default());
+    }
+}
+
+const SCHEMA: &str = r#"name = "props"
+primary_key = ["id"]
+missing_values = [""]
+
+[[field]]
+name = "id"
+type = "string"
+required = true
+
+[[field]]
+name = "x"
+type = "integer"
+categories = { 1 = "een", 2 = "twee", 3 = "drie" }
+missing = { 9 = "geen antwoord" }
+
+[[field]]
+name = "y"
+type = "number"
+"#;
+
+/// A record as written: its three fields, and how many fields to write (ragged when not 3).
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    x: String,
+    y: String,
+    width: usize,
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    let id = proptest::string::string_regex("[ab;\"\n é]{0,4}").unwrap();
+    let x = prop_oneof![
+        Just("1"),
+        Just("2"),
+        Just("3"),
+        Just("9"),
+        Just("7"),
+        Just("abc"),
+        Just(""),
+        Just(" 2")
+    ];
+    let y = prop_oneof![
+        Just("12,5"),
+        Just("0"),
+        Just("-3,25"),
+        Just("1.5"),
+        Just(""),
+        Just("x"),
+        Just("168")
+    ];
+    let width = prop_oneof![8 => Just(3usize), 1 => Just(2usize), 1 => Just(4usize)];
+    (id, x, y, width).prop_map(|(id, x, y, width)| Record {
+        id,
+        x: x.to_string(),
+        y: y.to_string(),
+        width,
+    })
+}
+
+/// What validation must accept for a record, parsed by hand: (id, x, y).
+fn expected(record: &Record) -> Option<(String, Option<i64>, Option<f64>)> {
+    if record.width != 3 || record.id.is_empty() {
+        return None;
+    }
+    let x = match record.x.trim() {
+        "" => None,
+        code => match code.parse::<i64>() {
+            Ok(v) if [1, 2, 3, 9].contains(&v) => Some(v),
+            _ => return None,
+        },
+    };
+    let y = match record.y.as_str() {
+        "" => None,
+        text if text.contains('.') => return None,
+        text => Some(text.replace(',', ".").parse::<f64>().ok()?),
+    };
+    Some((record.id.clone(), x, y))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_row_is_accepted_or_rejected_and_accepted_values_are_their_input(
+        records in proptest::collection::vec(record(), 1..40)
+    ) {
+        let mut writer = ::csv::WriterBuilder::new().delimiter(b';').flexible(true).from_writer(Vec::new());
+        writer.write_record(["id", "x", "y"]).unwrap();
+        for r in &records {
+            let fields = [r.id.as_str(), r.x.as_str(), r.y.as_str(), "extra"];
+            writer.write_record(&fields[..r.width]).unwrap();
+        }
+        let bytes = writer.into_inner().unwrap();
+        let options = CsvOptions { decimal_comma: Some(true), ..CsvOptions::default() };
+        let raw = csv::read_bytes(2024, Path::new("props.csv"), &bytes, &options).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let schema_path = dir.path().join("props.schema.toml");
+        std::fs::write(&schema_path, SCHEMA).unwrap();
+        let schema = peiling::spec::schema::load(&schema_path).unwrap();
+        let (valid, rejects) = peiling::schema::validate(&raw, &schema).unwrap();
+
+        let report = &valid.report;
+        prop_assert_eq!(report.rows_read, records.len());
+        prop_assert_eq!(report.rows_accepted + report.rows_rejected, report.rows_read);
+        let rejected: std::collections::BTreeSet<usize> = rejects.problems.iter().map(|p| p.row).collect();
+        prop_assert_eq!(rejected.len(), report.rows_rejected);
+
+        let id = valid.coded.column("id").unwrap().str().unwrap().clone();
+        let x = valid.coded.column("x").unwrap().i64().unwrap().clone();
+        let y = valid.coded.column("y").unwrap().f64().unwrap().clone();
+        let mut seen = std::collections::HashSet::new();
+        let mut accepted = 0;
+        for (row, record) in records.iter().enumerate() {
+            // A later duplicate of a key is rejected, whatever happened to the first.
+            let first = seen.insert(record.id.clone()) || record.id.is_empty();
+            let wanted = expected(record).filter(|_| first);
+            let (want_id, want_x, want_y) = match (wanted, rejected.contains(&row)) {
+                (None, true) => continue,
+                (None, false) => return Err(TestCaseError::fail(format!("row {row} accepted: {record:?}"))),
+                (Some(_), true) => return Err(TestCaseError::fail(format!("row {row} rejected: {record:?}"))),
+                (Some(wanted), false) => wanted,
+            };
+            prop_assert_eq!(id.get(accepted), Some(want_id.as_str()));
+            prop_assert_eq!(x.get(accepted), want_x);
+            prop_assert_eq!(y.get(accepted), want_y);
+            accepted += 1;
+        }
+        prop_assert_eq!(accepted, report.rows_accepted);
+    }
+}
