@@ -866,6 +866,19 @@ enum Defect {
     StrayCode,
 }
 
+impl Defect {
+    fn name(self) -> &'static str {
+        match self {
+            Defect::HoursAbove168 => "hours_above_168",
+            Defect::RespiteInInstitution => "respite_in_institution",
+            Defect::AgeBandMismatch => "age_band_mismatch",
+            Defect::DuplicateId => "duplicate_id",
+            Defect::DecimalAge => "decimal_age",
+            Defect::StrayCode => "stray_code",
+        }
+    }
+}
+
 const DEFECTS: [Defect; 6] = [
     Defect::HoursAbove168,
     Defect::RespiteInInstitution,
@@ -946,7 +959,28 @@ impl DefectPlan {
     }
 }
 
+/// The deliberate defects of a Dementiemonitor wave, as `write_csv` places them: (0-based data
+/// row, defect name), in row order. Names: `hours_above_168`, `respite_in_institution`,
+/// `age_band_mismatch`, `duplicate_id`, `decimal_age`, `stray_code`.
+pub fn defects(opts: &Options) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    if opts.kind == Kind::Dementiemonitor {
+        let mut note = |index: usize, defect: Defect| found.push((index, defect.name()));
+        write_dementiemonitor_noting(opts, &mut io::sink(), &mut note)
+            .expect("writing to a sink cannot fail");
+    }
+    found
+}
+
 fn write_dementiemonitor<W: Write>(opts: &Options, out: &mut W) -> io::Result<()> {
+    write_dementiemonitor_noting(opts, out, &mut |_, _| {})
+}
+
+fn write_dementiemonitor_noting<W: Write>(
+    opts: &Options,
+    out: &mut W,
+    note: &mut dyn FnMut(usize, Defect),
+) -> io::Result<()> {
     let mut draw = Draw::new(opts.seed, ANSWER_STREAM);
     let mut defects = opts.defects.then(|| DefectPlan::new(opts.seed));
     let params = wave_params(opts.wave);
@@ -957,6 +991,7 @@ fn write_dementiemonitor<W: Write>(opts: &Options, out: &mut W) -> io::Result<()
         if let Some(plan) = defects.as_mut() {
             if let Some(defect) = plan.defect_at(index) {
                 plan.apply(defect, &mut record);
+                note(index, defect);
             }
         }
         write_record(out, opts.wave, &record)?;

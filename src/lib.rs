@@ -299,9 +299,20 @@ pub fn validate(
     let lines = |wave: i32, row: usize| validated.line(wave, row);
     output::write_validation(&manifest, &validated.rejects, &lines, &plan.output.dir)?;
     check_reject_share(&plan, &validated)?;
+    let mut diagnostics = validated.diagnostics.clone();
+    if manifest.rows_rejected > 0 {
+        let summary = schema::summarize(&validated.rejects, &validated.lines, 3);
+        diagnostics.push(Diagnostic::info(
+            "V005",
+            format!(
+                "problems by rule, with the first examples:\n  {}",
+                summary.join("\n  ")
+            ),
+        ));
+    }
     Ok(Outcome {
         out_dir: plan.output.dir.clone(),
         manifest,
-        diagnostics: validated.diagnostics,
+        diagnostics,
     })
 }

@@ -257,25 +257,58 @@ fn every_rejected_row_is_accounted_for() {
             "wave {wave}"
         );
     }
-    // Each deliberate defect of the generator is caught by its rule.
-    let rules: std::collections::BTreeSet<String> = rejects
-        .column("rule")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
-    for rule in [
-        "maximum",
-        "respijt_nvt_in_instelling",
-        "leeftijdsgroep_past_bij_leeftijd",
-        "primary_key",
-        "type",
-        "category",
-    ] {
-        assert!(rules.contains(rule), "no reject for rule {rule}: {rules:?}");
+    // Each deliberate defect of the generator is rejected by its rule at its line, and no
+    // other row is rejected.
+    let column = |name: &str| rejects.column(name).unwrap().clone();
+    let (waves, rows, lines, rules) = (
+        column("wave"),
+        column("row"),
+        column("line"),
+        column("rule"),
+    );
+    let (waves, rows, lines, rules) = (
+        waves.i32().unwrap(),
+        rows.i64().unwrap(),
+        lines.i64().unwrap(),
+        rules.str().unwrap(),
+    );
+    for wave in [2020, 2022, 2024] {
+        let options = peiling::generate::Options {
+            kind: peiling::generate::Kind::Dementiemonitor,
+            rows: peiling::generate::default_rows(wave),
+            seed: peiling::generate::default_seed(wave),
+            wave,
+            defects: true,
+        };
+        let defects = peiling::generate::defects(&options);
+        let mut rejected: std::collections::BTreeMap<i64, Vec<(i64, &str)>> = Default::default();
+        for i in (0..rejects.height()).filter(|&i| waves.get(i) == Some(wave)) {
+            let entry = rejected.entry(rows.get(i).unwrap()).or_default();
+            entry.push((lines.get(i).unwrap(), rules.get(i).unwrap()));
+        }
+        let defect_rows: Vec<i64> = defects.iter().map(|(index, _)| *index as i64 + 1).collect();
+        assert_eq!(
+            rejected.keys().copied().collect::<Vec<_>>(),
+            defect_rows,
+            "wave {wave}: the rejected rows are the defective ones"
+        );
+        for (index, defect) in defects {
+            let rule = match defect {
+                "hours_above_168" => "maximum",
+                "respite_in_institution" => "respijt_nvt_in_instelling",
+                "age_band_mismatch" => "leeftijdsgroep_past_bij_leeftijd",
+                "duplicate_id" => "primary_key",
+                "decimal_age" => "type",
+                "stray_code" => "category",
+                other => panic!("unknown defect {other}"),
+            };
+            let line = index as i64 + 2; // after the header, one line per record
+            let found = &rejected[&(index as i64 + 1)];
+            assert!(
+                found.contains(&(line, rule)),
+                "wave {wave}, line {line}: {defect} should be rule {rule}, found {found:?}"
+            );
+        }
     }
 }
 
@@ -434,4 +467,50 @@ fn a_zero_target_and_an_unknown_margin_column_are_named() {
     );
     assert_eq!(code, 1, "{stderr}");
     insta::assert_snapshot!("margin_zero_target", stderr);
+}
+
+#[test]
+fn schema_problems_are_all_reported_with_their_lines() {
+    let schema = r#"name = "kapot"
+primary_key = ["respondent"]
+
+[[field]]
+name = "resp_id"
+type = "string"
+pattern = "DM[0-9"
+
+[[field]]
+name = "belasting"
+type = "integer"
+categories = { 1 = "laag", een = "hoog" }
+
+[[field]]
+name = "uren_pw"
+type = "number"
+minimum = 168
+maximum = 0
+"#;
+    let spec = MINIMAL_SPEC.replace("schemas/dementiemonitor.schema.toml", "kapot.schema.toml");
+    let (code, stderr) = run_in_scratch(
+        &spec,
+        &[
+            ("data.csv", sample_rows(5)),
+            ("kapot.schema.toml", schema.to_string()),
+        ],
+    );
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("schema_problems", stderr);
+}
+
+#[test]
+fn validate_summarizes_the_rejects_by_rule_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = peiling()
+        .current_dir(root())
+        .args(["validate", "pipelines/dementiemonitor.toml", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("validate_summary", String::from_utf8_lossy(&output.stderr));
 }
