@@ -13,6 +13,7 @@ pub mod rules;
 use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::RawFrame;
@@ -66,30 +67,52 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
         None => false,
     };
     let height = raw.rows();
+    // Fields are parsed in parallel, each with its own problems, joined in field order; the
+    // primary key check needs only the text, so it runs beside them.
+    let (parsed, key_problems) = rayon::join(
+        || {
+            schema
+                .fields
+                .par_iter()
+                .enumerate()
+                .map(|(order, field)| {
+                    let text = raw
+                        .frame
+                        .column(&field.name)
+                        .and_then(|c| c.str().cloned())
+                        .map_err(|e| internal(&file, e))?;
+                    let mut problems = Vec::new();
+                    let typed = rules::parse_column(
+                        field,
+                        order,
+                        &text,
+                        &schema.missing_values,
+                        decimal_comma,
+                        &mut problems,
+                    );
+                    Ok((typed, problems))
+                })
+                .collect::<Result<Vec<(rules::TypedColumn, Vec<Problem>)>, Failure>>()
+        },
+        || {
+            let mut problems = Vec::new();
+            rules::primary_key(raw, schema, &mut problems).map(|()| problems)
+        },
+    );
+    let parsed = parsed?;
+    let key_problems = key_problems.map_err(|e| internal(&file, e))?;
     let mut problems: Vec<Problem> = Vec::new();
     let mut coded = Vec::with_capacity(schema.fields.len());
     let mut analysis = Vec::with_capacity(schema.fields.len());
-    for (order, field) in schema.fields.iter().enumerate() {
-        let text = raw
-            .frame
-            .column(&field.name)
-            .and_then(|c| c.str().cloned())
-            .map_err(|e| internal(&file, e))?;
-        let typed = rules::parse_column(
-            field,
-            order,
-            &text,
-            &schema.missing_values,
-            decimal_comma,
-            &mut problems,
-        );
+    for (typed, found) in parsed {
         coded.push(typed.coded);
         analysis.push(typed.analysis);
+        problems.extend(found);
     }
     let coded = DataFrame::new(height, coded).map_err(|e| internal(&file, e))?;
     let analysis = DataFrame::new(height, analysis).map_err(|e| internal(&file, e))?;
 
-    rules::primary_key(raw, schema, &mut problems).map_err(|e| internal(&file, e))?;
+    problems.extend(key_problems);
     for rule in &schema.rules {
         rules::routing(raw, &coded, rule, &mut problems).map_err(|e| {
             Failure::from(

@@ -16,6 +16,7 @@
 //! as an answer, changes published percentages without anybody noticing. Every problem is a
 //! row of `private/rejects.parquet` naming the row, column, raw value and rule.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use polars::prelude::*;
@@ -54,8 +55,11 @@ pub fn parse_column(
     decimal_comma: bool,
     problems: &mut Vec<Problem>,
 ) -> TypedColumn {
+    // A clone has its own match cache: no contention with other threads' parses.
+    let pattern = field.pattern.clone();
     let mut check = Checker {
         field,
+        pattern: pattern.as_ref(),
         order,
         problems,
     };
@@ -80,9 +84,10 @@ pub fn parse_column(
                 coded.push(parsed.map(|(v, _)| v));
                 analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
             }
+            let user_missing = has_user_missing(&coded, &analysis);
             typed(
                 Int64Chunked::from_iter_options(name.clone(), coded.into_iter()),
-                Int64Chunked::from_iter_options(name, analysis.into_iter()),
+                user_missing.then(|| Int64Chunked::from_iter_options(name, analysis.into_iter())),
             )
         }
         FieldType::Number => {
@@ -114,9 +119,10 @@ pub fn parse_column(
                 coded.push(parsed.map(|(v, _)| v));
                 analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
             }
+            let user_missing = has_user_missing(&coded, &analysis);
             typed(
                 Float64Chunked::from_iter_options(name.clone(), coded.into_iter()),
-                Float64Chunked::from_iter_options(name, analysis.into_iter()),
+                user_missing.then(|| Float64Chunked::from_iter_options(name, analysis.into_iter())),
             )
         }
         FieldType::String => {
@@ -130,9 +136,10 @@ pub fn parse_column(
                 coded.push(parsed.map(|(v, _)| v));
                 analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
             }
+            let user_missing = has_user_missing(&coded, &analysis);
             typed(
                 StringChunked::from_iter_options(name.clone(), coded.into_iter()),
-                StringChunked::from_iter_options(name, analysis.into_iter()),
+                user_missing.then(|| StringChunked::from_iter_options(name, analysis.into_iter())),
             )
         }
         FieldType::Boolean => {
@@ -155,7 +162,7 @@ pub fn parse_column(
                 values.push(parsed.map(|(v, _)| v));
             }
             let column = BooleanChunked::from_iter_options(name, values.into_iter());
-            typed(column.clone(), column)
+            typed(column, None)
         }
         FieldType::Date => {
             let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
@@ -189,11 +196,22 @@ pub fn parse_column(
     }
 }
 
-fn typed<T: IntoSeries>(coded: T, analysis: T) -> TypedColumn {
+/// The coded column, and the analysis column where it differs (user-missing codes nulled);
+/// without user-missing values the two share their memory.
+fn typed<T: IntoSeries>(coded: T, analysis: Option<T>) -> TypedColumn {
+    let coded: Column = coded.into_series().into();
     TypedColumn {
-        coded: coded.into_series().into(),
-        analysis: analysis.into_series().into(),
+        analysis: analysis.map_or_else(|| coded.clone(), |a| a.into_series().into()),
+        coded,
     }
+}
+
+/// Whether some value is present as answered but null for analysis.
+fn has_user_missing<T>(coded: &[Option<T>], analysis: &[Option<T>]) -> bool {
+    coded
+        .iter()
+        .zip(analysis)
+        .any(|(c, a)| c.is_some() && a.is_none())
 }
 
 /// Parses a number with the file's decimal mark; the other mark is an error (a thousands
@@ -216,6 +234,7 @@ pub fn parse_number(text: &str, decimal_comma: bool) -> Option<f64> {
 
 struct Checker<'a> {
     field: &'a FieldPlan,
+    pattern: Option<&'a regex::Regex>,
     order: usize,
     problems: &'a mut Vec<Problem>,
 }
@@ -319,7 +338,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        if let Some(pattern) = &field.pattern {
+        if let Some(pattern) = self.pattern {
             if !pattern.is_match(raw) {
                 return self.fail(
                     row,
@@ -370,13 +389,27 @@ pub fn primary_key(
         .map(|name| raw.frame.column(name).and_then(|c| c.str().cloned()))
         .collect::<PolarsResult<Vec<_>>>()?;
     let column = schema.primary_key.join("|");
-    let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(raw.rows());
-    for row in 0..raw.rows() {
-        let parts: Option<Vec<&str>> = columns
-            .iter()
-            .map(|c| c.get(row).filter(|s| !s.is_empty()))
-            .collect();
-        let Some(parts) = parts else {
+    // The usual case, one key column without gaps or duplicates, is settled by polars'
+    // parallel distinct count; only otherwise is each duplicate found with its first row.
+    if let [only] = columns.as_slice() {
+        let complete =
+            only.null_count() == 0 && only.iter().all(|v| v.is_some_and(|s| !s.is_empty()));
+        if complete && only.n_unique()? == only.len() {
+            return Ok(());
+        }
+    }
+    // One key column (the usual case) is hashed as it is, without building a string per row.
+    let keys: Box<dyn Iterator<Item = Option<Cow<str>>>> = match columns.as_slice() {
+        [only] => Box::new(only.iter().map(|v| present(v).map(Cow::Borrowed))),
+        _ => Box::new((0..raw.rows()).map(|row| {
+            let parts: Option<Vec<&str>> = columns.iter().map(|c| present(c.get(row))).collect();
+            parts.map(|parts| Cow::Owned(parts.join("|")))
+        })),
+    };
+    let mut first_seen: HashMap<Cow<str>, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(raw.rows(), Default::default());
+    for (row, key) in keys.enumerate() {
+        let Some(key) = key else {
             problems.push(pk_problem(
                 row,
                 &column,
@@ -385,18 +418,22 @@ pub fn primary_key(
             ));
             continue;
         };
-        let key = parts.join("|");
         if let Some(&first) = first_seen.get(&key) {
             let message = format!(
                 "duplicate primary key {key:?}, first seen at {}",
                 where_is(raw, first)
             );
-            problems.push(pk_problem(row, &column, Some(key), message));
+            problems.push(pk_problem(row, &column, Some(key.into_owned()), message));
         } else {
             first_seen.insert(key, row);
         }
     }
     Ok(())
+}
+
+/// A key part: absent when null or empty.
+fn present(value: Option<&str>) -> Option<&str> {
+    value.filter(|s| !s.is_empty())
 }
 
 fn pk_problem(row: usize, column: &str, value: Option<String>, message: String) -> Problem {
