@@ -3,6 +3,8 @@
 //!
 //! * `polars_bare_read`: polars' CSV reader on the file with its own type inference, the
 //!   baseline measured in the same run;
+//! * `polars_text_read`: the same reader with every column as text;
+//! * `ingest_only`: `ingest::read` alone;
 //! * `ingest_and_validate`: `ingest::read` (dialect, record scan, every column as text) and
 //!   `schema::validate` (types, codebooks, ranges, primary key, routing rules) of the same file.
 //!
@@ -28,6 +30,23 @@ fn polars_bare_read(bencher: divan::Bencher) {
         CsvReadOptions::default()
             .with_has_header(true)
             .map_parse_options(|p| p.with_separator(b';').with_decimal_comma(true))
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .unwrap()
+            .finish()
+            .unwrap()
+    });
+}
+
+/// polars' reader with every column as text, as `ingest::read` asks it: what reading the text
+/// first costs against the typed baseline.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn polars_text_read(bencher: divan::Bencher) {
+    let path = data_file();
+    bencher.bench(|| {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .map_parse_options(|p| p.with_separator(b';'))
             .try_into_reader_with_file_path(Some(path.clone()))
             .unwrap()
             .finish()

@@ -18,7 +18,7 @@ pub mod parquet;
 pub mod sav;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -125,6 +125,50 @@ pub fn number_text(value: f64) -> String {
     } else {
         format!("{value}")
     }
+}
+
+/// What a typed format's reader is guarded with: its name in messages, its error codes, and
+/// whether the file starts (and ends) as that format must.
+struct Signature {
+    /// `"an SPSS .sav/.zsav file"`
+    format: &'static str,
+    /// For a file of another format.
+    code: &'static str,
+    /// For a damaged file.
+    damaged: &'static str,
+    /// What the signature is, for the message when it is wrong.
+    expected: &'static str,
+    matches: bool,
+}
+
+/// Runs a typed format's reader on `bytes` so that an empty file, a file of another format or
+/// a reader that panics on damaged input each end as a user error naming the file. The
+/// reader's own error is left to the caller, who knows what it means.
+fn guarded<T, E>(
+    path: &Path,
+    bytes: &[u8],
+    signature: Signature,
+    read: impl FnOnce() -> Result<T, E> + std::panic::UnwindSafe,
+) -> Result<Result<T, E>, Failure> {
+    let at = path.display().to_string();
+    if bytes.is_empty() {
+        let message = format!("the file is empty (0 bytes): not {}", signature.format);
+        return Err(Diagnostic::error("I002", message).at(at).into());
+    }
+    if !signature.matches {
+        let message = format!(
+            "not {}: it does not {}",
+            signature.format, signature.expected
+        );
+        return Err(Diagnostic::error(signature.code, message).at(at).into());
+    }
+    std::panic::catch_unwind(read).map_err(|_| {
+        let message = format!(
+            "cannot read {}: it is damaged (the reader stopped)",
+            signature.format
+        );
+        Failure::from(Diagnostic::error(signature.damaged, message).at(at))
+    })
 }
 
 /// A file with no data rows is a user error, whatever its format.

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{number_text, require_rows, RawFrame};
+use super::{guarded, number_text, require_rows, RawFrame, Signature};
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::sha256_hex;
 
@@ -17,36 +17,19 @@ use crate::spec::sha256_hex;
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
     let file_error =
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
-    if bytes.is_empty() {
-        return Err(file_error(
-            "I002",
-            "the file is empty (0 bytes): not a Parquet file".into(),
-        )
-        .into());
-    }
-    if bytes.len() < 12 || !bytes.starts_with(b"PAR1") || !bytes.ends_with(b"PAR1") {
-        return Err(file_error(
-            "I007",
-            "not a Parquet file: it does not start and end with the Parquet magic PAR1".into(),
-        )
-        .into());
-    }
-    let typed = std::panic::catch_unwind(|| ParquetReader::new(Cursor::new(bytes)).finish());
-    let typed = match typed {
-        Ok(Ok(frame)) => frame,
-        Ok(Err(e)) => {
-            return Err(file_error("I007", "cannot read the Parquet file".into())
-                .caused_by(e)
-                .into())
-        }
-        Err(_) => {
-            return Err(file_error(
-                "I007",
-                "cannot read the Parquet file: it is damaged (the reader stopped)".into(),
-            )
-            .into())
-        }
+    let signature = Signature {
+        format: "a Parquet file",
+        code: "I007",
+        damaged: "I007",
+        expected: "start and end with the Parquet magic PAR1",
+        matches: bytes.len() >= 12 && bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
     };
+    let typed = guarded(path, bytes, signature, || {
+        ParquetReader::new(Cursor::new(bytes)).finish()
+    })?
+    .map_err(|e| {
+        Failure::from(file_error("I007", "cannot read the Parquet file".into()).caused_by(e))
+    })?;
     let mut columns = Vec::with_capacity(typed.width());
     for column in typed.columns() {
         let text = as_text(column.as_materialized_series()).map_err(|e| {

@@ -15,7 +15,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, TimeUnit};
 use polars::prelude::*;
 
-use super::{number_text, require_rows, ColumnCodebook, FileMissing, RawFrame};
+use super::{guarded, number_text, require_rows, ColumnCodebook, FileMissing, RawFrame, Signature};
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::sha256_hex;
 
@@ -23,44 +23,26 @@ use crate::spec::sha256_hex;
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
     let file_error =
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
-    if bytes.is_empty() {
-        return Err(file_error(
-            "I002",
-            "the file is empty (0 bytes): not an SPSS file".into(),
-        )
-        .into());
-    }
-    if !bytes.starts_with(b"$FL2") && !bytes.starts_with(b"$FL3") {
-        return Err(file_error(
-            "I010",
-            "not an SPSS .sav/.zsav file: it does not start with the SPSS signature $FL2 or $FL3"
-                .into(),
-        )
-        .into());
-    }
-    // A malformed file must be an error, not a crash, whatever the reader does with it.
-    let read = std::panic::catch_unwind(|| ambers::read_sav_from_reader(Cursor::new(bytes)));
-    let (batch, metadata) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            let mut diagnostic =
-                file_error("I011", "cannot read the SPSS file".into()).caused_by(&e);
-            if matches!(&e, ambers::error::SpssError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
-            {
-                diagnostic = diagnostic.caused_by(
-                    "the file ends before its dictionary or data do: it was cut short (an interrupted copy or download?)",
-                );
-            }
-            return Err(diagnostic.into());
-        }
-        Err(_) => {
-            return Err(file_error(
-                "I011",
-                "cannot read the SPSS file: it is damaged (the reader stopped)".into(),
-            )
-            .into())
-        }
+    let signature = Signature {
+        format: "an SPSS .sav/.zsav file",
+        code: "I010",
+        damaged: "I011",
+        expected: "start with the SPSS signature $FL2 or $FL3",
+        matches: bytes.starts_with(b"$FL2") || bytes.starts_with(b"$FL3"),
     };
+    let read = guarded(path, bytes, signature, || {
+        ambers::read_sav_from_reader(Cursor::new(bytes))
+    })?;
+    let (batch, metadata) = read.map_err(|e| {
+        let mut diagnostic = file_error("I011", "cannot read the SPSS file".into()).caused_by(&e);
+        let cut_short = matches!(&e, ambers::error::SpssError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof);
+        if cut_short {
+            diagnostic = diagnostic.caused_by(
+                "the file ends before its dictionary or data do: it was cut short (an interrupted copy or download?)",
+            );
+        }
+        Failure::from(diagnostic)
+    })?;
     let (lost, notes): (Vec<&String>, Vec<&String>) = metadata
         .warnings
         .iter()
