@@ -27,7 +27,6 @@ pub fn read_bytes(
 ) -> Result<RawFrame, Failure> {
     let file_error =
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
-    let sha256 = sha256_hex(bytes);
     if bytes.is_empty() {
         return Err(file_error(
             "I002",
@@ -45,7 +44,16 @@ pub fn read_bytes(
     let (text, encoding, bom) = decode(bytes, options.encoding)
         .map_err(|message| Failure::from(file_error("I004", message)))?;
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
-    let scan = scan_records(text.as_bytes(), delimiter);
+    // The hash and the record scan run on a thread of their own while polars parses; the parse
+    // is used when the scan finds the file regular (the usual case), else redone record by record.
+    let (sha256, scan, regular) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| (sha256_hex(bytes), scan_records(text.as_bytes(), delimiter)));
+        let regular = read_regular(&text, delimiter);
+        let (sha256, scan) = side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (sha256, scan, regular)
+    });
 
     let parse_error = |error: &dyn std::fmt::Display| {
         let mut diagnostic = file_error(
@@ -62,14 +70,10 @@ pub fn read_bytes(
         }
         Failure::from(diagnostic)
     };
-    let (frame, ragged) = if scan.is_regular() {
-        // polars can still disagree with the scan on odd quoting; the record reader decides then.
-        match read_regular(&text, delimiter) {
-            Ok(frame) if frame.height() == scan.lines.len() => (frame, Vec::new()),
-            Ok(_) | Err(_) => read_records(&text, delimiter).map_err(|e| parse_error(&e))?,
-        }
-    } else {
-        read_records(&text, delimiter).map_err(|e| parse_error(&e))?
+    // polars can still disagree with the scan on odd quoting; the record reader decides then.
+    let (frame, ragged) = match regular {
+        Ok(frame) if scan.is_regular() && frame.height() == scan.lines.len() => (frame, Vec::new()),
+        _ => read_records(&text, delimiter).map_err(|e| parse_error(&e))?,
     };
     // The scan and the readers split records alike; should they not, rows get numbers only.
     let lines = (scan.lines.len() == frame.height()).then_some(scan.lines);
@@ -164,11 +168,17 @@ fn decode<'a>(
         Some(rest) => (true, rest),
         None => (false, bytes),
     };
-    let encoding = match given {
-        Some(encoding) => encoding,
-        None if std::str::from_utf8(body).is_ok() => encoding_rs::UTF_8,
-        None => encoding_rs::WINDOWS_1252,
-    };
+    if given.is_none() || given == Some(encoding_rs::UTF_8) {
+        // UTF-8 (the usual case) is borrowed as it is, validated once.
+        if let Ok(text) = std::str::from_utf8(body) {
+            return Ok((
+                std::borrow::Cow::Borrowed(text),
+                encoding_rs::UTF_8.name(),
+                bom,
+            ));
+        }
+    }
+    let encoding = given.unwrap_or(encoding_rs::WINDOWS_1252);
     let (text, had_errors) = encoding.decode_without_bom_handling(body);
     if had_errors {
         return Err(format!(
