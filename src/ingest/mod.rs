@@ -171,16 +171,26 @@ fn guarded<T, E>(
     })
 }
 
-/// A file with no data rows is a user error, whatever its format.
-fn require_rows(raw: RawFrame) -> Result<RawFrame, Failure> {
-    if raw.rows() == 0 {
+/// The frame of a typed format (no lines, no dialect), or a user error when it has no rows.
+fn typed_raw(wave: i32, path: &Path, bytes: &[u8], frame: DataFrame) -> Result<RawFrame, Failure> {
+    if frame.height() == 0 {
         return Err(
             Diagnostic::error("I006", "the file has columns but no data rows")
-                .at(raw.path.display().to_string())
+                .at(path.display().to_string())
                 .into(),
         );
     }
-    Ok(raw)
+    Ok(RawFrame {
+        wave,
+        path: path.to_path_buf(),
+        sha256: crate::spec::sha256_hex(bytes),
+        frame,
+        lines: None,
+        ragged: Vec::new(),
+        dialect: None,
+        codebook: BTreeMap::new(),
+        notices: Vec::new(),
+    })
 }
 
 /// A profile of an export for `peiling describe`: per column the inferred type, missingness,

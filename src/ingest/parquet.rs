@@ -9,9 +9,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{guarded, number_text, require_rows, RawFrame, Signature};
+use super::{guarded, number_text, typed_raw, RawFrame, Signature};
 use crate::diag::{Diagnostic, Failure};
-use crate::spec::sha256_hex;
 
 /// Reads a Parquet file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
@@ -50,17 +49,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
     let frame = DataFrame::new(typed.height(), columns).map_err(|e| {
         Failure::from(file_error("I007", "cannot read the Parquet file".into()).caused_by(e))
     })?;
-    require_rows(RawFrame {
-        wave,
-        path: path.to_path_buf(),
-        sha256: sha256_hex(bytes),
-        frame,
-        lines: None,
-        ragged: Vec::new(),
-        dialect: None,
-        codebook: Default::default(),
-        notices: Vec::new(),
-    })
+    typed_raw(wave, path, bytes, frame)
 }
 
 /// A typed column as text that validation parses back to the same value.

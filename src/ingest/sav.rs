@@ -15,9 +15,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, TimeUnit};
 use polars::prelude::*;
 
-use super::{guarded, number_text, require_rows, ColumnCodebook, FileMissing, RawFrame, Signature};
+use super::{guarded, number_text, typed_raw, ColumnCodebook, FileMissing, RawFrame, Signature};
 use crate::diag::{Diagnostic, Failure};
-use crate::spec::sha256_hex;
 
 /// Reads an SPSS file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
@@ -79,23 +78,16 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
     let frame = DataFrame::new(height, columns).map_err(|e| {
         Failure::from(file_error("I011", "cannot read the SPSS file".into()).caused_by(e))
     })?;
-    require_rows(RawFrame {
-        wave,
-        path: path.to_path_buf(),
-        sha256: sha256_hex(bytes),
-        frame,
-        lines: None,
-        ragged: Vec::new(),
-        dialect: None,
-        codebook: codebook(&metadata),
-        notices: notes
-            .into_iter()
-            .map(|note| {
-                Diagnostic::warning("I013", format!("SPSS reader: {note}"))
-                    .at(path.display().to_string())
-            })
-            .collect(),
-    })
+    let mut raw = typed_raw(wave, path, bytes, frame)?;
+    raw.codebook = codebook(&metadata);
+    raw.notices = notes
+        .into_iter()
+        .map(|note| {
+            Diagnostic::warning("I013", format!("SPSS reader: {note}"))
+                .at(path.display().to_string())
+        })
+        .collect();
+    Ok(raw)
 }
 
 /// One column as text; `Err` names an unsupported type.
