@@ -24,7 +24,7 @@ pub struct SchemaSpec {
     pub name: String,
     /// Columns whose values identify a respondent; must be unique.
     #[serde(default)]
-    pub primary_key: Vec<String>,
+    pub primary_key: Vec<Spanned<String>>,
     /// Raw strings read as system-missing.
     #[serde(default = "default_missing_values")]
     pub missing_values: Vec<String>,
@@ -275,10 +275,13 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
     }
 
     for key in &spec.primary_key {
-        if !names.contains(key) {
+        if !names.contains(key.get_ref()) {
             problems.push(
-                Diagnostic::error("S107", format!("primary_key column {key:?} is not a field"))
-                    .at(path.display().to_string()),
+                Diagnostic::error(
+                    "S107",
+                    format!("primary_key column {:?} is not a field", key.get_ref()),
+                )
+                .at(at(key.span().start)),
             );
         }
     }
@@ -353,7 +356,11 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
         name: spec.name,
         path: path.to_path_buf(),
         sha256: sha256_hex(text.as_bytes()),
-        primary_key: spec.primary_key,
+        primary_key: spec
+            .primary_key
+            .into_iter()
+            .map(|k| k.into_inner())
+            .collect(),
         missing_values: spec.missing_values,
         fields,
         rules,
