@@ -109,11 +109,11 @@ fn ingest_and_validate(
     for input in &plan.inputs {
         let raw = clock.time("ingest", progress, || ingest::read(input))?;
         validated.diagnostics.extend(raw.notices.iter().cloned());
-        // The file's own codebook (SPSS) applies to its values; the run's labels gather all.
-        let schema = schema::codebook::merge(&plan.schema, &raw)?;
+        let (frame, rejects) = clock.time("validate", progress, || {
+            schema::validate(&raw, &plan.schema)
+        })?;
+        // Validation applied the file's own codebook (SPSS); the run's labels gather them all.
         validated.schema = schema::codebook::merge_lenient(&validated.schema, &raw).0;
-        let (frame, rejects) =
-            clock.time("validate", progress, || schema::validate(&raw, &schema))?;
         let report = &frame.report;
         if !report.extra_columns.is_empty() {
             validated.diagnostics.push(

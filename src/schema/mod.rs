@@ -55,9 +55,13 @@ pub struct Rejects {
     pub problems: Vec<Problem>,
 }
 
-/// Validates one raw frame. Structural problems (a schema column missing from the file) fail
-/// the run; value problems reject rows.
+/// Validates one raw frame against `schema` with the file's own codebook merged in (see
+/// [`codebook`]). Structural problems (a schema column missing from the file, a dictionary that
+/// disagrees with the schema) fail the run; value problems reject rows.
 pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects), Failure> {
+    // What the file says of its own columns (SPSS) applies to its values.
+    let merged = codebook::merge(schema, raw)?;
+    let schema = &merged;
     let file = raw.path.display().to_string();
     let extra_columns = check_columns(raw, schema)?;
     let decimal_comma = match raw.dialect.as_ref().map(|d| d.decimal_comma) {
