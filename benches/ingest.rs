@@ -15,7 +15,7 @@
 mod common;
 
 use common::{bench_dir, data_file, pipeline, SHARE};
-use peiling::spec::{self, Overrides};
+use peiling::spec::{self, Overrides, Plan};
 use peiling::{ingest, schema};
 use polars::prelude::*;
 
@@ -23,17 +23,31 @@ fn main() {
     divan::main();
 }
 
+/// polars' CSV reader on the wave with `options` (`;` separated, header line).
+fn polars_read(options: CsvReadOptions) -> DataFrame {
+    options
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(data_file()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
+/// The plan of a one-indicator pipeline over the wave.
+fn plan() -> Plan {
+    let spec_path = bench_dir().join("bench-ingest.toml");
+    std::fs::write(&spec_path, pipeline(SHARE, "total = true", &data_file())).unwrap();
+    spec::compile(&spec_path, &Overrides::default()).unwrap()
+}
+
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn polars_bare_read(bencher: divan::Bencher) {
-    let path = data_file();
+    data_file();
     bencher.bench(|| {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .map_parse_options(|p| p.with_separator(b';').with_decimal_comma(true))
-            .try_into_reader_with_file_path(Some(path.clone()))
-            .unwrap()
-            .finish()
-            .unwrap()
+        polars_read(
+            CsvReadOptions::default()
+                .map_parse_options(|p| p.with_separator(b';').with_decimal_comma(true)),
+        )
     });
 }
 
@@ -41,24 +55,19 @@ fn polars_bare_read(bencher: divan::Bencher) {
 /// first costs against the typed baseline.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn polars_text_read(bencher: divan::Bencher) {
-    let path = data_file();
+    data_file();
     bencher.bench(|| {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .map_parse_options(|p| p.with_separator(b';'))
-            .try_into_reader_with_file_path(Some(path.clone()))
-            .unwrap()
-            .finish()
-            .unwrap()
+        polars_read(
+            CsvReadOptions::default()
+                .with_infer_schema_length(Some(0))
+                .map_parse_options(|p| p.with_separator(b';')),
+        )
     });
 }
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn ingest_and_validate(bencher: divan::Bencher) {
-    let spec_path = bench_dir().join("bench-ingest.toml");
-    std::fs::write(&spec_path, pipeline(SHARE, "total = true", &data_file())).unwrap();
-    let plan = spec::compile(&spec_path, &Overrides::default()).unwrap();
+    let plan = plan();
     bencher.bench(|| {
         let raw = ingest::read(&plan.inputs[0]).unwrap();
         let (valid, rejects) = schema::validate(&raw, &plan.schema).unwrap();
@@ -70,8 +79,6 @@ fn ingest_and_validate(bencher: divan::Bencher) {
 /// `ingest::read` alone: reading and decoding, the record scan, every column as text.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn ingest_only(bencher: divan::Bencher) {
-    let spec_path = bench_dir().join("bench-ingest.toml");
-    std::fs::write(&spec_path, pipeline(SHARE, "total = true", &data_file())).unwrap();
-    let plan = spec::compile(&spec_path, &Overrides::default()).unwrap();
+    let plan = plan();
     bencher.bench(|| ingest::read(&plan.inputs[0]).unwrap());
 }
