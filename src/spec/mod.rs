@@ -310,6 +310,12 @@ pub struct DisclosureSpec {
     /// Relative standard error above this: published with flag `unreliable`.
     #[serde(default = "default_max_rse")]
     pub max_rse: f64,
+    /// Effective sample size below this: published with flag `low_effective_n` (NCHS: 30).
+    #[serde(default = "default_min_effective_n")]
+    pub min_effective_n: f64,
+    /// Design degrees of freedom below this: published with flag `low_df` (NCHS: 8).
+    #[serde(default = "default_min_df")]
+    pub min_df: f64,
 }
 
 fn default_min_n() -> u64 {
@@ -321,6 +327,12 @@ fn default_min_cell() -> u64 {
 fn default_max_rse() -> f64 {
     0.3
 }
+fn default_min_effective_n() -> f64 {
+    30.0
+}
+fn default_min_df() -> f64 {
+    8.0
+}
 
 impl Default for DisclosureSpec {
     fn default() -> Self {
@@ -328,6 +340,8 @@ impl Default for DisclosureSpec {
             min_n: default_min_n(),
             min_cell: default_min_cell(),
             max_rse: default_max_rse(),
+            min_effective_n: default_min_effective_n(),
+            min_df: default_min_df(),
         }
     }
 }
@@ -575,6 +589,17 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
                 disclosure.max_rse
             ),
         ));
+    }
+    for (key, value) in [
+        ("min_effective_n", disclosure.min_effective_n),
+        ("min_df", disclosure.min_df),
+    ] {
+        if !(value >= 0.0 && value.is_finite()) {
+            cx.problems.push(Diagnostic::error(
+                "S011",
+                format!("[disclosure] {key} must be a non-negative number, got {value}"),
+            ));
+        }
     }
     let output = OutputPlan {
         dir: overrides
