@@ -10,11 +10,13 @@
 //! weight::apply      DerivedFrame                      -> SurveyDesign
 //! estimate::all      SurveyDesign                      -> EstimateTable
 //! disclosure::apply  EstimateTable                     -> ReleasedTable
+//! changes::between_waves ReleasedTable                 -> Vec<ChangeRow>
 //! output::write      everything                        -> <out>/ (atomically)
 //! ```
 //!
 //! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow.
 
+pub mod changes;
 pub mod codes;
 pub mod derive;
 pub mod diag;
@@ -248,6 +250,7 @@ pub fn run(
     let released = clock.time("disclosure", progress, || {
         disclosure::apply(estimates, &plan.disclosure)
     });
+    let changes = changes::between_waves(&released, estimate::LEVEL);
     // With calibration, the report shows the headline figures before it too.
     let uncalibrated: Vec<weight::SurveyDesign> = designs
         .iter()
@@ -268,6 +271,7 @@ pub fn run(
         plan: &plan,
         manifest: &manifest,
         released: &released,
+        changes: &changes,
         before_weighting: &before_weighting,
         rejects: &validated.rejects,
         lines: &lines,

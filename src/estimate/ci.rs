@@ -175,6 +175,19 @@ pub fn qbeta(q: f64, a: f64, b: f64) -> f64 {
     x
 }
 
+/// Two-sided p-value of a t statistic: `P(|T| > |t|)` with `df` degrees of freedom, as R's
+/// `2 * pt(-abs(t), df)`; infinite `df` is the normal test. `None` for `df <= 0` or a NaN.
+pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
+    if t.is_nan() || df.is_nan() || df <= 0.0 {
+        return None;
+    }
+    if df.is_infinite() {
+        return Some(libm::erfc(t.abs() / std::f64::consts::SQRT_2));
+    }
+    // P(|T| > t) = I_x(df/2, 1/2) at x = df / (df + t²), without cancellation in the tail.
+    Some(beta_reg(df / 2.0, 0.5, df / (df + t * t)))
+}
+
 /// `estimate ± t(df) · SE`: Wald interval of proportions, and the interval of means and totals.
 pub fn t_interval(estimate: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
     if !se.is_finite() {

@@ -8,11 +8,13 @@ pub mod chart;
 pub mod manifest;
 pub mod parquet;
 pub mod report;
+pub mod xlsx;
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::changes::ChangeRow;
 use crate::diag::{Diagnostic, Failure};
 use crate::disclosure::{ReleasedRow, ReleasedTable};
 use crate::schema::Rejects;
@@ -25,6 +27,8 @@ pub struct Artifacts<'a> {
     pub plan: &'a Plan,
     pub manifest: &'a Manifest,
     pub released: &'a ReleasedTable,
+    /// The latest wave against each earlier one; empty with one wave.
+    pub changes: &'a [ChangeRow],
     /// With `[weighting]`: the `total` estimates with the design weights, for the report.
     pub before_weighting: &'a ReleasedTable,
     pub rejects: &'a [Rejects],
@@ -118,6 +122,16 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     )
     .map_err(|e| io_failure("estimates", &estimates_path, e))?;
 
+    if waves(plan) > 1 {
+        let path = dir.join("changes.parquet");
+        let mut changes = parquet::changes_frame(&plan.name, artifacts.changes)
+            .map_err(|e| io_failure("changes", &path, e))?;
+        parquet::write(&mut changes, &path, Vec::new())
+            .map_err(|e| io_failure("changes", &path, e))?;
+    }
+    let path = dir.join("tabellenboek.xlsx");
+    xlsx::tabellenboek(&tabellenboek(plan, artifacts.released), &path)
+        .map_err(|e| io_failure("table book", &path, e))?;
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
     write_weights(plan, artifacts.designs, dir)?;
@@ -318,6 +332,93 @@ fn weighting_section(
     })
 }
 
+/// The number of distinct waves of a run.
+fn waves(plan: &Plan) -> usize {
+    plan.inputs
+        .iter()
+        .map(|i| i.wave)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// Explanations of the flags, for the report and the table book.
+fn flag_notes(plan: &Plan) -> Vec<String> {
+    let rules = &plan.disclosure;
+    vec![
+        "Schattingen met design-gebaseerde standaardfouten (Taylor-linearisatie), gelijk aan R survey.".to_string(),
+        format!(
+            "onderdrukt: minder dan {} waarnemingen (n_below_min) of minder dan {} ja- of nee-antwoorden (cell_below_min).",
+            rules.min_n, rules.min_cell
+        ),
+        format!(
+            "{}: onderdrukt omdat de cel anders uit het totaal en de andere cellen terug te rekenen is.",
+            crate::disclosure::COMPLEMENTARY
+        ),
+        format!("unreliable: relatieve standaardfout boven {}.", rules.max_rse),
+        format!(
+            "low_effective_n: effectieve steekproefomvang onder {} (NCHS-norm voor percentages).",
+            rules.min_effective_n
+        ),
+        format!("low_df: minder dan {} vrijheidsgraden in het design.", rules.min_df),
+        "no_interval: geen betrouwbaarheidsinterval te berekenen (bijv. percentage 0 of 100, of df 0).".to_string(),
+        "Verandering: verschil tussen twee metingen als onafhankelijke steekproeven, met t-toets (Welch-Satterthwaite-vrijheidsgraden); significant bij p < 0,05.".to_string(),
+    ]
+}
+
+fn tabellenboek<'a>(plan: &Plan, table: &'a ReleasedTable) -> xlsx::Tabellenboek<'a> {
+    xlsx::Tabellenboek {
+        title: format!("peiling — {}", plan.name),
+        generated_by: format!("peiling {}", env!("CARGO_PKG_VERSION")),
+        indicators: plan
+            .indicators
+            .iter()
+            .map(|i| xlsx::IndicatorInfo {
+                id: i.id.clone(),
+                label: i.label.clone(),
+                percent: i.kind == IndicatorKind::Proportion,
+            })
+            .collect(),
+        segmentations: plan.segmentations.iter().map(|s| s.name()).collect(),
+        rows: &table.rows,
+        notes: flag_notes(plan),
+    }
+}
+
+/// The trend of an indicator's national value across the waves; `None` with one wave.
+fn trend_chart(
+    plan: &Plan,
+    table: &ReleasedTable,
+    indicator: &crate::spec::IndicatorPlan,
+) -> Option<chart::TrendChart> {
+    if waves(plan) < 2 {
+        return None;
+    }
+    let points = table
+        .rows
+        .iter()
+        .filter(|r| r.indicator == indicator.id && r.segmentation == "total")
+        .map(|r| chart::TrendPoint {
+            wave: r.wave,
+            estimate: r.estimate,
+            ci_lower: r.ci_lower,
+            ci_upper: r.ci_upper,
+            suppressed: r.suppressed,
+        })
+        .collect();
+    Some(chart::TrendChart {
+        title: indicator.label.clone(),
+        subtitle: format!(
+            "{}, totaal per meting (95%-betrouwbaarheidsinterval)",
+            indicator.id
+        ),
+        percent: indicator.kind == IndicatorKind::Proportion,
+        series: vec![chart::TrendSeries {
+            label: "Totaal".to_string(),
+            points,
+        }],
+    })
+}
+
 fn latest_wave(plan: &Plan) -> i32 {
     plan.inputs.iter().map(|i| i.wave).max().unwrap_or_default()
 }
@@ -361,6 +462,16 @@ fn bar_chart(
 fn write_charts(plan: &Plan, table: &ReleasedTable, dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
     for indicator in &plan.indicators {
+        if let Some(trend) = trend_chart(plan, table, indicator) {
+            let stem = format!("{}__trend", indicator.id);
+            let svg_path = dir.join(format!("{stem}.svg"));
+            let svg =
+                chart::trend_chart_svg(&trend).map_err(|e| io_failure("chart", &svg_path, e))?;
+            std::fs::write(&svg_path, svg).map_err(|e| io_failure("chart", &svg_path, e))?;
+            let png_path = dir.join(format!("{stem}.png"));
+            chart::trend_chart_png(&trend, &png_path)
+                .map_err(|e| io_failure("chart", &png_path, e))?;
+        }
         for segmentation in &plan.segmentations {
             let name = segmentation.name();
             let Some(bar_chart) = bar_chart(plan, table, indicator, &name) else {
@@ -448,6 +559,24 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
             label: indicator.label.clone(),
             kind: indicator.kind.as_str().to_string(),
             wave,
+            trend_svg: trend_chart(plan, artifacts.released, indicator)
+                .and_then(|c| chart::trend_chart_svg(&c).ok()),
+            changes: artifacts
+                .changes
+                .iter()
+                .filter(|c| c.indicator == indicator.id && c.segmentation == "total")
+                .map(|c| report::ChangeLine {
+                    base_wave: c.base_wave,
+                    wave: c.wave,
+                    difference: c.difference,
+                    ci_lower: c.ci_lower,
+                    ci_upper: c.ci_upper,
+                    p_value: c.p_value,
+                    significant: c.significant,
+                    flag: c.flag.clone(),
+                    percent: indicator.kind == IndicatorKind::Proportion,
+                })
+                .collect(),
             tables: plan
                 .segmentations
                 .iter()
@@ -482,14 +611,6 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
         validation,
         weighting,
         indicators,
-        notes: vec![
-            "Schattingen met design-gebaseerde standaardfouten (Taylor-linearisatie), gelijk aan R survey.".to_string(),
-            format!(
-                "onderdrukt: minder dan {} waarnemingen (n_below_min) of minder dan {} ja- of nee-antwoorden (cell_below_min).",
-                plan.disclosure.min_n, plan.disclosure.min_cell
-            ),
-            format!("unreliable: relatieve standaardfout boven {}.", plan.disclosure.max_rse),
-            "no_interval: geen betrouwbaarheidsinterval te berekenen (bijv. percentage 0 of 100, of df 0).".to_string(),
-        ],
+        notes: flag_notes(plan),
     }
 }

@@ -1,5 +1,5 @@
-//! Parquet tables: `estimates.parquet` (the contract of DESIGN.md §6), and the private
-//! `respondents.parquet` and `rejects.parquet`.
+//! Parquet tables: `estimates.parquet` (the contract of DESIGN.md §6), `changes.parquet`, and
+//! the private `respondents.parquet` and `rejects.parquet`.
 //!
 //! Column names are the constants below: rename nothing, add freely. `estimates.parquet` holds
 //! the deterministic part of the manifest in its key-value metadata (`peiling:manifest`), so
@@ -10,6 +10,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::changes::ChangeRow;
 use crate::disclosure::ReleasedTable;
 use crate::schema::Rejects;
 use crate::spec::SchemaPlan;
@@ -102,6 +103,59 @@ pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<Da
                 rows.iter().map(|r| r.suppressed).collect::<Vec<bool>>(),
             ),
             text(FLAG, &|i| rows[i].flag.clone()),
+        ],
+    )
+}
+
+pub const BASE_WAVE: &str = "base_wave";
+pub const BASE_ESTIMATE: &str = "base_estimate";
+pub const DIFFERENCE: &str = "difference";
+pub const P_VALUE: &str = "p_value";
+pub const SIGNIFICANT: &str = "significant";
+
+/// The changes between waves as a polars frame: the estimates' key columns, both estimates,
+/// and the inference on their difference.
+pub fn changes_frame(pipeline: &str, rows: &[ChangeRow]) -> PolarsResult<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&ChangeRow) -> String| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let number = |name: &str, f: &dyn Fn(&ChangeRow) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let wave = |name: &str, f: &dyn Fn(&ChangeRow) -> i32| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            text(PIPELINE, &|_| pipeline.to_string()),
+            text(INDICATOR, &|r| r.indicator.clone()),
+            text(KIND, &|r| r.kind.as_str().to_string()),
+            text(SEGMENTATION, &|r| r.segmentation.clone()),
+            text(SEGMENT, &|r| r.segment.clone()),
+            text(SEGMENT_LABEL, &|r| r.segment_label.clone()),
+            wave(WAVE, &|r| r.wave),
+            wave(BASE_WAVE, &|r| r.base_wave),
+            number(ESTIMATE, &|r| r.estimate),
+            number(BASE_ESTIMATE, &|r| r.base_estimate),
+            number(DIFFERENCE, &|r| r.difference),
+            number(STD_ERROR, &|r| r.std_error),
+            number(DF, &|r| r.df),
+            number(CI_LOWER, &|r| r.ci_lower),
+            number(CI_UPPER, &|r| r.ci_upper),
+            number(P_VALUE, &|r| r.p_value),
+            Column::new(
+                SIGNIFICANT.into(),
+                rows.iter().map(|r| r.significant).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                SUPPRESSED.into(),
+                rows.iter().map(|r| r.suppressed).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                FLAG.into(),
+                rows.iter().map(|r| r.flag.clone()).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
@@ -221,14 +275,28 @@ pub fn labels_json(schema: &SchemaPlan) -> String {
     serde_json::Value::Object(fields).to_string()
 }
 
+/// The Arrow schema hint of a frame (`ARROW:schema`) with strings as plain `string`.
+///
+/// polars describes its string columns to Arrow readers as `string_view`, and pyarrow gives
+/// such columns back as they are described. pyarrow's compute kernels (`filter`, `equal`, the
+/// `filters=` of `read_table`) do not take `string_view` yet, so a notebook could not filter a
+/// table on `indicator`. The column data in the file are the same either way (UTF-8 byte
+/// arrays); only the hint changes, and polars, DuckDB and pyarrow all read plain strings.
+fn plain_string_hint(frame: &DataFrame) -> (String, String) {
+    let schema = frame.schema().to_arrow(CompatLevel::oldest());
+    let hint = polars_parquet::arrow::write::schema_to_metadata_key(&schema);
+    (hint.key, hint.value.unwrap_or_default())
+}
+
 /// Writes a frame with key-value metadata.
 pub fn write(
     frame: &mut DataFrame,
     path: &Path,
-    metadata: Vec<(String, String)>,
+    mut metadata: Vec<(String, String)>,
 ) -> PolarsResult<()> {
     let file = File::create(path)?;
-    let metadata = (!metadata.is_empty()).then(|| KeyValueMetadata::from_static(metadata));
+    metadata.insert(0, plain_string_hint(frame));
+    let metadata = Some(KeyValueMetadata::from_static(metadata));
     ParquetWriter::new(file)
         .with_key_value_metadata(metadata)
         .finish(frame)?;

@@ -70,7 +70,26 @@ pub struct IndicatorSection {
     pub label: String,
     pub kind: String,
     pub wave: i32,
+    /// With several waves: the trend chart (SVG document) and the change of the national value.
+    pub trend_svg: Option<String>,
+    pub changes: Vec<ChangeLine>,
     pub tables: Vec<SegmentTable>,
+}
+
+/// The national value of the latest wave against an earlier wave.
+#[derive(Debug, Clone)]
+pub struct ChangeLine {
+    pub base_wave: i32,
+    pub wave: i32,
+    /// `None` when suppressed.
+    pub difference: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub p_value: Option<f64>,
+    pub significant: Option<bool>,
+    pub flag: Option<String>,
+    /// Differences of shares are shown in percentage points.
+    pub percent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -302,6 +321,14 @@ fn indicator_section(html: &mut String, indicator: &IndicatorSection, anchor: &s
         escape(&indicator.kind),
         indicator.wave
     );
+    if let Some(svg) = indicator.trend_svg.as_deref().and_then(svg_element) {
+        let _ = writeln!(
+            html,
+            "<h3>door de tijd</h3>\n<figure class=\"chart\">\n{}\n</figure>",
+            svg.trim_end()
+        );
+    }
+    change_table(html, &indicator.changes);
     for table in &indicator.tables {
         segment_table(html, table);
     }
@@ -309,7 +336,11 @@ fn indicator_section(html: &mut String, indicator: &IndicatorSection, anchor: &s
 }
 
 fn segment_table(html: &mut String, table: &SegmentTable) {
-    let _ = writeln!(html, "<h3>naar {}</h3>", escape(&table.segmentation));
+    if table.segmentation == "total" {
+        html.push_str("<h3>totaal</h3>\n");
+    } else {
+        let _ = writeln!(html, "<h3>naar {}</h3>", escape(&table.segmentation));
+    }
     if let Some(svg) = table.chart_svg.as_deref().and_then(svg_element) {
         let _ = writeln!(
             html,
@@ -352,6 +383,67 @@ fn table_row(html: &mut String, row: &TableRow) {
         interval(row),
         escape(row.flag.as_deref().unwrap_or("")),
     );
+}
+
+/// The national value against each earlier wave: difference, its interval and p-value.
+fn change_table(html: &mut String, changes: &[ChangeLine]) {
+    if changes.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<table>\n<thead><tr><th>verandering</th><th class=\"num\">verschil</th>\
+         <th class=\"num\">95%-BI</th><th class=\"num\">p</th><th>opmerking</th></tr></thead>\n\
+         <tbody>\n",
+    );
+    for change in changes {
+        let (unit, scale) = if change.percent {
+            (" procentpunt", 100.0)
+        } else {
+            ("", 1.0)
+        };
+        let signed = |v: f64| {
+            let text = dutch_number(v * scale);
+            if v > 0.0 {
+                format!("+{text}")
+            } else {
+                text
+            }
+        };
+        let difference = change
+            .difference
+            .filter(|v| v.is_finite())
+            .map_or(DASH.to_string(), |d| format!("{}{unit}", signed(d)));
+        let interval = match (change.difference, change.ci_lower, change.ci_upper) {
+            (Some(_), Some(lower), Some(upper)) => format!("{} – {}", signed(lower), signed(upper)),
+            _ => DASH.to_string(),
+        };
+        let p = change.p_value.map_or(DASH.to_string(), |p| {
+            if p < 0.001 {
+                "&lt; 0,001".to_string()
+            } else {
+                dutch_decimals(p, 3)
+            }
+        });
+        let remark = match (change.significant, change.flag.as_deref()) {
+            (_, Some(flag)) => escape(flag),
+            (Some(true), None) => "significant".to_string(),
+            (Some(false), None) => "niet significant".to_string(),
+            (None, None) => String::new(),
+        };
+        let class = if change.difference.is_none() {
+            " class=\"suppressed\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            html,
+            "<tr{class}><td>{} t.o.v. {}</td><td class=\"num\">{difference}</td>\
+             <td class=\"num\">{interval}</td><td class=\"num\">{p}</td>\
+             <td class=\"flag\">{remark}</td></tr>",
+            change.wave, change.base_wave
+        );
+    }
+    html.push_str("</tbody>\n</table>\n");
 }
 
 /// `11,2 – 15,3%`, or "—" without an estimate or a complete interval.
@@ -433,6 +525,11 @@ fn format_value(value: f64, percent: bool) -> String {
 }
 
 /// One decimal with a decimal comma and `.` between thousands; never `-0,0`.
+/// A number in [0, 1] with a fixed number of decimals and a decimal comma: `0,047`.
+fn dutch_decimals(value: f64, decimals: usize) -> String {
+    format!("{value:.decimals$}").replace('.', ",")
+}
+
 fn dutch_number(value: f64) -> String {
     if !value.is_finite() {
         return DASH.to_string();
@@ -512,6 +609,8 @@ mod tests {
                 label: "Zeer zwaar belast & overbelast".into(),
                 kind: "proportion".into(),
                 wave: 2024,
+                trend_svg: None,
+                changes: Vec::new(),
                 tables: vec![SegmentTable {
                     segmentation: "provincie".into(),
                     rows: vec![
@@ -602,6 +701,8 @@ mod tests {
                 label: String::new(),
                 kind: String::new(),
                 wave: 0,
+                trend_svg: None,
+                changes: Vec::new(),
                 tables: vec![SegmentTable {
                     segmentation: String::new(),
                     rows: Vec::new(),
@@ -621,6 +722,8 @@ mod tests {
             label: id.into(),
             kind: "mean".into(),
             wave: 2024,
+            trend_svg: None,
+            changes: Vec::new(),
             tables: Vec::new(),
         };
         let sections = [section("a b"), section("a-b"), section("Zorg\"uren")];
