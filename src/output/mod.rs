@@ -212,6 +212,13 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
     let Some(mut frame) = combined else {
         return Ok(());
     };
+    for column in parquet::label_columns(&frame, &plan.schema)
+        .map_err(|e| io_failure("respondents", &path, e))?
+    {
+        frame
+            .with_column(column)
+            .map_err(|e| io_failure("respondents", &path, e))?;
+    }
     parquet::write(
         &mut frame,
         &path,

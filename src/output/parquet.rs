@@ -5,6 +5,7 @@
 //! the deterministic part of the manifest in its key-value metadata (`peiling:manifest`), so
 //! the same inputs, spec and version give the same bytes.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 
@@ -286,6 +287,54 @@ fn plain_string_hint(frame: &DataFrame) -> (String, String) {
     let schema = frame.schema().to_arrow(CompatLevel::oldest());
     let hint = polars_parquet::arrow::write::schema_to_metadata_key(&schema);
     (hint.key, hint.value.unwrap_or_default())
+}
+
+/// Suffix of the label column added beside a labelled column of the microdata.
+pub const LABEL_SUFFIX: &str = "_label";
+
+/// For every column of `frame` whose schema field has value labels (`categories`, `missing`
+/// codes, or an SPSS file's labels): a string column `<name>_label` with the label of each
+/// row's code (null for a null or an unlabelled code). Notebooks group and filter on these
+/// directly; the codes stay in their own column.
+pub fn label_columns(frame: &DataFrame, schema: &SchemaPlan) -> PolarsResult<Vec<Column>> {
+    let mut columns = Vec::new();
+    for field in &schema.fields {
+        let labels: HashMap<String, &str> = field
+            .categories
+            .iter()
+            .chain(&field.missing)
+            .chain(&field.value_labels)
+            .map(|(code, label)| (code.to_string(), label.as_str()))
+            .collect();
+        let name = format!("{}{LABEL_SUFFIX}", field.name);
+        let Some(codes) = frame.column(&field.name).ok() else {
+            continue;
+        };
+        if labels.is_empty() || frame.column(&name).is_ok() {
+            continue;
+        }
+        // The code as `Code` displays it, so that it finds its label.
+        let text: Vec<Option<String>> = match codes.dtype() {
+            DataType::String => codes.str()?.iter().map(|v| v.map(String::from)).collect(),
+            DataType::Float64 => codes
+                .f64()?
+                .iter()
+                .map(|v| v.map(|v| format!("{v}")))
+                .collect(),
+            _ => codes
+                .cast(&DataType::Int64)?
+                .i64()?
+                .iter()
+                .map(|v| v.map(|v| v.to_string()))
+                .collect(),
+        };
+        let values: Vec<Option<&str>> = text
+            .iter()
+            .map(|code| code.as_ref().and_then(|c| labels.get(c).copied()))
+            .collect();
+        columns.push(Column::new(name.into(), values));
+    }
+    Ok(columns)
 }
 
 /// Writes a frame with key-value metadata.

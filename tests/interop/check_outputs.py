@@ -382,6 +382,32 @@ def analysis_select(respondents: Parquet, labels: dict) -> str:
     return "SELECT " + ", ".join(items) + " FROM read_parquet(?)"
 
 
+def check_label_columns(respondents: Parquet, labels: dict) -> str:
+    """Every `<column>_label` holds the label peiling:labels gives that row's code."""
+    checked = 0
+    for name, field in labels.items():
+        label_name = f"{name}_label"
+        codes = {**(field.get("categories") or {}), **(field.get("missing") or {}), **(field.get("labels") or {})}
+        if not codes:
+            continue
+        if label_name not in respondents.table.column_names:
+            fail(f"{respondents.name}: labelled column {name} has no {label_name}")
+        for code, label in zip(respondents.column(name), respondents.column(label_name)):
+            # Codes as peiling writes them: 999.0 is "999", as Rust displays a float.
+            if isinstance(code, float) and code.is_integer():
+                code_text = str(int(code))
+            else:
+                code_text = None if code is None else str(code)
+            key = code_text
+            want = codes.get(key) if key is not None else None
+            if label != want:
+                fail(f"{respondents.name}: {name} = {code!r} has {label_name} {label!r}, peiling:labels says {want!r}")
+        checked += 1
+    if checked == 0:
+        fail(f"{respondents.name}: no label columns")
+    return f"{checked} label columns agree with peiling:labels"
+
+
 def recompute_totals(est: Parquet, rows: list[dict], respondents: Parquet, labels: dict, spec: dict) -> int:
     """Unweighted n and weighted estimate of the total rows of the proportion (and mean)
     indicators, from the microdata with DuckDB; and the same value from all three readers."""
@@ -608,6 +634,7 @@ def main() -> None:
         ]
         if name == "private/respondents.parquet":
             notes.append(f"peiling:labels JSON ({len(labels)} columns)")
+            notes.append(check_label_columns(f, labels))
         if name == "estimates.parquet":
             notes.append("peiling:manifest JSON")
             estimate_rows, summary = check_estimates(f, respondents, labels, spec)
