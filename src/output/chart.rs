@@ -83,7 +83,7 @@ pub enum ChartError {
 }
 
 /// Text shown instead of the bar of a suppressed segment.
-pub const SUPPRESSED_TEXT: &str = "onderdrukt (te weinig waarnemingen)";
+pub const SUPPRESSED_TEXT: &str = "onderdrukt (ter bescherming van respondenten)";
 const MISSING_TEXT: &str = "geen schatting";
 const EMPTY_TEXT: &str = "geen gegevens";
 

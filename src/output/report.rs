@@ -134,6 +134,7 @@ thead th{border-bottom:2px solid #bbb;font-weight:600}
 tbody tr:nth-child(odd){background:#f5f7f9}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.flag{color:#777;font-size:.85rem}
+td.nowrap{white-space:nowrap}
 tr.suppressed td{color:#888}
 table.summary th{font-weight:600;padding-right:1.5rem}
 figure.chart{margin:.5rem 0}
@@ -230,7 +231,8 @@ fn validation(html: &mut String, rules: &[RuleCount]) {
     for rule in rules {
         let _ = writeln!(
             html,
-            "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"nowrap\">{}</td></tr>",
             escape(&rule.rule),
             escape(&rule.column),
             group_thousands(&rule.count.to_string()),
