@@ -101,12 +101,15 @@ fn float(frame: &DataFrame, column: &str, row: usize) -> Option<f64> {
     frame.column(column).unwrap().f64().unwrap().get(row)
 }
 
+fn suppressed(frame: &DataFrame, row: usize) -> bool {
+    frame.column("suppressed").unwrap().bool().unwrap().get(row) == Some(true)
+}
+
 /// The cells of `estimates.parquet` per wave × indicator, with whether each is suppressed.
 fn published_cells(estimates: &DataFrame) -> HashMap<(i32, String), Vec<(Cell, bool)>> {
     let mut tables: HashMap<(i32, String), Vec<(Cell, bool)>> = HashMap::new();
     let waves = estimates.column("wave").unwrap().i32().unwrap();
     let n = estimates.column("n").unwrap().i64().unwrap();
-    let suppressed = estimates.column("suppressed").unwrap().bool().unwrap();
     for row in 0..estimates.height() {
         let segmentation = text(estimates, "segmentation", row);
         let (variables, codes) = if segmentation == "total" {
@@ -129,7 +132,7 @@ fn published_cells(estimates: &DataFrame) -> HashMap<(i32, String), Vec<(Cell, b
         tables
             .entry(key)
             .or_default()
-            .push((cell, suppressed.get(row).unwrap()));
+            .push((cell, suppressed(estimates, row)));
     }
     tables
 }
@@ -190,15 +193,7 @@ fn no_suppressed_cell_can_be_recovered_by_subtraction() {
 fn no_public_cell_breaks_the_disclosure_rules() {
     let estimates = read_parquet(&sample_output().join("estimates.parquet"));
     let published: HashMap<(i32, String, String, String), usize> = (0..estimates.height())
-        .filter(|&row| {
-            !estimates
-                .column("suppressed")
-                .unwrap()
-                .bool()
-                .unwrap()
-                .get(row)
-                .unwrap()
-        })
+        .filter(|&row| !suppressed(&estimates, row))
         .map(|row| {
             let wave = estimates.column("wave").unwrap().i32().unwrap().get(row);
             (
@@ -239,14 +234,7 @@ fn no_public_cell_breaks_the_disclosure_rules() {
     // A change is published only when both of its estimates are.
     let changes = read_parquet(&sample_output().join("changes.parquet"));
     for row in 0..changes.height() {
-        if changes
-            .column("suppressed")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .get(row)
-            == Some(true)
-        {
+        if suppressed(&changes, row) {
             assert_eq!(float(&changes, "difference", row), None);
             continue;
         }
@@ -375,14 +363,7 @@ fn changes_between_waves_match_r_survey() {
     let mut compared = 0;
     let mut problems = Vec::new();
     for row in 0..changes.height() {
-        if changes
-            .column("suppressed")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .get(row)
-            == Some(true)
-        {
+        if suppressed(&changes, row) {
             continue;
         }
         let base = changes
