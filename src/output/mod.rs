@@ -113,20 +113,24 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     let estimates_path = dir.join("estimates.parquet");
     let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
         .map_err(|e| io_failure("manifest", &estimates_path, e))?;
+    // The published tables carry the run's manifest and the value labels of every field.
+    let metadata = vec![
+        ("peiling:manifest".to_string(), deterministic),
+        (
+            "peiling:labels".to_string(),
+            parquet::labels_json(&plan.schema),
+        ),
+    ];
     let mut estimates = parquet::estimates_frame(&plan.name, artifacts.released)
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
-    parquet::write(
-        &mut estimates,
-        &estimates_path,
-        vec![("peiling:manifest".into(), deterministic)],
-    )
-    .map_err(|e| io_failure("estimates", &estimates_path, e))?;
+    parquet::write(&mut estimates, &estimates_path, metadata.clone())
+        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
 
     if waves(plan) > 1 {
         let path = dir.join("changes.parquet");
         let mut changes = parquet::changes_frame(&plan.name, artifacts.changes)
             .map_err(|e| io_failure("changes", &path, e))?;
-        parquet::write(&mut changes, &path, Vec::new())
+        parquet::write(&mut changes, &path, metadata)
             .map_err(|e| io_failure("changes", &path, e))?;
     }
     let path = dir.join("tabellenboek.xlsx");

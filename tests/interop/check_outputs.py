@@ -639,6 +639,10 @@ def main() -> None:
             notes.append("peiling:manifest JSON")
             estimate_rows, summary = check_estimates(f, respondents, labels, spec)
             notes.append(summary)
+        if name in ("estimates.parquet", "changes.parquet"):
+            if check_json_metadata(f, "peiling:labels") != labels:
+                fail(f"{name}: peiling:labels differs from the microdata's")
+            notes.append("peiling:labels as in the microdata")
         if name == "changes.parquet":
             assert estimate_rows is not None
             notes.append(check_changes(f, estimate_rows))
