@@ -10,9 +10,11 @@ pub mod parquet;
 pub mod report;
 pub mod xlsx;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::changes::ChangeRow;
 use crate::diag::{Diagnostic, Failure};
@@ -139,11 +141,18 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
     write_weights(plan, artifacts.designs, dir)?;
+    let figures = figures(plan, artifacts.released);
+    let charts_dir = dir.join("charts");
+    let svgs = if plan.output.charts || plan.output.report {
+        draw_svgs(&figures, &charts_dir)?
+    } else {
+        HashMap::new()
+    };
     if plan.output.charts {
-        write_charts(plan, artifacts.released, &dir.join("charts"))?;
+        write_charts(&figures, &svgs, &charts_dir)?;
     }
     if plan.output.report {
-        let html = report::render(&report_of(plan, artifacts));
+        let html = report::render(&report_of(plan, artifacts, &svgs));
         let path = dir.join("report.html");
         std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
     }
@@ -470,38 +479,86 @@ fn bar_chart(
     })
 }
 
-fn write_charts(plan: &Plan, table: &ReleasedTable, dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
+/// A chart of the run; drawn once, for `charts/` and for the report.
+enum Figure {
+    Bars(chart::BarChart),
+    Trend(chart::TrendChart),
+}
+
+impl Figure {
+    fn svg(&self) -> Result<String, chart::ChartError> {
+        match self {
+            Figure::Bars(c) => chart::bar_chart_svg(c),
+            Figure::Trend(c) => chart::trend_chart_svg(c),
+        }
+    }
+
+    fn png(&self, path: &Path) -> Result<(), chart::ChartError> {
+        match self {
+            Figure::Bars(c) => chart::bar_chart_png(c, path),
+            Figure::Trend(c) => chart::trend_chart_png(c, path),
+        }
+    }
+}
+
+/// The file stem of an indicator's chart: `<indicator>__trend` or
+/// `<indicator>__<segmentation>` (`*` as `_x_`).
+fn chart_stem(indicator: &str, segmentation: Option<&str>) -> String {
+    match segmentation {
+        None => format!("{indicator}__trend"),
+        Some(name) => format!("{indicator}__{}", name.replace('*', "_x_")),
+    }
+}
+
+/// Every chart of the run by its file stem: per indicator the trend (with several waves) and a
+/// bar chart per segmentation but `total`.
+fn figures(plan: &Plan, table: &ReleasedTable) -> Vec<(String, Figure)> {
+    let mut figures = Vec::new();
     for indicator in &plan.indicators {
         if let Some(trend) = trend_chart(plan, table, indicator) {
-            let stem = format!("{}__trend", indicator.id);
-            let svg_path = dir.join(format!("{stem}.svg"));
-            let svg =
-                chart::trend_chart_svg(&trend).map_err(|e| io_failure("chart", &svg_path, e))?;
-            std::fs::write(&svg_path, svg).map_err(|e| io_failure("chart", &svg_path, e))?;
-            let png_path = dir.join(format!("{stem}.png"));
-            chart::trend_chart_png(&trend, &png_path)
-                .map_err(|e| io_failure("chart", &png_path, e))?;
+            figures.push((chart_stem(&indicator.id, None), Figure::Trend(trend)));
         }
         for segmentation in &plan.segmentations {
             let name = segmentation.name();
-            let Some(bar_chart) = bar_chart(plan, table, indicator, &name) else {
-                continue;
-            };
-            let stem = format!("{}__{}", indicator.id, name.replace('*', "_x_"));
-            let svg_path = dir.join(format!("{stem}.svg"));
-            let svg =
-                chart::bar_chart_svg(&bar_chart).map_err(|e| io_failure("chart", &svg_path, e))?;
-            std::fs::write(&svg_path, svg).map_err(|e| io_failure("chart", &svg_path, e))?;
-            let png_path = dir.join(format!("{stem}.png"));
-            chart::bar_chart_png(&bar_chart, &png_path)
-                .map_err(|e| io_failure("chart", &png_path, e))?;
+            if let Some(bars) = bar_chart(plan, table, indicator, &name) {
+                figures.push((chart_stem(&indicator.id, Some(&name)), Figure::Bars(bars)));
+            }
         }
     }
-    Ok(())
+    figures
 }
 
-fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
+/// The SVG of every figure by stem, drawn in parallel.
+fn draw_svgs(figures: &[(String, Figure)], dir: &Path) -> Result<HashMap<String, String>, Failure> {
+    figures
+        .par_iter()
+        .map(|(stem, figure)| {
+            let svg = figure
+                .svg()
+                .map_err(|e| io_failure("chart", &dir.join(format!("{stem}.svg")), e))?;
+            Ok((stem.clone(), svg))
+        })
+        .collect()
+}
+
+/// `charts/`: every figure as SVG and PNG; the PNGs are drawn in parallel.
+fn write_charts(
+    figures: &[(String, Figure)],
+    svgs: &HashMap<String, String>,
+    dir: &Path,
+) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
+    figures.par_iter().try_for_each(|(stem, figure)| {
+        let svg_path = dir.join(format!("{stem}.svg"));
+        std::fs::write(&svg_path, &svgs[stem]).map_err(|e| io_failure("chart", &svg_path, e))?;
+        let png_path = dir.join(format!("{stem}.png"));
+        figure
+            .png(&png_path)
+            .map_err(|e| io_failure("chart", &png_path, e))
+    })
+}
+
+fn report_of(plan: &Plan, artifacts: &Artifacts, svgs: &HashMap<String, String>) -> report::Report {
     let manifest = artifacts.manifest;
     let wave = latest_wave(plan);
     let mut summary = vec![
@@ -570,8 +627,7 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
             label: indicator.label.clone(),
             kind: indicator.kind.as_str().to_string(),
             wave,
-            trend_svg: trend_chart(plan, artifacts.released, indicator)
-                .and_then(|c| chart::trend_chart_svg(&c).ok()),
+            trend_svg: svgs.get(&chart_stem(&indicator.id, None)).cloned(),
             changes: artifacts
                 .changes
                 .iter()
@@ -593,8 +649,7 @@ fn report_of(plan: &Plan, artifacts: &Artifacts) -> report::Report {
                 .iter()
                 .map(|segmentation| {
                     let name = segmentation.name();
-                    let chart_svg = bar_chart(plan, artifacts.released, indicator, &name)
-                        .and_then(|c| chart::bar_chart_svg(&c).ok());
+                    let chart_svg = svgs.get(&chart_stem(&indicator.id, Some(&name))).cloned();
                     report::SegmentTable {
                         segmentation: name.clone(),
                         rows: latest(artifacts.released, &indicator.id, &name, wave)
