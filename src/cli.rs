@@ -93,8 +93,13 @@ enum Command {
     },
 }
 
-/// Shows the current stage as a spinner on a terminal; silent otherwise.
+/// The run's progress on a terminal: a spinner with the stage's name and elapsed time, and for
+/// stages of countable steps a bar with the steps done and the time left. Silent with `--quiet` or
+/// when stderr is not a terminal.
 struct Spinner(Option<ProgressBar>);
+
+const SPINNER: &str = "{spinner} {elapsed:>4} {msg}";
+const BAR: &str = "{spinner} {elapsed:>4} {msg} [{bar:30}] {pos}/{len}, {eta} left";
 
 impl Spinner {
     fn new(quiet: bool) -> Self {
@@ -102,10 +107,7 @@ impl Spinner {
             return Spinner(None);
         }
         let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
+        bar.set_style(style(SPINNER));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Spinner(Some(bar))
     }
@@ -117,10 +119,33 @@ impl Spinner {
     }
 }
 
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+}
+
 impl Progress for Spinner {
     fn stage(&self, name: &str) {
         if let Some(bar) = &self.0 {
+            bar.set_style(style(SPINNER));
             bar.set_message(name.to_string());
+        }
+    }
+
+    fn steps(&self, unit: &str, total: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_style(style(BAR));
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.reset_eta();
+            bar.set_message(unit.to_string());
+        }
+    }
+
+    fn step(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
         }
     }
 }

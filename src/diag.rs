@@ -180,6 +180,24 @@ pub fn status(line: &str, format: LogFormat, quiet: bool) {
     }
 }
 
+/// Follows a run (the CLI draws it on a terminal): the stage it is in, and for stages of
+/// countable steps (segmentations estimated, charts drawn) how many are done.
+pub trait Progress: Sync {
+    /// A new stage starts.
+    fn stage(&self, name: &str);
+    /// The current stage has `total` steps of `unit` (e.g. "charts").
+    fn steps(&self, unit: &str, total: u64) {
+        let _ = (unit, total);
+    }
+    /// One more step of the current stage is done (from any thread).
+    fn step(&self) {}
+}
+
+/// No progress shown: the library's default.
+impl Progress for () {
+    fn stage(&self, _name: &str) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use diag::Progress;
 use diag::{Diagnostic, Failure};
 use output::manifest::{DesignRecord, FileRecord, Manifest};
 use schema::{Rejects, ValidFrame, ValidationReport};
@@ -45,15 +46,6 @@ pub struct Outcome {
     pub manifest: Manifest,
     /// Warnings worth showing (rejected rows, ignored columns).
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Receives stage names as a run progresses (the CLI shows them as a progress spinner).
-pub trait Progress: Sync {
-    fn stage(&self, name: &str);
-}
-
-impl Progress for () {
-    fn stage(&self, _name: &str) {}
 }
 
 /// Stage timings, in order.
@@ -246,7 +238,9 @@ pub fn run(
     for design in &designs {
         validated.diagnostics.extend(design.weighting_notices());
     }
-    let estimates = clock.time("estimate", progress, || estimate::all(&designs, &plan))?;
+    let estimates = clock.time("estimate", progress, || {
+        estimate::all_with_progress(&designs, &plan, progress)
+    })?;
     let released = clock.time("disclosure", progress, || {
         disclosure::apply(estimates, &plan.disclosure)
     });
@@ -276,6 +270,7 @@ pub fn run(
         rejects: &validated.rejects,
         lines: &lines,
         designs: &designs,
+        progress,
     };
     clock.time("output", progress, || {
         output::write(&artifacts, &plan.output.dir)

@@ -96,3 +96,35 @@ fn estimates_are_bit_identical_for_one_and_two_threads() {
     }
     assert_eq!(one.rows.len(), two.rows.len());
 }
+
+/// What a run reports while it estimates: a step per wave × segmentation, counted from the
+/// threads that do the work.
+#[derive(Default)]
+struct Recorder {
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl peiling::Progress for Recorder {
+    fn stage(&self, _name: &str) {}
+    fn steps(&self, _unit: &str, total: u64) {
+        self.total.store(total, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn step(&self) {
+        self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn estimation_reports_a_step_per_segmentation() {
+    let spec = common::root().join("pipelines/dementiemonitor.toml");
+    let (plan, design, _) = common::plan_and_design(&spec, Some(2024));
+    let recorder = Recorder::default();
+    let table =
+        estimate::all_with_progress(std::slice::from_ref(&design), &plan, &recorder).unwrap();
+    assert!(!table.rows.is_empty());
+    let total = recorder.total.into_inner();
+    assert_eq!(total, plan.segmentations.len() as u64);
+    assert!(total > 1);
+    assert_eq!(recorder.done.into_inner(), total);
+}

@@ -35,7 +35,7 @@ pub mod quantile;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Progress};
 use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
 use kernel::Stats;
@@ -75,9 +75,20 @@ pub struct EstimateTable {
 
 /// Estimates every indicator × segmentation × wave.
 pub fn all(designs: &[SurveyDesign], plan: &Plan) -> Result<EstimateTable, Failure> {
+    all_with_progress(designs, plan, &())
+}
+
+/// [`all`], reporting a step per wave × segmentation done.
+pub fn all_with_progress(
+    designs: &[SurveyDesign],
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<EstimateTable, Failure> {
+    let steps: usize = designs.iter().map(|d| d.segments.len()).sum();
+    progress.steps("segmentations", steps as u64);
     let mut rows = Vec::new();
     for design in designs {
-        rows.extend(wave(design, plan)?);
+        rows.extend(wave(design, plan, progress)?);
     }
     rows.sort_by(|a, b| {
         (&a.indicator, &a.segmentation, &a.segment, a.wave).cmp(&(
@@ -97,7 +108,11 @@ struct IndicatorColumn {
     denominators: Option<Vec<f64>>,
 }
 
-fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure> {
+fn wave(
+    design: &SurveyDesign,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Vec<EstimateRow>, Failure> {
     let columns = indicator_columns(design, plan)?;
     // Quantiles take a pass of their own (below); the rest share one pass per segmentation.
     let linear: Vec<usize> = (0..plan.indicators.len())
@@ -198,6 +213,7 @@ fn wave(design: &SurveyDesign, plan: &Plan) -> Result<Vec<EstimateRow>, Failure>
                 rows.push(out);
             }
         }
+        progress.step();
     }
     Ok(rows)
 }

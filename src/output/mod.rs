@@ -37,6 +37,7 @@ pub struct Artifacts<'a> {
     /// Line number of a data row of a wave, for the rejects file.
     pub lines: &'a dyn Fn(i32, usize) -> Option<u32>,
     pub designs: &'a [SurveyDesign],
+    pub progress: &'a dyn crate::diag::Progress,
 }
 
 fn io_failure(what: &str, path: &Path, error: impl std::fmt::Display) -> Failure {
@@ -149,7 +150,8 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         HashMap::new()
     };
     if plan.output.charts {
-        write_charts(&figures, &svgs, &charts_dir)?;
+        artifacts.progress.steps("charts", figures.len() as u64);
+        write_charts(&figures, &svgs, &charts_dir, artifacts.progress)?;
     }
     if plan.output.report {
         let html = report::render(&report_of(plan, artifacts, &svgs));
@@ -546,6 +548,7 @@ fn write_charts(
     figures: &[(String, Figure)],
     svgs: &HashMap<String, String>,
     dir: &Path,
+    progress: &dyn crate::diag::Progress,
 ) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
     figures.par_iter().try_for_each(|(stem, figure)| {
@@ -554,7 +557,9 @@ fn write_charts(
         let png_path = dir.join(format!("{stem}.png"));
         figure
             .png(&png_path)
-            .map_err(|e| io_failure("chart", &png_path, e))
+            .map_err(|e| io_failure("chart", &png_path, e))?;
+        progress.step();
+        Ok(())
     })
 }
 
