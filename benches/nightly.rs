@@ -1,0 +1,255 @@
+//! The nightly benchmark (issue 7), run by `benches/nightly.sh` after the divan benches:
+//!
+//! 1. reads the divan tables the script saved (`NIGHTLY_DIVAN_DIR/divan-<bench>.txt`): the
+//!    fastest sample of each, with polars' bare CSV read and polars' weighted `group_by` as
+//!    the baselines;
+//! 2. runs the whole pipeline (`peiling run`, 50 indicators × 6 segmentations, all outputs) on
+//!    the generated Gezondheidsmonitor-like waves of `NIGHTLY_ROWS` rows (default 1,000,000
+//!    and 10,000,000; generated once, cached by rows and seed), under `/usr/bin/time` for the
+//!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
+//!    runs up to 1,000,000 rows, one run above); their baseline is polars' bare read of the
+//!    same file, timed here, so that 10,000,000 rows are compared with what polars itself
+//!    does at that size;
+//! 3. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS);
+//! 4. compares it with the previous result file there (`nightly/results.rs`) and exits 1 on a
+//!    regression beyond the noise thresholds.
+
+mod common;
+#[path = "nightly/results.rs"]
+mod results;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{bench_dir, data_file_of, fifty_indicators, pipeline, SIX_SEGMENTATIONS};
+use polars::prelude::{CsvReadOptions, SerReader};
+use results::{compare, report, Machine, Results, THRESHOLDS};
+
+/// The baselines, measured by the divan benches of the same run.
+const CSV_READ: &str = "ingest/polars_bare_read";
+const GROUP_BY: &str = "estimation/polars_bare_share";
+
+fn main() {
+    let divan_dir = PathBuf::from(env_or("NIGHTLY_DIVAN_DIR", "target/bench-data/divan"));
+    let out = PathBuf::from(env_or("NIGHTLY_OUT", "output/bench"));
+    let rows: Vec<usize> = env_or("NIGHTLY_ROWS", "1000000,10000000")
+        .split(',')
+        .map(|r| {
+            r.trim()
+                .parse()
+                .expect("NIGHTLY_ROWS: row counts separated by commas")
+        })
+        .collect();
+
+    let mut results = Results {
+        date: now(),
+        commit: commit(),
+        machine: machine(),
+        seconds: BTreeMap::new(),
+        baselines: BTreeMap::new(),
+        peak_rss_mb: BTreeMap::new(),
+    };
+    for (target, baseline) in [
+        ("ingest", CSV_READ),
+        ("estimation", GROUP_BY),
+        ("weighting", GROUP_BY),
+    ] {
+        let path = divan_dir.join(format!("divan-{target}.txt"));
+        let table = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run benches/nightly.sh)", path.display()));
+        for (name, seconds) in results::divan_fastest(target, &table) {
+            if name != baseline {
+                results.baselines.insert(name.clone(), baseline.to_string());
+            }
+            results.seconds.insert(name, seconds);
+        }
+    }
+    for &n in &rows {
+        end_to_end(n, &mut results);
+    }
+
+    std::fs::create_dir_all(&out).unwrap();
+    let previous = previous_results(&out);
+    let path = out.join(format!("{}.json", results.date.replace(':', "")));
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&results).unwrap() + "\n",
+    )
+    .unwrap();
+    println!("wrote {}", path.display());
+    for (name, seconds) in &results.seconds {
+        let ratio = results
+            .ratio(name)
+            .map_or(String::from("baseline"), |r| format!("{r:.3} × baseline"));
+        println!("  {name:<44} {seconds:>9.3} s   {ratio}");
+    }
+    for (name, mb) in &results.peak_rss_mb {
+        println!("  {name:<44} {mb:>9.0} MB peak RSS");
+    }
+    let Some((previous_path, previous)) = previous else {
+        println!("no earlier result in {}: nothing to compare", out.display());
+        return;
+    };
+    println!("against {}:", previous_path.display());
+    let findings = compare(&previous, &results, THRESHOLDS);
+    println!("{}", report(&findings));
+    if findings.iter().any(|f| f.regression) {
+        std::process::exit(1);
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// `peiling run` on `rows` generated rows: the fastest wall time and stage timings of three runs
+/// (one run above 1,000,000 rows) and the largest peak RSS.
+fn end_to_end(rows: usize, results: &mut Results) {
+    let data = data_file_of(rows);
+    let spec = bench_dir().join(format!("nightly-{rows}.toml"));
+    std::fs::write(
+        &spec,
+        pipeline(&fifty_indicators(), SIX_SEGMENTATIONS, &data),
+    )
+    .unwrap();
+    let out = bench_dir().join(format!("nightly-out-{rows}"));
+    // The baseline of this size: polars' bare read of the same file, in this process.
+    let baseline = format!("e2e/{rows}/polars_bare_read");
+    let reads: Vec<f64> = (0..2).map(|_| polars_bare_read(&data)).collect();
+    results.seconds.insert(baseline.clone(), fastest(&reads));
+    let runs = if rows <= 1_000_000 { 3 } else { 1 };
+    let mut walls = Vec::new();
+    let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut peak_kb: f64 = 0.0;
+    for _ in 0..runs {
+        let (wall, kb) = timed_run(&spec, &out);
+        walls.push(wall);
+        peak_kb = peak_kb.max(kb);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        for (stage, seconds) in manifest["timings_seconds"].as_object().unwrap() {
+            stages
+                .entry(stage.clone())
+                .or_default()
+                .push(seconds.as_f64().unwrap());
+        }
+    }
+    let mut record = |name: String, seconds: f64| {
+        results.seconds.insert(name.clone(), seconds);
+        results.baselines.insert(name, baseline.clone());
+    };
+    record(format!("e2e/{rows}/wall"), fastest(&walls));
+    for (stage, seconds) in stages {
+        record(format!("e2e/{rows}/{stage}"), fastest(&seconds));
+    }
+    results
+        .peak_rss_mb
+        .insert(format!("e2e/{rows}"), peak_kb / 1024.0);
+}
+
+/// Seconds for polars' CSV reader on `path` with its own type inference (`;`, decimal comma):
+/// the `polars_bare_read` of the ingest bench, on a file of any size.
+fn polars_bare_read(path: &Path) -> f64 {
+    let start = std::time::Instant::now();
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .map_parse_options(|p| p.with_separator(b';').with_decimal_comma(true))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(frame.height() > 0);
+    seconds
+}
+
+/// Wall seconds and peak RSS (KB) of one `peiling run`, from GNU time.
+fn timed_run(spec: &Path, out: &Path) -> (f64, f64) {
+    let measured = bench_dir().join("nightly-time.txt");
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o"])
+        .arg(&measured)
+        .arg(env!("CARGO_BIN_EXE_peiling"))
+        .arg("run")
+        .arg(spec)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("/usr/bin/time (GNU time) runs peiling");
+    assert!(status.success(), "peiling run {} failed", spec.display());
+    let text = std::fs::read_to_string(&measured).unwrap();
+    let mut fields = text.split_whitespace().map(|v| v.parse::<f64>().unwrap());
+    (fields.next().unwrap(), fields.next().unwrap())
+}
+
+fn fastest(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// The latest result file in `dir`, by name (names sort by date).
+fn previous_results(dir: &Path) -> Option<(PathBuf, Results)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let path = files.pop()?;
+    let results = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    Some((path, results))
+}
+
+/// Now, UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+fn now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The commit measured, `-dirty` when the work tree has changes.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let hash = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    if dirty {
+        format!("{hash}-dirty")
+    } else {
+        hash
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let memory_kb: f64 = field(&meminfo, "MemTotal")
+        .trim_end_matches(" kB")
+        .parse()
+        .unwrap_or(0.0);
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu: field(&cpuinfo, "model name"),
+        memory_gb: (memory_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The nightly benchmark: builds in release, runs the divan benches (ingest, estimation,
+# weighting) and the end-to-end runs on generated waves of 1,000,000 and 10,000,000 rows
+# (generated once into target/bench-data/, cached by rows and seed), writes
+# output/bench/<date>.json and compares it with the previous result there. Exits 1 on a
+# regression beyond the noise thresholds (benches/nightly/results.rs, benches/README.md).
+#
+#   bash benches/nightly.sh                       # the full run, about 5 minutes on 2 cores
+#   NIGHTLY_ROWS=1000000 bash benches/nightly.sh  # end to end at 1M rows only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export NIGHTLY_DIVAN_DIR="${NIGHTLY_DIVAN_DIR:-target/bench-data/divan}"
+export NIGHTLY_OUT="${NIGHTLY_OUT:-output/bench}"
+mkdir -p "$NIGHTLY_DIVAN_DIR"
+
+cargo build --release --quiet
+for bench in ingest estimation weighting; do
+    echo "== cargo bench --bench $bench" >&2
+    cargo bench --quiet --bench "$bench" | tee "$NIGHTLY_DIVAN_DIR/divan-$bench.txt"
+done
+echo "== end to end, results and comparison" >&2
+cargo bench --quiet --bench nightly
