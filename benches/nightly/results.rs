@@ -2,8 +2,8 @@
 //! tables into it, and the comparison of two result files.
 //!
 //! Times are compared as **ratios against a baseline measured in the same run** (polars' bare
-//! CSV read, polars' weighted `group_by`): a busy or slower machine slows the baseline as much
-//! as the figure, and the ratio stays put. A figure regresses when its ratio grows by more than
+//! CSV read): a busy or slower machine slows the baseline as much as the figure, and the ratio
+//! stays put. A figure regresses when its ratio grows by more than
 //! [`Thresholds::time`]; peak memory (which machine load does not change) when it grows by more
 //! than [`Thresholds::memory`]. Shared by `benches/nightly.rs` and `tests/nightly.rs`.
 
