@@ -1,0 +1,135 @@
+//! The nightly benchmark's comparison (`benches/nightly/results.rs`) on recorded result files
+//! (`tests/fixtures/bench/`): two real runs of `benches/nightly.sh` in a row, and the second
+//! with every figure made 30% slower.
+
+#[path = "../benches/nightly/results.rs"]
+mod results;
+
+use std::path::PathBuf;
+
+use results::{compare, report, Results, THRESHOLDS};
+
+fn recorded(name: &str) -> Results {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bench")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_second_run_within_noise_is_no_regression() {
+    let findings = compare(&recorded("run-1.json"), &recorded("run-2.json"), THRESHOLDS);
+    // Every figure with a baseline and above the floor, and the peak RSS of each size.
+    assert!(findings.len() >= 20, "{} figures", findings.len());
+    assert!(findings.iter().any(|f| f.name == "e2e/10000000/wall"));
+    assert!(findings
+        .iter()
+        .any(|f| f.name == "e2e/10000000" && f.unit == "MB"));
+    assert!(
+        findings.iter().all(|f| !f.regression),
+        "{}",
+        report(&findings)
+    );
+    assert!(report(&findings).contains("\nno regression ("));
+}
+
+#[test]
+fn a_run_thirty_percent_slower_is_a_regression() {
+    let findings = compare(
+        &recorded("run-2.json"),
+        &recorded("slower.json"),
+        THRESHOLDS,
+    );
+    let times: Vec<_> = findings.iter().filter(|f| f.unit == "ratio").collect();
+    assert!(times.len() >= 20, "{} figures", times.len());
+    // Every time 30% up, memory unchanged.
+    assert!(times.iter().all(|f| f.regression), "{}", report(&findings));
+    assert!(findings
+        .iter()
+        .filter(|f| f.unit == "MB")
+        .all(|f| !f.regression));
+    assert!(report(&findings).contains(&format!("{} regression(s)", times.len())));
+}
+
+#[test]
+fn ten_percent_slower_is_within_noise() {
+    let before = recorded("run-2.json");
+    let mut after = before.clone();
+    for (name, seconds) in after.seconds.iter_mut() {
+        if name != "ingest/polars_bare_read" {
+            *seconds *= 1.1;
+        }
+    }
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert!(
+        findings.iter().all(|f| !f.regression),
+        "{}",
+        report(&findings)
+    );
+}
+
+#[test]
+fn a_slower_machine_is_not_a_regression() {
+    // Everything, baselines included, 50% slower: the ratios do not move.
+    let before = recorded("run-1.json");
+    let mut after = before.clone();
+    for seconds in after.seconds.values_mut() {
+        *seconds *= 1.5;
+    }
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert!(
+        findings.iter().all(|f| !f.regression),
+        "{}",
+        report(&findings)
+    );
+}
+
+#[test]
+fn more_memory_is_a_regression() {
+    let before = recorded("run-1.json");
+    let mut after = before.clone();
+    *after.peak_rss_mb.get_mut("e2e/1000000").unwrap() *= 1.2;
+    let findings = compare(&before, &after, THRESHOLDS);
+    let regressions: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.regression)
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(regressions, ["e2e/1000000"]);
+}
+
+#[test]
+fn stages_of_a_few_milliseconds_are_not_compared() {
+    let before = recorded("run-1.json");
+    let mut after = before.clone();
+    // `compile` takes about a millisecond: doubling it is noise, not a regression.
+    *after.seconds.get_mut("e2e/1000000/compile").unwrap() *= 2.0;
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert!(findings.iter().all(|f| f.name != "e2e/1000000/compile"));
+}
+
+#[test]
+fn divan_tables_are_read_with_their_groups() {
+    let table = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/divan-estimation.txt"),
+    )
+    .unwrap();
+    let fastest = results::divan_fastest("estimation", &table);
+    let names: Vec<&str> = fastest.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "estimation/one_share_by_municipality",
+            "estimation/polars_bare_share",
+            "estimation/table_book",
+            "estimation/table_book_threads/1",
+            "estimation/table_book_threads/2",
+        ]
+    );
+    let close = |name: &str, seconds: f64| (fastest[name] / seconds - 1.0).abs() < 1e-12;
+    assert!(close("estimation/one_share_by_municipality", 10.71e-3));
+    assert!(close("estimation/table_book", 740.8e-3));
+    assert!(close("estimation/table_book_threads/1", 1.207));
+    assert!(close("estimation/table_book_threads/2", 679.7e-3));
+}
