@@ -22,6 +22,23 @@ pub struct DerivedFrame {
     pub analysis: DataFrame,
 }
 
+impl DerivedFrame {
+    /// Drops the analysis columns outside `keep` (the coded frame, written to the microdata,
+    /// keeps them all).
+    pub fn keep_analysis_columns(&mut self, keep: &std::collections::BTreeSet<String>) {
+        let names: Vec<PlSmallStr> = self
+            .analysis
+            .get_column_names()
+            .into_iter()
+            .filter(|name| keep.contains(name.as_str()))
+            .cloned()
+            .collect();
+        if let Ok(kept) = self.analysis.select(names) {
+            self.analysis = kept;
+        }
+    }
+}
+
 pub fn apply(valid: ValidFrame, derive: &[DerivePlan]) -> Result<DerivedFrame, Failure> {
     let mut analysis = valid.analysis;
     let mut coded = valid.coded;

@@ -221,10 +221,12 @@ pub fn run(
     plan.schema = validated.schema.clone();
 
     let mut designs = Vec::with_capacity(validated.frames.len());
+    let analysis_columns = plan.analysis_columns();
     for frame in &validated.frames {
-        let derived = clock.time("derive", progress, || {
+        let mut derived = clock.time("derive", progress, || {
             derive::apply(frame.clone(), &plan.derive)
         })?;
+        derived.keep_analysis_columns(&analysis_columns);
         designs.push(clock.time("weight", progress, || {
             weight::apply(
                 derived,

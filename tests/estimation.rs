@@ -128,3 +128,38 @@ fn estimation_reports_a_step_per_segmentation() {
     assert!(total > 1);
     assert_eq!(recorder.done.into_inner(), total);
 }
+
+/// A wave's analysis frame keeps the columns the pipeline reads, and nothing else.
+#[test]
+fn the_analysis_frame_keeps_the_columns_the_pipeline_reads() {
+    let plan = peiling::spec::compile(
+        &common::root().join("pipelines/dementiemonitor.toml"),
+        &Default::default(),
+    )
+    .unwrap();
+    let columns = plan.analysis_columns();
+    let expected = [
+        // primary key, indicators (derived ones included), segmentations, raking margins
+        "resp_id",
+        "belasting",
+        "ediz_som",
+        "woonsituatie_naaste",
+        "respijt_gebruik",
+        "uren_pw",
+        "zorgfrequentie",
+        "werk",
+        "combineren_problemen",
+        "volhoudtijd",
+        "provincie",
+        "mz_geslacht",
+        "mz_leeftijd_cat",
+        "relatie",
+    ];
+    for name in expected {
+        assert!(columns.contains(name), "{name} missing from {columns:?}");
+    }
+    // The items of the EDIZ score, the mode and the municipality are read by nothing after derive.
+    for name in ["ediz_01", "ediz_09", "mode", "gemeente", "fase_dementie"] {
+        assert!(!columns.contains(name), "{name} kept");
+    }
+}

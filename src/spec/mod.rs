@@ -462,6 +462,46 @@ pub struct DesignPlan {
     pub adjust_domain_lonely: bool,
 }
 
+impl Plan {
+    /// The columns the design, the weighting and the estimates read: the design columns, every
+    /// column of an indicator's expressions, the segmentation and margin variables, and the
+    /// primary key (which names a respondent in messages). A wave's analysis frame keeps only
+    /// these, so that putting it in design order moves no more than the estimates need.
+    pub fn analysis_columns(&self) -> BTreeSet<String> {
+        let design = &self.design;
+        let mut columns: BTreeSet<String> =
+            [&design.weight, &design.strata, &design.psu, &design.fpc]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+        columns.extend(self.schema.primary_key.iter().cloned());
+        for indicator in &self.indicators {
+            for expr in [
+                &indicator.population,
+                &Some(indicator.value.clone()),
+                &indicator.denominator,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                columns.extend(expr_columns(expr));
+            }
+        }
+        for segmentation in &self.segmentations {
+            columns.extend(segmentation.variables.iter().cloned());
+        }
+        if let Some(weighting) = &self.weighting {
+            for (_, margins) in &weighting.margins {
+                for variable in &margins.variables {
+                    columns.extend(variable.columns.iter().cloned());
+                }
+            }
+        }
+        columns
+    }
+}
+
 /// Calibration settings with each wave's margins read and checked.
 #[derive(Debug, Clone)]
 pub struct WeightingPlan {
