@@ -128,17 +128,48 @@ pub fn bar_chart_svg(chart: &BarChart) -> Result<String, ChartError> {
     Ok(svg)
 }
 
-/// Writes the chart as a PNG file; the format follows the extension of `path` (use `.png`).
+/// Writes the chart as a PNG file.
 pub fn bar_chart_png(chart: &BarChart, path: &Path) -> Result<(), ChartError> {
     ensure_font().map_err(|message| error(&chart.title, message))?;
-    let root = BitMapBackend::new(path, (WIDTH, height(chart))).into_drawing_area();
-    let canvas = Canvas {
-        root: &root,
-        glyphs: glyph_metrics(),
-    };
-    draw(&canvas, chart).map_err(|e| error(&chart.title, e.to_string()))?;
-    root.present()
-        .map_err(|e| error(&chart.title, e.to_string()))
+    write_png(path, WIDTH, height(chart), &chart.title, |canvas| {
+        draw(canvas, chart)
+    })
+}
+
+/// Draws into an RGB bitmap and writes it as a PNG with the `Sub` filter and fast deflate.
+/// plotters' own PNG writer tries every filter on every line at the default compression, which
+/// made PNG encoding the largest part of writing the charts; these charts (flat colours, text)
+/// come out a little larger this way and are written several times faster.
+fn write_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    title: &str,
+    paint: impl for<'a, 'b> FnOnce(&Canvas<'a, BitMapBackend<'b>>) -> Drawn<BitMapBackend<'b>>,
+) -> Result<(), ChartError> {
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        let canvas = Canvas {
+            root: &root,
+            glyphs: glyph_metrics(),
+        };
+        paint(&canvas).map_err(|e| error(title, e.to_string()))?;
+        root.present().map_err(|e| error(title, e.to_string()))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| error(title, e.to_string()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| error(title, e.to_string()))?;
+    writer
+        .write_image_data(&pixels)
+        .and_then(|()| writer.finish())
+        .map_err(|e| error(title, e.to_string()))
 }
 
 /// The trend chart as an SVG document (for files and for inlining in the report).
@@ -159,19 +190,13 @@ pub fn trend_chart_svg(chart: &TrendChart) -> Result<String, ChartError> {
     Ok(svg)
 }
 
-/// Writes the trend chart as a PNG file; the format follows the extension of `path` (use
-/// `.png`).
+/// Writes the trend chart as a PNG file.
 pub fn trend_chart_png(chart: &TrendChart, path: &Path) -> Result<(), ChartError> {
     ensure_font().map_err(|message| error(&chart.title, message))?;
     let layout = TrendLayout::of(chart).map_err(|message| error(&chart.title, message))?;
-    let root = BitMapBackend::new(path, (WIDTH, layout.height)).into_drawing_area();
-    let canvas = Canvas {
-        root: &root,
-        glyphs: glyph_metrics(),
-    };
-    draw_trend(&canvas, chart, &layout).map_err(|e| error(&chart.title, e.to_string()))?;
-    root.present()
-        .map_err(|e| error(&chart.title, e.to_string()))
+    write_png(path, WIDTH, layout.height, &chart.title, |canvas| {
+        draw_trend(canvas, chart, &layout)
+    })
 }
 
 /// A value the Dutch way, one decimal: `13,2%` for a share of 0.132, else `37,4`.

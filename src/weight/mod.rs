@@ -169,10 +169,13 @@ pub fn apply(
         None => (0..rows as u32).collect(),
         Some(name) => required_codes(name, "W004", "PSU")?.0,
     };
-    let mut order: Vec<u32> = (0..rows as u32).collect();
-    if plan.strata.is_some() || plan.psu.is_some() {
-        order.sort_by_key(|&i| (strata[i as usize], psu_codes[i as usize]));
-    }
+    let order: Vec<u32> = if plan.strata.is_some() || plan.psu.is_some() {
+        // Stably by (stratum, PSU): by PSU, then stably by stratum.
+        let by_psu = counting_sort(&psu_codes, (0..rows as u32).collect());
+        counting_sort(&strata, by_psu)
+    } else {
+        (0..rows as u32).collect()
+    };
     let mut psu_starts = Vec::new();
     let mut psu_stratum = Vec::new();
     let mut previous = None;
@@ -476,6 +479,26 @@ pub fn chunks(psu_starts: &[u32]) -> Vec<(usize, usize)> {
     out
 }
 
+/// `rows` reordered stably by `keys[row]`, dense codes: a counting sort, linear in the rows
+/// (a comparison sort of 10,000,000 rows took 2.5 s, a third of building the design).
+fn counting_sort(keys: &[u32], rows: Vec<u32>) -> Vec<u32> {
+    let buckets = keys.iter().max().map_or(0, |&k| k as usize + 1);
+    let mut starts = vec![0u32; buckets + 1];
+    for &row in &rows {
+        starts[keys[row as usize] as usize + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
+    let mut sorted = vec![0u32; rows.len()];
+    for &row in &rows {
+        let slot = &mut starts[keys[row as usize] as usize];
+        sorted[*slot as usize] = row;
+        *slot += 1;
+    }
+    sorted
+}
+
 /// `1 - f_h` per stratum; the fpc must be constant within a stratum.
 fn fpc_factors(
     column: &Column,
@@ -720,5 +743,21 @@ impl SurveyDesign {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counting_sort_is_the_stable_sort() {
+        let strata = [2u32, 0, 1, 0, 2, 1, 0, 0, 2];
+        let psus = [5u32, 1, 0, 1, 2, 3, 4, 0, 5];
+        let mut expected: Vec<u32> = (0..9).collect();
+        expected.sort_by_key(|&i| (strata[i as usize], psus[i as usize]));
+        let by_psu = counting_sort(&psus, (0..9).collect());
+        assert_eq!(counting_sort(&strata, by_psu), expected);
+        assert!(counting_sort(&[], Vec::new()).is_empty());
     }
 }
