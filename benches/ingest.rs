@@ -4,9 +4,13 @@
 //! * `polars_bare_read`: polars' CSV reader on the file with its own type inference, the
 //!   baseline measured in the same run;
 //! * `polars_text_read`: the same reader with every column as text;
-//! * `ingest_only`: `ingest::read` alone;
-//! * `ingest_and_validate`: `ingest::read` (dialect, record scan, every column as text) and
-//!   `schema::validate` (types, codebooks, ranges, primary key, routing rules) of the same file.
+//! * `ingest_and_validate`: what `peiling run` does with a CSV file: the streaming pass
+//!   (`schema::stream::read`: read, hash, split, parse and check every value) and
+//!   `schema::stream::validate` (primary key, routing rules, accepted rows);
+//! * `text_ingest_and_validate`: the text path, taken by `.sav` and Parquet files and by CSV
+//!   files the streaming pass declines: `ingest::read` (every column as text) and
+//!   `schema::validate`;
+//! * `ingest_only`: `ingest::read` alone.
 //!
 //! The budget (DESIGN §9) is ingest + validate at ≥ 80% of the baseline's throughput, i.e. a
 //! time ratio of at most 1.25. Run with `cargo bench --bench ingest`; figures in
@@ -67,6 +71,18 @@ fn polars_text_read(bencher: divan::Bencher) {
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn ingest_and_validate(bencher: divan::Bencher) {
+    let plan = plan();
+    bencher.bench(|| {
+        let parsed = schema::stream::read(&plan.inputs[0], &plan.schema).unwrap();
+        let parsed = parsed.expect("the generated wave is for the streaming pass");
+        let (valid, rejects, _lines) = schema::stream::validate(parsed, &plan.schema).unwrap();
+        assert!(rejects.problems.is_empty());
+        valid
+    });
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn text_ingest_and_validate(bencher: divan::Bencher) {
     let plan = plan();
     bencher.bench(|| {
         let raw = ingest::read(&plan.inputs[0]).unwrap();

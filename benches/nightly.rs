@@ -8,7 +8,7 @@
 //!    and 10,000,000; generated once, cached by rows and seed), under `/usr/bin/time` for the
 //!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
 //!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file beside
-//!    them;
+//!    them; and `peiling validate` once for the peak RSS of ingest and validation alone;
 //! 3. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS);
 //! 4. compares it with the previous result file there (`nightly/results.rs`) and exits 1 on a
 //!    regression beyond the noise thresholds.
@@ -123,8 +123,20 @@ fn end_to_end(rows: usize, results: &mut Results) {
     let mut walls = Vec::new();
     let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut peak_kb: f64 = 0.0;
+    // Ingest and validation alone (`peiling validate`): its peak RSS against the file's size
+    // is a budget of its own (issue 4: under 3x).
+    let (_, validate_kb) = timed_run("validate", &spec, &out);
+    results
+        .peak_rss_mb
+        .insert(format!("validate/{rows}"), validate_kb / 1024.0);
+    let file_mb = std::fs::metadata(&data).unwrap().len() as f64 / (1024.0 * 1024.0);
+    println!(
+        "  peiling validate on {rows} rows: peak RSS {:.0} MB, {:.2} x the file ({file_mb:.0} MB)",
+        validate_kb / 1024.0,
+        validate_kb / 1024.0 / file_mb
+    );
     for _ in 0..runs {
-        let (wall, kb) = timed_run(&spec, &out);
+        let (wall, kb) = timed_run("run", &spec, &out);
         walls.push(wall);
         peak_kb = peak_kb.max(kb);
         let manifest: serde_json::Value =
@@ -165,14 +177,14 @@ fn polars_bare_read(path: &Path) -> f64 {
     seconds
 }
 
-/// Wall seconds and peak RSS (KB) of one `peiling run`, from GNU time.
-fn timed_run(spec: &Path, out: &Path) -> (f64, f64) {
+/// Wall seconds and peak RSS (KB) of one `peiling run` (or `validate`), from GNU time.
+fn timed_run(command: &str, spec: &Path, out: &Path) -> (f64, f64) {
     let measured = bench_dir().join("nightly-time.txt");
     let status = Command::new("/usr/bin/time")
         .args(["-f", "%e %M", "-o"])
         .arg(&measured)
         .arg(env!("CARGO_BIN_EXE_peiling"))
-        .arg("run")
+        .arg(command)
         .arg(spec)
         .arg("--out")
         .arg(out)
@@ -180,7 +192,11 @@ fn timed_run(spec: &Path, out: &Path) -> (f64, f64) {
         .stdout(std::process::Stdio::null())
         .status()
         .expect("/usr/bin/time (GNU time) runs peiling");
-    assert!(status.success(), "peiling run {} failed", spec.display());
+    assert!(
+        status.success(),
+        "peiling {command} {} failed",
+        spec.display()
+    );
     let text = std::fs::read_to_string(&measured).unwrap();
     let mut fields = text.split_whitespace().map(|v| v.parse::<f64>().unwrap());
     (fields.next().unwrap(), fields.next().unwrap())

@@ -6,6 +6,7 @@
 //! spec::compile      pipelines/*.toml + schemas/*.toml -> Plan
 //! ingest::read       Plan.inputs                       -> RawFrame        (text, as written)
 //! schema::validate   RawFrame                          -> ValidFrame + Rejects
+//!   (a CSV input: schema::stream::{read, validate}, one streaming pass to the same result)
 //! derive::apply      ValidFrame                        -> DerivedFrame
 //! weight::apply      DerivedFrame                      -> SurveyDesign
 //! estimate::all      SurveyDesign                      -> EstimateTable
@@ -101,14 +102,32 @@ fn ingest_and_validate(
         diagnostics: Vec::new(),
     };
     for input in &plan.inputs {
-        let raw = clock.time("ingest", progress, || ingest::read(input))?;
-        validated.diagnostics.extend(raw.notices.iter().cloned());
-        let (frame, rejects) = clock.time("validate", progress, || {
-            schema::validate(&raw, &plan.schema)
+        // A CSV file is read, parsed and checked in one streaming pass when it can be (see
+        // `schema::stream`); its typed values are validated in the "ingest" stage then.
+        let streamed = clock.time("ingest", progress, || {
+            schema::stream::read(input, &plan.schema)
         })?;
-        // Validation applied the file's own codebook (SPSS); the run's labels gather them all.
-        validated.schema = schema::codebook::merge_lenient(&validated.schema, &raw).0;
+        let (frame, rejects, lines) = match streamed {
+            Some(parsed) => {
+                let (frame, rejects, lines) = clock.time("validate", progress, || {
+                    schema::stream::validate(parsed, &plan.schema)
+                })?;
+                (frame, rejects, Some(lines))
+            }
+            None => {
+                let raw = clock.time("ingest", progress, || ingest::read(input))?;
+                validated.diagnostics.extend(raw.notices.iter().cloned());
+                let (frame, rejects) = clock.time("validate", progress, || {
+                    schema::validate(&raw, &plan.schema)
+                })?;
+                // Validation applied the file's own codebook (SPSS); the run's labels gather
+                // them all.
+                validated.schema = schema::codebook::merge_lenient(&validated.schema, &raw).0;
+                (frame, rejects, raw.lines)
+            }
+        };
         let report = &frame.report;
+        let at = input.path.display().to_string();
         if !report.extra_columns.is_empty() {
             validated.diagnostics.push(
                 Diagnostic::warning(
@@ -119,7 +138,7 @@ fn ingest_and_validate(
                         report.extra_columns.join(", ")
                     ),
                 )
-                .at(raw.path.display().to_string()),
+                .at(at.clone()),
             );
         }
         if report.rows_rejected > 0 {
@@ -128,14 +147,14 @@ fn ingest_and_validate(
                     "V003",
                     format!(
                         "wave {}: {} of {} rows rejected (see private/rejects.parquet)",
-                        raw.wave, report.rows_rejected, report.rows_read
+                        input.wave, report.rows_rejected, report.rows_read
                     ),
                 )
-                .at(raw.path.display().to_string()),
+                .at(at),
             );
         }
         validated.reports.push(frame.report.clone());
-        validated.lines.insert(raw.wave, raw.lines.clone());
+        validated.lines.insert(input.wave, lines);
         validated.frames.push(frame);
         validated.rejects.push(rejects);
     }

@@ -416,7 +416,11 @@ fn the_microdata_carries_value_labels() {
         .iter()
         .filter(|f| !f.categories.is_empty())
     {
-        let codes = respondents.column(&field.name).unwrap().i64().unwrap();
+        // Codes are Int32 where the codebook fits 32 bits (all of these), else Int64.
+        let codes = respondents.column(&field.name).unwrap();
+        assert_eq!(codes.dtype(), &DataType::Int32, "{}", field.name);
+        let codes = codes.cast(&DataType::Int64).unwrap();
+        let codes = codes.i64().unwrap();
         let labels = respondents
             .column(&format!("{}_label", field.name))
             .unwrap()

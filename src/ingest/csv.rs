@@ -190,7 +190,7 @@ fn decode<'a>(
 }
 
 /// The most frequent of `;`, `,`, tab and `|` outside quotes in the header line; `,` if none.
-pub(super) fn sniff_delimiter(text: &str) -> u8 {
+pub(crate) fn sniff_delimiter(text: &str) -> u8 {
     let header = text.lines().next().unwrap_or("");
     let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0), (b'|', 0)];
     let mut quoted = false;

@@ -9,6 +9,10 @@
 //!   labels and user-missing codes in [`RawFrame::codebook`];
 //! - [`parquet`]: typed columns written as text, such as `private/respondents.parquet`.
 //!
+//! A pipeline run reads a CSV input with `crate::schema::stream` instead, which parses and
+//! checks while it reads, without a text column; this text path reads the other formats, the
+//! CSV files that pass declines, and every file for `peiling describe`.
+//!
 //! Typed values become text that parses back to the same value: integers without a decimal
 //! point, other numbers in Rust's shortest round-trip form ([`number_text`]), dates as
 //! `YYYY-MM-DD`. So an export gives the same typed values whichever format it came in.

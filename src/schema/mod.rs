@@ -9,6 +9,7 @@
 
 pub mod codebook;
 pub mod rules;
+pub mod stream;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -126,12 +127,53 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
             )
         })?;
     }
-    ragged_rows(raw, &mut problems);
+    ragged_rows(&raw.ragged, &mut problems);
     problems.sort_by(|a, b| a.row.cmp(&b.row).then_with(|| a.order.cmp(&b.order)));
     for problem in &mut problems {
         problem.key = key_of(raw, schema, problem.row);
     }
+    accept(
+        Checked {
+            wave: raw.wave,
+            file,
+            sha256: raw.sha256.clone(),
+            dialect: raw.dialect.clone().map(|dialect| crate::ingest::Dialect {
+                decimal_comma: Some(decimal_comma),
+                ..dialect
+            }),
+            coded,
+            analysis,
+            problems,
+            extra_columns,
+        },
+        height,
+    )
+}
 
+/// Every read row typed, with the problems found in it (sorted, keys filled in).
+struct Checked {
+    wave: i32,
+    file: String,
+    sha256: String,
+    dialect: Option<crate::ingest::Dialect>,
+    coded: DataFrame,
+    analysis: DataFrame,
+    problems: Vec<Problem>,
+    extra_columns: Vec<String>,
+}
+
+/// Splits checked rows into the accepted rows and the rejects, and counts them.
+fn accept(checked: Checked, height: usize) -> Result<(ValidFrame, Rejects), Failure> {
+    let Checked {
+        wave,
+        file,
+        sha256,
+        dialect,
+        coded,
+        analysis,
+        problems,
+        extra_columns,
+    } = checked;
     let mut rejected = vec![false; height];
     let mut problems_by_rule = BTreeMap::new();
     for problem in &problems {
@@ -139,18 +181,21 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
         *problems_by_rule.entry(problem.rule.clone()).or_insert(0) += 1;
     }
     let rows_rejected = rejected.iter().filter(|&&r| r).count();
-    let keep: BooleanChunked = rejected.iter().map(|&r| !r).collect();
-    let coded = coded.filter(&keep).map_err(|e| internal(&file, e))?;
-    let analysis = analysis.filter(&keep).map_err(|e| internal(&file, e))?;
-
+    // Without rejects the columns stay as they are, not copied.
+    let (coded, analysis) = if rows_rejected == 0 {
+        (coded, analysis)
+    } else {
+        let keep: BooleanChunked = rejected.iter().map(|&r| !r).collect();
+        (
+            coded.filter(&keep).map_err(|e| internal(&file, e))?,
+            analysis.filter(&keep).map_err(|e| internal(&file, e))?,
+        )
+    };
     let report = ValidationReport {
-        wave: raw.wave,
+        wave,
         file: file.clone(),
-        sha256: raw.sha256.clone(),
-        dialect: raw.dialect.clone().map(|dialect| crate::ingest::Dialect {
-            decimal_comma: Some(decimal_comma),
-            ..dialect
-        }),
+        sha256,
+        dialect,
         rows_read: height,
         rows_accepted: height - rows_rejected,
         rows_rejected,
@@ -159,13 +204,13 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
     };
     Ok((
         ValidFrame {
-            wave: raw.wave,
+            wave,
             coded,
             analysis,
             report,
         },
         Rejects {
-            wave: raw.wave,
+            wave,
             file,
             problems,
         },
@@ -174,13 +219,13 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
 
 /// A CSV record with the wrong number of fields is rejected as a whole (`V017`): its values
 /// may sit in the wrong columns, so the problems found in them are dropped.
-fn ragged_rows(raw: &RawFrame, problems: &mut Vec<Problem>) {
-    if raw.ragged.is_empty() {
+fn ragged_rows(ragged: &[crate::ingest::RaggedRow], problems: &mut Vec<Problem>) {
+    if ragged.is_empty() {
         return;
     }
-    let ragged: std::collections::HashSet<usize> = raw.ragged.iter().map(|r| r.row).collect();
-    problems.retain(|p| !ragged.contains(&p.row));
-    for row in &raw.ragged {
+    let rows: std::collections::HashSet<usize> = ragged.iter().map(|r| r.row).collect();
+    problems.retain(|p| !rows.contains(&p.row));
+    for row in ragged {
         problems.push(Problem {
             row: row.row,
             order: 0,

@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 use crate::ingest::RawFrame;
 use crate::spec::{Code, FieldPlan, FieldType, RulePlan, SchemaPlan};
@@ -55,188 +56,636 @@ pub fn parse_column(
     decimal_comma: bool,
     problems: &mut Vec<Problem>,
 ) -> TypedColumn {
-    // A clone has its own match cache: no contention with other threads' parses.
-    let pattern = field.pattern.clone();
-    let mut check = Checker {
-        field,
-        pattern: pattern.as_ref(),
-        order,
-        problems,
+    let mut parser = ColumnParser::new(field, order, missing_values, decimal_comma, text.len());
+    for (row, value) in text.iter().enumerate() {
+        parser.push(row, value);
+    }
+    let (typed, found) = parser.finish();
+    problems.extend(found);
+    typed
+}
+
+/// Parses and checks one field's values, pushed in row order. Validation of a text column and
+/// the streaming CSV reader ([`super::stream`]) both push through it, so the two agree value
+/// for value: the same types, checks, problems and messages.
+pub struct ColumnParser<'a> {
+    check: Checker<'a>,
+    missing_values: &'a [String],
+    decimal_comma: bool,
+    /// Values that pass every check without being user-missing, known without [`Checker::code`].
+    plain: Plain,
+    output: Output,
+}
+
+/// The typed values pushed so far: as answered, and for analysis (built only for a field with
+/// user-missing codes, whose values are null there).
+pub struct Output {
+    name: PlSmallStr,
+    coded: Builder,
+    analysis: Option<Builder>,
+    /// Whether some value was a user-missing code.
+    user_missing: bool,
+}
+
+/// The values of a column with their validity.
+enum Builder {
+    Int(Vec<i64>, MutableBitmap),
+    /// An integer field whose accepted values all fit (see [`int32_field`]).
+    Int32(Vec<i32>, MutableBitmap),
+    Num(Vec<f64>, MutableBitmap),
+    /// Days since 1970-01-01.
+    Date(Vec<i32>, MutableBitmap),
+    Bool(Vec<bool>, MutableBitmap),
+    /// The texts one after another, and where each ends.
+    Str(String, Vec<usize>, MutableBitmap),
+    /// Texts as polars holds them: what a whole column's [`Output::accumulator`] collects, so
+    /// that the column is not copied once more when it is finished.
+    Views(StringChunkedBuilder),
+}
+
+/// A typed value on its way into a [`Builder`].
+#[derive(Clone, Copy)]
+enum Value<'s> {
+    Int(i64),
+    Num(f64),
+    Str(&'s str),
+    Bool(bool),
+    Date(i32),
+}
+
+/// Whether every value an integer field accepts fits an `i32`: its codebook or its range is
+/// bounded within, and so are its user-missing codes and ranges (kept as answered). Such a
+/// field is an Int32 column: half the memory of a wave's codes.
+pub fn int32_field(field: &FieldPlan) -> bool {
+    let fits = |v: f64| f64::from(i32::MIN) <= v && v <= f64::from(i32::MAX);
+    let code_fits = |code: &Code| match code {
+        Code::Int(v) => i32::try_from(*v).is_ok(),
+        _ => false,
     };
-    let name = PlSmallStr::from(field.name.as_str());
-    let is_missing = |s: &str| missing_values.iter().any(|m| m == s);
-    match field.field_type {
-        FieldType::Integer => {
-            let mut coded = Vec::with_capacity(text.len());
-            let mut analysis = Vec::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                let parsed = match value.filter(|s| !is_missing(s)) {
-                    None => check.required(row, value),
-                    Some(s) => match s.trim().parse::<i64>() {
-                        Ok(v) => check
-                            .code(row, s, Code::Int(v), v as f64)
-                            .map(|user_missing| (v, user_missing)),
-                        Err(_) => {
-                            check.fail(row, s, "type", "V010", format!("{s:?} is not an integer"))
-                        }
-                    },
-                };
-                coded.push(parsed.map(|(v, _)| v));
-                analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
+    let codebook =
+        !field.categories.is_empty() && field.categories.iter().all(|(c, _)| code_fits(c));
+    let range = field.minimum.is_some_and(fits) && field.maximum.is_some_and(fits);
+    field.field_type == FieldType::Integer
+        && (codebook || range)
+        && field.missing.iter().all(|(c, _)| code_fits(c))
+        && field
+            .missing_ranges
+            .iter()
+            .all(|(low, high)| fits(*low) && fits(*high))
+}
+
+impl Builder {
+    fn new(field: &FieldPlan, capacity: usize) -> Builder {
+        let valid = MutableBitmap::with_capacity(capacity);
+        match field.field_type {
+            FieldType::Integer if int32_field(field) => {
+                Builder::Int32(Vec::with_capacity(capacity), valid)
             }
-            let user_missing = has_user_missing(&coded, &analysis);
-            typed(
-                Int64Chunked::from_iter_options(name.clone(), coded.into_iter()),
-                user_missing.then(|| Int64Chunked::from_iter_options(name, analysis.into_iter())),
+            FieldType::Integer => Builder::Int(Vec::with_capacity(capacity), valid),
+            FieldType::Number => Builder::Num(Vec::with_capacity(capacity), valid),
+            FieldType::String => Builder::Str(String::new(), Vec::with_capacity(capacity), valid),
+            FieldType::Boolean => Builder::Bool(Vec::with_capacity(capacity), valid),
+            FieldType::Date => Builder::Date(Vec::with_capacity(capacity), valid),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: Option<Value>) {
+        match (self, value) {
+            (Builder::Int(values, valid), Some(Value::Int(v))) => {
+                values.push(v);
+                valid.push(true);
+            }
+            // Only accepted values arrive here, and they all fit (`int32_field`).
+            (Builder::Int32(values, valid), Some(Value::Int(v))) => {
+                values.push(v as i32);
+                valid.push(true);
+            }
+            (Builder::Num(values, valid), Some(Value::Num(v))) => {
+                values.push(v);
+                valid.push(true);
+            }
+            (Builder::Str(text, ends, valid), Some(Value::Str(v))) => {
+                text.push_str(v);
+                ends.push(text.len());
+                valid.push(true);
+            }
+            (Builder::Bool(values, valid), Some(Value::Bool(v))) => {
+                values.push(v);
+                valid.push(true);
+            }
+            (Builder::Date(values, valid), Some(Value::Date(v))) => {
+                values.push(v);
+                valid.push(true);
+            }
+            (Builder::Int(values, valid), _) => {
+                values.push(0);
+                valid.push(false);
+            }
+            (Builder::Int32(values, valid), _) => {
+                values.push(0);
+                valid.push(false);
+            }
+            (Builder::Num(values, valid), _) => {
+                values.push(0.0);
+                valid.push(false);
+            }
+            (Builder::Str(text, ends, valid), _) => {
+                ends.push(text.len());
+                valid.push(false);
+            }
+            (Builder::Bool(values, valid), _) => {
+                values.push(false);
+                valid.push(false);
+            }
+            (Builder::Date(values, valid), _) => {
+                values.push(0);
+                valid.push(false);
+            }
+            (Builder::Views(builder), Some(Value::Str(v))) => builder.append_value(v),
+            (Builder::Views(builder), _) => builder.append_null(),
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        match self {
+            Builder::Int(values, valid) => {
+                values.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Int32(values, valid) => {
+                values.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Num(values, valid) => {
+                values.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Date(values, valid) => {
+                values.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Bool(values, valid) => {
+                values.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Str(_, ends, valid) => {
+                ends.reserve(additional);
+                valid.reserve(additional);
+            }
+            Builder::Views(_) => {}
+        }
+    }
+
+    /// Moves the values of `other` after this one's; `other` is left empty, its memory kept.
+    fn append(&mut self, other: &mut Builder) {
+        fn bits(into: &mut MutableBitmap, from: &mut MutableBitmap) {
+            into.extend_from_slice(from.as_slice(), 0, from.len());
+            from.clear();
+        }
+        match (self, other) {
+            (Builder::Int(a, va), Builder::Int(b, vb)) => {
+                a.extend_from_slice(b);
+                b.clear();
+                bits(va, vb);
+            }
+            (Builder::Int32(a, va), Builder::Int32(b, vb)) => {
+                a.extend_from_slice(b);
+                b.clear();
+                bits(va, vb);
+            }
+            (Builder::Num(a, va), Builder::Num(b, vb)) => {
+                a.extend_from_slice(b);
+                b.clear();
+                bits(va, vb);
+            }
+            (Builder::Date(a, va), Builder::Date(b, vb)) => {
+                a.extend_from_slice(b);
+                b.clear();
+                bits(va, vb);
+            }
+            (Builder::Bool(a, va), Builder::Bool(b, vb)) => {
+                a.extend_from_slice(b);
+                b.clear();
+                bits(va, vb);
+            }
+            (Builder::Views(builder), Builder::Str(b, eb, vb)) => {
+                let mut start = 0;
+                for (&end, ok) in eb.iter().zip(vb.iter()) {
+                    if ok {
+                        builder.append_value(&b[start..end]);
+                    } else {
+                        builder.append_null();
+                    }
+                    start = end;
+                }
+                b.clear();
+                eb.clear();
+                vb.clear();
+            }
+            (Builder::Str(a, ea, va), Builder::Str(b, eb, vb)) => {
+                let base = a.len();
+                a.push_str(b);
+                ea.extend(eb.iter().map(|end| base + end));
+                b.clear();
+                eb.clear();
+                bits(va, vb);
+            }
+            _ => unreachable!("the builders of one field have one type"),
+        }
+    }
+
+    fn finish(self, name: PlSmallStr) -> Column {
+        fn validity(valid: MutableBitmap) -> Option<Bitmap> {
+            (valid.unset_bits() > 0).then(|| valid.into())
+        }
+        match self {
+            Builder::Int(values, valid) => {
+                Int64Chunked::from_vec_validity(name, values, validity(valid)).into_column()
+            }
+            Builder::Int32(values, valid) => {
+                Int32Chunked::from_vec_validity(name, values, validity(valid)).into_column()
+            }
+            Builder::Num(values, valid) => {
+                Float64Chunked::from_vec_validity(name, values, validity(valid)).into_column()
+            }
+            Builder::Date(values, valid) => {
+                Int32Chunked::from_vec_validity(name, values, validity(valid))
+                    .into_date()
+                    .into_column()
+            }
+            Builder::Bool(values, valid) => BooleanChunked::from_iter_options(
+                name,
+                values
+                    .into_iter()
+                    .zip(valid.iter())
+                    .map(|(v, ok)| ok.then_some(v)),
             )
-        }
-        FieldType::Number => {
-            let mut coded = Vec::with_capacity(text.len());
-            let mut analysis = Vec::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                let parsed = match value.filter(|s| !is_missing(s)) {
-                    None => check.required(row, value),
-                    Some(s) => match parse_number(s, decimal_comma) {
-                        Some(v) => check
-                            .code(row, s, Code::Num(v), v)
-                            .map(|user_missing| (v, user_missing)),
-                        None => {
-                            let mark = if decimal_comma {
-                                "decimal comma"
-                            } else {
-                                "decimal point"
-                            };
-                            check.fail(
-                                row,
-                                s,
-                                "type",
-                                "V010",
-                                format!("{s:?} is not a number (with a {mark})"),
-                            )
-                        }
-                    },
-                };
-                coded.push(parsed.map(|(v, _)| v));
-                analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
+            .into_column(),
+            Builder::Str(text, ends, valid) => {
+                let mut builder = StringChunkedBuilder::new(name, ends.len());
+                let mut start = 0;
+                for (end, ok) in ends.into_iter().zip(valid.iter()) {
+                    if ok {
+                        builder.append_value(&text[start..end]);
+                    } else {
+                        builder.append_null();
+                    }
+                    start = end;
+                }
+                builder.finish().into_column()
             }
-            let user_missing = has_user_missing(&coded, &analysis);
-            typed(
-                Float64Chunked::from_iter_options(name.clone(), coded.into_iter()),
-                user_missing.then(|| Float64Chunked::from_iter_options(name, analysis.into_iter())),
-            )
-        }
-        FieldType::String => {
-            let mut coded: Vec<Option<&str>> = Vec::with_capacity(text.len());
-            let mut analysis: Vec<Option<&str>> = Vec::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                let parsed = match value.filter(|s| !is_missing(s)) {
-                    None => check.required(row, value),
-                    Some(s) => check.string(row, s).map(|user_missing| (s, user_missing)),
-                };
-                coded.push(parsed.map(|(v, _)| v));
-                analysis.push(parsed.and_then(|(v, user_missing)| (!user_missing).then_some(v)));
-            }
-            let user_missing = has_user_missing(&coded, &analysis);
-            typed(
-                StringChunked::from_iter_options(name.clone(), coded.into_iter()),
-                user_missing.then(|| StringChunked::from_iter_options(name, analysis.into_iter())),
-            )
-        }
-        FieldType::Boolean => {
-            let mut values = Vec::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                let parsed = match value.filter(|s| !is_missing(s)) {
-                    None => check.required(row, value),
-                    Some(s) => match s.trim().to_ascii_lowercase().as_str() {
-                        "true" | "1" => Some((true, false)),
-                        "false" | "0" => Some((false, false)),
-                        _ => check.fail(
-                            row,
-                            s,
-                            "type",
-                            "V010",
-                            format!("{s:?} is not a boolean (true/false/1/0)"),
-                        ),
-                    },
-                };
-                values.push(parsed.map(|(v, _)| v));
-            }
-            let column = BooleanChunked::from_iter_options(name, values.into_iter());
-            typed(column, None)
-        }
-        FieldType::Date => {
-            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            let mut values = Vec::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                let parsed = match value.filter(|s| !is_missing(s)) {
-                    None => check.required(row, value),
-                    Some(s) => match chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-                        Ok(date) => Some(((date - epoch).num_days() as i32, false)),
-                        Err(_) => check.fail(
-                            row,
-                            s,
-                            "type",
-                            "V010",
-                            format!("{s:?} is not a date (YYYY-MM-DD)"),
-                        ),
-                    },
-                };
-                values.push(parsed.map(|(v, _)| v));
-            }
-            let days = Int32Chunked::from_iter_options(name, values.into_iter());
-            let column = days.into_series().cast(&DataType::Date).map(Column::from);
-            match column {
-                Ok(column) => TypedColumn {
-                    coded: column.clone(),
-                    analysis: column,
-                },
-                Err(_) => unreachable!("Int32 always casts to Date"),
-            }
+            Builder::Views(builder) => builder.finish().into_column(),
         }
     }
 }
 
-/// The coded column, and the analysis column where it differs (user-missing codes nulled);
-/// without user-missing values the two share their memory.
-fn typed<T: IntoSeries>(coded: T, analysis: Option<T>) -> TypedColumn {
-    let coded: Column = coded.into_series().into();
-    TypedColumn {
-        analysis: analysis.map_or_else(|| coded.clone(), |a| a.into_series().into()),
-        coded,
+impl Output {
+    /// An empty output for `field`'s values.
+    pub fn new(field: &FieldPlan, capacity: usize) -> Output {
+        let has_user_missing = !field.missing.is_empty() || !field.missing_ranges.is_empty();
+        let analysis = (has_user_missing
+            && !matches!(field.field_type, FieldType::Boolean | FieldType::Date))
+        .then(|| Builder::new(field, capacity));
+        Output {
+            name: PlSmallStr::from(field.name.as_str()),
+            coded: Builder::new(field, capacity),
+            analysis,
+            user_missing: false,
+        }
+    }
+
+    /// An empty output that collects a whole column from parsers' outputs ([`Self::append`]).
+    pub fn accumulator(field: &FieldPlan) -> Output {
+        let mut output = Output::new(field, 0);
+        for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
+            if let Builder::Str(..) = builder {
+                *builder = Builder::Views(StringChunkedBuilder::new(output.name.clone(), 0));
+            }
+        }
+        output
+    }
+
+    /// Room for `additional` more values.
+    pub fn reserve(&mut self, additional: usize) {
+        for builder in std::iter::once(&mut self.coded).chain(self.analysis.as_mut()) {
+            builder.reserve(additional);
+        }
+    }
+
+    /// Moves the values of `other` after this one's, leaving `other` empty.
+    pub fn append(&mut self, other: &mut Output) {
+        self.coded.append(&mut other.coded);
+        if let (Some(analysis), Some(other_analysis)) = (&mut self.analysis, &mut other.analysis) {
+            analysis.append(other_analysis);
+        }
+        self.user_missing |= std::mem::take(&mut other.user_missing);
+    }
+
+    /// The typed column; the analysis column shares its memory where no value was
+    /// user-missing.
+    pub fn finish(self) -> TypedColumn {
+        let coded = self.coded.finish(self.name.clone());
+        let analysis = match self.analysis {
+            Some(analysis) if self.user_missing => analysis.finish(self.name),
+            _ => coded.clone(),
+        };
+        TypedColumn { coded, analysis }
     }
 }
 
-/// Whether some value is present as answered but null for analysis.
-fn has_user_missing<T>(coded: &[Option<T>], analysis: &[Option<T>]) -> bool {
-    coded
-        .iter()
-        .zip(analysis)
-        .any(|(c, a)| c.is_some() && a.is_none())
+/// Which parsed numbers are plainly valid: in the codebook or range, not user-missing. A
+/// shortcut only: a value it does not vouch for goes through [`Checker::code`].
+enum Plain {
+    /// Integer codes `low..low + valid.len()`, valid where `true`.
+    Codes { low: i64, valid: Vec<bool> },
+    /// Any number within the bounds (the field has no codebook and no user-missing codes).
+    Range { minimum: f64, maximum: f64 },
+    /// Every value is checked in full.
+    None,
+}
+
+impl Plain {
+    fn of(field: &FieldPlan) -> Plain {
+        let numeric = matches!(field.field_type, FieldType::Integer | FieldType::Number);
+        let no_user_missing = field.missing.is_empty() && field.missing_ranges.is_empty();
+        if !numeric {
+            return Plain::None;
+        }
+        if field.categories.is_empty() {
+            if !no_user_missing {
+                return Plain::None;
+            }
+            return Plain::Range {
+                minimum: field.minimum.unwrap_or(f64::NEG_INFINITY),
+                maximum: field.maximum.unwrap_or(f64::INFINITY),
+            };
+        }
+        if field.field_type != FieldType::Integer {
+            return Plain::None;
+        }
+        let codes: Option<Vec<i64>> = field
+            .categories
+            .iter()
+            .map(|(code, _)| match code {
+                Code::Int(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        let Some(codes) = codes else {
+            return Plain::None;
+        };
+        let (Some(&low), Some(&high)) = (codes.iter().min(), codes.iter().max()) else {
+            return Plain::None;
+        };
+        if high - low >= 1 << 16 {
+            return Plain::None;
+        }
+        let user_missing = |v: i64| {
+            field.missing.iter().any(|(c, _)| *c == Code::Int(v))
+                || field
+                    .missing_ranges
+                    .iter()
+                    .any(|(l, h)| *l <= v as f64 && v as f64 <= *h)
+        };
+        let in_range = |v: i64| {
+            field.minimum.is_none_or(|m| v as f64 >= m)
+                && field.maximum.is_none_or(|m| v as f64 <= m)
+        };
+        let mut valid = vec![false; (high - low + 1) as usize];
+        for &code in &codes {
+            valid[(code - low) as usize] = !user_missing(code) && in_range(code);
+        }
+        Plain::Codes { low, valid }
+    }
+
+    #[inline]
+    fn int(&self, v: i64) -> bool {
+        match self {
+            Plain::Codes { low, valid } => v
+                .checked_sub(*low)
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| valid.get(i).copied())
+                .unwrap_or(false),
+            Plain::Range { minimum, maximum } => *minimum <= v as f64 && v as f64 <= *maximum,
+            Plain::None => false,
+        }
+    }
+
+    #[inline]
+    fn num(&self, v: f64) -> bool {
+        match self {
+            Plain::Range { minimum, maximum } => *minimum <= v && v <= *maximum,
+            _ => false,
+        }
+    }
+}
+
+impl<'a> ColumnParser<'a> {
+    pub fn new(
+        field: &'a FieldPlan,
+        order: usize,
+        missing_values: &'a [String],
+        decimal_comma: bool,
+        capacity: usize,
+    ) -> ColumnParser<'a> {
+        ColumnParser {
+            check: Checker {
+                field,
+                // A clone has its own match cache: no contention with other threads' parses.
+                pattern: field.pattern.clone(),
+                order,
+                problems: Vec::new(),
+            },
+            missing_values,
+            decimal_comma,
+            plain: Plain::of(field),
+            output: Output::new(field, capacity),
+        }
+    }
+
+    /// The value of the next row (`None`: an empty field). `row` names it in problems.
+    #[inline]
+    pub fn push(&mut self, row: usize, text: Option<&str>) {
+        let parsed = match text.filter(|s| !self.missing_values.iter().any(|m| m == s)) {
+            None => self.check.required(row, text),
+            Some(s) => self.parse(row, s),
+        };
+        let output = &mut self.output;
+        output.coded.push(parsed.map(|(v, _)| v));
+        if let Some(analysis) = &mut output.analysis {
+            let user_missing = matches!(parsed, Some((_, true)));
+            output.user_missing |= user_missing;
+            analysis.push(parsed.filter(|_| !user_missing).map(|(v, _)| v));
+        }
+    }
+
+    /// Moves the values pushed so far to the end of `into` and returns their problems; the
+    /// parser goes on empty, with its memory.
+    pub fn drain_into(&mut self, into: &mut Output) -> Vec<Problem> {
+        into.append(&mut self.output);
+        std::mem::take(&mut self.check.problems)
+    }
+
+    /// A present value, typed and checked: `(value, is user-missing)`, or `None` with a problem.
+    #[inline]
+    fn parse<'s>(&mut self, row: usize, s: &'s str) -> Option<(Value<'s>, bool)> {
+        let check = &mut self.check;
+        match check.field.field_type {
+            FieldType::Integer => match parse_integer(s) {
+                Some(v) if self.plain.int(v) => Some((Value::Int(v), false)),
+                Some(v) => check
+                    .code(row, s, Code::Int(v), v as f64)
+                    .map(|user_missing| (Value::Int(v), user_missing)),
+                None => check.fail(row, s, "type", "V010", format!("{s:?} is not an integer")),
+            },
+            FieldType::Number => match parse_number(s, self.decimal_comma) {
+                Some(v) if self.plain.num(v) => Some((Value::Num(v), false)),
+                Some(v) => check
+                    .code(row, s, Code::Num(v), v)
+                    .map(|user_missing| (Value::Num(v), user_missing)),
+                None => {
+                    let mark = if self.decimal_comma {
+                        "decimal comma"
+                    } else {
+                        "decimal point"
+                    };
+                    check.fail(
+                        row,
+                        s,
+                        "type",
+                        "V010",
+                        format!("{s:?} is not a number (with a {mark})"),
+                    )
+                }
+            },
+            FieldType::String => check
+                .string(row, s)
+                .map(|user_missing| (Value::Str(s), user_missing)),
+            FieldType::Boolean => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Some((Value::Bool(true), false)),
+                "false" | "0" => Some((Value::Bool(false), false)),
+                _ => check.fail(
+                    row,
+                    s,
+                    "type",
+                    "V010",
+                    format!("{s:?} is not a boolean (true/false/1/0)"),
+                ),
+            },
+            FieldType::Date => match chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+                Ok(date) => {
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+                    Some((Value::Date((date - epoch).num_days() as i32), false))
+                }
+                Err(_) => check.fail(
+                    row,
+                    s,
+                    "type",
+                    "V010",
+                    format!("{s:?} is not a date (YYYY-MM-DD)"),
+                ),
+            },
+        }
+    }
+
+    /// The typed column (with its analysis column) and the problems found.
+    pub fn finish(self) -> (TypedColumn, Vec<Problem>) {
+        (self.output.finish(), self.check.problems)
+    }
+}
+
+/// An integer as `s.trim().parse::<i64>()` reads it; plain digits (the usual code) are read
+/// directly.
+#[inline]
+pub fn parse_integer(s: &str) -> Option<i64> {
+    let bytes = s.as_bytes();
+    if !bytes.is_empty() && bytes.len() <= 18 {
+        let mut value: i64 = 0;
+        for &byte in bytes {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return s.trim().parse().ok();
+            }
+            value = value * 10 + i64::from(digit);
+        }
+        return Some(value);
+    }
+    s.trim().parse().ok()
+}
+
+/// `[-]digits[<mark>digits]` with at most 15 digits, as the full parser reads it: mantissa and
+/// power of ten are both exact in an `f64`, so their quotient is correctly rounded (Clinger's
+/// fast path). `None` for anything else, which the full parser then reads.
+#[inline]
+fn short_decimal(bytes: &[u8], mark: u8) -> Option<f64> {
+    const POWERS: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut decimals = 0;
+    let mut count = 0;
+    for (i, &byte) in digits.iter().enumerate() {
+        if byte == mark && decimals == 0 && i > 0 && i + 1 < digits.len() {
+            decimals = digits.len() - i - 1;
+            continue;
+        }
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(digit);
+        count += 1;
+    }
+    if count > 15 {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS[decimals];
+    Some(if negative { -value } else { value })
 }
 
 /// Parses a number with the file's decimal mark; the other mark is an error (a thousands
 /// separator would otherwise turn `1.234,5` into nonsense).
 pub fn parse_number(text: &str, decimal_comma: bool) -> Option<f64> {
+    if let Some(value) = short_decimal(text.as_bytes(), if decimal_comma { b',' } else { b'.' }) {
+        return Some(value);
+    }
     let text = text.trim();
-    let value = if decimal_comma {
-        if text.contains('.') {
-            return None;
-        }
-        text.replacen(',', ".", 1).parse::<f64>().ok()?
+    let (mark, other) = if decimal_comma {
+        (b',', b'.')
     } else {
-        if text.contains(',') {
-            return None;
+        (b'.', b',')
+    };
+    if memchr::memchr(other, text.as_bytes()).is_some() {
+        return None;
+    }
+    let value = match memchr::memchr(mark, text.as_bytes()) {
+        // Short numbers get their comma replaced on the stack, without an allocation.
+        Some(at) if mark == b',' && text.len() <= 64 => {
+            let mut buffer = [0u8; 64];
+            let buffer = &mut buffer[..text.len()];
+            buffer.copy_from_slice(text.as_bytes());
+            buffer[at] = b'.';
+            std::str::from_utf8(buffer).ok()?.parse::<f64>().ok()?
         }
-        text.parse::<f64>().ok()?
+        Some(_) if mark == b',' => text.replacen(',', ".", 1).parse::<f64>().ok()?,
+        _ => text.parse::<f64>().ok()?,
     };
     value.is_finite().then_some(value)
 }
 
 struct Checker<'a> {
     field: &'a FieldPlan,
-    pattern: Option<&'a regex::Regex>,
+    pattern: Option<crate::spec::schema::Pattern>,
     order: usize,
-    problems: &'a mut Vec<Problem>,
+    problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
@@ -321,11 +770,11 @@ impl Checker<'_> {
 
     fn string(&mut self, row: usize, raw: &str) -> Option<bool> {
         let field = self.field;
-        let code = Code::Str(raw.to_string());
-        if field.missing.iter().any(|(c, _)| *c == code) {
+        let is = |(code, _): &(Code, String)| matches!(code, Code::Str(s) if s == raw);
+        if field.missing.iter().any(is) {
             return Some(true);
         }
-        if !field.categories.is_empty() && !field.categories.iter().any(|(c, _)| *c == code) {
+        if !field.categories.is_empty() && !field.categories.iter().any(is) {
             return self.fail(
                 row,
                 raw,
@@ -338,15 +787,10 @@ impl Checker<'_> {
                 ),
             );
         }
-        if let Some(pattern) = self.pattern {
+        if let Some(pattern) = &self.pattern {
             if !pattern.is_match(raw) {
-                return self.fail(
-                    row,
-                    raw,
-                    "pattern",
-                    "V013",
-                    format!("{raw:?} does not match the pattern {}", pattern.as_str()),
-                );
+                let message = format!("{raw:?} does not match the pattern {}", pattern.as_str());
+                return self.fail(row, raw, "pattern", "V013", message);
             }
         }
         Some(false)
@@ -436,7 +880,12 @@ fn present(value: Option<&str>) -> Option<&str> {
     value.filter(|s| !s.is_empty())
 }
 
-fn pk_problem(row: usize, column: &str, value: Option<String>, message: String) -> Problem {
+pub(crate) fn pk_problem(
+    row: usize,
+    column: &str,
+    value: Option<String>,
+    message: String,
+) -> Problem {
     Problem {
         row,
         order: usize::MAX - 1,
@@ -463,6 +912,20 @@ pub fn routing(
     rule: &RulePlan,
     problems: &mut Vec<Problem>,
 ) -> PolarsResult<()> {
+    let (rows, columns) = broken_rows(coded, rule)?;
+    for row in rows {
+        let mut values = Vec::with_capacity(columns.len());
+        for name in &columns {
+            let text = raw.frame.column(name)?.str()?.get(row).unwrap_or("");
+            values.push(format!("{name}={text}"));
+        }
+        problems.push(routing_problem(row, rule, &columns, values));
+    }
+    Ok(())
+}
+
+/// The rows that break `rule`, and the columns it reads (whose texts its problems quote).
+pub fn broken_rows(coded: &DataFrame, rule: &RulePlan) -> PolarsResult<(Vec<usize>, Vec<String>)> {
     let broken = rule
         .when
         .clone()
@@ -477,27 +940,32 @@ pub fn routing(
             columns.push(column);
         }
     }
-    for (row, is_broken) in broken.iter().enumerate() {
-        if is_broken != Some(true) {
-            continue;
-        }
-        let mut values = Vec::with_capacity(columns.len());
-        for name in &columns {
-            let text = raw.frame.column(name)?.str()?.get(row).unwrap_or("");
-            values.push(format!("{name}={text}"));
-        }
-        problems.push(Problem {
-            row,
-            order: usize::MAX,
-            key: None,
-            column: columns.join(","),
-            value: Some(values.join("; ")),
-            rule: rule.id.clone(),
-            code: "V016",
-            message: rule.message.clone(),
-        });
+    let rows = broken
+        .iter()
+        .enumerate()
+        .filter(|(_, is_broken)| *is_broken == Some(true))
+        .map(|(row, _)| row)
+        .collect();
+    Ok((rows, columns))
+}
+
+/// The problem of a row that breaks `rule`; `values` are `column=text` of its columns.
+pub fn routing_problem(
+    row: usize,
+    rule: &RulePlan,
+    columns: &[String],
+    values: Vec<String>,
+) -> Problem {
+    Problem {
+        row,
+        order: usize::MAX,
+        key: None,
+        column: columns.join(","),
+        value: Some(values.join("; ")),
+        rule: rule.id.clone(),
+        code: "V016",
+        message: rule.message.clone(),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -512,5 +980,30 @@ mod tests {
         assert_eq!(parse_number("12,5", false), None);
         assert_eq!(parse_number("inf", false), None);
         assert_eq!(parse_number(" 7 ", false), Some(7.0));
+        assert_eq!(parse_number("1,2,3", true), None);
+        assert_eq!(
+            parse_number("-0", true).map(f64::is_sign_negative),
+            Some(true)
+        );
+        assert_eq!(parse_number(",5", true), Some(0.5));
+    }
+
+    proptest::proptest! {
+        /// The short paths read numbers exactly as the standard library's parsers do.
+        #[test]
+        fn short_paths_agree_with_the_full_parsers(
+            text in "-?[0-9]{0,17}([.,][0-9]{0,17})?|[ +]?[0-9]{1,19} ?",
+            comma: bool,
+        ) {
+            let (mark, other) = if comma { (',', '.') } else { ('.', ',') };
+            let full = if text.contains(other) {
+                None
+            } else {
+                text.trim().replacen(mark, ".", 1).parse::<f64>().ok().filter(|v| v.is_finite())
+            };
+            let ours = parse_number(&text, comma);
+            proptest::prop_assert_eq!(ours.map(f64::to_bits), full.map(f64::to_bits), "{:?}", text);
+            proptest::prop_assert_eq!(parse_integer(&text), text.trim().parse::<i64>().ok());
+        }
     }
 }

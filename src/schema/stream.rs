@@ -1,0 +1,998 @@
+//! The fast path of a CSV export: read, split, parse and check in one streaming pass.
+//!
+//! The file is read in blocks of [`BLOCK`] bytes, each cut at its last record boundary. While
+//! one thread hashes a block (SHA-256 of the file, for the manifest), the others split it into
+//! pieces at record boundaries and parse each piece's fields straight into typed columns,
+//! checked by the same [`ColumnParser`] that validation of a text column uses. So no value
+//! ever exists as a text column, memory is the typed columns plus a block or two, and the
+//! result is the text path's ([`crate::ingest::read`] then [`super::validate`]) value for value,
+//! problem for problem; `tests/ingest_props.rs` holds the two paths to that.
+//!
+//! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
+//! values a routing rule saw, the rows whose keys may repeat) is read again from the file
+//! after the pass, for those rows only.
+//!
+//! [`read`] returns `None` for a file it does not take, and the text path reads it as before:
+//! an `[[input]]` without `decimal` when the schema has `number` fields (the mark is then
+//! detected from every value), an encoding other than UTF-8 or a single-byte one, quoting
+//! other than whole quoted fields (`a"b`, `"a"b`, an empty `""`), a carriage return without a
+//! line feed, a blank line before the header, a header with an empty or repeated name or
+//! without some schema column, a record longer than [`MAX_RECORD`], and every file the text
+//! path rejects with its own message (empty, binary, not text, no data rows).
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::rules::{self, ColumnParser, Output, TypedColumn};
+use super::{Problem, Rejects, ValidFrame};
+use crate::diag::{Diagnostic, Failure};
+use crate::ingest::{Dialect, RaggedRow};
+use crate::spec::{FieldType, InputFormat, InputPlan, SchemaPlan};
+
+/// Bytes read at a time.
+pub const BLOCK: usize = 2 << 20;
+/// A record longer than this (a file without line breaks, an unclosed quote) is left to the
+/// text path.
+pub const MAX_RECORD: usize = 64 << 20;
+
+/// Why the fast path stopped; the text path then reads the file.
+#[derive(Debug)]
+enum Stop {
+    /// The file is not for the fast path (see the module documentation).
+    Decline(&'static str),
+    /// Not UTF-8: read again as Windows-1252 when the encoding was not given.
+    NotUtf8,
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(error: std::io::Error) -> Stop {
+        Stop::Io(error)
+    }
+}
+
+/// How the file is written.
+#[derive(Debug, Clone)]
+struct Source {
+    path: PathBuf,
+    encoding: &'static encoding_rs::Encoding,
+    delimiter: u8,
+    bom: bool,
+    /// The header's names.
+    header: Vec<String>,
+    /// Bytes of the header record, BOM included: where the data start.
+    data_start: usize,
+    /// Line breaks in the header record, its own included.
+    header_breaks: u32,
+    /// Bytes in the file.
+    size: u64,
+}
+
+/// The result of the streaming pass, checked value by value; [`validate`] finishes it.
+pub struct Parsed {
+    wave: i32,
+    source: Source,
+    sha256: String,
+    decimal_comma: bool,
+    rows: usize,
+    /// Line (1-based) where each data record starts.
+    lines: Vec<u32>,
+    /// Per schema field: its typed columns and the problems of its values.
+    columns: Vec<TypedColumn>,
+    problems: Vec<Problem>,
+    ragged: Vec<RaggedRow>,
+    /// Hashes of the primary keys of the rows that have one, in row order.
+    keys: Vec<u64>,
+    /// Rows without a (complete) primary key.
+    missing_keys: Vec<usize>,
+    /// Whether the keys (of one column) ascend strictly: then they are distinct, unhashed.
+    keys_ascending: bool,
+}
+
+impl Parsed {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// What every piece of a pass needs to know.
+struct Context<'a> {
+    source: &'a Source,
+    /// Per header column: the schema field it fills.
+    fields: Vec<Option<usize>>,
+    /// Header columns of the primary key.
+    key: Vec<usize>,
+}
+
+/// Reads and checks a CSV input in one pass; `None` when the file is for the text path.
+pub fn read(input: &InputPlan, schema: &SchemaPlan) -> Result<Option<Parsed>, Failure> {
+    read_with(input, schema, BLOCK)
+}
+
+/// [`read`] with blocks of `block` bytes (tests use small ones to cut records everywhere).
+pub fn read_with(
+    input: &InputPlan,
+    schema: &SchemaPlan,
+    block: usize,
+) -> Result<Option<Parsed>, Failure> {
+    if input.format != InputFormat::Csv {
+        return Ok(None);
+    }
+    let has_numbers = schema
+        .fields
+        .iter()
+        .any(|f| f.field_type == FieldType::Number);
+    let decimal_comma = match input.csv.decimal_comma {
+        Some(given) => given,
+        None if has_numbers => return Ok(None),
+        None => false,
+    };
+    let attempt = |encoding| pass(input, schema, encoding, decimal_comma, block);
+    let result = match input.csv.encoding {
+        Some(encoding) => attempt(encoding),
+        None => match attempt(encoding_rs::UTF_8) {
+            Err(Stop::NotUtf8) => attempt(encoding_rs::WINDOWS_1252),
+            other => other,
+        },
+    };
+    match result {
+        Ok(parsed) => Ok(Some(parsed)),
+        Err(Stop::Decline(_) | Stop::NotUtf8) => Ok(None),
+        Err(Stop::Io(error)) => Err(Diagnostic::error(
+            "I001",
+            format!("cannot read input file {}", input.path.display()),
+        )
+        .caused_by(error)
+        .into()),
+    }
+}
+
+/// One streaming pass with a known encoding.
+fn pass(
+    input: &InputPlan,
+    schema: &SchemaPlan,
+    encoding: &'static encoding_rs::Encoding,
+    decimal_comma: bool,
+    block: usize,
+) -> Result<Parsed, Stop> {
+    if encoding != encoding_rs::UTF_8 && !encoding.is_single_byte() {
+        return Err(Stop::Decline("a multi-byte encoding other than UTF-8"));
+    }
+    let source = header(&input.path, encoding, input.csv.delimiter)?;
+    let mut fields = vec![None; source.header.len()];
+    for (order, field) in schema.fields.iter().enumerate() {
+        match source.header.iter().position(|name| *name == field.name) {
+            Some(index) => fields[index] = Some(order),
+            None => return Err(Stop::Decline("a schema column is missing")),
+        }
+    }
+    let key = schema
+        .primary_key
+        .iter()
+        .map(|name| source.header.iter().position(|n| n == name))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or(Stop::Decline("a key column is missing"))?;
+    let context = Context {
+        source: &source,
+        fields,
+        key,
+    };
+
+    let mut parsed = Parsed {
+        wave: input.wave,
+        source: source.clone(),
+        sha256: String::new(),
+        decimal_comma,
+        rows: 0,
+        lines: Vec::new(),
+        columns: Vec::new(),
+        problems: Vec::new(),
+        ragged: Vec::new(),
+        keys: Vec::new(),
+        missing_keys: Vec::new(),
+        keys_ascending: context.key.len() == 1,
+    };
+    let mut last_key: Option<String> = None;
+    // Each piece of a block is parsed by its own parsers, kept from block to block with their
+    // memory; after each block their values move, in row order, to the columns' outputs.
+    let parsers = || -> Vec<ColumnParser> {
+        schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(order, field)| {
+                ColumnParser::new(field, order, &schema.missing_values, decimal_comma, 0)
+            })
+            .collect()
+    };
+    let mut outputs: Vec<Output> = schema.fields.iter().map(Output::accumulator).collect();
+    let mut pool: Vec<Vec<ColumnParser>> = Vec::new();
+    let mut next_line = 1 + source.header_breaks;
+    let pieces = 2 * rayon::current_num_threads();
+    let sha256 = blocks(&source, block, |raw| {
+        let rows_before = parsed.rows;
+        let cuts = cuts(raw, pieces);
+        let mut from = 0;
+        let ranges: Vec<(usize, usize)> = cuts
+            .into_iter()
+            .map(|to| (std::mem::replace(&mut from, to), to))
+            .collect();
+        while pool.len() < ranges.len() {
+            pool.push(parsers());
+        }
+        let chunks = ranges
+            .into_par_iter()
+            .zip(pool.par_iter_mut())
+            .map(|((from, to), parsers)| piece(&context, &raw[from..to], parsers))
+            .collect::<Result<Vec<Piece>, Stop>>()?;
+        for (chunk, parsers) in chunks.into_iter().zip(pool.iter_mut()) {
+            let base = parsed.rows;
+            let problems: Vec<Vec<Problem>> = outputs
+                .par_iter_mut()
+                .zip(parsers.par_iter_mut())
+                .map(|(output, parser)| parser.drain_into(output))
+                .collect();
+            parsed
+                .problems
+                .extend(problems.into_iter().flatten().map(|p| Problem {
+                    row: base + p.row,
+                    ..p
+                }));
+            parsed
+                .lines
+                .extend(chunk.lines.iter().map(|line| next_line + line));
+            next_line += chunk.breaks;
+            parsed
+                .ragged
+                .extend(chunk.ragged.into_iter().map(|r| RaggedRow {
+                    row: base + r.row,
+                    ..r
+                }));
+            parsed.keys.extend(chunk.keys);
+            parsed.keys_ascending &= chunk.ascending
+                && match (&last_key, &chunk.first_key) {
+                    (Some(last), Some(first)) => last < first,
+                    _ => true,
+                };
+            if chunk.last_key.is_some() {
+                last_key = chunk.last_key;
+            }
+            parsed
+                .missing_keys
+                .extend(chunk.missing_keys.into_iter().map(|row| base + row));
+            parsed.rows += chunk.rows;
+        }
+        // After the first block, the columns get room for the rows the file's size suggests,
+        // so that they are not copied as they grow.
+        if rows_before == 0 && parsed.rows > 0 {
+            let expected = source.size as f64 / raw.len() as f64 * parsed.rows as f64;
+            let expected = (expected * 1.05) as usize + 1024;
+            for output in &mut outputs {
+                output.reserve(expected.saturating_sub(parsed.rows));
+            }
+            parsed.lines.reserve(expected.saturating_sub(parsed.rows));
+            parsed.keys.reserve(expected.saturating_sub(parsed.rows));
+        }
+        Ok(())
+    })?;
+    if parsed.rows == 0 {
+        return Err(Stop::Decline("no data rows"));
+    }
+    parsed.sha256 = sha256;
+    parsed.columns = outputs.into_par_iter().map(Output::finish).collect();
+    Ok(parsed)
+}
+
+/// Finishes validation of a streamed file: the primary key, the routing rules, the rejected
+/// rows' texts, and the accepted rows. Returns the rows' line numbers too.
+pub fn validate(
+    parsed: Parsed,
+    schema: &SchemaPlan,
+) -> Result<(ValidFrame, Rejects, Vec<u32>), Failure> {
+    let file = parsed.source.path.display().to_string();
+    let internal = |e: PolarsError| super::internal(&file, e);
+    let height = parsed.rows;
+    let (coded, analysis): (Vec<Column>, Vec<Column>) = parsed
+        .columns
+        .into_iter()
+        .map(|c| (c.coded, c.analysis))
+        .unzip();
+    let coded = DataFrame::new(height, coded).map_err(internal)?;
+    let analysis = DataFrame::new(height, analysis).map_err(internal)?;
+    let source = parsed.source;
+    let lines = parsed.lines;
+    let reread = |rows: &BTreeSet<usize>, columns: &[usize]| {
+        pick(&source, &parsed.sha256, rows, columns).map_err(|e| reread_error(&file, e))
+    };
+
+    let mut problems = parsed.problems;
+    let key_column = schema.primary_key.join("|");
+    let key_indices: Vec<usize> = schema
+        .primary_key
+        .iter()
+        .filter_map(|name| source.header.iter().position(|n| n == name))
+        .collect();
+    if !schema.primary_key.is_empty() {
+        for &row in &parsed.missing_keys {
+            let message = "the primary key is missing".to_string();
+            problems.push(rules::pk_problem(row, &key_column, None, message));
+        }
+        let collisions = if parsed.keys_ascending {
+            BTreeSet::new()
+        } else {
+            colliding_rows(&parsed.keys, &parsed.missing_keys)
+        };
+        if !collisions.is_empty() {
+            let texts = reread(&collisions, &key_indices)?;
+            let mut first_seen: HashMap<String, usize> = HashMap::new();
+            for row in collisions {
+                let Some(key) = key_text(&texts[&row]) else {
+                    continue;
+                };
+                match first_seen.get(&key) {
+                    Some(&first) => {
+                        let message = format!(
+                            "duplicate primary key {key:?}, first seen at line {}",
+                            lines[first]
+                        );
+                        problems.push(rules::pk_problem(row, &key_column, Some(key), message));
+                    }
+                    None => {
+                        first_seen.insert(key, row);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut broken = Vec::new();
+    for rule in &schema.rules {
+        let (rows, columns) = rules::broken_rows(&coded, rule).map_err(|e| {
+            Failure::from(
+                Diagnostic::error("V020", format!("rule {:?} could not be evaluated", rule.id))
+                    .at(schema.path.display().to_string())
+                    .caused_by(e),
+            )
+        })?;
+        if !rows.is_empty() {
+            broken.push((rule, rows, columns));
+        }
+    }
+
+    // The texts the rejects quote: every rejected row's key, every broken rule's columns.
+    let mut wanted_rows: BTreeSet<usize> = problems.iter().map(|p| p.row).collect();
+    wanted_rows.extend(parsed.ragged.iter().map(|r| r.row));
+    let mut wanted_columns = key_indices.clone();
+    for (_, rows, columns) in &broken {
+        wanted_rows.extend(rows.iter().copied());
+        for name in columns {
+            if let Some(index) = source.header.iter().position(|n| n == name) {
+                if !wanted_columns.contains(&index) {
+                    wanted_columns.push(index);
+                }
+            }
+        }
+    }
+    let texts = if wanted_rows.is_empty() {
+        HashMap::new()
+    } else {
+        reread(&wanted_rows, &wanted_columns)?
+    };
+    let text_of = |row: usize, name: &str| -> Option<&str> {
+        let index = source.header.iter().position(|n| n == name)?;
+        let at = wanted_columns.iter().position(|&i| i == index)?;
+        texts.get(&row)?[at].as_deref()
+    };
+    for (rule, rows, columns) in &broken {
+        for &row in rows {
+            let values = columns
+                .iter()
+                .map(|name| format!("{name}={}", text_of(row, name).unwrap_or("")))
+                .collect();
+            problems.push(rules::routing_problem(row, rule, columns, values));
+        }
+    }
+    super::ragged_rows(&parsed.ragged, &mut problems);
+    problems.sort_by(|a, b| a.row.cmp(&b.row).then_with(|| a.order.cmp(&b.order)));
+    if !schema.primary_key.is_empty() {
+        for problem in &mut problems {
+            let parts: Option<Vec<&str>> = schema
+                .primary_key
+                .iter()
+                .map(|name| text_of(problem.row, name))
+                .collect();
+            problem.key = parts.map(|parts| parts.join("|"));
+        }
+    }
+
+    let dialect = Dialect {
+        delimiter: source.delimiter as char,
+        encoding: source.encoding.name().to_string(),
+        bom: source.bom,
+        decimal_comma: Some(parsed.decimal_comma),
+    };
+    let extra_columns = source
+        .header
+        .iter()
+        .filter(|name| schema.field(name).is_none())
+        .cloned()
+        .collect();
+    let (frame, rejects) = super::accept(
+        super::Checked {
+            wave: parsed.wave,
+            file,
+            sha256: parsed.sha256,
+            dialect: Some(dialect),
+            coded,
+            analysis,
+            problems,
+            extra_columns,
+        },
+        height,
+    )?;
+    Ok((frame, rejects, lines))
+}
+
+fn reread_error(file: &str, stop: Stop) -> Failure {
+    let cause = match stop {
+        Stop::Io(error) => error.to_string(),
+        Stop::Decline(why) => why.to_string(),
+        Stop::NotUtf8 => "it is no longer valid text".to_string(),
+    };
+    Diagnostic::error(
+        "I014",
+        format!("cannot read {file} again for the rejected rows' values"),
+    )
+    .caused_by(cause)
+    .into()
+}
+
+/// The key of a row from its parts' texts: absent when a part is empty.
+fn key_text(parts: &[Option<String>]) -> Option<String> {
+    let parts: Option<Vec<&str>> = parts.iter().map(|p| p.as_deref()).collect();
+    parts.map(|parts| parts.join("|"))
+}
+
+/// Rows whose key hash is shared with another row's: their keys may repeat, and the texts
+/// decide. Usually none, settled by one parallel sort of the hashes.
+fn colliding_rows(keys: &[u64], missing: &[usize]) -> BTreeSet<usize> {
+    let mut sorted = keys.to_vec();
+    sorted.par_sort_unstable();
+    let shared: HashSet<u64> = sorted
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    if shared.is_empty() {
+        return BTreeSet::new();
+    }
+    let mut rows = BTreeSet::new();
+    let mut missing = missing.iter().peekable();
+    let mut row = 0;
+    for hash in keys {
+        while missing.next_if(|&&m| m == row).is_some() {
+            row += 1;
+        }
+        if shared.contains(hash) {
+            rows.insert(row);
+        }
+        row += 1;
+    }
+    rows
+}
+
+/// The hash of a key's text as the text path joins it (`a|b`).
+fn key_hash(parts: &[&str]) -> u64 {
+    use std::hash::BuildHasher;
+    let state = foldhash::quality::FixedState::with_seed(0x5eed);
+    match parts {
+        [only] => state.hash_one(only),
+        _ => state.hash_one(parts.join("|")),
+    }
+}
+
+/// Reads the header: the dialect and the names.
+fn header(
+    path: &Path,
+    encoding: &'static encoding_rs::Encoding,
+    delimiter: Option<u8>,
+) -> Result<Source, Stop> {
+    let mut file = std::fs::File::open(path)?;
+    let mut start = Vec::new();
+    (&mut file).take(8192).read_to_end(&mut start)?;
+    if start.is_empty() || start.contains(&0) {
+        return Err(Stop::Decline("empty or binary"));
+    }
+    let bom = start.starts_with(b"\xEF\xBB\xBF");
+    let skip = if bom { 3 } else { 0 };
+    // The header record, however long, up to MAX_RECORD.
+    let mut bytes = start;
+    let end = loop {
+        if let Some(end) = record_end(&bytes[skip..]) {
+            break skip + end;
+        }
+        let before = bytes.len();
+        (&mut file).take(1 << 20).read_to_end(&mut bytes)?;
+        if bytes.len() == before || bytes.len() > MAX_RECORD {
+            return Err(Stop::Decline("no complete header record"));
+        }
+    };
+    let raw = &bytes[skip..end];
+    if raw.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
+        return Err(Stop::Decline("a blank line before the header"));
+    }
+    let text = decode(raw, encoding)?;
+    let first_line = text.split('\n').next().unwrap_or("");
+    let delimiter = delimiter.unwrap_or_else(|| crate::ingest::csv::sniff_delimiter(first_line));
+    let mut names = Vec::new();
+    let (_, breaks) = split_record(&text, 0, delimiter, &mut names)?;
+    let header: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let distinct: HashSet<&String> = header.iter().collect();
+    if header.iter().any(|n| n.is_empty()) || distinct.len() != header.len() {
+        return Err(Stop::Decline("an empty or repeated column name"));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        encoding,
+        delimiter,
+        bom,
+        header,
+        data_start: end,
+        header_breaks: breaks,
+        size: file.metadata()?.len(),
+    })
+}
+
+/// The end of the first record (after its line break), honouring quotes; `None` when the
+/// bytes end inside it.
+fn record_end(bytes: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut at = 0;
+    while let Some(i) = memchr::memchr2(b'"', b'\n', &bytes[at..]) {
+        let i = at + i;
+        if bytes[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            return Some(i + 1);
+        }
+        at = i + 1;
+    }
+    None
+}
+
+/// Decodes a piece of the file that starts and ends at record boundaries.
+fn decode<'t>(
+    bytes: &'t [u8],
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<Cow<'t, str>, Stop> {
+    if encoding == encoding_rs::UTF_8 {
+        return std::str::from_utf8(bytes)
+            .map(Cow::Borrowed)
+            .map_err(|_| Stop::NotUtf8);
+    }
+    let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+    if had_errors {
+        return Err(Stop::Decline("not valid text in the given encoding"));
+    }
+    Ok(text)
+}
+
+/// Reads the data records block by block: `each` gets the raw bytes of a run of whole records.
+/// Returns the SHA-256 of the file, computed beside `each`.
+fn blocks(
+    source: &Source,
+    block: usize,
+    mut each: impl FnMut(&[u8]) -> Result<(), Stop> + Send,
+) -> Result<String, Stop> {
+    let mut file = std::fs::File::open(&source.path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; source.data_start];
+    file.read_exact(&mut buffer)?;
+    hasher.update(&buffer);
+    buffer.clear();
+    let mut eof = false;
+    while !eof || !buffer.is_empty() {
+        let mut want = block.max(buffer.len() + 1);
+        let cut = loop {
+            let before = buffer.len();
+            if !eof && before < want {
+                (&mut file)
+                    .take((want - before) as u64)
+                    .read_to_end(&mut buffer)?;
+                eof = buffer.len() < want;
+            }
+            if eof {
+                break buffer.len();
+            }
+            if let Some(cut) = last_record_end(&buffer) {
+                break cut;
+            }
+            if buffer.len() > MAX_RECORD {
+                return Err(Stop::Decline("a record longer than the limit"));
+            }
+            want = buffer.len() + block;
+        };
+        if cut == 0 {
+            break;
+        }
+        let (records, _) = buffer.split_at(cut);
+        let (hashed, done) = rayon::join(|| hasher.update(records), || each(records));
+        let () = hashed;
+        done?;
+        buffer.drain(..cut);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// After the last line break outside quotes; `None` when there is none.
+fn last_record_end(bytes: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', bytes).is_none() {
+        return memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+    }
+    let mut quoted = false;
+    let mut last = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            last = Some(i + 1);
+        }
+    }
+    last
+}
+
+/// Ends of about `pieces` runs of whole records covering `bytes` (which ends at a record
+/// boundary or the end of the file).
+fn cuts(bytes: &[u8], pieces: usize) -> Vec<usize> {
+    let step = (bytes.len() / pieces.max(1)).max(1);
+    let mut cuts = Vec::with_capacity(pieces + 1);
+    if memchr::memchr(b'"', bytes).is_none() {
+        let mut at = step;
+        while at < bytes.len() {
+            match memchr::memchr(b'\n', &bytes[at - 1..]) {
+                Some(i) if at + i < bytes.len() => {
+                    cuts.push(at + i);
+                    at += i + step;
+                }
+                _ => break,
+            }
+        }
+    } else {
+        let mut quoted = false;
+        let mut target = step;
+        for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+            if bytes[i] == b'"' {
+                quoted = !quoted;
+            } else if !quoted && i + 1 >= target && i + 1 < bytes.len() {
+                cuts.push(i + 1);
+                target = i + 1 + step;
+            }
+        }
+    }
+    cuts.push(bytes.len());
+    cuts
+}
+
+/// What one piece of records holds, rows and lines counted from the piece's start.
+struct Piece {
+    rows: usize,
+    /// Line breaks before each record, from the piece's start.
+    lines: Vec<u32>,
+    /// Line breaks in the piece.
+    breaks: u32,
+    ragged: Vec<RaggedRow>,
+    keys: Vec<u64>,
+    missing_keys: Vec<usize>,
+    /// Whether the piece's keys (of one column) ascend strictly, and its first and last.
+    ascending: bool,
+    first_key: Option<String>,
+    last_key: Option<String>,
+}
+
+/// Splits, parses and checks one piece of whole records.
+fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Result<Piece, Stop> {
+    let text = decode(bytes, context.source.encoding)?;
+    let bytes = text.as_bytes();
+    if memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
+        return Err(Stop::Decline("a carriage return without a line feed"));
+    }
+    let capacity = bytes.len() / 32;
+    let width = context.source.header.len();
+    let delimiter = context.source.delimiter;
+    let mut piece = Piece {
+        rows: 0,
+        lines: Vec::with_capacity(capacity),
+        breaks: 0,
+        ragged: Vec::new(),
+        keys: Vec::with_capacity(capacity),
+        missing_keys: Vec::new(),
+        ascending: context.key.len() == 1,
+        first_key: None,
+        last_key: None,
+    };
+    let mut previous_key: Option<Cow<str>> = None;
+    let mut fields: Vec<Cow<str>> = Vec::with_capacity(width + 1);
+    // The parts of a key of several columns, joined as the text path joins them.
+    let mut joined = String::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let (next, breaks) = split_record(&text, at, delimiter, &mut fields)?;
+        let blank = fields.len() == 1 && fields[0].is_empty() && !bytes[at..next].contains(&b'"');
+        if !blank {
+            let row = piece.rows;
+            piece.lines.push(piece.breaks);
+            for (index, &field) in context.fields.iter().enumerate() {
+                if let Some(field) = field {
+                    let value = fields
+                        .get(index)
+                        .map(|v| v.as_ref())
+                        .filter(|v| !v.is_empty());
+                    parsers[field].push(row, value);
+                }
+            }
+            if fields.len() != width {
+                piece.ragged.push(RaggedRow {
+                    row,
+                    fields: fields.len(),
+                    expected: width,
+                });
+            }
+            let part = |i: usize| {
+                fields
+                    .get(i)
+                    .map(|v| v.as_ref())
+                    .filter(|v: &&str| !v.is_empty())
+            };
+            let key = match context.key.as_slice() {
+                [] => None,
+                [only] => Some(part(*only).map(|k| {
+                    if piece.ascending {
+                        let key = &fields[*only];
+                        match &previous_key {
+                            Some(previous) => piece.ascending = previous < key,
+                            None => piece.first_key = Some(key.to_string()),
+                        }
+                        previous_key = Some(key.clone());
+                    }
+                    key_hash(&[k])
+                })),
+                parts => {
+                    joined.clear();
+                    let mut complete = true;
+                    for (n, &i) in parts.iter().enumerate() {
+                        if n > 0 {
+                            joined.push('|');
+                        }
+                        match part(i) {
+                            Some(text) => joined.push_str(text),
+                            None => complete = false,
+                        }
+                    }
+                    Some(complete.then(|| key_hash(&[joined.as_str()])))
+                }
+            };
+            match key {
+                Some(Some(hash)) => piece.keys.push(hash),
+                Some(None) => piece.missing_keys.push(row),
+                None => {}
+            }
+            piece.rows += 1;
+        }
+        piece.breaks += breaks;
+        at = next;
+    }
+    piece.last_key = previous_key.map(|key| key.into_owned());
+    Ok(piece)
+}
+
+/// Splits the record starting at `at` into `fields`; returns where the next record starts and
+/// the line breaks consumed. A line feed ends a record (a carriage return before it is
+/// dropped); a quoted field may hold delimiters, line breaks and doubled quotes. Any other
+/// quote declines the file.
+fn split_record<'t>(
+    text: &'t str,
+    at: usize,
+    delimiter: u8,
+    fields: &mut Vec<Cow<'t, str>>,
+) -> Result<(usize, u32), Stop> {
+    fields.clear();
+    let bytes = text.as_bytes();
+    // The usual record, without quotes: one pass over its bytes.
+    let mut start = at;
+    let mut i = at;
+    let line_end = loop {
+        match bytes.get(i) {
+            None => break None,
+            Some(b'\n') => break Some(i),
+            Some(b'"') => break Some(usize::MAX),
+            Some(&b) if b == delimiter => {
+                fields.push(Cow::Borrowed(&text[start..i]));
+                start = i + 1;
+            }
+            Some(_) => {}
+        }
+        i += 1;
+    };
+    if line_end != Some(usize::MAX) {
+        let last = &text[start..i];
+        fields.push(Cow::Borrowed(last.strip_suffix('\r').unwrap_or(last)));
+        return Ok((line_end.map_or(i, |end| end + 1), 1));
+    }
+    fields.clear();
+    let mut i = at;
+    let mut breaks = 0;
+    loop {
+        // A field starts at `i`.
+        if bytes.get(i) == Some(&b'"') {
+            let mut value = String::new();
+            let mut from = i + 1;
+            let close = loop {
+                let Some(q) = memchr::memchr(b'"', &bytes[from..]) else {
+                    return Err(Stop::Decline("an unclosed quote"));
+                };
+                let q = from + q;
+                if bytes.get(q + 1) == Some(&b'"') {
+                    value.push_str(&text[from..q + 1]);
+                    from = q + 2;
+                } else {
+                    value.push_str(&text[from..q]);
+                    break q;
+                }
+            };
+            breaks += bytes[i..close].iter().filter(|&&b| b == b'\n').count() as u32;
+            if value.is_empty() {
+                return Err(Stop::Decline("an empty quoted field"));
+            }
+            let inner = &text[i + 1..close];
+            fields.push(if inner.len() == value.len() {
+                Cow::Borrowed(inner)
+            } else {
+                Cow::Owned(value)
+            });
+            i = close + 1;
+            match bytes.get(i) {
+                Some(&b) if b == delimiter => i += 1,
+                Some(b'\n') => return Ok((i + 1, breaks + 1)),
+                Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => return Ok((i + 2, breaks + 1)),
+                None => return Ok((i, breaks.max(1))),
+                Some(_) => return Err(Stop::Decline("text after a closing quote")),
+            }
+        } else {
+            let rest = &bytes[i..];
+            let stop = rest
+                .iter()
+                .position(|&b| b == delimiter || b == b'\n' || b == b'"')
+                .map_or(bytes.len(), |p| i + p);
+            match bytes.get(stop) {
+                Some(b'"') => return Err(Stop::Decline("a quote inside a field")),
+                Some(&b) if b == delimiter => {
+                    fields.push(Cow::Borrowed(&text[i..stop]));
+                    i = stop + 1;
+                }
+                Some(_) => {
+                    let value = &text[i..stop];
+                    fields.push(Cow::Borrowed(value.strip_suffix('\r').unwrap_or(value)));
+                    return Ok((stop + 1, breaks + 1));
+                }
+                None => {
+                    let value = &text[i..stop];
+                    fields.push(Cow::Borrowed(value.strip_suffix('\r').unwrap_or(value)));
+                    return Ok((stop, breaks.max(1)));
+                }
+            }
+        }
+    }
+}
+
+/// Reads the file again and returns the texts of `columns` (header positions) in `rows`:
+/// `None` for an empty or absent field. Fails when the file changed since the pass.
+fn pick(
+    source: &Source,
+    sha256: &str,
+    rows: &BTreeSet<usize>,
+    columns: &[usize],
+) -> Result<HashMap<usize, Vec<Option<String>>>, Stop> {
+    let mut found = HashMap::with_capacity(rows.len());
+    let mut row = 0;
+    let again = blocks(source, BLOCK, |raw| {
+        let text = decode(raw, source.encoding)?;
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let (next, _) = split_record(&text, at, source.delimiter, &mut fields)?;
+            let blank = fields.len() == 1
+                && fields[0].is_empty()
+                && !text.as_bytes()[at..next].contains(&b'"');
+            if !blank {
+                if rows.contains(&row) {
+                    let values = columns
+                        .iter()
+                        .map(|&i| {
+                            fields
+                                .get(i)
+                                .filter(|v| !v.is_empty())
+                                .map(|v| v.to_string())
+                        })
+                        .collect();
+                    found.insert(row, values);
+                }
+                row += 1;
+            }
+            at = next;
+        }
+        Ok(())
+    })?;
+    if again != sha256 {
+        return Err(Stop::Decline("the file changed while it was read"));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Result<(Vec<String>, usize, u32), &'static str> {
+        let mut fields = Vec::new();
+        match split_record(text, 0, b';', &mut fields) {
+            Ok((next, breaks)) => {
+                Ok((fields.iter().map(|f| f.to_string()).collect(), next, breaks))
+            }
+            Err(Stop::Decline(why)) => Err(why),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn records_split_into_fields() {
+        assert_eq!(
+            split("a;b;\nx").unwrap(),
+            (vec!["a".into(), "b".into(), "".into()], 5, 1)
+        );
+        assert_eq!(split("a;b\r\n").unwrap().0, ["a", "b"]);
+        assert_eq!(split("a").unwrap(), (vec!["a".into()], 1, 1));
+        let (fields, next, breaks) = split("\"p;q\";\"r\ns\";\"t\"\"u\"\r\nx").unwrap();
+        assert_eq!(fields, ["p;q", "r\ns", "t\"u"]);
+        assert_eq!((next, breaks), (20, 2));
+        assert_eq!(split("x;\"y\"").unwrap().0, ["x", "y"]);
+    }
+
+    #[test]
+    fn irregular_quoting_declines() {
+        assert_eq!(split("a\"b;c\n"), Err("a quote inside a field"));
+        assert_eq!(split("\"a\"b;c\n"), Err("text after a closing quote"));
+        assert_eq!(split("\"\";c\n"), Err("an empty quoted field"));
+        assert_eq!(split("\"abc\n"), Err("an unclosed quote"));
+    }
+
+    #[test]
+    fn cuts_fall_after_record_ends() {
+        let text = b"1;a\n2;b\n3;c\n4;d\n";
+        let ends = cuts(text, 3);
+        assert_eq!(ends.last(), Some(&text.len()));
+        for &end in &ends {
+            assert_eq!(text[end - 1], b'\n');
+        }
+        assert!(ends.windows(2).all(|w| w[0] < w[1]));
+        // A quoted line break is not a record end.
+        let quoted = b"1;\"a\nb\"\n2;c\n";
+        assert_eq!(cuts(quoted, 8), [8, 12]);
+        assert_eq!(last_record_end(b"1;\"a\nb"), None);
+        assert_eq!(last_record_end(b"1;a\n2;\"b\nc\"\n3"), Some(12));
+    }
+
+    #[test]
+    fn key_hashes_follow_the_joined_text() {
+        assert_eq!(key_hash(&["a|b"]), key_hash(&["a", "b"]));
+        assert_ne!(key_hash(&["a"]), key_hash(&["b"]));
+        // Rows 0 and 3 share a hash; row 2 has no key.
+        let rows = colliding_rows(&[7, 8, 7], &[2]);
+        assert_eq!(rows.into_iter().collect::<Vec<_>>(), [0, 3]);
+    }
+}
