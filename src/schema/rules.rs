@@ -74,6 +74,9 @@ pub struct ColumnParser<'a> {
     decimal_comma: bool,
     /// Values that pass every check without being user-missing, known without [`Checker::code`].
     plain: Plain,
+    /// Whether [`ColumnParser::push_plain`] may take a value: the field has one column (no
+    /// user-missing codes), and no system-missing text reads as one of its plain values.
+    fast: bool,
     output: Output,
 }
 
@@ -489,6 +492,17 @@ impl<'a> ColumnParser<'a> {
         decimal_comma: bool,
         capacity: usize,
     ) -> ColumnParser<'a> {
+        let output = Output::new(field, capacity);
+        let mark = if decimal_comma { b',' } else { b'.' };
+        let fast = output.analysis.is_none()
+            && match field.field_type {
+                FieldType::Integer => !missing_values.iter().any(|m| digits(m).is_some()),
+                FieldType::Number => !missing_values
+                    .iter()
+                    .any(|m| short_decimal(m.as_bytes(), mark).is_some()),
+                FieldType::String => field.categories.is_empty() && field.missing.is_empty(),
+                FieldType::Boolean | FieldType::Date => false,
+            };
         ColumnParser {
             check: Checker {
                 field,
@@ -500,13 +514,73 @@ impl<'a> ColumnParser<'a> {
             missing_values,
             decimal_comma,
             plain: Plain::of(field),
-            output: Output::new(field, capacity),
+            fast,
+            output,
         }
     }
 
     /// The value of the next row (`None`: an empty field). `row` names it in problems.
     #[inline]
     pub fn push(&mut self, row: usize, text: Option<&str>) {
+        if let (true, Some(s)) = (self.fast, text) {
+            if self.push_plain(s) {
+                return;
+            }
+        }
+        self.push_checked(row, text);
+    }
+
+    /// Takes the usual value at once: plain digits, a short decimal, a text matching the
+    /// pattern, that [`Plain`] vouches for. Returns `false`, having pushed nothing, for any
+    /// other, which [`Self::push_checked`] then reads.
+    #[inline]
+    fn push_plain(&mut self, s: &str) -> bool {
+        match &mut self.output.coded {
+            Builder::Int32(values, valid) => match digits(s) {
+                // `plain` vouches only for codes of an Int32 field, which fit.
+                Some(v) if self.plain.int(v) => {
+                    values.push(v as i32);
+                    valid.push(true);
+                    true
+                }
+                _ => false,
+            },
+            Builder::Int(values, valid) => match digits(s) {
+                Some(v) if self.plain.int(v) => {
+                    values.push(v);
+                    valid.push(true);
+                    true
+                }
+                _ => false,
+            },
+            Builder::Num(values, valid) => {
+                let mark = if self.decimal_comma { b',' } else { b'.' };
+                match short_decimal(s.as_bytes(), mark) {
+                    Some(v) if self.plain.num(v) => {
+                        values.push(v);
+                        valid.push(true);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Builder::Str(text, ends, valid) => {
+                let plain = !s.is_empty()
+                    && !self.missing_values.iter().any(|m| m == s)
+                    && self.check.pattern.as_ref().is_none_or(|p| p.is_match(s));
+                if plain {
+                    text.push_str(s);
+                    ends.push(text.len());
+                    valid.push(true);
+                }
+                plain
+            }
+            _ => false,
+        }
+    }
+
+    /// The value of the next row through every check.
+    fn push_checked(&mut self, row: usize, text: Option<&str>) {
         let parsed = match text.filter(|s| !self.missing_values.iter().any(|m| m == s)) {
             None => self.check.required(row, text),
             Some(s) => self.parse(row, s),
@@ -599,19 +673,25 @@ impl<'a> ColumnParser<'a> {
 /// directly.
 #[inline]
 pub fn parse_integer(s: &str) -> Option<i64> {
+    digits(s).or_else(|| s.trim().parse().ok())
+}
+
+/// 1 to 18 ASCII digits as a number; `None` for anything else.
+#[inline]
+fn digits(s: &str) -> Option<i64> {
     let bytes = s.as_bytes();
-    if !bytes.is_empty() && bytes.len() <= 18 {
-        let mut value: i64 = 0;
-        for &byte in bytes {
-            let digit = byte.wrapping_sub(b'0');
-            if digit > 9 {
-                return s.trim().parse().ok();
-            }
-            value = value * 10 + i64::from(digit);
-        }
-        return Some(value);
+    if bytes.is_empty() || bytes.len() > 18 {
+        return None;
     }
-    s.trim().parse().ok()
+    let mut value: i64 = 0;
+    for &byte in bytes {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + i64::from(digit);
+    }
+    Some(value)
 }
 
 /// `[-]digits[<mark>digits]` with at most 15 digits, as the full parser reads it: mantissa and
@@ -971,6 +1051,84 @@ pub fn routing_problem(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fields with each kind of shortcut: codes, a range, a decimal range, a pattern.
+    fn fields() -> Vec<FieldPlan> {
+        let field = |name: &str, field_type| FieldPlan {
+            name: name.into(),
+            field_type,
+            label: None,
+            required: true,
+            categories: Vec::new(),
+            missing: Vec::new(),
+            missing_ranges: Vec::new(),
+            value_labels: Vec::new(),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        };
+        let mut codes = field("codes", FieldType::Integer);
+        codes.categories = [1, 2, 3, 20, 99]
+            .iter()
+            .map(|&c| (Code::Int(c), format!("c{c}")))
+            .collect();
+        codes.maximum = Some(20.0);
+        let mut range = field("range", FieldType::Integer);
+        range.minimum = Some(2012.0);
+        range.maximum = Some(2030.0);
+        let mut open = field("open", FieldType::Integer);
+        open.minimum = Some(-5.0);
+        let mut hours = field("hours", FieldType::Number);
+        hours.minimum = Some(0.0);
+        hours.maximum = Some(168.0);
+        let mut id = field("id", FieldType::String);
+        id.pattern = Some(crate::spec::schema::Pattern::new(
+            regex::Regex::new("^(?:GM[0-9]{2})$").unwrap(),
+        ));
+        vec![codes, range, open, hours, id]
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// The shortcuts of `ColumnParser::push` (and `Plain`) take a value only as the full
+        /// checks would: the same column, the same problems.
+        #[test]
+        fn the_shortcut_agrees_with_the_full_checks(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "|NA|[0-9]{1,4}|-?[0-9]{0,3}[.,]?[0-9]{0,3}| 7|20[0-9]{2}|GM[0-9]{1,3}",
+                    // The edges of the codebooks and ranges above.
+                    proptest::sample::select(vec![
+                        "1", "3", "4", "20", "99", "2011", "2012", "2030", "2031", "-5", "-6",
+                        "0", "168", "168,5", "168.5", "-0", "99999999999999999999",
+                    ])
+                    .prop_map(String::from),
+                ],
+                1..60,
+            ),
+            comma: bool,
+        ) {
+            let missing = vec!["".to_string(), "NA".to_string()];
+            for field in &fields() {
+                let mut fast = ColumnParser::new(field, 0, &missing, comma, 0);
+                let mut full = ColumnParser::new(field, 0, &missing, comma, 0);
+                proptest::prop_assert!(fast.fast, "{} takes the shortcut", field.name);
+                // The reference: no shortcut, every number through `Checker::code`.
+                full.fast = false;
+                full.plain = Plain::None;
+                for (row, value) in values.iter().enumerate() {
+                    let text = Some(value.as_str()).filter(|v| !v.is_empty());
+                    fast.push(row, text);
+                    full.push(row, text);
+                }
+                let (fast, fast_problems) = fast.finish();
+                let (full, full_problems) = full.finish();
+                proptest::prop_assert!(fast.coded.equals_missing(&full.coded), "{}", field.name);
+                proptest::prop_assert_eq!(fast_problems, full_problems);
+            }
+        }
+    }
 
     #[test]
     fn numbers_honour_the_decimal_mark() {
