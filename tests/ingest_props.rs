@@ -295,3 +295,44 @@ proptest! {
         prop_assert_eq!(&report.dialect, &text_report.dialect);
     }
 }
+
+/// The rejects quote texts read again from the file after the pass: a file changed in between
+/// is an error (`I014`), not rejects with another file's values.
+#[test]
+fn a_file_changed_between_the_pass_and_its_rejects_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wave.csv");
+    std::fs::write(&path, "id;x;y;opmerking\na;1;2,5;\nb;7;1;\n").unwrap();
+    let schema_path = dir.path().join("props.schema.toml");
+    std::fs::write(&schema_path, STREAM_SCHEMA).unwrap();
+    let schema = peiling::spec::schema::load(&schema_path).unwrap();
+    let input = peiling::spec::InputPlan {
+        wave: 2024,
+        path: path.clone(),
+        format: peiling::spec::InputFormat::Csv,
+        csv: CsvOptions {
+            decimal_comma: Some(true),
+            ..CsvOptions::default()
+        },
+    };
+    let read = || {
+        peiling::schema::stream::read(&input, &schema)
+            .unwrap()
+            .unwrap()
+    };
+
+    let (_, rejects, _) = peiling::schema::stream::validate(read(), &schema).unwrap();
+    // Code 7 is not in the codebook, and without x the rule wants no y.
+    let rules: Vec<&str> = rejects.problems.iter().map(|p| p.rule.as_str()).collect();
+    assert_eq!(rules, ["category", "y_without_x"]);
+    assert!(rejects
+        .problems
+        .iter()
+        .all(|p| p.key.as_deref() == Some("b")));
+    assert_eq!(rejects.problems[1].value.as_deref(), Some("x=7; y=1"));
+
+    let parsed = read();
+    std::fs::write(&path, "id;x;y;opmerking\na;1;2,5;\nc;7;1;\n").unwrap();
+    let failure = peiling::schema::stream::validate(parsed, &schema).unwrap_err();
+    assert_eq!(failure.diagnostics[0].code, "I014");
+}
