@@ -224,32 +224,20 @@ fn csv_file(records: &[Record], crlf: bool, windows_1252: bool) -> Vec<u8> {
     }
 }
 
-const STREAM_SCHEMA: &str = r#"name = "props"
-primary_key = ["id"]
-missing_values = ["", "NA"]
-
-[[field]]
-name = "id"
-type = "string"
-required = true
-
-[[field]]
-name = "x"
-type = "integer"
-categories = { 1 = "een", 2 = "twee", 3 = "drie" }
-missing = { 9 = "geen antwoord" }
-
-[[field]]
-name = "y"
-type = "number"
-minimum = -3
+/// [`SCHEMA`] with "NA" as system-missing too, a minimum for y (so that y is checked against a
+/// range) and a routing rule (so that rejects quote the values a rule saw).
+fn stream_schema() -> String {
+    let schema = SCHEMA.replace(r#"missing_values = [""]"#, r#"missing_values = ["", "NA"]"#);
+    schema
+        + r#"minimum = -3
 
 [[rule]]
 id = "y_without_x"
 when = "x IS NULL"
 require = "y IS NULL"
 message = "y is asked after x"
-"#;
+"#
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
@@ -267,7 +255,7 @@ proptest! {
         let path = dir.path().join("wave.csv");
         std::fs::write(&path, csv_file(&records, crlf, windows_1252)).unwrap();
         let schema_path = dir.path().join("props.schema.toml");
-        std::fs::write(&schema_path, STREAM_SCHEMA).unwrap();
+        std::fs::write(&schema_path, stream_schema()).unwrap();
         let schema = peiling::spec::schema::load(&schema_path).unwrap();
         let input = peiling::spec::InputPlan {
             wave: 2024,
@@ -304,7 +292,7 @@ fn a_file_changed_between_the_pass_and_its_rejects_is_an_error() {
     let path = dir.path().join("wave.csv");
     std::fs::write(&path, "id;x;y;opmerking\na;1;2,5;\nb;7;1;\n").unwrap();
     let schema_path = dir.path().join("props.schema.toml");
-    std::fs::write(&schema_path, STREAM_SCHEMA).unwrap();
+    std::fs::write(&schema_path, stream_schema()).unwrap();
     let schema = peiling::spec::schema::load(&schema_path).unwrap();
     let input = peiling::spec::InputPlan {
         wave: 2024,

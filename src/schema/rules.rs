@@ -92,18 +92,64 @@ pub struct Output {
 
 /// The values of a column with their validity.
 enum Builder {
-    Int(Vec<i64>, MutableBitmap),
+    Int(Values<i64>),
     /// An integer field whose accepted values all fit (see [`int32_field`]).
-    Int32(Vec<i32>, MutableBitmap),
-    Num(Vec<f64>, MutableBitmap),
+    Int32(Values<i32>),
+    Num(Values<f64>),
     /// Days since 1970-01-01.
-    Date(Vec<i32>, MutableBitmap),
-    Bool(Vec<bool>, MutableBitmap),
-    /// The texts one after another, and where each ends.
-    Str(String, Vec<usize>, MutableBitmap),
+    Date(Values<i32>),
+    Bool(Values<bool>),
+    /// The texts one after another, and where each ends (a null ends where the last did).
+    Str(String, Values<usize>),
     /// Texts as polars holds them: what a whole column's [`Output::accumulator`] collects, so
     /// that the column is not copied once more when it is finished.
     Views(StringChunkedBuilder),
+}
+
+/// Values in row order and which are present; an absent one holds the default.
+struct Values<T> {
+    values: Vec<T>,
+    valid: MutableBitmap,
+}
+
+impl<T: Copy + Default> Values<T> {
+    fn with_capacity(capacity: usize) -> Values<T> {
+        Values {
+            values: Vec::with_capacity(capacity),
+            valid: MutableBitmap::with_capacity(capacity),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: Option<T>) {
+        self.push_as(value.unwrap_or_default(), value.is_some());
+    }
+
+    #[inline]
+    fn push_as(&mut self, value: T, valid: bool) {
+        self.values.push(value);
+        self.valid.push(valid);
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional);
+        self.valid.reserve(additional);
+    }
+
+    /// Moves the values of `other` after these; `other` is left empty, its memory kept.
+    fn append(&mut self, other: &mut Values<T>) {
+        self.values.extend_from_slice(&other.values);
+        self.valid
+            .extend_from_slice(other.valid.as_slice(), 0, other.valid.len());
+        other.values.clear();
+        other.valid.clear();
+    }
+
+    /// The values, and the validity where some are absent.
+    fn into_parts(self) -> (Vec<T>, Option<Bitmap>) {
+        let validity = (self.valid.unset_bits() > 0).then(|| self.valid.into());
+        (self.values, validity)
+    }
 }
 
 /// A typed value on its way into a [`Builder`].
@@ -139,204 +185,123 @@ pub fn int32_field(field: &FieldPlan) -> bool {
 
 impl Builder {
     fn new(field: &FieldPlan, capacity: usize) -> Builder {
-        let valid = MutableBitmap::with_capacity(capacity);
         match field.field_type {
             FieldType::Integer if int32_field(field) => {
-                Builder::Int32(Vec::with_capacity(capacity), valid)
+                Builder::Int32(Values::with_capacity(capacity))
             }
-            FieldType::Integer => Builder::Int(Vec::with_capacity(capacity), valid),
-            FieldType::Number => Builder::Num(Vec::with_capacity(capacity), valid),
-            FieldType::String => Builder::Str(String::new(), Vec::with_capacity(capacity), valid),
-            FieldType::Boolean => Builder::Bool(Vec::with_capacity(capacity), valid),
-            FieldType::Date => Builder::Date(Vec::with_capacity(capacity), valid),
+            FieldType::Integer => Builder::Int(Values::with_capacity(capacity)),
+            FieldType::Number => Builder::Num(Values::with_capacity(capacity)),
+            FieldType::String => Builder::Str(String::new(), Values::with_capacity(capacity)),
+            FieldType::Boolean => Builder::Bool(Values::with_capacity(capacity)),
+            FieldType::Date => Builder::Date(Values::with_capacity(capacity)),
         }
     }
 
     #[inline]
     fn push(&mut self, value: Option<Value>) {
         match (self, value) {
-            (Builder::Int(values, valid), Some(Value::Int(v))) => {
-                values.push(v);
-                valid.push(true);
-            }
+            (Builder::Int(values), Some(Value::Int(v))) => values.push(Some(v)),
             // Only accepted values arrive here, and they all fit (`int32_field`).
-            (Builder::Int32(values, valid), Some(Value::Int(v))) => {
-                values.push(v as i32);
-                valid.push(true);
-            }
-            (Builder::Num(values, valid), Some(Value::Num(v))) => {
-                values.push(v);
-                valid.push(true);
-            }
-            (Builder::Str(text, ends, valid), Some(Value::Str(v))) => {
+            (Builder::Int32(values), Some(Value::Int(v))) => values.push(Some(v as i32)),
+            (Builder::Num(values), Some(Value::Num(v))) => values.push(Some(v)),
+            (Builder::Bool(values), Some(Value::Bool(v))) => values.push(Some(v)),
+            (Builder::Date(values), Some(Value::Date(v))) => values.push(Some(v)),
+            (Builder::Str(text, ends), Some(Value::Str(v))) => {
                 text.push_str(v);
-                ends.push(text.len());
-                valid.push(true);
-            }
-            (Builder::Bool(values, valid), Some(Value::Bool(v))) => {
-                values.push(v);
-                valid.push(true);
-            }
-            (Builder::Date(values, valid), Some(Value::Date(v))) => {
-                values.push(v);
-                valid.push(true);
-            }
-            (Builder::Int(values, valid), _) => {
-                values.push(0);
-                valid.push(false);
-            }
-            (Builder::Int32(values, valid), _) => {
-                values.push(0);
-                valid.push(false);
-            }
-            (Builder::Num(values, valid), _) => {
-                values.push(0.0);
-                valid.push(false);
-            }
-            (Builder::Str(text, ends, valid), _) => {
-                ends.push(text.len());
-                valid.push(false);
-            }
-            (Builder::Bool(values, valid), _) => {
-                values.push(false);
-                valid.push(false);
-            }
-            (Builder::Date(values, valid), _) => {
-                values.push(0);
-                valid.push(false);
+                ends.push_as(text.len(), true);
             }
             (Builder::Views(builder), Some(Value::Str(v))) => builder.append_value(v),
+            (Builder::Int(values), _) => values.push(None),
+            (Builder::Int32(values), _) => values.push(None),
+            (Builder::Num(values), _) => values.push(None),
+            (Builder::Bool(values), _) => values.push(None),
+            (Builder::Date(values), _) => values.push(None),
+            (Builder::Str(text, ends), _) => ends.push_as(text.len(), false),
             (Builder::Views(builder), _) => builder.append_null(),
         }
     }
 
     fn reserve(&mut self, additional: usize) {
         match self {
-            Builder::Int(values, valid) => {
-                values.reserve(additional);
-                valid.reserve(additional);
-            }
-            Builder::Int32(values, valid) => {
-                values.reserve(additional);
-                valid.reserve(additional);
-            }
-            Builder::Num(values, valid) => {
-                values.reserve(additional);
-                valid.reserve(additional);
-            }
-            Builder::Date(values, valid) => {
-                values.reserve(additional);
-                valid.reserve(additional);
-            }
-            Builder::Bool(values, valid) => {
-                values.reserve(additional);
-                valid.reserve(additional);
-            }
-            Builder::Str(_, ends, valid) => {
-                ends.reserve(additional);
-                valid.reserve(additional);
-            }
+            Builder::Int(values) => values.reserve(additional),
+            Builder::Int32(values) | Builder::Date(values) => values.reserve(additional),
+            Builder::Num(values) => values.reserve(additional),
+            Builder::Bool(values) => values.reserve(additional),
+            Builder::Str(_, ends) => ends.reserve(additional),
             Builder::Views(_) => {}
         }
     }
 
     /// Moves the values of `other` after this one's; `other` is left empty, its memory kept.
     fn append(&mut self, other: &mut Builder) {
-        fn bits(into: &mut MutableBitmap, from: &mut MutableBitmap) {
-            into.extend_from_slice(from.as_slice(), 0, from.len());
-            from.clear();
-        }
         match (self, other) {
-            (Builder::Int(a, va), Builder::Int(b, vb)) => {
-                a.extend_from_slice(b);
-                b.clear();
-                bits(va, vb);
+            (Builder::Int(a), Builder::Int(b)) => a.append(b),
+            (Builder::Int32(a), Builder::Int32(b)) | (Builder::Date(a), Builder::Date(b)) => {
+                a.append(b)
             }
-            (Builder::Int32(a, va), Builder::Int32(b, vb)) => {
-                a.extend_from_slice(b);
-                b.clear();
-                bits(va, vb);
-            }
-            (Builder::Num(a, va), Builder::Num(b, vb)) => {
-                a.extend_from_slice(b);
-                b.clear();
-                bits(va, vb);
-            }
-            (Builder::Date(a, va), Builder::Date(b, vb)) => {
-                a.extend_from_slice(b);
-                b.clear();
-                bits(va, vb);
-            }
-            (Builder::Bool(a, va), Builder::Bool(b, vb)) => {
-                a.extend_from_slice(b);
-                b.clear();
-                bits(va, vb);
-            }
-            (Builder::Views(builder), Builder::Str(b, eb, vb)) => {
+            (Builder::Num(a), Builder::Num(b)) => a.append(b),
+            (Builder::Bool(a), Builder::Bool(b)) => a.append(b),
+            (Builder::Views(builder), Builder::Str(text, ends)) => {
                 let mut start = 0;
-                for (&end, ok) in eb.iter().zip(vb.iter()) {
-                    if ok {
-                        builder.append_value(&b[start..end]);
-                    } else {
-                        builder.append_null();
-                    }
-                    start = end;
-                }
-                b.clear();
-                eb.clear();
-                vb.clear();
-            }
-            (Builder::Str(a, ea, va), Builder::Str(b, eb, vb)) => {
-                let base = a.len();
-                a.push_str(b);
-                ea.extend(eb.iter().map(|end| base + end));
-                b.clear();
-                eb.clear();
-                bits(va, vb);
-            }
-            _ => unreachable!("the builders of one field have one type"),
-        }
-    }
-
-    fn finish(self, name: PlSmallStr) -> Column {
-        fn validity(valid: MutableBitmap) -> Option<Bitmap> {
-            (valid.unset_bits() > 0).then(|| valid.into())
-        }
-        match self {
-            Builder::Int(values, valid) => {
-                Int64Chunked::from_vec_validity(name, values, validity(valid)).into_column()
-            }
-            Builder::Int32(values, valid) => {
-                Int32Chunked::from_vec_validity(name, values, validity(valid)).into_column()
-            }
-            Builder::Num(values, valid) => {
-                Float64Chunked::from_vec_validity(name, values, validity(valid)).into_column()
-            }
-            Builder::Date(values, valid) => {
-                Int32Chunked::from_vec_validity(name, values, validity(valid))
-                    .into_date()
-                    .into_column()
-            }
-            Builder::Bool(values, valid) => BooleanChunked::from_iter_options(
-                name,
-                values
-                    .into_iter()
-                    .zip(valid.iter())
-                    .map(|(v, ok)| ok.then_some(v)),
-            )
-            .into_column(),
-            Builder::Str(text, ends, valid) => {
-                let mut builder = StringChunkedBuilder::new(name, ends.len());
-                let mut start = 0;
-                for (end, ok) in ends.into_iter().zip(valid.iter()) {
-                    if ok {
+                for (&end, valid) in ends.values.iter().zip(ends.valid.iter()) {
+                    if valid {
                         builder.append_value(&text[start..end]);
                     } else {
                         builder.append_null();
                     }
                     start = end;
                 }
-                builder.finish().into_column()
+                text.clear();
+                ends.values.clear();
+                ends.valid.clear();
+            }
+            (Builder::Str(a, ends_a), Builder::Str(b, ends_b)) => {
+                let base = a.len();
+                a.push_str(b);
+                for end in &mut ends_b.values {
+                    *end += base;
+                }
+                ends_a.append(ends_b);
+                b.clear();
+            }
+            _ => unreachable!("the builders of one field have one type"),
+        }
+    }
+
+    fn finish(self, name: PlSmallStr) -> Column {
+        match self {
+            Builder::Int(values) => {
+                let (values, validity) = values.into_parts();
+                Int64Chunked::from_vec_validity(name, values, validity).into_column()
+            }
+            Builder::Int32(values) => {
+                let (values, validity) = values.into_parts();
+                Int32Chunked::from_vec_validity(name, values, validity).into_column()
+            }
+            Builder::Num(values) => {
+                let (values, validity) = values.into_parts();
+                Float64Chunked::from_vec_validity(name, values, validity).into_column()
+            }
+            Builder::Date(values) => {
+                let (values, validity) = values.into_parts();
+                Int32Chunked::from_vec_validity(name, values, validity)
+                    .into_date()
+                    .into_column()
+            }
+            Builder::Bool(values) => BooleanChunked::from_iter_options(
+                name,
+                values
+                    .values
+                    .into_iter()
+                    .zip(values.valid.iter())
+                    .map(|(v, valid)| valid.then_some(v)),
+            )
+            .into_column(),
+            Builder::Str(text, ends) => {
+                let mut builder =
+                    Builder::Views(StringChunkedBuilder::new(name, ends.values.len()));
+                builder.append(&mut Builder::Str(text, ends));
+                builder.finish(PlSmallStr::EMPTY)
             }
             Builder::Views(builder) => builder.finish().into_column(),
         }
@@ -536,42 +501,38 @@ impl<'a> ColumnParser<'a> {
     #[inline]
     fn push_plain(&mut self, s: &str) -> bool {
         match &mut self.output.coded {
-            Builder::Int32(values, valid) => match digits(s) {
+            Builder::Int32(values) => match digits(s) {
                 // `plain` vouches only for codes of an Int32 field, which fit.
                 Some(v) if self.plain.int(v) => {
-                    values.push(v as i32);
-                    valid.push(true);
+                    values.push_as(v as i32, true);
                     true
                 }
                 _ => false,
             },
-            Builder::Int(values, valid) => match digits(s) {
+            Builder::Int(values) => match digits(s) {
                 Some(v) if self.plain.int(v) => {
-                    values.push(v);
-                    valid.push(true);
+                    values.push_as(v, true);
                     true
                 }
                 _ => false,
             },
-            Builder::Num(values, valid) => {
+            Builder::Num(values) => {
                 let mark = if self.decimal_comma { b',' } else { b'.' };
                 match short_decimal(s.as_bytes(), mark) {
                     Some(v) if self.plain.num(v) => {
-                        values.push(v);
-                        valid.push(true);
+                        values.push_as(v, true);
                         true
                     }
                     _ => false,
                 }
             }
-            Builder::Str(text, ends, valid) => {
+            Builder::Str(text, ends) => {
                 let plain = !s.is_empty()
                     && !self.missing_values.iter().any(|m| m == s)
                     && self.check.pattern.as_ref().is_none_or(|p| p.is_match(s));
                 if plain {
                     text.push_str(s);
-                    ends.push(text.len());
-                    valid.push(true);
+                    ends.push_as(text.len(), true);
                 }
                 plain
             }

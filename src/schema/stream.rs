@@ -695,6 +695,30 @@ struct Piece {
     last_key: Option<String>,
 }
 
+impl Piece {
+    /// The key of `row`, of one column (`None`: empty or absent): its hash, and whether the
+    /// piece's keys still ascend.
+    fn one_key<'t>(
+        &mut self,
+        row: usize,
+        key: Option<Cow<'t, str>>,
+        previous: &mut Option<Cow<'t, str>>,
+    ) {
+        let Some(key) = key else {
+            self.missing_keys.push(row);
+            return;
+        };
+        self.keys.push(key_hash(&[key.as_ref()]));
+        if self.ascending {
+            match previous.as_ref() {
+                Some(previous) => self.ascending = *previous < key,
+                None => self.first_key = Some(key.to_string()),
+            }
+            *previous = Some(key);
+        }
+    }
+}
+
 /// Splits, parses and checks one piece of whole records.
 fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Result<Piece, Stop> {
     let text = decode(bytes, context.source.encoding)?;
@@ -743,25 +767,10 @@ fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Resul
                     expected: width,
                 });
             }
-            let part = |i: usize| {
-                fields
-                    .get(i)
-                    .map(|v| v.as_ref())
-                    .filter(|v: &&str| !v.is_empty())
-            };
-            let key = match context.key.as_slice() {
-                [] => None,
-                [only] => Some(part(*only).map(|k| {
-                    if piece.ascending {
-                        let key = &fields[*only];
-                        match &previous_key {
-                            Some(previous) => piece.ascending = previous < key,
-                            None => piece.first_key = Some(key.to_string()),
-                        }
-                        previous_key = Some(key.clone());
-                    }
-                    key_hash(&[k])
-                })),
+            let part = |i: usize| fields.get(i).filter(|v| !v.is_empty());
+            match context.key.as_slice() {
+                [] => {}
+                [only] => piece.one_key(row, part(*only).cloned(), &mut previous_key),
                 parts => {
                     joined.clear();
                     let mut complete = true;
@@ -774,13 +783,11 @@ fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Resul
                             None => complete = false,
                         }
                     }
-                    Some(complete.then(|| key_hash(&[joined.as_str()])))
+                    match complete {
+                        true => piece.keys.push(key_hash(&[joined.as_str()])),
+                        false => piece.missing_keys.push(row),
+                    }
                 }
-            };
-            match key {
-                Some(Some(hash)) => piece.keys.push(hash),
-                Some(None) => piece.missing_keys.push(row),
-                None => {}
             }
             piece.rows += 1;
         }
