@@ -239,6 +239,24 @@ message = "y is asked after x"
 "#
 }
 
+/// `bytes` as the file `wave.csv` in `dir` (decimal comma), and [`stream_schema`].
+fn stream_input(dir: &Path, bytes: &[u8]) -> (peiling::spec::InputPlan, peiling::spec::SchemaPlan) {
+    let path = dir.join("wave.csv");
+    std::fs::write(&path, bytes).unwrap();
+    let schema_path = dir.join("props.schema.toml");
+    std::fs::write(&schema_path, stream_schema()).unwrap();
+    let input = peiling::spec::InputPlan {
+        wave: 2024,
+        path,
+        format: peiling::spec::InputFormat::Csv,
+        csv: CsvOptions {
+            decimal_comma: Some(true),
+            ..CsvOptions::default()
+        },
+    };
+    (input, peiling::spec::schema::load(&schema_path).unwrap())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -252,17 +270,7 @@ proptest! {
         block in 1usize..96,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wave.csv");
-        std::fs::write(&path, csv_file(&records, crlf, windows_1252)).unwrap();
-        let schema_path = dir.path().join("props.schema.toml");
-        std::fs::write(&schema_path, stream_schema()).unwrap();
-        let schema = peiling::spec::schema::load(&schema_path).unwrap();
-        let input = peiling::spec::InputPlan {
-            wave: 2024,
-            path: path.clone(),
-            format: peiling::spec::InputFormat::Csv,
-            csv: CsvOptions { decimal_comma: Some(true), ..CsvOptions::default() },
-        };
+        let (input, schema) = stream_input(dir.path(), &csv_file(&records, crlf, windows_1252));
 
         let raw = peiling::ingest::read(&input).unwrap();
         let (text_frame, text_rejects) = peiling::schema::validate(&raw, &schema).unwrap();
@@ -289,20 +297,8 @@ proptest! {
 #[test]
 fn a_file_changed_between_the_pass_and_its_rejects_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wave.csv");
-    std::fs::write(&path, "id;x;y;opmerking\na;1;2,5;\nb;7;1;\n").unwrap();
-    let schema_path = dir.path().join("props.schema.toml");
-    std::fs::write(&schema_path, stream_schema()).unwrap();
-    let schema = peiling::spec::schema::load(&schema_path).unwrap();
-    let input = peiling::spec::InputPlan {
-        wave: 2024,
-        path: path.clone(),
-        format: peiling::spec::InputFormat::Csv,
-        csv: CsvOptions {
-            decimal_comma: Some(true),
-            ..CsvOptions::default()
-        },
-    };
+    let (input, schema) = stream_input(dir.path(), b"id;x;y;opmerking\na;1;2,5;\nb;7;1;\n");
+    let path = input.path.clone();
     let read = || {
         peiling::schema::stream::read(&input, &schema)
             .unwrap()
