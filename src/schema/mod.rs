@@ -8,6 +8,7 @@
 //! each problem is one row of the rejects table, so `read = accepted + rejected` always holds.
 
 pub mod codebook;
+pub mod parse;
 pub mod rules;
 pub mod stream;
 
@@ -87,7 +88,7 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
                         .and_then(|c| c.str().cloned())
                         .map_err(|e| internal(&file, e))?;
                     let mut problems = Vec::new();
-                    let typed = rules::parse_column(
+                    let typed = parse::parse_column(
                         field,
                         order,
                         &text,

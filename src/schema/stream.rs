@@ -29,7 +29,8 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::rules::{self, ColumnParser, Output, TypedColumn};
+use super::parse::{ColumnParser, Output};
+use super::rules::{self, TypedColumn};
 use super::{Problem, Rejects, ValidFrame};
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::{Dialect, RaggedRow};
