@@ -1,12 +1,13 @@
 //! The fast path of a CSV export: read, split, parse and check in one streaming pass.
 //!
-//! The file is read in blocks of [`BLOCK`] bytes, each cut at its last record boundary. While
-//! one thread hashes a block (SHA-256 of the file, for the manifest), the others split it into
-//! pieces at record boundaries and parse each piece's fields straight into typed columns,
-//! checked by the same [`ColumnParser`] that validation of a text column uses. So no value
-//! ever exists as a text column, memory is the typed columns plus a block or two, and the
-//! result is the text path's ([`crate::ingest::read`] then [`super::validate`]) value for value,
-//! problem for problem; `tests/ingest_props.rs` holds the two paths to that.
+//! The file is read in blocks of [`BLOCK`] bytes, each cut at its last record boundary, the
+//! next block read while this one is worked on. While one thread hashes a block (SHA-256 of the
+//! file, for the manifest), the others split it into pieces at record boundaries and parse each
+//! piece's fields straight into typed columns, checked by the same [`ColumnParser`] that
+//! validation of a text column uses. So no value ever exists as a text column, memory is the
+//! typed columns plus a block or two, and the result is the text path's
+//! ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for problem;
+//! `tests/ingest_props.rs` holds the two paths to that.
 //!
 //! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
 //! values a routing rule saw, the rows whose keys may repeat) is read again from the file
@@ -37,7 +38,7 @@ use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::{FieldType, InputFormat, InputPlan, SchemaPlan};
 
 /// Bytes read at a time.
-pub const BLOCK: usize = 2 << 20;
+pub const BLOCK: usize = 1 << 20;
 /// A record longer than this (a file without line breaks, an unclosed quote) is left to the
 /// text path.
 pub const MAX_RECORD: usize = 64 << 20;
@@ -599,36 +600,60 @@ fn blocks(
     buffer.clear();
     let mut eof = false;
     while !eof || !buffer.is_empty() {
-        let mut want = block.max(buffer.len() + 1);
+        // Whole records: up to the last record end of at least a block's bytes.
         let cut = loop {
-            let before = buffer.len();
-            if !eof && before < want {
-                (&mut file)
-                    .take((want - before) as u64)
-                    .read_to_end(&mut buffer)?;
-                eof = buffer.len() < want;
-            }
             if eof {
                 break buffer.len();
             }
-            if let Some(cut) = last_record_end(&buffer) {
-                break cut;
+            if buffer.len() >= block {
+                if let Some(cut) = last_record_end(&buffer) {
+                    break cut;
+                }
+                if buffer.len() > MAX_RECORD {
+                    return Err(Stop::Decline("a record longer than the limit"));
+                }
             }
-            if buffer.len() > MAX_RECORD {
-                return Err(Stop::Decline("a record longer than the limit"));
-            }
-            want = buffer.len() + block;
+            let before = buffer.len();
+            (&mut file).take(block as u64).read_to_end(&mut buffer)?;
+            eof = buffer.len() - before < block;
         };
         if cut == 0 {
             break;
         }
-        let (records, _) = buffer.split_at(cut);
-        let (hashed, done) = rayon::join(|| hasher.update(records), || each(records));
-        let () = hashed;
+        // The next block is read while this one is hashed and parsed.
+        let held = buffer.len();
+        let ahead = if eof { 0 } else { block };
+        buffer.resize(held + ahead, 0);
+        let (head, tail) = buffer.split_at_mut(held);
+        let records = &head[..cut];
+        let (done, read) = rayon::join(
+            || {
+                let ((), done) = rayon::join(|| hasher.update(records), || each(records));
+                done
+            },
+            || read_up_to(&mut file, tail),
+        );
+        let read = read?;
+        buffer.truncate(held + read);
+        eof |= read < ahead;
         done?;
         buffer.drain(..cut);
     }
     Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Reads until `into` is full or the file ends; returns the bytes read.
+fn read_up_to(file: &mut std::fs::File, into: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < into.len() {
+        match file.read(&mut into[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
 }
 
 /// After the last line break outside quotes; `None` when there is none.
