@@ -120,13 +120,8 @@ pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Reje
 
     problems.extend(key_problems);
     for rule in &schema.rules {
-        rules::routing(raw, &coded, rule, &mut problems).map_err(|e| {
-            Failure::from(
-                Diagnostic::error("V020", format!("rule {:?} could not be evaluated", rule.id))
-                    .at(schema.path.display().to_string())
-                    .caused_by(e),
-            )
-        })?;
+        rules::routing(raw, &coded, rule, &mut problems)
+            .map_err(|e| rules::rule_error(schema, rule, e))?;
     }
     ragged_rows(&raw.ragged, &mut problems);
     problems.sort_by(|a, b| a.row.cmp(&b.row).then_with(|| a.order.cmp(&b.order)));

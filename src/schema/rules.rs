@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
+use crate::diag::{Diagnostic, Failure};
 use crate::ingest::RawFrame;
 use crate::spec::{Code, FieldPlan, RulePlan, SchemaPlan};
 
@@ -223,20 +224,12 @@ pub fn primary_key(
         HashMap::with_capacity_and_hasher(raw.rows(), Default::default());
     for (row, key) in keys.enumerate() {
         let Some(key) = key else {
-            problems.push(pk_problem(
-                row,
-                &column,
-                None,
-                "the primary key is missing".into(),
-            ));
+            problems.push(missing_key(row, &column));
             continue;
         };
         if let Some(&first) = first_seen.get(&key) {
-            let message = format!(
-                "duplicate primary key {key:?}, first seen at {}",
-                where_is(raw, first)
-            );
-            problems.push(pk_problem(row, &column, Some(key.into_owned()), message));
+            let first = where_is(raw, first);
+            problems.push(duplicate_key(row, &column, key.into_owned(), &first));
         } else {
             first_seen.insert(key, row);
         }
@@ -249,12 +242,18 @@ fn present(value: Option<&str>) -> Option<&str> {
     value.filter(|s| !s.is_empty())
 }
 
-pub(crate) fn pk_problem(
-    row: usize,
-    column: &str,
-    value: Option<String>,
-    message: String,
-) -> Problem {
+/// A row without (a complete) primary key.
+pub(crate) fn missing_key(row: usize, column: &str) -> Problem {
+    pk_problem(row, column, None, "the primary key is missing".into())
+}
+
+/// A row whose key `key` an earlier row had, at `first` (`line 14`, or `row 13`).
+pub(crate) fn duplicate_key(row: usize, column: &str, key: String, first: &str) -> Problem {
+    let message = format!("duplicate primary key {key:?}, first seen at {first}");
+    pk_problem(row, column, Some(key), message)
+}
+
+fn pk_problem(row: usize, column: &str, value: Option<String>, message: String) -> Problem {
     Problem {
         row,
         order: usize::MAX - 1,
@@ -272,6 +271,14 @@ fn where_is(raw: &RawFrame, row: usize) -> String {
         Some(line) => format!("line {line}"),
         None => format!("row {}", row + 1),
     }
+}
+
+/// The failure of a rule that polars could not evaluate (a type mismatch the SQL did not show).
+pub(crate) fn rule_error(schema: &SchemaPlan, rule: &RulePlan, error: PolarsError) -> Failure {
+    Diagnostic::error("V020", format!("rule {:?} could not be evaluated", rule.id))
+        .at(schema.path.display().to_string())
+        .caused_by(error)
+        .into()
 }
 
 /// Evaluates a routing rule: a row breaks it when `when` is true and `require` is not true.

@@ -97,12 +97,6 @@ pub struct Parsed {
     keys_ascending: bool,
 }
 
-impl Parsed {
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-}
-
 /// What every piece of a pass needs to know.
 struct Context<'a> {
     source: &'a Source,
@@ -322,8 +316,7 @@ pub fn validate(
         .collect();
     if !schema.primary_key.is_empty() {
         for &row in &parsed.missing_keys {
-            let message = "the primary key is missing".to_string();
-            problems.push(rules::pk_problem(row, &key_column, None, message));
+            problems.push(rules::missing_key(row, &key_column));
         }
         let collisions = if parsed.keys_ascending {
             BTreeSet::new()
@@ -339,11 +332,8 @@ pub fn validate(
                 };
                 match first_seen.get(&key) {
                     Some(&first) => {
-                        let message = format!(
-                            "duplicate primary key {key:?}, first seen at line {}",
-                            lines[first]
-                        );
-                        problems.push(rules::pk_problem(row, &key_column, Some(key), message));
+                        let first = format!("line {}", lines[first]);
+                        problems.push(rules::duplicate_key(row, &key_column, key, &first));
                     }
                     None => {
                         first_seen.insert(key, row);
@@ -355,13 +345,8 @@ pub fn validate(
 
     let mut broken = Vec::new();
     for rule in &schema.rules {
-        let (rows, columns) = rules::broken_rows(&coded, rule).map_err(|e| {
-            Failure::from(
-                Diagnostic::error("V020", format!("rule {:?} could not be evaluated", rule.id))
-                    .at(schema.path.display().to_string())
-                    .caused_by(e),
-            )
-        })?;
+        let (rows, columns) =
+            rules::broken_rows(&coded, rule).map_err(|e| rules::rule_error(schema, rule, e))?;
         if !rows.is_empty() {
             broken.push((rule, rows, columns));
         }
