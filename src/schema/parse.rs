@@ -26,9 +26,7 @@ pub fn parse_column(
     problems: &mut Vec<Problem>,
 ) -> TypedColumn {
     let mut parser = ColumnParser::new(field, order, missing_values, decimal_comma, text.len());
-    for (row, value) in text.iter().enumerate() {
-        parser.push(row, value);
-    }
+    parser.push_column(0, text.iter());
     let (typed, found) = parser.finish();
     problems.extend(found);
     typed
@@ -103,15 +101,6 @@ impl<T: Copy + Default> Values<T> {
     fn reserve(&mut self, additional: usize) {
         self.values.reserve(additional);
         self.valid.reserve(additional);
-    }
-
-    /// Moves the values of `other` after these; `other` is left empty, its memory kept.
-    fn append(&mut self, other: &mut Values<T>) {
-        self.values.extend_from_slice(&other.values);
-        self.valid
-            .extend_from_slice(other.valid.as_slice(), 0, other.valid.len());
-        other.values.clear();
-        other.valid.clear();
     }
 
     /// The values, and the validity where some are absent.
@@ -201,42 +190,6 @@ impl Builder {
         }
     }
 
-    /// Moves the values of `other` after this one's; `other` is left empty, its memory kept.
-    fn append(&mut self, other: &mut Builder) {
-        match (self, other) {
-            (Builder::Int(a), Builder::Int(b)) => a.append(b),
-            (Builder::Int32(a), Builder::Int32(b)) | (Builder::Date(a), Builder::Date(b)) => {
-                a.append(b)
-            }
-            (Builder::Num(a), Builder::Num(b)) => a.append(b),
-            (Builder::Bool(a), Builder::Bool(b)) => a.append(b),
-            (Builder::Views(builder), Builder::Str(text, ends)) => {
-                let mut start = 0;
-                for (&end, valid) in ends.values.iter().zip(ends.valid.iter()) {
-                    if valid {
-                        builder.append_value(&text[start..end]);
-                    } else {
-                        builder.append_null();
-                    }
-                    start = end;
-                }
-                text.clear();
-                ends.values.clear();
-                ends.valid.clear();
-            }
-            (Builder::Str(a, ends_a), Builder::Str(b, ends_b)) => {
-                let base = a.len();
-                a.push_str(b);
-                for end in &mut ends_b.values {
-                    *end += base;
-                }
-                ends_a.append(ends_b);
-                b.clear();
-            }
-            _ => unreachable!("the builders of one field have one type"),
-        }
-    }
-
     fn finish(self, name: PlSmallStr) -> Column {
         match self {
             Builder::Int(values) => {
@@ -267,10 +220,17 @@ impl Builder {
             )
             .into_column(),
             Builder::Str(text, ends) => {
-                let mut builder =
-                    Builder::Views(StringChunkedBuilder::new(name, ends.values.len()));
-                builder.append(&mut Builder::Str(text, ends));
-                builder.finish(PlSmallStr::EMPTY)
+                let mut builder = StringChunkedBuilder::new(name, ends.values.len());
+                let mut start = 0;
+                for (&end, valid) in ends.values.iter().zip(ends.valid.iter()) {
+                    if valid {
+                        builder.append_value(&text[start..end]);
+                    } else {
+                        builder.append_null();
+                    }
+                    start = end;
+                }
+                builder.finish().into_column()
             }
             Builder::Views(builder) => builder.finish().into_column(),
         }
@@ -292,7 +252,7 @@ impl Output {
         }
     }
 
-    /// An empty output that collects a whole column from parsers' outputs ([`Self::append`]).
+    /// An empty output that collects a whole column, texts straight into polars' views.
     pub fn accumulator(field: &FieldPlan) -> Output {
         let mut output = Output::new(field, 0);
         for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
@@ -308,15 +268,6 @@ impl Output {
         for builder in std::iter::once(&mut self.coded).chain(self.analysis.as_mut()) {
             builder.reserve(additional);
         }
-    }
-
-    /// Moves the values of `other` after this one's, leaving `other` empty.
-    pub fn append(&mut self, other: &mut Output) {
-        self.coded.append(&mut other.coded);
-        if let (Some(analysis), Some(other_analysis)) = (&mut self.analysis, &mut other.analysis) {
-            analysis.append(other_analysis);
-        }
-        self.user_missing |= std::mem::take(&mut other.user_missing);
     }
 
     /// The typed column; the analysis column shares its memory where no value was
@@ -453,60 +404,127 @@ impl<'a> ColumnParser<'a> {
         }
     }
 
-    /// The value of the next row (`None`: an empty field). `row` names it in problems.
-    #[inline]
-    pub fn push(&mut self, row: usize, text: Option<&str>) {
-        if let (true, Some(s)) = (self.fast, text) {
-            if self.push_plain(s) {
-                return;
-            }
-        }
-        self.push_checked(row, text);
+    /// A parser that collects the whole column of a streamed file, pushed run by run
+    /// ([`Self::push_column`]), texts straight into polars' string views.
+    pub fn accumulating(
+        field: &'a FieldPlan,
+        order: usize,
+        missing_values: &'a [String],
+        decimal_comma: bool,
+    ) -> ColumnParser<'a> {
+        let mut parser = ColumnParser::new(field, order, missing_values, decimal_comma, 0);
+        parser.output = Output::accumulator(field);
+        parser
     }
 
-    /// Takes the usual value at once: plain digits, a short decimal, a text matching the
-    /// pattern, that [`Plain`] vouches for. Returns `false`, having pushed nothing, for any
-    /// other, which [`Self::push_checked`] then reads.
+    /// Room for `additional` more values.
+    pub fn reserve(&mut self, additional: usize) {
+        self.output.reserve(additional);
+    }
+
+    /// The value of the next row (`None`: an empty field). `row` names it in problems.
+    pub fn push(&mut self, row: usize, text: Option<&str>) {
+        self.push_column(row, std::iter::once(text));
+    }
+
+    /// The values of the next rows, the first of them row `first_row`. The usual value is
+    /// taken at once, by a loop chosen for the field's type before the first value: plain
+    /// digits or a short decimal that [`Plain`] vouches for, a text its pattern matches, an
+    /// empty optional value. Any other goes through [`Self::push_checked`].
     #[inline]
-    fn push_plain(&mut self, s: &str) -> bool {
-        match &mut self.output.coded {
-            Builder::Int32(values) => match digits(s) {
-                // `plain` vouches only for codes of an Int32 field, which fit.
-                Some(v) if self.plain.int(v) => {
-                    values.push_as(v as i32, true);
-                    true
-                }
-                _ => false,
-            },
-            Builder::Int(values) => match digits(s) {
-                Some(v) if self.plain.int(v) => {
-                    values.push_as(v, true);
-                    true
-                }
-                _ => false,
-            },
-            Builder::Num(values) => {
-                let mark = if self.decimal_comma { b',' } else { b'.' };
-                match short_decimal(s.as_bytes(), mark) {
-                    Some(v) if self.plain.num(v) => {
-                        values.push_as(v, true);
-                        true
-                    }
-                    _ => false,
-                }
-            }
-            Builder::Str(text, ends) => {
-                let plain = !s.is_empty()
-                    && !self.missing_values.iter().any(|m| m == s)
-                    && self.check.pattern.as_ref().is_none_or(|p| p.is_match(s));
-                if plain {
-                    text.push_str(s);
-                    ends.push_as(text.len(), true);
-                }
-                plain
-            }
-            _ => false,
+    pub fn push_column<'s>(
+        &mut self,
+        first_row: usize,
+        values: impl Iterator<Item = Option<&'s str>>,
+    ) {
+        let rows = (first_row..).zip(values);
+        match (&self.output.coded, self.fast) {
+            (Builder::Int32(_), true) => self.run(rows, Self::take_int32),
+            (Builder::Int(_), true) => self.run(rows, Self::take_int),
+            (Builder::Num(_), true) => self.run(rows, Self::take_number),
+            (Builder::Str(..) | Builder::Views(_), true) => self.run(rows, Self::take_string),
+            _ => self.run(rows, |_, _| false),
         }
+    }
+
+    /// Pushes each value that `take` does not take through every check.
+    #[inline(always)]
+    fn run<'s>(
+        &mut self,
+        rows: impl Iterator<Item = (usize, Option<&'s str>)>,
+        take: impl Fn(&mut Self, Option<&'s str>) -> bool,
+    ) {
+        for (row, text) in rows {
+            if !take(self, text) {
+                self.push_checked(row, text);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn take_int32(&mut self, text: Option<&str>) -> bool {
+        let Builder::Int32(values) = &mut self.output.coded else {
+            return false;
+        };
+        match text.map(digits) {
+            // `plain` vouches only for codes of an Int32 field, which fit.
+            Some(Some(v)) if self.plain.int(v) => values.push_as(v as i32, true),
+            None if !self.check.field.required => values.push_as(0, false),
+            _ => return false,
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn take_int(&mut self, text: Option<&str>) -> bool {
+        let Builder::Int(values) = &mut self.output.coded else {
+            return false;
+        };
+        match text.map(digits) {
+            Some(Some(v)) if self.plain.int(v) => values.push_as(v, true),
+            None if !self.check.field.required => values.push_as(0, false),
+            _ => return false,
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn take_number(&mut self, text: Option<&str>) -> bool {
+        let Builder::Num(values) = &mut self.output.coded else {
+            return false;
+        };
+        let mark = if self.decimal_comma { b',' } else { b'.' };
+        match text.map(|s| short_decimal(s.as_bytes(), mark)) {
+            Some(Some(v)) if self.plain.num(v) => values.push_as(v, true),
+            None if !self.check.field.required => values.push_as(0.0, false),
+            _ => return false,
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn take_string(&mut self, text: Option<&str>) -> bool {
+        let plain = match text {
+            Some(s) => {
+                !s.is_empty()
+                    && !self.missing_values.iter().any(|m| m == s)
+                    && self.check.pattern.as_ref().is_none_or(|p| p.is_match(s))
+            }
+            None => !self.check.field.required,
+        };
+        if plain {
+            match (&mut self.output.coded, text) {
+                (Builder::Views(builder), Some(s)) => builder.append_value(s),
+                (Builder::Views(builder), None) => builder.append_null(),
+                (Builder::Str(all, ends), Some(s)) => {
+                    all.push_str(s);
+                    ends.push_as(all.len(), true);
+                }
+                (Builder::Str(all, ends), None) => ends.push_as(all.len(), false),
+                _ => return false,
+            }
+        }
+        plain
     }
 
     /// The value of the next row through every check.
@@ -522,13 +540,6 @@ impl<'a> ColumnParser<'a> {
             output.user_missing |= user_missing;
             analysis.push(parsed.filter(|_| !user_missing).map(|(v, _)| v));
         }
-    }
-
-    /// Moves the values pushed so far to the end of `into` and returns their problems; the
-    /// parser goes on empty, with its memory.
-    pub fn drain_into(&mut self, into: &mut Output) -> Vec<Problem> {
-        into.append(&mut self.output);
-        std::mem::take(&mut self.check.problems)
     }
 
     /// A present value, typed and checked: `(value, is user-missing)`, or `None` with a problem.

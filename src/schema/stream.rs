@@ -30,7 +30,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::parse::{ColumnParser, Output};
+use super::parse::ColumnParser;
 use super::rules::{self, TypedColumn};
 use super::{Problem, Rejects, ValidFrame};
 use crate::diag::{Diagnostic, Failure};
@@ -100,8 +100,6 @@ pub struct Parsed {
 /// What every piece of a pass needs to know.
 struct Context<'a> {
     source: &'a Source,
-    /// Per header column: the schema field it fills.
-    fields: Vec<Option<usize>>,
     /// Header columns of the primary key.
     key: Vec<usize>,
 }
@@ -161,13 +159,13 @@ fn pass(
         return Err(Stop::Decline("a multi-byte encoding other than UTF-8"));
     }
     let source = header(&input.path, encoding, input.csv.delimiter)?;
-    let mut fields = vec![None; source.header.len()];
-    for (order, field) in schema.fields.iter().enumerate() {
-        match source.header.iter().position(|name| *name == field.name) {
-            Some(index) => fields[index] = Some(order),
-            None => return Err(Stop::Decline("a schema column is missing")),
-        }
-    }
+    // Per schema field, its header column.
+    let columns: Vec<usize> = schema
+        .fields
+        .iter()
+        .map(|field| source.header.iter().position(|n| *n == field.name))
+        .collect::<Option<_>>()
+        .ok_or(Stop::Decline("a schema column is missing"))?;
     let key = schema
         .primary_key
         .iter()
@@ -176,7 +174,6 @@ fn pass(
         .ok_or(Stop::Decline("a key column is missing"))?;
     let context = Context {
         source: &source,
-        fields,
         key,
     };
 
@@ -195,20 +192,20 @@ fn pass(
         keys_ascending: context.key.len() == 1,
     };
     let mut last_key: Option<String> = None;
-    // Each piece of a block is parsed by its own parsers, kept from block to block with their
-    // memory; after each block their values move, in row order, to the columns' outputs.
-    let parsers = || -> Vec<ColumnParser> {
-        schema
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(order, field)| {
-                ColumnParser::new(field, order, &schema.missing_values, decimal_comma, 0)
-            })
-            .collect()
-    };
-    let mut outputs: Vec<Output> = schema.fields.iter().map(Output::accumulator).collect();
-    let mut pool: Vec<Vec<ColumnParser>> = Vec::new();
+    // One parser per field for the whole file; block by block, each piece of the block is split
+    // into field spans (in parallel), then each field's values of the block are parsed by its
+    // parser (in parallel over fields), straight into the field's column.
+    let mut parsers: Vec<ColumnParser> = schema
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(order, field)| {
+            ColumnParser::accumulating(field, order, &schema.missing_values, decimal_comma)
+        })
+        .collect();
+    let width = source.header.len();
+    // The field tables of each piece, kept from block to block with their memory.
+    let mut tables: Vec<Table> = Vec::new();
     let mut next_line = 1 + source.header_breaks;
     let pieces = 2 * rayon::current_num_threads();
     let sha256 = blocks(&source, block, |raw| {
@@ -219,27 +216,27 @@ fn pass(
             .into_iter()
             .map(|to| (std::mem::replace(&mut from, to), to))
             .collect();
-        while pool.len() < ranges.len() {
-            pool.push(parsers());
+        if tables.len() < ranges.len() {
+            tables.resize_with(ranges.len(), Table::default);
         }
         let chunks = ranges
             .into_par_iter()
-            .zip(pool.par_iter_mut())
-            .map(|((from, to), parsers)| piece(&context, &raw[from..to], parsers))
+            .zip(tables.par_iter_mut())
+            .map(|((from, to), table)| split(&context, &raw[from..to], table))
             .collect::<Result<Vec<Piece>, Stop>>()?;
-        for (chunk, parsers) in chunks.into_iter().zip(pool.iter_mut()) {
+        let base = parsed.rows;
+        parsers
+            .par_iter_mut()
+            .zip(columns.par_iter())
+            .for_each(|(parser, &column)| {
+                let mut row = base;
+                for (chunk, table) in chunks.iter().zip(&tables) {
+                    table.push_column(parser, row, chunk, width, column);
+                    row += chunk.rows;
+                }
+            });
+        for chunk in chunks {
             let base = parsed.rows;
-            let problems: Vec<Vec<Problem>> = outputs
-                .par_iter_mut()
-                .zip(parsers.par_iter_mut())
-                .map(|(output, parser)| parser.drain_into(output))
-                .collect();
-            parsed
-                .problems
-                .extend(problems.into_iter().flatten().map(|p| Problem {
-                    row: base + p.row,
-                    ..p
-                }));
             parsed
                 .lines
                 .extend(chunk.lines.iter().map(|line| next_line + line));
@@ -269,8 +266,8 @@ fn pass(
         if rows_before == 0 && parsed.rows > 0 {
             let expected = source.size as f64 / raw.len() as f64 * parsed.rows as f64;
             let expected = (expected * 1.05) as usize + 1024;
-            for output in &mut outputs {
-                output.reserve(expected.saturating_sub(parsed.rows));
+            for parser in &mut parsers {
+                parser.reserve(expected.saturating_sub(parsed.rows));
             }
             parsed.lines.reserve(expected.saturating_sub(parsed.rows));
             parsed.keys.reserve(expected.saturating_sub(parsed.rows));
@@ -281,7 +278,11 @@ fn pass(
         return Err(Stop::Decline("no data rows"));
     }
     parsed.sha256 = sha256;
-    parsed.columns = outputs.into_par_iter().map(Output::finish).collect();
+    let finished: Vec<_> = parsers.into_par_iter().map(ColumnParser::finish).collect();
+    for (column, problems) in finished {
+        parsed.columns.push(column);
+        parsed.problems.extend(problems);
+    }
     Ok(parsed)
 }
 
@@ -583,6 +584,7 @@ fn blocks(
     file.read_exact(&mut buffer)?;
     hasher.update(&buffer);
     buffer.clear();
+    let mut spare = Vec::new();
     let mut eof = false;
     while !eof || !buffer.is_empty() {
         // Whole records: up to the last record end of at least a block's bytes.
@@ -605,12 +607,15 @@ fn blocks(
         if cut == 0 {
             break;
         }
-        // The next block is read while this one is hashed and parsed.
-        let held = buffer.len();
+        // The next block is read, after the rest of this one, into the spare buffer while
+        // this one is hashed and parsed.
         let ahead = if eof { 0 } else { block };
-        buffer.resize(held + ahead, 0);
-        let (head, tail) = buffer.split_at_mut(held);
-        let records = &head[..cut];
+        spare.clear();
+        spare.extend_from_slice(&buffer[cut..]);
+        let held = spare.len();
+        spare.resize(held + ahead, 0);
+        let records = &buffer[..cut];
+        let tail = &mut spare[held..];
         let (done, read) = rayon::join(
             || {
                 let ((), done) = rayon::join(|| hasher.update(records), || each(records));
@@ -619,10 +624,10 @@ fn blocks(
             || read_up_to(&mut file, tail),
         );
         let read = read?;
-        buffer.truncate(held + read);
+        spare.truncate(held + read);
         eof |= read < ahead;
         done?;
-        buffer.drain(..cut);
+        std::mem::swap(&mut buffer, &mut spare);
     }
     Ok(format!("{:x}", hasher.finalize()))
 }
@@ -690,8 +695,16 @@ fn cuts(bytes: &[u8], pieces: usize) -> Vec<usize> {
     cuts
 }
 
-/// What one piece of records holds, rows and lines counted from the piece's start.
-struct Piece {
+/// Where a field's text is in its piece's text, `[from, to)`: empty for an empty or absent
+/// field.
+type Span = [u32; 2];
+
+/// One piece of records split into fields, rows and lines counted from the piece's start. Its
+/// [`Table`] of fields is kept apart, to be reused.
+struct Piece<'b> {
+    /// The text the table points into: the piece itself, decoded, or the values of a piece
+    /// with quotes, unquoted.
+    text: Cow<'b, str>,
     rows: usize,
     /// Line breaks before each record, from the piece's start.
     lines: Vec<u32>,
@@ -706,32 +719,186 @@ struct Piece {
     last_key: Option<String>,
 }
 
-impl Piece {
-    /// The key of `row`, of one column (`None`: empty or absent): its hash, and whether the
-    /// piece's keys still ascend.
-    fn one_key<'t>(
-        &mut self,
-        row: usize,
-        key: Option<Cow<'t, str>>,
-        previous: &mut Option<Cow<'t, str>>,
-    ) {
-        let Some(key) = key else {
-            self.missing_keys.push(row);
+impl Piece<'_> {
+    /// Ends a record whose first `fields` fields are in `spans`, and its last at `last`; a
+    /// record of one empty field (and no quotes) is a blank line, skipped.
+    #[inline]
+    fn record(&mut self, spans: &mut Vec<Span>, width: usize, fields: usize, last: Span) {
+        if fields == 0 && last[0] == last[1] {
+            self.breaks += 1;
             return;
-        };
-        self.keys.push(key_hash(&[key.as_ref()]));
-        if self.ascending {
-            match previous.as_ref() {
-                Some(previous) => self.ascending = *previous < key,
-                None => self.first_key = Some(key.to_string()),
+        }
+        if fields < width {
+            spans.push(last);
+            spans.resize(spans.len() + width - fields - 1, [0, 0]);
+        }
+        if fields + 1 != width {
+            self.ragged.push(RaggedRow {
+                row: self.rows,
+                fields: fields + 1,
+                expected: width,
+            });
+        }
+        self.lines.push(self.breaks);
+        self.breaks += 1;
+        self.rows += 1;
+    }
+
+    /// The primary key of every row, from the key columns' fields.
+    fn keys(&mut self, context: &Context, table: &Table) {
+        let width = context.source.header.len();
+        let text = self.text.as_ref();
+        let part = |row: usize, column: usize| table.field(text, width, row, column);
+        match context.key.as_slice() {
+            [] => {}
+            &[only] => {
+                let mut previous: Option<&str> = None;
+                for row in 0..self.rows {
+                    let Some(key) = part(row, only) else {
+                        self.missing_keys.push(row);
+                        continue;
+                    };
+                    self.keys.push(key_hash(&[key]));
+                    if self.ascending {
+                        match previous {
+                            Some(previous) => self.ascending = previous < key,
+                            None => self.first_key = Some(key.to_string()),
+                        }
+                        previous = Some(key);
+                    }
+                }
+                self.last_key = previous.map(str::to_string);
             }
-            *previous = Some(key);
+            columns => {
+                // The parts joined as the text path joins them.
+                let mut joined = String::new();
+                for row in 0..self.rows {
+                    joined.clear();
+                    let mut complete = true;
+                    for (n, &column) in columns.iter().enumerate() {
+                        if n > 0 {
+                            joined.push('|');
+                        }
+                        match part(row, column) {
+                            Some(text) => joined.push_str(text),
+                            None => complete = false,
+                        }
+                    }
+                    match complete {
+                        true => self.keys.push(key_hash(&[joined.as_str()])),
+                        false => self.missing_keys.push(row),
+                    }
+                }
+            }
         }
     }
 }
 
-/// Splits, parses and checks one piece of whole records.
-fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Result<Piece, Stop> {
+/// Where a piece's fields are: `width` per row, one per header column.
+#[derive(Default)]
+struct Table {
+    /// Whether the piece is the usual one, its fields in `bounds`: no quotes, no blank line,
+    /// every record of `width` fields. Otherwise they are in `spans`.
+    regular: bool,
+    /// A leading 0, then one past each field's end: field `i` (row by row) is
+    /// `bounds[i]..bounds[i + 1] - 1`, less a carriage return that ends a record.
+    bounds: Vec<u32>,
+    spans: Vec<Span>,
+}
+
+impl Table {
+    /// Fills `bounds` from every delimiter and line feed of `bytes`, which has no quotes;
+    /// returns whether the piece is regular.
+    fn regular_fields(&mut self, bytes: &[u8], delimiter: u8, width: usize) -> bool {
+        let bounds = &mut self.bounds;
+        bounds.push(0);
+        let mut line_feeds = 0;
+        let mut base = 0u32;
+        let mut chunks = bytes.chunks_exact(64);
+        for chunk in &mut chunks {
+            let (mut any, breaks) = masks(chunk.try_into().expect("64 bytes"), delimiter);
+            line_feeds += breaks.count_ones() as usize;
+            bounds.reserve(64);
+            while any != 0 {
+                bounds.push(base + any.trailing_zeros() + 1);
+                any &= any - 1;
+            }
+            base += 64;
+        }
+        for (i, &byte) in chunks.remainder().iter().enumerate() {
+            if byte == delimiter || byte == b'\n' {
+                bounds.push(base + i as u32 + 1);
+                line_feeds += usize::from(byte == b'\n');
+            }
+        }
+        // The last record may end without a line feed.
+        let unended = usize::from(bytes.last() != Some(&b'\n'));
+        if unended == 1 {
+            bounds.push(bytes.len() as u32 + 1);
+        }
+        let fields = bounds.len() - 1;
+        let rows = fields / width;
+        // Every record ends at a line feed (or the end), and there are no other line feeds:
+        // then every record has `width` fields.
+        self.regular = fields % width == 0
+            && line_feeds + unended == rows
+            && (1..=rows).all(|row| {
+                let end = bounds[row * width] as usize - 1;
+                end == bytes.len() || bytes[end] == b'\n'
+            });
+        self.regular
+    }
+
+    /// The text of a field; `None` when it is empty or absent.
+    #[inline]
+    fn field<'t>(&self, text: &'t str, width: usize, row: usize, column: usize) -> Option<&'t str> {
+        let [from, to] = match self.regular {
+            true => self.bound(text.as_bytes(), width, row * width + column),
+            false => self.spans[row * width + column].map(|b| b as usize),
+        };
+        (from < to).then(|| &text[from..to])
+    }
+
+    /// Field `i` of a regular table.
+    #[inline(always)]
+    fn bound(&self, bytes: &[u8], width: usize, i: usize) -> [usize; 2] {
+        let from = self.bounds[i] as usize;
+        let mut to = self.bounds[i + 1] as usize - 1;
+        if (i + 1) % width == 0 && to > from && bytes[to - 1] == b'\r' {
+            to -= 1;
+        }
+        [from, to]
+    }
+
+    /// Pushes the values of one column of `piece` to its parser, the first as row `first_row`.
+    fn push_column(
+        &self,
+        parser: &mut ColumnParser,
+        first_row: usize,
+        piece: &Piece,
+        width: usize,
+        column: usize,
+    ) {
+        let text = piece.text.as_ref();
+        let bytes = text.as_bytes();
+        if self.regular {
+            let values = (0..piece.rows).map(|row| {
+                let [from, to] = self.bound(bytes, width, row * width + column);
+                (from < to).then(|| &text[from..to])
+            });
+            parser.push_column(first_row, values);
+        } else {
+            let values = self.spans.chunks_exact(width).map(|record| {
+                let [from, to] = record[column];
+                (from < to).then(|| &text[from as usize..to as usize])
+            });
+            parser.push_column(first_row, values);
+        }
+    }
+}
+
+/// Splits one piece of whole records into `table` and hashes its keys.
+fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Piece<'b>, Stop> {
     let text = decode(bytes, context.source.encoding)?;
     let bytes = text.as_bytes();
     if memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
@@ -740,7 +907,11 @@ fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Resul
     let capacity = bytes.len() / 32;
     let width = context.source.header.len();
     let delimiter = context.source.delimiter;
+    table.bounds.clear();
+    table.spans.clear();
+    table.regular = false;
     let mut piece = Piece {
+        text: Cow::Borrowed(""),
         rows: 0,
         lines: Vec::with_capacity(capacity),
         breaks: 0,
@@ -751,62 +922,134 @@ fn piece(context: &Context, bytes: &[u8], parsers: &mut [ColumnParser]) -> Resul
         first_key: None,
         last_key: None,
     };
-    let mut previous_key: Option<Cow<str>> = None;
-    let mut fields: Vec<Cow<str>> = Vec::with_capacity(width + 1);
-    // The parts of a key of several columns, joined as the text path joins them.
-    let mut joined = String::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let (next, breaks) = split_record(&text, at, delimiter, &mut fields)?;
-        let blank = fields.len() == 1 && fields[0].is_empty() && !bytes[at..next].contains(&b'"');
-        if !blank {
-            let row = piece.rows;
-            piece.lines.push(piece.breaks);
-            for (index, &field) in context.fields.iter().enumerate() {
-                if let Some(field) = field {
-                    let value = fields
-                        .get(index)
-                        .map(|v| v.as_ref())
-                        .filter(|v| !v.is_empty());
-                    parsers[field].push(row, value);
+    let quotes = memchr::memchr(b'"', bytes).is_some();
+    if !quotes && width >= 2 && table.regular_fields(bytes, delimiter, width) {
+        piece.rows = (table.bounds.len() - 1) / width;
+        piece.lines.extend(0..piece.rows as u32);
+        piece.breaks = piece.rows as u32;
+        piece.text = text;
+    } else if !quotes {
+        // Every delimiter and line feed ends a field; spans point into the text itself.
+        let spans = &mut table.spans;
+        let mut start = 0;
+        let mut fields = 0;
+        separators(bytes, delimiter, |at, line_feed| {
+            let at = at as u32;
+            if !line_feed {
+                if fields < width {
+                    spans.push([start, at]);
                 }
+                fields += 1;
+            } else {
+                let end = match at > start && bytes[at as usize - 1] == b'\r' {
+                    true => at - 1,
+                    false => at,
+                };
+                piece.record(spans, width, fields, [start, end]);
+                fields = 0;
             }
-            if fields.len() != width {
-                piece.ragged.push(RaggedRow {
-                    row,
-                    fields: fields.len(),
-                    expected: width,
-                });
-            }
-            let part = |i: usize| fields.get(i).filter(|v| !v.is_empty());
-            match context.key.as_slice() {
-                [] => {}
-                [only] => piece.one_key(row, part(*only).cloned(), &mut previous_key),
-                parts => {
-                    joined.clear();
-                    let mut complete = true;
-                    for (n, &i) in parts.iter().enumerate() {
-                        if n > 0 {
-                            joined.push('|');
-                        }
-                        match part(i) {
-                            Some(text) => joined.push_str(text),
-                            None => complete = false,
-                        }
-                    }
-                    match complete {
-                        true => piece.keys.push(key_hash(&[joined.as_str()])),
-                        false => piece.missing_keys.push(row),
-                    }
-                }
-            }
-            piece.rows += 1;
+            start = at + 1;
+        });
+        if (start as usize) < bytes.len() || fields > 0 {
+            piece.record(spans, width, fields, [start, bytes.len() as u32]);
         }
-        piece.breaks += breaks;
-        at = next;
+        piece.text = text;
+    } else {
+        // Records with quotes: their fields, unquoted, are copied one after another.
+        let spans = &mut table.spans;
+        let mut values = String::with_capacity(bytes.len());
+        let mut fields: Vec<Cow<str>> = Vec::with_capacity(width + 1);
+        let mut at = 0;
+        while at < bytes.len() {
+            let (next, breaks) = split_record(&text, at, delimiter, &mut fields)?;
+            let count = fields.len();
+            let last = fields.pop().unwrap_or_default();
+            for field in fields.iter().take(width) {
+                let from = values.len() as u32;
+                values.push_str(field);
+                spans.push([from, values.len() as u32]);
+            }
+            let from = values.len() as u32;
+            values.push_str(&last);
+            let last = [from, values.len() as u32];
+            let breaks_before = piece.breaks;
+            piece.record(spans, width, count - 1, last);
+            // A record's quoted line breaks count too.
+            piece.breaks = breaks_before + breaks;
+            at = next;
+        }
+        piece.text = Cow::Owned(values);
     }
-    piece.last_key = previous_key.map(|key| key.into_owned());
+    if piece.text.len() >= u32::MAX as usize {
+        return Err(Stop::Decline("a piece too large for the table of fields"));
+    }
+    piece.keys(context, table);
     Ok(piece)
+}
+
+/// Calls `each` with the position of every `delimiter` and line feed in `bytes`, in order, and
+/// whether it is a line feed. Sixty-four bytes at a time: a bit mask of the separators among
+/// them, walked bit by bit.
+#[inline]
+fn separators(bytes: &[u8], delimiter: u8, mut each: impl FnMut(usize, bool)) {
+    let mut base = 0;
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in &mut chunks {
+        let (mut any, line_feeds) = masks(chunk.try_into().expect("64 bytes"), delimiter);
+        while any != 0 {
+            let bit = any.trailing_zeros();
+            each(base + bit as usize, line_feeds >> bit & 1 == 1);
+            any &= any - 1;
+        }
+        base += 64;
+    }
+    for (i, &byte) in chunks.remainder().iter().enumerate() {
+        if byte == delimiter || byte == b'\n' {
+            each(base + i, byte == b'\n');
+        }
+    }
+}
+
+/// Bit masks of 64 bytes: which are `delimiter` or a line feed, and which are line feeds.
+#[inline]
+fn masks(chunk: &[u8; 64], delimiter: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let mut any = 0u64;
+        let mut line_feeds = 0u64;
+        // SAFETY: SSE2 is part of every x86_64 processor; each unaligned 16-byte load reads
+        // within `chunk`, which has 64 bytes.
+        unsafe {
+            let delimiters = _mm_set1_epi8(delimiter as i8);
+            let breaks = _mm_set1_epi8(b'\n' as i8);
+            for k in 0..4 {
+                let bytes = _mm_loadu_si128(chunk.as_ptr().add(16 * k).cast::<__m128i>());
+                let is_break = _mm_cmpeq_epi8(bytes, breaks);
+                let is_either = _mm_or_si128(is_break, _mm_cmpeq_epi8(bytes, delimiters));
+                line_feeds |= u64::from(_mm_movemask_epi8(is_break) as u16) << (16 * k);
+                any |= u64::from(_mm_movemask_epi8(is_either) as u16) << (16 * k);
+            }
+        }
+        (any, line_feeds)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    masks_portable(chunk, delimiter)
+}
+
+/// [`masks`] a byte at a time.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn masks_portable(chunk: &[u8; 64], delimiter: u8) -> (u64, u64) {
+    let mut any = 0u64;
+    let mut line_feeds = 0u64;
+    for (i, &byte) in chunk.iter().enumerate() {
+        any |= u64::from(byte == delimiter || byte == b'\n') << i;
+        line_feeds |= u64::from(byte == b'\n') << i;
+    }
+    (any, line_feeds)
 }
 
 /// Splits the record starting at `at` into `fields`; returns where the next record starts and
@@ -1003,6 +1246,40 @@ mod tests {
         assert_eq!(cuts(quoted, 8), [8, 12]);
         assert_eq!(last_record_end(b"1;\"a\nb"), None);
         assert_eq!(last_record_end(b"1;a\n2;\"b\nc\"\n3"), Some(12));
+    }
+
+    #[test]
+    fn separator_masks_agree_with_a_byte_at_a_time() {
+        let mut chunk = [0u8; 64];
+        for seed in 0u64..2000 {
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for byte in &mut chunk {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = [b';', b'\n', b',', b'\t', b'a', 0x80, 0xFF, b'\r'][(state % 8) as usize];
+            }
+            for delimiter in [b';', b',', b'\t'] {
+                assert_eq!(masks(&chunk, delimiter), masks_portable(&chunk, delimiter));
+            }
+        }
+    }
+
+    #[test]
+    fn fields_split_at_every_separator() {
+        // Longer than one mask, so both the masks and the tail are walked.
+        let text: String = (0..30).map(|i| format!("{i};x\r\n")).collect();
+        let mut found = Vec::new();
+        separators(text.as_bytes(), b';', |at, line_feed| {
+            found.push((at, line_feed))
+        });
+        let expected: Vec<(usize, bool)> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b';' || *b == b'\n')
+            .map(|(i, b)| (i, b == b'\n'))
+            .collect();
+        assert_eq!(found, expected);
     }
 
     #[test]
