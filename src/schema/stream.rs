@@ -853,18 +853,18 @@ impl Table {
     #[inline]
     fn field<'t>(&self, text: &'t str, width: usize, row: usize, column: usize) -> Option<&'t str> {
         let [from, to] = match self.regular {
-            true => self.bound(text.as_bytes(), width, row * width + column),
+            true => self.bound(text.as_bytes(), row * width + column, column + 1 == width),
             false => self.spans[row * width + column].map(|b| b as usize),
         };
         (from < to).then(|| &text[from..to])
     }
 
-    /// Field `i` of a regular table.
+    /// Field `i` of a regular table, the `last` of its record or not.
     #[inline(always)]
-    fn bound(&self, bytes: &[u8], width: usize, i: usize) -> [usize; 2] {
+    fn bound(&self, bytes: &[u8], i: usize, last: bool) -> [usize; 2] {
         let from = self.bounds[i] as usize;
         let mut to = self.bounds[i + 1] as usize - 1;
-        if (i + 1) % width == 0 && to > from && bytes[to - 1] == b'\r' {
+        if last && to > from && bytes[to - 1] == b'\r' {
             to -= 1;
         }
         [from, to]
@@ -882,8 +882,9 @@ impl Table {
         let text = piece.text.as_ref();
         let bytes = text.as_bytes();
         if self.regular {
+            let last = column + 1 == width;
             let values = (0..piece.rows).map(|row| {
-                let [from, to] = self.bound(bytes, width, row * width + column);
+                let [from, to] = self.bound(bytes, row * width + column, last);
                 (from < to).then(|| &text[from..to])
             });
             parser.push_column(first_row, values);
