@@ -98,11 +98,6 @@ impl<T: Copy + Default> Values<T> {
         self.valid.push(valid);
     }
 
-    fn reserve(&mut self, additional: usize) {
-        self.values.reserve(additional);
-        self.valid.reserve(additional);
-    }
-
     /// The values, and the validity where some are absent.
     fn into_parts(self) -> (Vec<T>, Option<Bitmap>) {
         let validity = (self.valid.unset_bits() > 0).then(|| self.valid.into());
@@ -179,17 +174,6 @@ impl Builder {
         }
     }
 
-    fn reserve(&mut self, additional: usize) {
-        match self {
-            Builder::Int(values) => values.reserve(additional),
-            Builder::Int32(values) | Builder::Date(values) => values.reserve(additional),
-            Builder::Num(values) => values.reserve(additional),
-            Builder::Bool(values) => values.reserve(additional),
-            Builder::Str(_, ends) => ends.reserve(additional),
-            Builder::Views(_) => {}
-        }
-    }
-
     fn finish(self, name: PlSmallStr) -> Column {
         match self {
             Builder::Int(values) => {
@@ -253,21 +237,15 @@ impl Output {
     }
 
     /// An empty output that collects a whole column, texts straight into polars' views.
-    pub fn accumulator(field: &FieldPlan) -> Output {
-        let mut output = Output::new(field, 0);
+    fn accumulator(field: &FieldPlan, capacity: usize) -> Output {
+        let mut output = Output::new(field, capacity);
         for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
             if let Builder::Str(..) = builder {
-                *builder = Builder::Views(StringChunkedBuilder::new(output.name.clone(), 0));
+                let name = output.name.clone();
+                *builder = Builder::Views(StringChunkedBuilder::new(name, capacity));
             }
         }
         output
-    }
-
-    /// Room for `additional` more values.
-    pub fn reserve(&mut self, additional: usize) {
-        for builder in std::iter::once(&mut self.coded).chain(self.analysis.as_mut()) {
-            builder.reserve(additional);
-        }
     }
 
     /// The typed column; the analysis column shares its memory where no value was
@@ -411,15 +389,11 @@ impl<'a> ColumnParser<'a> {
         order: usize,
         missing_values: &'a [String],
         decimal_comma: bool,
+        capacity: usize,
     ) -> ColumnParser<'a> {
         let mut parser = ColumnParser::new(field, order, missing_values, decimal_comma, 0);
-        parser.output = Output::accumulator(field);
+        parser.output = Output::accumulator(field, capacity);
         parser
-    }
-
-    /// Room for `additional` more values.
-    pub fn reserve(&mut self, additional: usize) {
-        self.output.reserve(additional);
     }
 
     /// The value of the next row (`None`: an empty field). `row` names it in problems.
@@ -439,10 +413,12 @@ impl<'a> ColumnParser<'a> {
     ) {
         let rows = (first_row..).zip(values);
         match (&self.output.coded, self.fast) {
-            (Builder::Int32(_), true) => self.run(rows, Self::take_int32),
-            (Builder::Int(_), true) => self.run(rows, Self::take_int),
-            (Builder::Num(_), true) => self.run(rows, Self::take_number),
-            (Builder::Str(..) | Builder::Views(_), true) => self.run(rows, Self::take_string),
+            (Builder::Int32(_), true) => self.run(rows, |p, text| p.take_int32(text)),
+            (Builder::Int(_), true) => self.run(rows, |p, text| p.take_int(text)),
+            (Builder::Num(_), true) => self.run(rows, |p, text| p.take_number(text)),
+            (Builder::Str(..) | Builder::Views(_), true) => {
+                self.run(rows, |p, text| p.take_string(text))
+            }
             _ => self.run(rows, |_, _| false),
         }
     }

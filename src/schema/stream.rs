@@ -38,7 +38,7 @@ use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::{FieldType, InputFormat, InputPlan, SchemaPlan};
 
 /// Bytes read at a time.
-pub const BLOCK: usize = 1 << 20;
+pub const BLOCK: usize = 1 << 18;
 /// A record longer than this (a file without line breaks, an unclosed quote) is left to the
 /// text path.
 pub const MAX_RECORD: usize = 64 << 20;
@@ -195,21 +195,31 @@ fn pass(
     // One parser per field for the whole file; block by block, each piece of the block is split
     // into field spans (in parallel), then each field's values of the block are parsed by its
     // parser (in parallel over fields), straight into the field's column.
-    let mut parsers: Vec<ColumnParser> = schema
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(order, field)| {
-            ColumnParser::accumulating(field, order, &schema.missing_values, decimal_comma)
-        })
-        .collect();
+    // They are made at the first block, with room for the rows the file's size suggests, so
+    // that the columns are not copied as they grow.
+    let mut parsers: Vec<ColumnParser> = Vec::new();
     let width = source.header.len();
     // The field tables of each piece, kept from block to block with their memory.
     let mut tables: Vec<Table> = Vec::new();
     let mut next_line = 1 + source.header_breaks;
     let pieces = 2 * rayon::current_num_threads();
     let sha256 = blocks(&source, block, |raw| {
-        let rows_before = parsed.rows;
+        if parsers.is_empty() {
+            let breaks = memchr::memchr_iter(b'\n', raw).count().max(1);
+            let expected = source.size as f64 / raw.len() as f64 * breaks as f64;
+            let expected = (expected * 1.05) as usize + 1024;
+            parsers = schema
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(order, field)| {
+                    let missing = &schema.missing_values;
+                    ColumnParser::accumulating(field, order, missing, decimal_comma, expected)
+                })
+                .collect();
+            parsed.lines.reserve(expected);
+            parsed.keys.reserve(expected);
+        }
         let cuts = cuts(raw, pieces);
         let mut from = 0;
         let ranges: Vec<(usize, usize)> = cuts
@@ -260,17 +270,6 @@ fn pass(
                 .missing_keys
                 .extend(chunk.missing_keys.into_iter().map(|row| base + row));
             parsed.rows += chunk.rows;
-        }
-        // After the first block, the columns get room for the rows the file's size suggests,
-        // so that they are not copied as they grow.
-        if rows_before == 0 && parsed.rows > 0 {
-            let expected = source.size as f64 / raw.len() as f64 * parsed.rows as f64;
-            let expected = (expected * 1.05) as usize + 1024;
-            for parser in &mut parsers {
-                parser.reserve(expected.saturating_sub(parsed.rows));
-            }
-            parsed.lines.reserve(expected.saturating_sub(parsed.rows));
-            parsed.keys.reserve(expected.saturating_sub(parsed.rows));
         }
         Ok(())
     })?;

@@ -137,9 +137,14 @@ pub struct FieldPlan {
 /// call, not per byte, and a dense DFA stepped byte by byte does not. Where the DFA cannot
 /// decide (a Unicode word boundary on non-ASCII text) or was not built (too large), the regex
 /// does. Both are the same regex syntax and semantics (`regex-automata`).
+///
+/// The usual id pattern, one fixed shape anchored at both ends (`^GM[0-9]{2}-[0-9]{8}$`), is
+/// checked position by position instead ([`Shape`]): the bytes are independent, where the DFA
+/// waits for each state before the next.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     regex: Regex,
+    shape: Option<std::sync::Arc<Shape>>,
     /// The DFA and its start state at the start of a text (every search starts there).
     dfa: Option<(
         std::sync::Arc<regex_automata::dfa::dense::DFA<Vec<u32>>>,
@@ -160,7 +165,11 @@ impl Pattern {
                 let start = dfa.start_state(&config).ok()?;
                 Some((std::sync::Arc::new(dfa), start))
             });
-        Pattern { regex, dfa }
+        let shape = regex_syntax::parse(regex.as_str())
+            .ok()
+            .and_then(|hir| Shape::of(&hir))
+            .map(std::sync::Arc::new);
+        Pattern { regex, shape, dfa }
     }
 
     pub fn as_str(&self) -> &str {
@@ -168,10 +177,102 @@ impl Pattern {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
+        if let Some(shape) = &self.shape {
+            return shape.is_match(text.as_bytes());
+        }
         self.dfa
             .as_ref()
             .and_then(|(dfa, start)| dfa_is_match(dfa, *start, text.as_bytes()))
             .unwrap_or_else(|| self.regex.is_match(text))
+    }
+}
+
+/// The texts of one length whose every byte is in its position's set: a regex that is a
+/// sequence of literals, ASCII classes and fixed repetitions of them, between `^` and `$`.
+#[derive(Debug)]
+pub struct Shape {
+    /// Per position, which bytes may be there.
+    sets: Vec<[bool; 256]>,
+}
+
+impl Shape {
+    /// The shape of `hir`; `None` when it has none (an alternation, an open repetition, a
+    /// non-ASCII class, an unanchored end).
+    fn of(hir: &regex_syntax::hir::Hir) -> Option<Shape> {
+        use regex_syntax::hir::{HirKind, Look};
+        let HirKind::Concat(parts) = hir.kind() else {
+            return None;
+        };
+        let (first, rest) = parts.split_first()?;
+        let (last, middle) = rest.split_last()?;
+        let anchored = |part: &regex_syntax::hir::Hir, look| *part.kind() == HirKind::Look(look);
+        if !anchored(first, Look::Start) || !anchored(last, Look::End) {
+            return None;
+        }
+        let mut shape = Shape { sets: Vec::new() };
+        for part in middle {
+            shape.push(part)?;
+        }
+        Some(shape)
+    }
+
+    fn push(&mut self, hir: &regex_syntax::hir::Hir) -> Option<()> {
+        use regex_syntax::hir::{Class, HirKind};
+        const LIMIT: usize = 256;
+        let mut set = [false; 256];
+        match hir.kind() {
+            HirKind::Literal(literal) => {
+                for &byte in literal.0.iter() {
+                    let mut set = [false; 256];
+                    set[usize::from(byte)] = true;
+                    self.sets.push(set);
+                }
+            }
+            HirKind::Class(Class::Unicode(class)) => {
+                for range in class.ranges() {
+                    let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                    if end > 0x7F {
+                        return None;
+                    }
+                    set[start as usize..=end as usize].fill(true);
+                }
+                self.sets.push(set);
+            }
+            HirKind::Class(Class::Bytes(class)) => {
+                for range in class.ranges() {
+                    if range.end() > 0x7F {
+                        return None;
+                    }
+                    set[usize::from(range.start())..=usize::from(range.end())].fill(true);
+                }
+                self.sets.push(set);
+            }
+            HirKind::Repetition(repetition) if repetition.max == Some(repetition.min) => {
+                for _ in 0..repetition.min {
+                    self.push(&repetition.sub)?;
+                    if self.sets.len() > LIMIT {
+                        return None;
+                    }
+                }
+            }
+            HirKind::Capture(capture) => self.push(&capture.sub)?,
+            HirKind::Concat(parts) => {
+                for part in parts {
+                    self.push(part)?;
+                }
+            }
+            _ => return None,
+        }
+        (self.sets.len() <= LIMIT).then_some(())
+    }
+
+    #[inline]
+    fn is_match(&self, bytes: &[u8]) -> bool {
+        bytes.len() == self.sets.len()
+            && bytes
+                .iter()
+                .zip(&self.sets)
+                .fold(true, |all, (&byte, set)| all & set[usize::from(byte)])
     }
 }
 
@@ -464,6 +565,13 @@ mod tests {
             for pattern in [
                 "^(?:GM[0-9]{2}-[0-9]{8})$",
                 "^(?:GM[0-9]{4})$",
+                "^(?:(?:GM|gm)[0-9])$",
+                "^(?:é[a-z]{2}\\s)$",
+                "^(?:é[a-z]{2}-)$",
+                "^(?:(G)M[0-9]{2}[ -]a)$",
+                "^(?:(?-u:[0-9]){3})$",
+                "^(?:(?i)gm[0-9-]{0,2})$",
+                "^(?:[^a]{2})$",
                 "[0-9]+",
                 "^(?:\\w+)$",
                 "^(?:\\d{2,})",
@@ -477,9 +585,31 @@ mod tests {
     }
 
     #[test]
-    fn id_patterns_get_a_dfa() {
+    fn id_patterns_get_a_dfa_and_a_shape() {
         let pattern = Pattern::new(Regex::new("^(?:GM[0-9]{2}-[0-9]{8})$").unwrap());
         assert!(pattern.dfa.is_some());
+        assert_eq!(pattern.shape.as_ref().map(|s| s.sets.len()), Some(13));
+        for shaped in [
+            "^(?:é[a-z]{2}-)$",
+            "^(?:(G)M[0-9]{2}[ -]a)$",
+            "^(?:(?-u:[0-9]){3})$",
+        ] {
+            assert!(
+                Pattern::new(Regex::new(shaped).unwrap()).shape.is_some(),
+                "{shaped}"
+            );
+        }
+        // Not of one shape: a choice of lengths, a class beyond ASCII, no end anchor.
+        for other in [
+            "^(?:GM|G)$",
+            "^(?:[0-9]{2,3})$",
+            "^(?:\\w)$",
+            "^(?:a)",
+            "^a|b$",
+        ] {
+            let pattern = Pattern::new(Regex::new(other).unwrap());
+            assert!(pattern.shape.is_none(), "{other}");
+        }
         assert!(pattern.is_match("GM05-00012345") && !pattern.is_match("GM05-0001234"));
     }
 
