@@ -1,13 +1,14 @@
 //! From text to typed values: the parser every value of validation goes through.
 //!
-//! [`ColumnParser`] takes a field's values one by one, as text (`None` for an empty field),
-//! types them, checks them with the rules of [`super::rules`] and collects them into an
+//! [`ColumnParser`] takes a field's values in row order, a run at a time, as text (`None` for an
+//! empty field), types them, checks them with the rules of [`super::rules`] and collects them into an
 //! [`Output`]: the coded column and, for a field with user-missing codes, the analysis column.
 //! Validation of a text column ([`parse_column`]) and the streaming CSV pass
 //! ([`super::stream`]) both use it, so they agree value for value.
 //!
-//! The usual value is taken at once ([`ColumnParser::push`]): plain digits or a short decimal
-//! that the field's codebook or range vouches for ([`Plain`]), a text its pattern matches.
+//! The usual value is taken at once ([`ColumnParser::push_column`], one loop per field type):
+//! plain digits or a short decimal that the field's codebook or range vouches for ([`Plain`]),
+//! a text its pattern matches, an empty optional value.
 //! Anything else goes through every check; a property test holds the two to the same result.
 
 use polars::prelude::*;

@@ -2,12 +2,14 @@
 //!
 //! The file is read in blocks of [`BLOCK`] bytes, each cut at its last record boundary, the
 //! next block read while this one is worked on. While one thread hashes a block (SHA-256 of the
-//! file, for the manifest), the others split it into pieces at record boundaries and parse each
-//! piece's fields straight into typed columns, checked by the same [`ColumnParser`] that
-//! validation of a text column uses. So no value ever exists as a text column, memory is the
-//! typed columns plus a block or two, and the result is the text path's
-//! ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for problem;
-//! `tests/ingest_props.rs` holds the two paths to that.
+//! file, for the manifest), the others split it into pieces at record boundaries, each piece
+//! into a [`Table`] of where its fields are (the usual piece: one bound per field, from bit
+//! masks of its separators). Then each column of the block is parsed by its own
+//! [`ColumnParser`], the columns in parallel, in one loop chosen for the field's type, straight
+//! into the column: the parser validation of a text column uses. So no value ever exists as a
+//! text column, memory is the typed columns plus a block or two, and the result is the text
+//! path's ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for
+//! problem; `tests/ingest_props.rs` holds the two paths to that.
 //!
 //! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
 //! values a routing rule saw, the rows whose keys may repeat) is read again from the file
