@@ -1306,6 +1306,43 @@ mod tests {
     }
 
     #[test]
+    fn regular_pieces_give_every_field() {
+        // Fields of 0 to 20 bytes, so that a mask holds anywhere from none to dozens of
+        // separators; with and without CR, with and without a last line feed.
+        for (crlf, ended) in [(false, true), (true, true), (false, false), (true, false)] {
+            let rows: Vec<Vec<String>> = (0..300)
+                .map(|r| (0..3).map(|c| "x".repeat((r * 7 + c * 5) % 21)).collect())
+                .collect();
+            let end = if crlf { "\r\n" } else { "\n" };
+            let mut text = rows
+                .iter()
+                .map(|r| r.join(";"))
+                .collect::<Vec<_>>()
+                .join(end);
+            if ended {
+                text.push_str(end);
+            }
+            let mut table = Table::default();
+            assert!(table.regular_fields(text.as_bytes(), b';', 3));
+            assert_eq!(table.count - 1, 900);
+            for (r, row) in rows.iter().enumerate() {
+                for (c, value) in row.iter().enumerate() {
+                    let field = table.field(&text, 3, r, c);
+                    assert_eq!(field, Some(value.as_str()).filter(|v| !v.is_empty()));
+                }
+            }
+            // A ragged record or a blank line makes the piece irregular.
+            for broken in [text.replacen(";x", "", 1), text.replacen(end, "\n\n", 1)] {
+                let mut table = Table::default();
+                assert!(
+                    !table.regular_fields(broken.as_bytes(), b';', 3),
+                    "{crlf} {ended}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn key_hashes_follow_the_joined_text() {
         assert_eq!(key_hash(&["a|b"]), key_hash(&["a", "b"]));
         assert_ne!(key_hash(&["a"]), key_hash(&["b"]));
