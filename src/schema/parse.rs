@@ -99,6 +99,23 @@ impl<T: Copy + Default> Values<T> {
         self.valid.push(valid);
     }
 
+    /// Takes a value that `plain` reads (and vouches for), or an absent one when `optional`;
+    /// returns `false`, having pushed nothing, for any other.
+    #[inline(always)]
+    fn take(
+        &mut self,
+        text: Option<&str>,
+        optional: bool,
+        plain: impl Fn(&str) -> Option<T>,
+    ) -> bool {
+        match text.map(plain) {
+            Some(Some(value)) => self.push_as(value, true),
+            None if optional => self.push_as(T::default(), false),
+            _ => return false,
+        }
+        true
+    }
+
     /// The values, and the validity where some are absent.
     fn into_parts(self) -> (Vec<T>, Option<Bitmap>) {
         let validity = (self.valid.unset_bits() > 0).then(|| self.valid.into());
@@ -440,43 +457,35 @@ impl<'a> ColumnParser<'a> {
 
     #[inline(always)]
     fn take_int32(&mut self, text: Option<&str>) -> bool {
+        let (plain, optional) = (&self.plain, !self.check.field.required);
         let Builder::Int32(values) = &mut self.output.coded else {
             return false;
         };
-        match text.map(digits) {
-            // `plain` vouches only for codes of an Int32 field, which fit.
-            Some(Some(v)) if self.plain.int(v) => values.push_as(v as i32, true),
-            None if !self.check.field.required => values.push_as(0, false),
-            _ => return false,
-        }
-        true
+        // `plain` vouches only for codes of an Int32 field, which fit.
+        values.take(text, optional, |s| {
+            digits(s).filter(|&v| plain.int(v)).map(|v| v as i32)
+        })
     }
 
     #[inline(always)]
     fn take_int(&mut self, text: Option<&str>) -> bool {
+        let (plain, optional) = (&self.plain, !self.check.field.required);
         let Builder::Int(values) = &mut self.output.coded else {
             return false;
         };
-        match text.map(digits) {
-            Some(Some(v)) if self.plain.int(v) => values.push_as(v, true),
-            None if !self.check.field.required => values.push_as(0, false),
-            _ => return false,
-        }
-        true
+        values.take(text, optional, |s| digits(s).filter(|&v| plain.int(v)))
     }
 
     #[inline(always)]
     fn take_number(&mut self, text: Option<&str>) -> bool {
+        let (plain, optional) = (&self.plain, !self.check.field.required);
+        let mark = if self.decimal_comma { b',' } else { b'.' };
         let Builder::Num(values) = &mut self.output.coded else {
             return false;
         };
-        let mark = if self.decimal_comma { b',' } else { b'.' };
-        match text.map(|s| short_decimal(s.as_bytes(), mark)) {
-            Some(Some(v)) if self.plain.num(v) => values.push_as(v, true),
-            None if !self.check.field.required => values.push_as(0.0, false),
-            _ => return false,
-        }
-        true
+        values.take(text, optional, |s| {
+            short_decimal(s.as_bytes(), mark).filter(|&v| plain.num(v))
+        })
     }
 
     #[inline(always)]

@@ -194,10 +194,10 @@ fn pass(
         keys_ascending: context.key.len() == 1,
     };
     let mut last_key: Option<String> = None;
-    // One parser per field for the whole file; block by block, each piece of the block is split
-    // into field spans (in parallel), then each field's values of the block are parsed by its
-    // parser (in parallel over fields), straight into the field's column.
-    // They are made at the first block, with room for the rows the file's size suggests, so
+    // One parser per field for the whole file. Block by block, the pieces of the block are
+    // split into tables of fields (in parallel), then each field's values of the block are
+    // parsed by its parser (in parallel over fields), straight into the field's column. The
+    // parsers are made at the first block, with room for the rows the file's size suggests, so
     // that the columns are not copied as they grow.
     let mut parsers: Vec<ColumnParser> = Vec::new();
     let width = source.header.len();
