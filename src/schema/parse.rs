@@ -400,18 +400,12 @@ impl<'a> ColumnParser<'a> {
         }
     }
 
-    /// A parser that collects the whole column of a streamed file, pushed run by run
-    /// ([`Self::push_column`]), texts straight into polars' string views.
-    pub fn accumulating(
-        field: &'a FieldPlan,
-        order: usize,
-        missing_values: &'a [String],
-        decimal_comma: bool,
-        capacity: usize,
-    ) -> ColumnParser<'a> {
-        let mut parser = ColumnParser::new(field, order, missing_values, decimal_comma, 0);
-        parser.output = Output::accumulator(field, capacity);
-        parser
+    /// This parser, to collect the whole column of a streamed file, pushed run by run
+    /// ([`Self::push_column`]): room for `capacity` values, texts straight into polars' string
+    /// views.
+    pub fn accumulating(mut self, capacity: usize) -> ColumnParser<'a> {
+        self.output = Output::accumulator(self.check.field, capacity);
+        self
     }
 
     /// The value of the next row (`None`: an empty field). `row` names it in problems.

@@ -215,8 +215,8 @@ fn pass(
                 .iter()
                 .enumerate()
                 .map(|(order, field)| {
-                    let missing = &schema.missing_values;
-                    ColumnParser::accumulating(field, order, missing, decimal_comma, expected)
+                    ColumnParser::new(field, order, &schema.missing_values, decimal_comma, 0)
+                        .accumulating(expected)
                 })
                 .collect();
             parsed.lines.reserve(expected);
