@@ -810,8 +810,9 @@ struct Table {
 }
 
 impl Table {
-    /// Fills `bounds` from every delimiter and line feed of `bytes`, which has no quotes;
-    /// returns whether the piece is regular.
+    /// Fills `bounds` from every delimiter and line feed of `bytes`, which has no quotes (and
+    /// one past its end when the last record has no line feed); returns whether the piece is
+    /// regular.
     fn regular_fields(&mut self, bytes: &[u8], delimiter: u8, width: usize) -> bool {
         // Room for a bound per byte and the writes past the last (below), kept from piece to
         // piece: the loop writes without growing the vector.
@@ -862,7 +863,9 @@ impl Table {
         let rows = fields / width;
         // Every record ends at a line feed (or the end), and there are no other line feeds:
         // then every record has `width` fields.
-        self.regular = fields % width == 0
+        // A file of one column is never regular: a blank line there is an empty field.
+        self.regular = width >= 2
+            && fields % width == 0
             && line_feeds + unended == rows
             && (1..=rows).all(|row| {
                 let end = bounds[row * width] as usize - 1;
@@ -949,33 +952,39 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
         last_key: None,
     };
     let quotes = memchr::memchr(b'"', bytes).is_some();
-    if !quotes && width >= 2 && table.regular_fields(bytes, delimiter, width) {
+    if !quotes && table.regular_fields(bytes, delimiter, width) {
         piece.rows = (table.count - 1) / width;
         piece.lines.extend(0..piece.rows as u32);
         piece.breaks = piece.rows as u32;
         piece.text = text;
     } else if !quotes {
-        // Every delimiter and line feed ends a field; spans point into the text itself.
+        // Every delimiter and line feed (found by `regular_fields`) ends a field; spans point
+        // into the text itself.
         let spans = &mut table.spans;
         let mut start = 0;
         let mut fields = 0;
-        separators(bytes, delimiter, |at, line_feed| {
-            let at = at as u32;
-            if !line_feed {
-                if fields < width {
-                    spans.push([start, at]);
+        for &bound in &table.bounds[1..table.count] {
+            let at = bound - 1;
+            match bytes.get(at as usize) {
+                Some(b'\n') => {
+                    let end = match at > start && bytes[at as usize - 1] == b'\r' {
+                        true => at - 1,
+                        false => at,
+                    };
+                    piece.record(spans, width, fields, [start, end]);
+                    fields = 0;
                 }
-                fields += 1;
-            } else {
-                let end = match at > start && bytes[at as usize - 1] == b'\r' {
-                    true => at - 1,
-                    false => at,
-                };
-                piece.record(spans, width, fields, [start, end]);
-                fields = 0;
+                Some(_) => {
+                    if fields < width {
+                        spans.push([start, at]);
+                    }
+                    fields += 1;
+                }
+                // The end of a last record without a line feed.
+                None => break,
             }
             start = at + 1;
-        });
+        }
         if (start as usize) < bytes.len() || fields > 0 {
             piece.record(spans, width, fields, [start, bytes.len() as u32]);
         }
@@ -1008,29 +1017,6 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
     }
     piece.keys(context, table);
     Ok(piece)
-}
-
-/// Calls `each` with the position of every `delimiter` and line feed in `bytes`, in order, and
-/// whether it is a line feed. Sixty-four bytes at a time: a bit mask of the separators among
-/// them, walked bit by bit.
-#[inline]
-fn separators(bytes: &[u8], delimiter: u8, mut each: impl FnMut(usize, bool)) {
-    let mut base = 0;
-    let mut chunks = bytes.chunks_exact(64);
-    for chunk in &mut chunks {
-        let (mut any, line_feeds) = masks(chunk.try_into().expect("64 bytes"), delimiter);
-        while any != 0 {
-            let bit = any.trailing_zeros();
-            each(base + bit as usize, line_feeds >> bit & 1 == 1);
-            any &= any - 1;
-        }
-        base += 64;
-    }
-    for (i, &byte) in chunks.remainder().iter().enumerate() {
-        if byte == delimiter || byte == b'\n' {
-            each(base + i, byte == b'\n');
-        }
-    }
 }
 
 /// Bit masks of 64 bytes: which are `delimiter` or a line feed, and which are line feeds.
@@ -1289,20 +1275,45 @@ mod tests {
     }
 
     #[test]
-    fn fields_split_at_every_separator() {
-        // Longer than one mask, so both the masks and the tail are walked.
-        let text: String = (0..30).map(|i| format!("{i};x\r\n")).collect();
-        let mut found = Vec::new();
-        separators(text.as_bytes(), b';', |at, line_feed| {
-            found.push((at, line_feed))
-        });
-        let expected: Vec<(usize, bool)> = text
-            .bytes()
-            .enumerate()
-            .filter(|(_, b)| *b == b';' || *b == b'\n')
-            .map(|(i, b)| (i, b == b'\n'))
-            .collect();
-        assert_eq!(found, expected);
+    fn irregular_pieces_give_every_field_and_their_ragged_rows() {
+        let source = Source {
+            path: PathBuf::new(),
+            encoding: encoding_rs::UTF_8,
+            delimiter: b';',
+            bom: false,
+            header: vec!["a".into(), "b".into(), "c".into()],
+            data_start: 0,
+            header_breaks: 1,
+            size: 0,
+        };
+        let context = Context {
+            source: &source,
+            key: vec![0],
+        };
+        // Longer than one mask; a blank line, a short and a long record, CRLF, no last line
+        // feed.
+        let mut lines: Vec<String> = (0..40).map(|i| format!("k{i:02};{i};x")).collect();
+        lines[3] = String::new();
+        lines[7] = "k07;7".into();
+        lines[12] = "k12;12;x;extra".into();
+        let text = lines.join("\r\n");
+        let mut table = Table::default();
+        let piece = super::split(&context, text.as_bytes(), &mut table).unwrap();
+        assert!(!table.regular);
+        assert_eq!(piece.rows, 39);
+        let ragged: Vec<(usize, usize)> = piece.ragged.iter().map(|r| (r.row, r.fields)).collect();
+        assert_eq!(ragged, [(6, 2), (11, 4)]);
+        let rows: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
+        for (row, line) in rows.iter().enumerate() {
+            let expected: Vec<&str> = line.split(';').collect();
+            for column in 0..3 {
+                let want = expected.get(column).copied().filter(|v| !v.is_empty());
+                assert_eq!(table.field(&piece.text, 3, row, column), want, "{line}");
+            }
+        }
+        // Line 4 is blank: the records after it start a line later.
+        assert_eq!(&piece.lines[2..5], [2, 4, 5]);
+        assert_eq!(piece.keys.len(), 39);
     }
 
     #[test]
