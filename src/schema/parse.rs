@@ -69,8 +69,8 @@ enum Builder {
     Bool(Values<bool>),
     /// The texts one after another, and where each ends (a null ends where the last did).
     Str(String, Values<usize>),
-    /// Texts as polars holds them: what a whole column's [`Output::accumulator`] collects, so
-    /// that the column is not copied once more when it is finished.
+    /// Texts as polars holds them: what an [`Output::accumulator`] (a streamed block's column)
+    /// collects, so that the column is not copied once more when it is finished.
     Views(StringChunkedBuilder),
 }
 
@@ -254,7 +254,8 @@ impl Output {
         }
     }
 
-    /// An empty output that collects a whole column, texts straight into polars' views.
+    /// An empty output that collects a streamed block's column, texts straight into polars'
+    /// views.
     fn accumulator(field: &FieldPlan, capacity: usize) -> Output {
         let mut output = Output::new(field, capacity);
         for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
@@ -400,9 +401,8 @@ impl<'a> ColumnParser<'a> {
         }
     }
 
-    /// This parser, to collect the whole column of a streamed file, pushed run by run
-    /// ([`Self::push_column`]): room for `capacity` values, texts straight into polars' string
-    /// views.
+    /// This parser, to collect one block's column of a streamed file ([`Self::push_column`]):
+    /// room for `capacity` values, texts straight into polars' string views.
     pub fn accumulating(mut self, capacity: usize) -> ColumnParser<'a> {
         self.output = Output::accumulator(self.check.field, capacity);
         self

@@ -1,15 +1,16 @@
 //! The fast path of a CSV export: read, split, parse and check in one streaming pass.
 //!
-//! The file is read in blocks of [`BLOCK`] bytes, each cut at its last record boundary, the
-//! next block read while this one is worked on. While one thread hashes a block (SHA-256 of the
-//! file, for the manifest), the others split it into pieces at record boundaries, each piece
-//! into a [`Table`] of where its fields are (the usual piece: one bound per field, from bit
-//! masks of its separators). Then each column of the block is parsed by its own
-//! [`ColumnParser`], the columns in parallel, in one loop chosen for the field's type, straight
-//! into the column: the parser validation of a text column uses. So no value ever exists as a
-//! text column, memory is the typed columns plus a block or two, and the result is the text
-//! path's ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for
-//! problem; `tests/ingest_props.rs` holds the two paths to that.
+//! The file is read in blocks of [`BLOCK`] bytes, each cut after its last record. Every thread
+//! takes the next block in turn (read and hashed in file order under a lock: the SHA-256 of
+//! the file, for the manifest) and works it on its own: splits it into a [`Table`] of where its
+//! fields are (the usual block: one bound per field, from bit masks of its separators), then
+//! parses each column of the block with its own [`ColumnParser`], in one loop chosen for the
+//! field's type, straight into a chunk of the column: the parser validation of a text column
+//! uses. The threads share no step but taking a block and handing in its chunk, which is
+//! folded in block order (a column is a chunk per block, not copied together). So no value
+//! ever exists as a text column, memory is the typed columns plus a block per thread, and the
+//! result is the text path's ([`crate::ingest::read`] then [`super::validate`]) value for
+//! value, problem for problem; `tests/ingest_props.rs` holds the two paths to that.
 //!
 //! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
 //! values a routing rule saw, the rows whose keys may repeat) is read again from the file
@@ -24,7 +25,7 @@
 //! path rejects with its own message (empty, binary, not text, no data rows).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,8 @@ enum Stop {
     /// Not UTF-8: read again as Windows-1252 when the encoding was not given.
     NotUtf8,
     Io(std::io::Error),
+    /// A step of polars failed that should not.
+    Internal(PolarsError),
 }
 
 impl From<std::io::Error> for Stop {
@@ -99,11 +102,15 @@ pub struct Parsed {
     keys_ascending: bool,
 }
 
-/// What every piece of a pass needs to know.
+/// What every block of a pass needs to know.
 struct Context<'a> {
     source: &'a Source,
     /// Header columns of the primary key.
     key: Vec<usize>,
+    schema: &'a SchemaPlan,
+    /// Per schema field, its header column.
+    columns: Vec<usize>,
+    decimal_comma: bool,
 }
 
 /// Reads and checks a CSV input in one pass; `None` when the file is for the text path.
@@ -146,6 +153,9 @@ pub fn read_with(
         )
         .caused_by(error)
         .into()),
+        Err(Stop::Internal(error)) => {
+            Err(super::internal(&input.path.display().to_string(), error))
+        }
     }
 }
 
@@ -177,114 +187,205 @@ fn pass(
     let context = Context {
         source: &source,
         key,
-    };
-
-    let mut parsed = Parsed {
-        wave: input.wave,
-        source: source.clone(),
-        sha256: String::new(),
+        schema,
+        columns,
         decimal_comma,
-        rows: 0,
-        lines: Vec::new(),
-        columns: Vec::new(),
-        problems: Vec::new(),
-        ragged: Vec::new(),
-        keys: Vec::new(),
-        missing_keys: Vec::new(),
-        keys_ascending: context.key.len() == 1,
     };
-    let mut last_key: Option<String> = None;
-    // One parser per field for the whole file. Block by block, the pieces of the block are
-    // split into tables of fields (in parallel), then each field's values of the block are
-    // parsed by its parser (in parallel over fields), straight into the field's column. The
-    // parsers are made at the first block, with room for the rows the file's size suggests, so
-    // that the columns are not copied as they grow.
-    let mut parsers: Vec<ColumnParser> = Vec::new();
-    let width = source.header.len();
-    // The field tables of each piece, kept from block to block with their memory.
-    let mut tables: Vec<Table> = Vec::new();
-    let mut next_line = 1 + source.header_breaks;
-    let pieces = 2 * rayon::current_num_threads();
-    let sha256 = blocks(&source, block, |raw| {
-        if parsers.is_empty() {
-            let breaks = memchr::memchr_iter(b'\n', raw).count().max(1);
-            let expected = source.size as f64 / raw.len() as f64 * breaks as f64;
-            let expected = (expected * 1.05) as usize + 1024;
-            parsers = schema
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(order, field)| {
-                    ColumnParser::new(field, order, &schema.missing_values, decimal_comma, 0)
-                        .accumulating(expected)
-                })
-                .collect();
-            parsed.lines.reserve(expected);
-            parsed.keys.reserve(expected);
-        }
-        let cuts = cuts(raw, pieces);
-        let mut from = 0;
-        let ranges: Vec<(usize, usize)> = cuts
-            .into_iter()
-            .map(|to| (std::mem::replace(&mut from, to), to))
-            .collect();
-        if tables.len() < ranges.len() {
-            tables.resize_with(ranges.len(), Table::default);
-        }
-        let chunks = ranges
-            .into_par_iter()
-            .zip(tables.par_iter_mut())
-            .map(|((from, to), table)| split(&context, &raw[from..to], table))
-            .collect::<Result<Vec<Piece>, Stop>>()?;
-        let base = parsed.rows;
-        parsers
-            .par_iter_mut()
-            .zip(columns.par_iter())
-            .for_each(|(parser, &column)| {
-                let mut row = base;
-                for (chunk, table) in chunks.iter().zip(&tables) {
-                    table.push_column(parser, row, chunk, width, column);
-                    row += chunk.rows;
-                }
-            });
-        for chunk in chunks {
-            let base = parsed.rows;
-            parsed
-                .lines
-                .extend(chunk.lines.iter().map(|line| next_line + line));
-            next_line += chunk.breaks;
-            parsed
-                .ragged
-                .extend(chunk.ragged.into_iter().map(|r| RaggedRow {
-                    row: base + r.row,
-                    ..r
-                }));
-            parsed.keys.extend(chunk.keys);
-            parsed.keys_ascending &= chunk.ascending
-                && match (&last_key, &chunk.first_key) {
-                    (Some(last), Some(first)) => last < first,
-                    _ => true,
+    let records = std::sync::Mutex::new(Records::open(&source, block)?);
+    let fold = std::sync::Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context));
+    // Each thread takes the next block (read and hashed in file order under the lock), then
+    // splits, parses and checks it on its own, with no step shared with the other threads
+    // until its chunk is folded in.
+    let threads = rayon::current_num_threads();
+    let failures: Vec<(usize, Stop)> = (0..threads)
+        .into_par_iter()
+        .filter_map(|_| {
+            let mut bytes = Vec::new();
+            let mut table = Table::default();
+            loop {
+                let next = records
+                    .lock()
+                    .expect("no panic holds the lock")
+                    .next(&mut bytes);
+                let index = match next {
+                    Ok(Some(index)) => index,
+                    Ok(None) => return None,
+                    Err((index, stop)) => return Some((index, stop)),
                 };
-            if chunk.last_key.is_some() {
-                last_key = chunk.last_key;
+                let done = chunk(&context, &bytes, &mut table).and_then(|chunk| {
+                    fold.lock()
+                        .expect("no panic holds the lock")
+                        .add(index, chunk)
+                });
+                if let Err(stop) = done {
+                    records.lock().expect("no panic holds the lock").failed = true;
+                    return Some((index, stop));
+                }
             }
-            parsed
-                .missing_keys
-                .extend(chunk.missing_keys.into_iter().map(|row| base + row));
-            parsed.rows += chunk.rows;
-        }
-        Ok(())
-    })?;
+        })
+        .collect();
+    // The first block's failure, as a pass one block at a time would have met it.
+    if let Some((_, stop)) = failures.into_iter().min_by_key(|(index, _)| *index) {
+        return Err(stop);
+    }
+    let records = records.into_inner().expect("no panic holds the lock");
+    let mut parsed = fold.into_inner().expect("no panic holds the lock").parsed;
     if parsed.rows == 0 {
         return Err(Stop::Decline("no data rows"));
     }
-    parsed.sha256 = sha256;
-    let finished: Vec<_> = parsers.into_par_iter().map(ColumnParser::finish).collect();
-    for (column, problems) in finished {
-        parsed.columns.push(column);
-        parsed.problems.extend(problems);
-    }
+    parsed.sha256 = records.finish();
     Ok(parsed)
+}
+
+/// One block of records split, parsed and checked; rows and lines counted from its start.
+struct Chunk {
+    piece: Piece,
+    /// Bytes of the block.
+    bytes: usize,
+    columns: Vec<TypedColumn>,
+    problems: Vec<Problem>,
+}
+
+/// Splits, parses and checks one block of whole records: every schema field's values by its
+/// own [`ColumnParser`], one loop per field chosen for its type, straight into the column.
+fn chunk(context: &Context, bytes: &[u8], table: &mut Table) -> Result<Chunk, Stop> {
+    let (piece, text) = split(context, bytes, table)?;
+    let width = context.source.header.len();
+    let schema = context.schema;
+    let mut problems = Vec::new();
+    let columns = schema
+        .fields
+        .iter()
+        .zip(&context.columns)
+        .enumerate()
+        .map(|(order, (field, &column))| {
+            let mut parser = ColumnParser::new(
+                field,
+                order,
+                &schema.missing_values,
+                context.decimal_comma,
+                0,
+            )
+            .accumulating(piece.rows);
+            table.push_column(&mut parser, &text, piece.rows, width, column);
+            let (typed, found) = parser.finish();
+            problems.extend(found);
+            typed
+        })
+        .collect();
+    Ok(Chunk {
+        piece,
+        bytes: bytes.len(),
+        columns,
+        problems,
+    })
+}
+
+/// The file's result, folded from the blocks' chunks in block order, whatever order the
+/// threads finish them in.
+struct Fold {
+    parsed: Parsed,
+    /// The block to fold next, and the chunks done before their turn.
+    next: usize,
+    waiting: BTreeMap<usize, Chunk>,
+    /// The line the next block starts on.
+    next_line: u32,
+    /// The last key so far (of one key column), while they ascend.
+    last_key: Option<String>,
+}
+
+impl Fold {
+    fn new(source: &Source, wave: i32, decimal_comma: bool, context: &Context) -> Fold {
+        Fold {
+            parsed: Parsed {
+                wave,
+                source: source.clone(),
+                sha256: String::new(),
+                decimal_comma,
+                rows: 0,
+                lines: Vec::new(),
+                columns: Vec::new(),
+                problems: Vec::new(),
+                ragged: Vec::new(),
+                keys: Vec::new(),
+                missing_keys: Vec::new(),
+                keys_ascending: context.key.len() == 1,
+            },
+            next: 0,
+            waiting: BTreeMap::new(),
+            next_line: 1 + source.header_breaks,
+            last_key: None,
+        }
+    }
+
+    /// Takes block `index`'s chunk, and folds in every chunk whose turn has come.
+    fn add(&mut self, index: usize, chunk: Chunk) -> Result<(), Stop> {
+        self.waiting.insert(index, chunk);
+        while let Some(chunk) = self.waiting.remove(&self.next) {
+            self.fold(chunk)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    fn fold(&mut self, chunk: Chunk) -> Result<(), Stop> {
+        let parsed = &mut self.parsed;
+        let Chunk {
+            piece,
+            bytes,
+            columns,
+            mut problems,
+        } = chunk;
+        if parsed.lines.capacity() == 0 {
+            // Room for the rows the file's size suggests, so that the row tables are not
+            // copied as they grow.
+            let size = parsed.source.size as f64;
+            let expected = size / bytes.max(1) as f64 * piece.rows as f64;
+            let expected = (expected * 1.05) as usize + 1024;
+            parsed.lines.reserve(expected);
+            parsed.keys.reserve(expected);
+        }
+        let base = parsed.rows;
+        if parsed.columns.is_empty() {
+            parsed.columns = columns;
+        } else {
+            for (all, more) in parsed.columns.iter_mut().zip(columns) {
+                all.coded.append_owned(more.coded).map_err(Stop::Internal)?;
+                all.analysis
+                    .append_owned(more.analysis)
+                    .map_err(Stop::Internal)?;
+            }
+        }
+        for problem in &mut problems {
+            problem.row += base;
+        }
+        parsed.problems.append(&mut problems);
+        let first_line = self.next_line;
+        parsed
+            .lines
+            .extend(piece.lines.iter().map(|line| first_line + line));
+        self.next_line += piece.breaks;
+        parsed
+            .ragged
+            .extend(piece.ragged.into_iter().map(|r| RaggedRow {
+                row: base + r.row,
+                ..r
+            }));
+        parsed.keys.extend(piece.keys);
+        parsed.keys_ascending &= piece.ascending
+            && match (&self.last_key, &piece.first_key) {
+                (Some(last), Some(first)) => last < first,
+                _ => true,
+            };
+        if piece.last_key.is_some() {
+            self.last_key = piece.last_key;
+        }
+        parsed
+            .missing_keys
+            .extend(piece.missing_keys.into_iter().map(|row| base + row));
+        parsed.rows += piece.rows;
+        Ok(())
+    }
 }
 
 /// Finishes validation of a streamed file: the primary key, the routing rules, the rejected
@@ -325,6 +426,8 @@ pub fn validate(
         } else {
             colliding_rows(&parsed.keys, &parsed.missing_keys)
         };
+        // The hashes (8 bytes a row) are done with: freed before the rules are evaluated.
+        drop(parsed.keys);
         if !collisions.is_empty() {
             let texts = reread(&collisions, &key_indices)?;
             let mut first_seen: HashMap<String, usize> = HashMap::new();
@@ -433,6 +536,7 @@ fn reread_error(file: &str, stop: Stop) -> Failure {
         Stop::Io(error) => error.to_string(),
         Stop::Decline(why) => why.to_string(),
         Stop::NotUtf8 => "it is no longer valid text".to_string(),
+        Stop::Internal(error) => error.to_string(),
     };
     Diagnostic::error(
         "I014",
@@ -572,79 +676,84 @@ fn decode<'t>(
     Ok(text)
 }
 
-/// Reads the data records block by block: `each` gets the raw bytes of a run of whole records.
-/// Returns the SHA-256 of the file, computed beside `each`.
-fn blocks(
-    source: &Source,
+/// The data records of a file, a run of whole records at a time, in file order, and the
+/// SHA-256 of the file, hashed as it is read.
+struct Records {
+    file: std::fs::File,
+    hasher: Sha256,
+    /// Bytes read past the last run handed out: the start of the next record.
+    rest: Vec<u8>,
+    eof: bool,
     block: usize,
-    mut each: impl FnMut(&[u8]) -> Result<(), Stop> + Send,
-) -> Result<String, Stop> {
-    let mut file = std::fs::File::open(&source.path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; source.data_start];
-    file.read_exact(&mut buffer)?;
-    hasher.update(&buffer);
-    buffer.clear();
-    let mut spare = Vec::new();
-    let mut eof = false;
-    while !eof || !buffer.is_empty() {
-        // Whole records: up to the last record end of at least a block's bytes.
+    /// Runs handed out so far.
+    runs: usize,
+    /// Set when a run failed: no more runs are handed out.
+    failed: bool,
+}
+
+impl Records {
+    fn open(source: &Source, block: usize) -> Result<Records, Stop> {
+        let mut file = std::fs::File::open(&source.path)?;
+        let mut hasher = Sha256::new();
+        let mut header = vec![0u8; source.data_start];
+        file.read_exact(&mut header)?;
+        hasher.update(&header);
+        Ok(Records {
+            file,
+            hasher,
+            rest: Vec::new(),
+            eof: false,
+            block,
+            runs: 0,
+            failed: false,
+        })
+    }
+
+    /// Fills `run` with the next run of whole records: at least a block's bytes up to the last
+    /// record end in them (or the rest of the file). Returns the run's index, `None` when none
+    /// is left; a failure comes with the index of the run it stopped.
+    fn next(&mut self, run: &mut Vec<u8>) -> Result<Option<usize>, (usize, Stop)> {
+        let index = self.runs;
+        if self.failed {
+            return Ok(None);
+        }
+        self.fill(run).map_err(|stop| (index, stop))?;
+        if run.is_empty() {
+            return Ok(None);
+        }
+        self.runs += 1;
+        Ok(Some(index))
+    }
+
+    fn fill(&mut self, run: &mut Vec<u8>) -> Result<(), Stop> {
+        run.clear();
+        run.append(&mut self.rest);
         let cut = loop {
-            if eof {
-                break buffer.len();
+            if self.eof {
+                break run.len();
             }
-            if buffer.len() >= block {
-                if let Some(cut) = last_record_end(&buffer) {
+            if run.len() >= self.block {
+                if let Some(cut) = last_record_end(run) {
                     break cut;
                 }
-                if buffer.len() > MAX_RECORD {
+                if run.len() > MAX_RECORD {
                     return Err(Stop::Decline("a record longer than the limit"));
                 }
             }
-            let before = buffer.len();
-            (&mut file).take(block as u64).read_to_end(&mut buffer)?;
-            eof = buffer.len() - before < block;
+            let before = run.len();
+            (&mut self.file).take(self.block as u64).read_to_end(run)?;
+            self.hasher.update(&run[before..]);
+            self.eof = run.len() - before < self.block;
         };
-        if cut == 0 {
-            break;
-        }
-        // The next block is read, after the rest of this one, into the spare buffer while
-        // this one is hashed and parsed.
-        let ahead = if eof { 0 } else { block };
-        spare.clear();
-        spare.extend_from_slice(&buffer[cut..]);
-        let held = spare.len();
-        spare.resize(held + ahead, 0);
-        let records = &buffer[..cut];
-        let tail = &mut spare[held..];
-        let (done, read) = rayon::join(
-            || {
-                let ((), done) = rayon::join(|| hasher.update(records), || each(records));
-                done
-            },
-            || read_up_to(&mut file, tail),
-        );
-        let read = read?;
-        spare.truncate(held + read);
-        eof |= read < ahead;
-        done?;
-        std::mem::swap(&mut buffer, &mut spare);
+        self.rest.extend_from_slice(&run[cut..]);
+        run.truncate(cut);
+        Ok(())
     }
-    Ok(format!("{:x}", hasher.finalize()))
-}
 
-/// Reads until `into` is full or the file ends; returns the bytes read.
-fn read_up_to(file: &mut std::fs::File, into: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < into.len() {
-        match file.read(&mut into[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
+    /// The SHA-256 of the file, once every run is read.
+    fn finish(self) -> String {
+        format!("{:x}", self.hasher.finalize())
     }
-    Ok(filled)
 }
 
 /// After the last line break outside quotes; `None` when there is none.
@@ -664,48 +773,13 @@ fn last_record_end(bytes: &[u8]) -> Option<usize> {
     last
 }
 
-/// Ends of about `pieces` runs of whole records covering `bytes` (which ends at a record
-/// boundary or the end of the file).
-fn cuts(bytes: &[u8], pieces: usize) -> Vec<usize> {
-    let step = (bytes.len() / pieces.max(1)).max(1);
-    let mut cuts = Vec::with_capacity(pieces + 1);
-    if memchr::memchr(b'"', bytes).is_none() {
-        let mut at = step;
-        while at < bytes.len() {
-            match memchr::memchr(b'\n', &bytes[at - 1..]) {
-                Some(i) if at + i < bytes.len() => {
-                    cuts.push(at + i);
-                    at += i + step;
-                }
-                _ => break,
-            }
-        }
-    } else {
-        let mut quoted = false;
-        let mut target = step;
-        for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
-            if bytes[i] == b'"' {
-                quoted = !quoted;
-            } else if !quoted && i + 1 >= target && i + 1 < bytes.len() {
-                cuts.push(i + 1);
-                target = i + 1 + step;
-            }
-        }
-    }
-    cuts.push(bytes.len());
-    cuts
-}
-
 /// Where a field's text is in its piece's text, `[from, to)`: empty for an empty or absent
 /// field.
 type Span = [u32; 2];
 
 /// One piece of records split into fields, rows and lines counted from the piece's start. Its
-/// [`Table`] of fields is kept apart, to be reused.
-struct Piece<'b> {
-    /// The text the table points into: the piece itself, decoded, or the values of a piece
-    /// with quotes, unquoted.
-    text: Cow<'b, str>,
+/// [`Table`] of fields, and the text the table points into, are kept apart.
+struct Piece {
     rows: usize,
     /// Line breaks before each record, from the piece's start.
     lines: Vec<u32>,
@@ -720,7 +794,7 @@ struct Piece<'b> {
     last_key: Option<String>,
 }
 
-impl Piece<'_> {
+impl Piece {
     /// Ends a record whose first `fields` fields are in `spans`, and its last at `last`; a
     /// record of one empty field (and no quotes) is a blank line, skipped.
     #[inline]
@@ -746,9 +820,8 @@ impl Piece<'_> {
     }
 
     /// The primary key of every row, from the key columns' fields.
-    fn keys(&mut self, context: &Context, table: &Table) {
+    fn keys(&mut self, context: &Context, table: &Table, text: &str) {
         let width = context.source.header.len();
-        let text = self.text.as_ref();
         let part = |row: usize, column: usize| table.field(text, width, row, column);
         match context.key.as_slice() {
             [] => {}
@@ -895,36 +968,42 @@ impl Table {
         [from, to]
     }
 
-    /// Pushes the values of one column of `piece` to its parser, the first as row `first_row`.
+    /// Pushes the values of one column of a piece of `rows` records, with `text`, to its
+    /// parser, the first as row 0.
     fn push_column(
         &self,
         parser: &mut ColumnParser,
-        first_row: usize,
-        piece: &Piece,
+        text: &str,
+        rows: usize,
         width: usize,
         column: usize,
     ) {
-        let text = piece.text.as_ref();
         let bytes = text.as_bytes();
         if self.regular {
             let last = column + 1 == width;
-            let values = (0..piece.rows).map(|row| {
+            let values = (0..rows).map(|row| {
                 let [from, to] = self.bound(bytes, row * width + column, last);
                 (from < to).then(|| &text[from..to])
             });
-            parser.push_column(first_row, values);
+            parser.push_column(0, values);
         } else {
             let values = self.spans.chunks_exact(width).map(|record| {
                 let [from, to] = record[column];
                 (from < to).then(|| &text[from as usize..to as usize])
             });
-            parser.push_column(first_row, values);
+            parser.push_column(0, values);
         }
     }
 }
 
-/// Splits one piece of whole records into `table` and hashes its keys.
-fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Piece<'b>, Stop> {
+/// Splits one piece of whole records into `table` and hashes its keys. Returns the text the
+/// table points into: the piece itself, decoded, or the values of a piece with quotes,
+/// unquoted.
+fn split<'b>(
+    context: &Context,
+    bytes: &'b [u8],
+    table: &mut Table,
+) -> Result<(Piece, Cow<'b, str>), Stop> {
     let text = decode(bytes, context.source.encoding)?;
     let bytes = text.as_bytes();
     if bytes.len() >= (u32::MAX / 2) as usize {
@@ -940,7 +1019,6 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
     table.spans.clear();
     table.regular = false;
     let mut piece = Piece {
-        text: Cow::Borrowed(""),
         rows: 0,
         lines: Vec::with_capacity(capacity),
         breaks: 0,
@@ -952,11 +1030,11 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
         last_key: None,
     };
     let quotes = memchr::memchr(b'"', bytes).is_some();
-    if !quotes && table.regular_fields(bytes, delimiter, width) {
+    let text = if !quotes && table.regular_fields(bytes, delimiter, width) {
         piece.rows = (table.count - 1) / width;
         piece.lines.extend(0..piece.rows as u32);
         piece.breaks = piece.rows as u32;
-        piece.text = text;
+        text
     } else if !quotes {
         // Every delimiter and line feed (found by `regular_fields`) ends a field; spans point
         // into the text itself.
@@ -988,7 +1066,7 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
         if (start as usize) < bytes.len() || fields > 0 {
             piece.record(spans, width, fields, [start, bytes.len() as u32]);
         }
-        piece.text = text;
+        text
     } else {
         // Records with quotes: their fields, unquoted, are copied one after another.
         let spans = &mut table.spans;
@@ -1013,10 +1091,10 @@ fn split<'b>(context: &Context, bytes: &'b [u8], table: &mut Table) -> Result<Pi
             piece.breaks = breaks_before + breaks;
             at = next;
         }
-        piece.text = Cow::Owned(values);
-    }
-    piece.keys(context, table);
-    Ok(piece)
+        Cow::Owned(values)
+    };
+    piece.keys(context, table, &text);
+    Ok((piece, text))
 }
 
 /// Bit masks of 64 bytes: which are `delimiter` or a line feed, and which are line feeds.
@@ -1170,8 +1248,10 @@ fn pick(
 ) -> Result<HashMap<usize, Vec<Option<String>>>, Stop> {
     let mut found = HashMap::with_capacity(rows.len());
     let mut row = 0;
-    let again = blocks(source, BLOCK, |raw| {
-        let text = decode(raw, source.encoding)?;
+    let mut records = Records::open(source, BLOCK)?;
+    let mut raw = Vec::new();
+    while records.next(&mut raw).map_err(|(_, stop)| stop)?.is_some() {
+        let text = decode(&raw, source.encoding)?;
         let mut fields = Vec::new();
         let mut at = 0;
         while at < text.len() {
@@ -1196,9 +1276,8 @@ fn pick(
             }
             at = next;
         }
-        Ok(())
-    })?;
-    if again != sha256 {
+    }
+    if records.finish() != sha256 {
         return Err(Stop::Decline("the file changed while it was read"));
     }
     Ok(found)
@@ -1242,17 +1321,9 @@ mod tests {
     }
 
     #[test]
-    fn cuts_fall_after_record_ends() {
-        let text = b"1;a\n2;b\n3;c\n4;d\n";
-        let ends = cuts(text, 3);
-        assert_eq!(ends.last(), Some(&text.len()));
-        for &end in &ends {
-            assert_eq!(text[end - 1], b'\n');
-        }
-        assert!(ends.windows(2).all(|w| w[0] < w[1]));
+    fn runs_end_after_a_record() {
+        assert_eq!(last_record_end(b"1;a\n2;b\n3"), Some(8));
         // A quoted line break is not a record end.
-        let quoted = b"1;\"a\nb\"\n2;c\n";
-        assert_eq!(cuts(quoted, 8), [8, 12]);
         assert_eq!(last_record_end(b"1;\"a\nb"), None);
         assert_eq!(last_record_end(b"1;a\n2;\"b\nc\"\n3"), Some(12));
     }
@@ -1286,9 +1357,21 @@ mod tests {
             header_breaks: 1,
             size: 0,
         };
+        let schema = SchemaPlan {
+            name: "test".into(),
+            path: PathBuf::new(),
+            sha256: String::new(),
+            primary_key: vec!["a".into()],
+            missing_values: Vec::new(),
+            fields: Vec::new(),
+            rules: Vec::new(),
+        };
         let context = Context {
             source: &source,
             key: vec![0],
+            schema: &schema,
+            columns: Vec::new(),
+            decimal_comma: false,
         };
         // Longer than one mask; a blank line, a short and a long record, CRLF, no last line
         // feed.
@@ -1298,7 +1381,7 @@ mod tests {
         lines[12] = "k12;12;x;extra".into();
         let text = lines.join("\r\n");
         let mut table = Table::default();
-        let piece = super::split(&context, text.as_bytes(), &mut table).unwrap();
+        let (piece, text) = super::split(&context, text.as_bytes(), &mut table).unwrap();
         assert!(!table.regular);
         assert_eq!(piece.rows, 39);
         let ragged: Vec<(usize, usize)> = piece.ragged.iter().map(|r| (r.row, r.fields)).collect();
@@ -1308,7 +1391,7 @@ mod tests {
             let expected: Vec<&str> = line.split(';').collect();
             for column in 0..3 {
                 let want = expected.get(column).copied().filter(|v| !v.is_empty());
-                assert_eq!(table.field(&piece.text, 3, row, column), want, "{line}");
+                assert_eq!(table.field(&text, 3, row, column), want, "{line}");
             }
         }
         // Line 4 is blank: the records after it start a line later.
