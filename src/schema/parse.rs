@@ -12,7 +12,9 @@
 //! Anything else goes through every check; a property test holds the two to the same result.
 
 use polars::prelude::*;
+use polars_arrow::array::{Utf8ViewArray, View};
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_buffer::Buffer;
 
 use super::rules::{Checker, Problem, TypedColumn};
 use crate::spec::{Code, FieldPlan, FieldType};
@@ -70,8 +72,138 @@ enum Builder {
     /// The texts one after another, and where each ends (a null ends where the last did).
     Str(String, Values<usize>),
     /// Texts as polars holds them: what an [`Output::accumulator`] (a streamed block's column)
-    /// collects, so that the column is not copied once more when it is finished.
-    Views(StringChunkedBuilder),
+    /// collects.
+    Views(BlockTexts),
+    /// The [`Builder::Views`] of a file's blocks, one after another ([`Output::joined`]).
+    Joined(Joined),
+}
+
+/// A block's texts as polars' views, the memory kept from block to block: the views, the bytes
+/// of the texts longer than a view holds (their views point into them), and the validity.
+#[derive(Default)]
+struct BlockTexts {
+    views: Vec<View>,
+    bytes: Vec<u8>,
+    valid: MutableBitmap,
+    /// Bytes of all texts.
+    total_bytes: usize,
+}
+
+impl BlockTexts {
+    #[inline]
+    fn push(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                let text = text.as_bytes();
+                // The offset is within a block, far below 4 GiB (see `stream::split`).
+                let view = View::new_from_bytes(text, 0, self.bytes.len() as u32);
+                if text.len() > View::MAX_INLINE_SIZE as usize {
+                    self.bytes.extend_from_slice(text);
+                }
+                self.views.push(view);
+                self.valid.push(true);
+                self.total_bytes += text.len();
+            }
+            None => {
+                self.views.push(View::default());
+                self.valid.push(false);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.views.clear();
+        self.bytes.clear();
+        self.valid.clear();
+        self.total_bytes = 0;
+    }
+}
+
+/// Blocks' texts as polars holds them, made one array when finished: their views, and the
+/// bytes of their longer texts copied together (a block's own buffers are only partly filled).
+struct Joined {
+    views: Vec<View>,
+    /// Full buffers, and the one being filled.
+    buffers: Vec<Buffer<u8>>,
+    bytes: Vec<u8>,
+    valid: MutableBitmap,
+    /// Bytes of all texts, and of all buffers.
+    total_bytes: usize,
+    total_buffer: usize,
+    /// Values the column is expected to hold: the first block's bytes per value set the room
+    /// of the buffer.
+    expected: usize,
+}
+
+impl Joined {
+    fn new(capacity: usize) -> Joined {
+        Joined {
+            views: Vec::with_capacity(capacity),
+            buffers: Vec::new(),
+            bytes: Vec::new(),
+            valid: MutableBitmap::with_capacity(capacity),
+            total_bytes: 0,
+            total_buffer: 0,
+            expected: capacity,
+        }
+    }
+
+    fn append(&mut self, block: &BlockTexts) {
+        if self.bytes.len() + block.bytes.len() > self.bytes.capacity() {
+            // Room for the whole column as the first block's texts suggest, then for an eighth
+            // more at a time.
+            let room = if self.total_buffer == 0 {
+                let per_value = block.bytes.len() as f64 / block.views.len().max(1) as f64;
+                (per_value * self.expected as f64 * 1.05) as usize
+            } else {
+                self.total_buffer / 8
+            };
+            self.flush();
+            let most = u32::MAX as usize / 2;
+            self.bytes = Vec::with_capacity(room.clamp(1 << 20, most).max(block.bytes.len()));
+        }
+        let (buffer, base) = (self.buffers.len() as u32, self.bytes.len() as u32);
+        self.bytes.extend_from_slice(&block.bytes);
+        self.views.extend(block.views.iter().map(|view| {
+            let mut view = *view;
+            // A longer text's view points into the bytes (an inline one holds the text).
+            if view.length > View::MAX_INLINE_SIZE {
+                view.buffer_idx = buffer;
+                view.offset += base;
+            }
+            view
+        }));
+        self.valid
+            .extend_from_slice(block.valid.as_slice(), 0, block.valid.len());
+        self.total_bytes += block.total_bytes;
+        self.total_buffer += block.bytes.len();
+    }
+
+    /// Ends the buffer being filled.
+    fn flush(&mut self) {
+        if !self.bytes.is_empty() {
+            self.buffers.push(std::mem::take(&mut self.bytes).into());
+        }
+    }
+
+    fn finish(mut self, name: PlSmallStr) -> Column {
+        self.flush();
+        let validity = (self.valid.unset_bits() > 0).then(|| self.valid.into());
+        // SAFETY: every view was made from a `str` by `View::new_from_bytes`, and a longer
+        // text's view points to where its block's bytes were copied (inline ones hold the
+        // text); the totals are the sums of the bytes of the texts and of the buffers.
+        let array = unsafe {
+            Utf8ViewArray::new_unchecked(
+                ArrowDataType::Utf8View,
+                self.views.into(),
+                self.buffers.into(),
+                validity,
+                Some(self.total_bytes),
+                self.total_buffer,
+            )
+        };
+        StringChunked::with_chunk(name, array).into_column()
+    }
 }
 
 /// Values in row order and which are present; an absent one holds the default.
@@ -114,6 +246,18 @@ impl<T: Copy + Default> Values<T> {
             _ => return false,
         }
         true
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.valid.clear();
+    }
+
+    /// Appends `other`'s values after these.
+    fn append(&mut self, other: &Values<T>) {
+        self.values.extend_from_slice(&other.values);
+        self.valid
+            .extend_from_slice(other.valid.as_slice(), 0, other.valid.len());
     }
 
     /// The values, and the validity where some are absent.
@@ -181,14 +325,15 @@ impl Builder {
                 text.push_str(v);
                 ends.push_as(text.len(), true);
             }
-            (Builder::Views(builder), Some(Value::Str(v))) => builder.append_value(v),
+            (Builder::Views(texts), Some(Value::Str(v))) => texts.push(Some(v)),
+            (Builder::Joined(_), _) => unreachable!("a joined column takes whole blocks"),
             (Builder::Int(values), _) => values.push(None),
             (Builder::Int32(values), _) => values.push(None),
             (Builder::Num(values), _) => values.push(None),
             (Builder::Bool(values), _) => values.push(None),
             (Builder::Date(values), _) => values.push(None),
             (Builder::Str(text, ends), _) => ends.push_as(text.len(), false),
-            (Builder::Views(builder), _) => builder.append_null(),
+            (Builder::Views(texts), _) => texts.push(None),
         }
     }
 
@@ -234,7 +379,42 @@ impl Builder {
                 }
                 builder.finish().into_column()
             }
-            Builder::Views(builder) => builder.finish().into_column(),
+            Builder::Views(texts) => {
+                let mut joined = Joined::new(texts.views.len());
+                joined.append(&texts);
+                joined.finish(name)
+            }
+            Builder::Joined(joined) => joined.finish(name),
+        }
+    }
+
+    /// Appends a block's values (`other`, made for the same field) after these.
+    fn append(&mut self, other: &Builder) {
+        match (self, other) {
+            (Builder::Int(all), Builder::Int(more)) => all.append(more),
+            (Builder::Int32(all), Builder::Int32(more)) => all.append(more),
+            (Builder::Num(all), Builder::Num(more)) => all.append(more),
+            (Builder::Date(all), Builder::Date(more)) => all.append(more),
+            (Builder::Bool(all), Builder::Bool(more)) => all.append(more),
+            (Builder::Joined(all), Builder::Views(more)) => all.append(more),
+            _ => unreachable!("a field's builders are all of the one kind its type makes"),
+        }
+    }
+
+    /// Empties a block's builder, its memory kept for the next block.
+    fn clear(&mut self) {
+        match self {
+            Builder::Int(values) => values.clear(),
+            Builder::Int32(values) => values.clear(),
+            Builder::Num(values) => values.clear(),
+            Builder::Date(values) => values.clear(),
+            Builder::Bool(values) => values.clear(),
+            Builder::Str(text, ends) => {
+                text.clear();
+                ends.clear();
+            }
+            Builder::Views(texts) => texts.clear(),
+            Builder::Joined(_) => unreachable!("a joined column is never emptied"),
         }
     }
 }
@@ -255,16 +435,45 @@ impl Output {
     }
 
     /// An empty output that collects a streamed block's column, texts straight into polars'
-    /// views.
-    fn accumulator(field: &FieldPlan, capacity: usize) -> Output {
+    /// views. [`Output::clear`] empties it for the next block.
+    pub fn accumulator(field: &FieldPlan, capacity: usize) -> Output {
         let mut output = Output::new(field, capacity);
         for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
             if let Builder::Str(..) = builder {
-                let name = output.name.clone();
-                *builder = Builder::Views(StringChunkedBuilder::new(name, capacity));
+                *builder = Builder::Views(BlockTexts::default());
             }
         }
         output
+    }
+
+    /// Empties a block's output, its memory kept for the next block.
+    pub fn clear(&mut self) {
+        self.coded.clear();
+        if let Some(analysis) = &mut self.analysis {
+            analysis.clear();
+        }
+        self.user_missing = false;
+    }
+
+    /// An empty output that joins the blocks' [`Output::accumulator`]s of a whole column
+    /// ([`Output::append`]), with room for `capacity` values.
+    pub fn joined(field: &FieldPlan, capacity: usize) -> Output {
+        let mut output = Output::new(field, capacity);
+        for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
+            if let Builder::Str(..) = builder {
+                *builder = Builder::Joined(Joined::new(capacity));
+            }
+        }
+        output
+    }
+
+    /// Appends the values of the next block, an [`Output::accumulator`] of the same field.
+    pub fn append(&mut self, other: &Output) {
+        self.coded.append(&other.coded);
+        if let (Some(all), Some(more)) = (&mut self.analysis, &other.analysis) {
+            all.append(more);
+        }
+        self.user_missing |= other.user_missing;
     }
 
     /// The typed column; the analysis column shares its memory where no value was
@@ -401,10 +610,10 @@ impl<'a> ColumnParser<'a> {
         }
     }
 
-    /// This parser, to collect one block's column of a streamed file ([`Self::push_column`]):
-    /// room for `capacity` values, texts straight into polars' string views.
-    pub fn accumulating(mut self, capacity: usize) -> ColumnParser<'a> {
-        self.output = Output::accumulator(self.check.field, capacity);
+    /// This parser, to collect one block's column of a streamed file ([`Self::push_column`])
+    /// into `output`: an empty [`Output::accumulator`] of the field.
+    pub fn collecting(mut self, output: Output) -> ColumnParser<'a> {
+        self.output = output;
         self
     }
 
@@ -423,26 +632,28 @@ impl<'a> ColumnParser<'a> {
         first_row: usize,
         values: impl Iterator<Item = Option<&'s str>>,
     ) {
-        let rows = (first_row..).zip(values);
+        let rows = values;
         match (&self.output.coded, self.fast) {
-            (Builder::Int32(_), true) => self.run(rows, |p, text| p.take_int32(text)),
-            (Builder::Int(_), true) => self.run(rows, |p, text| p.take_int(text)),
-            (Builder::Num(_), true) => self.run(rows, |p, text| p.take_number(text)),
+            (Builder::Int32(_), true) => self.run(first_row, rows, |p, text| p.take_int32(text)),
+            (Builder::Int(_), true) => self.run(first_row, rows, |p, text| p.take_int(text)),
+            (Builder::Num(_), true) => self.run(first_row, rows, |p, text| p.take_number(text)),
             (Builder::Str(..) | Builder::Views(_), true) => {
-                self.run(rows, |p, text| p.take_string(text))
+                self.run(first_row, rows, |p, text| p.take_string(text))
             }
-            _ => self.run(rows, |_, _| false),
+            _ => self.run(first_row, rows, |_, _| false),
         }
     }
 
-    /// Pushes each value that `take` does not take through every check.
+    /// Pushes each value that `take` does not take through every check, the first as row
+    /// `first_row`.
     #[inline(always)]
     fn run<'s>(
         &mut self,
-        rows: impl Iterator<Item = (usize, Option<&'s str>)>,
+        first_row: usize,
+        values: impl Iterator<Item = Option<&'s str>>,
         take: impl Fn(&mut Self, Option<&'s str>) -> bool,
     ) {
-        for (row, text) in rows {
+        for (row, text) in (first_row..).zip(values) {
             if !take(self, text) {
                 self.push_checked(row, text);
             }
@@ -494,8 +705,7 @@ impl<'a> ColumnParser<'a> {
         };
         if plain {
             match (&mut self.output.coded, text) {
-                (Builder::Views(builder), Some(s)) => builder.append_value(s),
-                (Builder::Views(builder), None) => builder.append_null(),
+                (Builder::Views(texts), text) => texts.push(text),
                 (Builder::Str(all, ends), Some(s)) => {
                     all.push_str(s);
                     ends.push_as(all.len(), true);
@@ -586,7 +796,13 @@ impl<'a> ColumnParser<'a> {
 
     /// The typed column (with its analysis column) and the problems found.
     pub fn finish(self) -> (TypedColumn, Vec<Problem>) {
-        (self.output.finish(), self.check.problems)
+        let (output, problems) = self.into_parts();
+        (output.finish(), problems)
+    }
+
+    /// The values pushed, not yet a column, and the problems found.
+    pub fn into_parts(self) -> (Output, Vec<Problem>) {
+        (self.output, self.check.problems)
     }
 }
 
@@ -762,6 +978,36 @@ mod tests {
                 proptest::prop_assert_eq!(fast_problems, full_problems);
             }
         }
+    }
+
+    #[test]
+    fn blocks_of_texts_join_into_one_column() {
+        // Inline and longer texts, empty ones and nulls; over 1 MiB of longer texts, so that
+        // the joined bytes fill more than one buffer.
+        let texts: Vec<Option<String>> = (0..120_000)
+            .map(|i| match i % 7 {
+                0 => None,
+                1 => Some("x".repeat(i % 30)),
+                _ => Some(format!("respondent-{i:06}-{}", "y".repeat(i % 5))),
+            })
+            .collect();
+        let expected =
+            StringChunked::from_iter_options("t".into(), texts.iter().map(|t| t.as_deref()));
+        let mut joined = Joined::new(1);
+        let mut block = BlockTexts::default();
+        for run in texts.chunks(997) {
+            for text in run {
+                block.push(text.as_deref());
+            }
+            joined.append(&block);
+            block.clear();
+        }
+        assert!(
+            !joined.buffers.is_empty(),
+            "the texts fill more than one buffer"
+        );
+        let column = joined.finish("t".into());
+        assert!(column.equals_missing(&expected.into_column()));
     }
 
     #[test]

@@ -28,17 +28,18 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use polars::prelude::*;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::parse::ColumnParser;
+use super::parse::{ColumnParser, Output};
 use super::rules::{self, TypedColumn};
 use super::{Problem, Rejects, ValidFrame};
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::{Dialect, RaggedRow};
-use crate::spec::{FieldType, InputFormat, InputPlan, SchemaPlan};
+use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
 
 /// Bytes read at a time.
 pub const BLOCK: usize = 1 << 18;
@@ -54,8 +55,6 @@ enum Stop {
     /// Not UTF-8: read again as Windows-1252 when the encoding was not given.
     NotUtf8,
     Io(std::io::Error),
-    /// A step of polars failed that should not.
-    Internal(PolarsError),
 }
 
 impl From<std::io::Error> for Stop {
@@ -153,9 +152,6 @@ pub fn read_with(
         )
         .caused_by(error)
         .into()),
-        Err(Stop::Internal(error)) => {
-            Err(super::internal(&input.path.display().to_string(), error))
-        }
     }
 }
 
@@ -191,11 +187,15 @@ fn pass(
         columns,
         decimal_comma,
     };
-    let records = std::sync::Mutex::new(Records::open(&source, block)?);
-    let fold = std::sync::Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context));
+    let records = Mutex::new(Records::open(&source, block)?);
+    let fold = Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context));
+    // Chunks not yet handed to the fold, and the outputs of chunks folded in: emptied, for
+    // the next blocks to fill (fresh memory for every block costs a page fault per 4 KiB).
+    let done = Mutex::new(Vec::new());
+    let spare = Mutex::new(Vec::new());
     // Each thread takes the next block (read and hashed in file order under the lock), then
-    // splits, parses and checks it on its own, with no step shared with the other threads
-    // until its chunk is folded in.
+    // splits, parses and checks it on its own. Its chunk is folded in by whichever thread
+    // finds the fold free: a thread never waits for it.
     let threads = rayon::current_num_threads();
     let failures: Vec<(usize, Stop)> = (0..threads)
         .into_par_iter()
@@ -212,14 +212,32 @@ fn pass(
                     Ok(None) => return None,
                     Err((index, stop)) => return Some((index, stop)),
                 };
-                let done = chunk(&context, &bytes, &mut table).and_then(|chunk| {
-                    fold.lock()
+                let outputs = spare.lock().expect("no panic holds the lock").pop();
+                match chunk(&context, &bytes, &mut table, outputs) {
+                    Ok(chunk) => done
+                        .lock()
                         .expect("no panic holds the lock")
-                        .add(index, chunk)
-                });
-                if let Err(stop) = done {
-                    records.lock().expect("no panic holds the lock").failed = true;
-                    return Some((index, stop));
+                        .push((index, chunk)),
+                    Err(stop) => {
+                        records.lock().expect("no panic holds the lock").failed = true;
+                        return Some((index, stop));
+                    }
+                }
+                if let Ok(mut fold) = fold.try_lock() {
+                    loop {
+                        let chunks =
+                            std::mem::take(&mut *done.lock().expect("no panic holds the lock"));
+                        if chunks.is_empty() {
+                            break;
+                        }
+                        for (index, chunk) in chunks {
+                            fold.add(index, chunk);
+                        }
+                        spare
+                            .lock()
+                            .expect("no panic holds the lock")
+                            .append(&mut fold.spare);
+                    }
                 }
             }
         })
@@ -229,11 +247,18 @@ fn pass(
         return Err(stop);
     }
     let records = records.into_inner().expect("no panic holds the lock");
-    let mut parsed = fold.into_inner().expect("no panic holds the lock").parsed;
+    let mut fold = fold.into_inner().expect("no panic holds the lock");
+    for (index, chunk) in done.into_inner().expect("no panic holds the lock") {
+        fold.add(index, chunk);
+    }
+    debug_assert!(fold.waiting.is_empty(), "every block is folded");
+    let mut parsed = fold.parsed;
     if parsed.rows == 0 {
         return Err(Stop::Decline("no data rows"));
     }
     parsed.sha256 = records.finish();
+    let finished: Vec<TypedColumn> = fold.outputs.into_par_iter().map(Output::finish).collect();
+    parsed.columns = finished;
     Ok(parsed)
 }
 
@@ -242,23 +267,35 @@ struct Chunk {
     piece: Piece,
     /// Bytes of the block.
     bytes: usize,
-    columns: Vec<TypedColumn>,
+    /// Per schema field, the block's values.
+    outputs: Vec<Output>,
     problems: Vec<Problem>,
 }
 
 /// Splits, parses and checks one block of whole records: every schema field's values by its
 /// own [`ColumnParser`], one loop per field chosen for its type, straight into the column.
-fn chunk(context: &Context, bytes: &[u8], table: &mut Table) -> Result<Chunk, Stop> {
+/// `outputs`, when given, are a folded chunk's, emptied.
+fn chunk(
+    context: &Context,
+    bytes: &[u8],
+    table: &mut Table,
+    outputs: Option<Vec<Output>>,
+) -> Result<Chunk, Stop> {
     let (piece, text) = split(context, bytes, table)?;
     let width = context.source.header.len();
     let schema = context.schema;
     let mut problems = Vec::new();
-    let columns = schema
+    let mut outputs = outputs.map(Vec::into_iter);
+    let outputs = schema
         .fields
         .iter()
         .zip(&context.columns)
         .enumerate()
         .map(|(order, (field, &column))| {
+            let output = outputs
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_else(|| Output::accumulator(field, piece.rows));
             let mut parser = ColumnParser::new(
                 field,
                 order,
@@ -266,25 +303,29 @@ fn chunk(context: &Context, bytes: &[u8], table: &mut Table) -> Result<Chunk, St
                 context.decimal_comma,
                 0,
             )
-            .accumulating(piece.rows);
+            .collecting(output);
             table.push_column(&mut parser, &text, piece.rows, width, column);
-            let (typed, found) = parser.finish();
+            let (output, found) = parser.into_parts();
             problems.extend(found);
-            typed
+            output
         })
         .collect();
     Ok(Chunk {
         piece,
         bytes: bytes.len(),
-        columns,
+        outputs,
         problems,
     })
 }
 
 /// The file's result, folded from the blocks' chunks in block order, whatever order the
 /// threads finish them in.
-struct Fold {
+struct Fold<'a> {
     parsed: Parsed,
+    fields: &'a [FieldPlan],
+    /// Per schema field, its values so far: made at the first block, with room for the rows
+    /// the file's size suggests, so that they are not copied as they grow.
+    outputs: Vec<Output>,
     /// The block to fold next, and the chunks done before their turn.
     next: usize,
     waiting: BTreeMap<usize, Chunk>,
@@ -292,11 +333,15 @@ struct Fold {
     next_line: u32,
     /// The last key so far (of one key column), while they ascend.
     last_key: Option<String>,
+    /// The outputs of the chunks folded in, emptied.
+    spare: Vec<Vec<Output>>,
 }
 
-impl Fold {
-    fn new(source: &Source, wave: i32, decimal_comma: bool, context: &Context) -> Fold {
+impl<'a> Fold<'a> {
+    fn new(source: &Source, wave: i32, decimal_comma: bool, context: &Context<'a>) -> Fold<'a> {
         Fold {
+            fields: &context.schema.fields,
+            outputs: Vec::new(),
             parsed: Parsed {
                 wave,
                 source: source.clone(),
@@ -315,47 +360,45 @@ impl Fold {
             waiting: BTreeMap::new(),
             next_line: 1 + source.header_breaks,
             last_key: None,
+            spare: Vec::new(),
         }
     }
 
     /// Takes block `index`'s chunk, and folds in every chunk whose turn has come.
-    fn add(&mut self, index: usize, chunk: Chunk) -> Result<(), Stop> {
+    fn add(&mut self, index: usize, chunk: Chunk) {
         self.waiting.insert(index, chunk);
         while let Some(chunk) = self.waiting.remove(&self.next) {
-            self.fold(chunk)?;
+            self.fold(chunk);
             self.next += 1;
         }
-        Ok(())
     }
 
-    fn fold(&mut self, chunk: Chunk) -> Result<(), Stop> {
+    fn fold(&mut self, chunk: Chunk) {
         let parsed = &mut self.parsed;
         let Chunk {
             piece,
             bytes,
-            columns,
+            mut outputs,
             mut problems,
         } = chunk;
-        if parsed.lines.capacity() == 0 {
-            // Room for the rows the file's size suggests, so that the row tables are not
-            // copied as they grow.
+        if self.outputs.is_empty() {
             let size = parsed.source.size as f64;
             let expected = size / bytes.max(1) as f64 * piece.rows as f64;
             let expected = (expected * 1.05) as usize + 1024;
+            self.outputs = self
+                .fields
+                .iter()
+                .map(|field| Output::joined(field, expected))
+                .collect();
             parsed.lines.reserve(expected);
             parsed.keys.reserve(expected);
         }
         let base = parsed.rows;
-        if parsed.columns.is_empty() {
-            parsed.columns = columns;
-        } else {
-            for (all, more) in parsed.columns.iter_mut().zip(columns) {
-                all.coded.append_owned(more.coded).map_err(Stop::Internal)?;
-                all.analysis
-                    .append_owned(more.analysis)
-                    .map_err(Stop::Internal)?;
-            }
+        for (all, more) in self.outputs.iter_mut().zip(&mut outputs) {
+            all.append(more);
+            more.clear();
         }
+        self.spare.push(outputs);
         for problem in &mut problems {
             problem.row += base;
         }
@@ -384,7 +427,6 @@ impl Fold {
             .missing_keys
             .extend(piece.missing_keys.into_iter().map(|row| base + row));
         parsed.rows += piece.rows;
-        Ok(())
     }
 }
 
@@ -536,7 +578,6 @@ fn reread_error(file: &str, stop: Stop) -> Failure {
         Stop::Io(error) => error.to_string(),
         Stop::Decline(why) => why.to_string(),
         Stop::NotUtf8 => "it is no longer valid text".to_string(),
-        Stop::Internal(error) => error.to_string(),
     };
     Diagnostic::error(
         "I014",
