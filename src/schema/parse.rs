@@ -653,11 +653,15 @@ impl<'a> ColumnParser<'a> {
         values: impl Iterator<Item = Option<&'s str>>,
         take: impl Fn(&mut Self, Option<&'s str>) -> bool,
     ) {
-        for (row, text) in (first_row..).zip(values) {
+        // Internal iteration: the loop over a table's bounds compiles to one loop with the
+        // value's checks inlined.
+        let mut row = first_row;
+        values.for_each(|text| {
             if !take(self, text) {
                 self.push_checked(row, text);
             }
-        }
+            row += 1;
+        });
     }
 
     #[inline(always)]
