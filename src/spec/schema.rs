@@ -193,6 +193,11 @@ impl Pattern {
 pub struct Shape {
     /// Per position, which bytes may be there.
     sets: Vec<[bool; 256]>,
+    /// Per position, the set as one range of bytes, `(first, last - first)`, when every set is
+    /// one (`GM[0-9]{4}`): checked with arithmetic rather than tables.
+    ranges: Option<Vec<(u8, u8)>>,
+    /// Whether a `$` came: nothing may follow.
+    ended: bool,
 }
 
 impl Shape {
@@ -209,18 +214,30 @@ impl Shape {
         if !anchored(first, Look::Start) || !anchored(last, Look::End) {
             return None;
         }
-        let mut shape = Shape { sets: Vec::new() };
+        let mut shape = Shape {
+            sets: Vec::new(),
+            ranges: None,
+            ended: false,
+        };
         for part in middle {
             shape.push(part)?;
         }
+        shape.ranges = shape.sets.iter().map(range).collect();
         Some(shape)
     }
 
     fn push(&mut self, hir: &regex_syntax::hir::Hir) -> Option<()> {
-        use regex_syntax::hir::{Class, HirKind};
+        use regex_syntax::hir::{Class, HirKind, Look};
         const LIMIT: usize = 256;
         let mut set = [false; 256];
+        if self.ended && *hir.kind() != HirKind::Look(Look::End) {
+            return None;
+        }
         match hir.kind() {
+            // The schema's own anchors, inside the `^(?:…)$` every pattern is wrapped in: a `^`
+            // before any byte, a `$` after the last.
+            HirKind::Look(Look::Start) if self.sets.is_empty() => {}
+            HirKind::Look(Look::End) => self.ended = true,
             HirKind::Literal(literal) => {
                 for &byte in literal.0.iter() {
                     let mut set = [false; 256];
@@ -268,12 +285,32 @@ impl Shape {
 
     #[inline]
     fn is_match(&self, bytes: &[u8]) -> bool {
-        bytes.len() == self.sets.len()
-            && bytes
+        if bytes.len() != self.sets.len() {
+            return false;
+        }
+        match &self.ranges {
+            Some(ranges) => bytes
+                .iter()
+                .zip(ranges)
+                .fold(true, |all, (&byte, &(first, span))| {
+                    all & (byte.wrapping_sub(first) <= span)
+                }),
+            None => bytes
                 .iter()
                 .zip(&self.sets)
-                .fold(true, |all, (&byte, set)| all & set[usize::from(byte)])
+                .fold(true, |all, (&byte, set)| all & set[usize::from(byte)]),
+        }
     }
+}
+
+/// A set of bytes as one range, `(first, last - first)`; `None` when it is not one.
+fn range(set: &[bool; 256]) -> Option<(u8, u8)> {
+    let first = set.iter().position(|&b| b)?;
+    let last = set.iter().rposition(|&b| b)?;
+    set[first..=last]
+        .iter()
+        .all(|&b| b)
+        .then(|| (first as u8, (last - first) as u8))
 }
 
 /// Whether `dfa`, from `start`, matches somewhere in `haystack`; `None` when it gives up (a
@@ -564,7 +601,11 @@ mod tests {
         fn patterns_match_as_their_regex(text in "(GM|gm|é|[0-9]|-| |\\n|a|ß){0,14}") {
             for pattern in [
                 "^(?:GM[0-9]{2}-[0-9]{8})$",
+                "^(?:^GM[0-9]{2}-[0-9]{8}$)$",
                 "^(?:GM[0-9]{4})$",
+                "^(?:a^a)$",
+                "^(?:GM$[0-9])$",
+                "^(?:^$)$",
                 "^(?:(?:GM|gm)[0-9])$",
                 "^(?:é[a-z]{2}\\s)$",
                 "^(?:é[a-z]{2}-)$",
@@ -589,7 +630,16 @@ mod tests {
         let pattern = Pattern::new(Regex::new("^(?:GM[0-9]{2}-[0-9]{8})$").unwrap());
         assert!(pattern.dfa.is_some());
         assert_eq!(pattern.shape.as_ref().map(|s| s.sets.len()), Some(13));
+        assert!(pattern.shape.as_ref().is_some_and(|s| s.ranges.is_some()));
+        // `[ -]` is two bytes apart: the shape is checked by its sets.
+        let gapped = Pattern::new(Regex::new("^(?:(G)M[0-9]{2}[ -]a)$").unwrap());
+        assert!(gapped.shape.as_ref().is_some_and(|s| s.ranges.is_none()));
+        assert!(
+            gapped.is_match("GM12-a") && gapped.is_match("GM12 a") && !gapped.is_match("GM12,a")
+        );
         for shaped in [
+            // The schema's patterns are anchored themselves, and wrapped once more.
+            "^(?:^GM[0-9]{2}-[0-9]{8}$)$",
             "^(?:é[a-z]{2}-)$",
             "^(?:(G)M[0-9]{2}[ -]a)$",
             "^(?:(?-u:[0-9]){3})$",
@@ -599,8 +649,11 @@ mod tests {
                 "{shaped}"
             );
         }
-        // Not of one shape: a choice of lengths, a class beyond ASCII, no end anchor.
+        // Not of one shape: an anchor within, a choice of lengths, a class beyond ASCII, no
+        // end anchor.
         for other in [
+            "^(?:a^a)$",
+            "^(?:GM$[0-9])$",
             "^(?:GM|G)$",
             "^(?:[0-9]{2,3})$",
             "^(?:\\w)$",
