@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -187,65 +187,30 @@ fn pass(
         columns,
         decimal_comma,
     };
-    let records = Mutex::new(Records::open(&source, block)?);
-    let fold = Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context));
-    // Chunks not yet handed to the fold, and the outputs of chunks folded in: emptied, for
-    // the next blocks to fill (fresh memory for every block costs a page fault per 4 KiB).
-    let done = Mutex::new(Vec::new());
-    let spare = Mutex::new(Vec::new());
-    // Each thread takes the next block (read and hashed in file order under the lock), then
-    // splits, parses and checks it on its own. Its chunk is folded in by whichever thread
-    // finds the fold free: a thread never waits for it.
     let threads = rayon::current_num_threads();
+    let shared = Shared {
+        context: &context,
+        records: Mutex::new(Records::open(&source, block)?),
+        folded: Condvar::new(),
+        fold: Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context)),
+        done: Mutex::new(Vec::new()),
+        spare: Mutex::new(Vec::new()),
+        ahead: 4 * threads.max(1),
+    };
     let failures: Vec<(usize, Stop)> = (0..threads)
         .into_par_iter()
-        .filter_map(|_| {
-            let mut bytes = Vec::new();
-            let mut table = Table::default();
-            loop {
-                let next = records
-                    .lock()
-                    .expect("no panic holds the lock")
-                    .next(&mut bytes);
-                let index = match next {
-                    Ok(Some(index)) => index,
-                    Ok(None) => return None,
-                    Err((index, stop)) => return Some((index, stop)),
-                };
-                let outputs = spare.lock().expect("no panic holds the lock").pop();
-                match chunk(&context, &bytes, &mut table, outputs) {
-                    Ok(chunk) => done
-                        .lock()
-                        .expect("no panic holds the lock")
-                        .push((index, chunk)),
-                    Err(stop) => {
-                        records.lock().expect("no panic holds the lock").failed = true;
-                        return Some((index, stop));
-                    }
-                }
-                if let Ok(mut fold) = fold.try_lock() {
-                    loop {
-                        let chunks =
-                            std::mem::take(&mut *done.lock().expect("no panic holds the lock"));
-                        if chunks.is_empty() {
-                            break;
-                        }
-                        for (index, chunk) in chunks {
-                            fold.add(index, chunk);
-                        }
-                        spare
-                            .lock()
-                            .expect("no panic holds the lock")
-                            .append(&mut fold.spare);
-                    }
-                }
-            }
-        })
+        .filter_map(|_| shared.work())
         .collect();
     // The first block's failure, as a pass one block at a time would have met it.
     if let Some((_, stop)) = failures.into_iter().min_by_key(|(index, _)| *index) {
         return Err(stop);
     }
+    let Shared {
+        records,
+        fold,
+        done,
+        ..
+    } = shared;
     let records = records.into_inner().expect("no panic holds the lock");
     let mut fold = fold.into_inner().expect("no panic holds the lock");
     for (index, chunk) in done.into_inner().expect("no panic holds the lock") {
@@ -260,6 +225,89 @@ fn pass(
     let finished: Vec<TypedColumn> = fold.outputs.into_par_iter().map(Output::finish).collect();
     parsed.columns = finished;
     Ok(parsed)
+}
+
+/// What the threads of a pass share. Each thread takes the next block (read and hashed in
+/// file order under the lock of `records`), then splits, parses and checks it on its own. Its
+/// chunk is folded in by whichever thread finds the fold free: a thread does not wait for it,
+/// unless it is `ahead` blocks ahead of the fold (a thread the machine has paused holds up the
+/// block the fold needs next, and the chunks after it wait in memory).
+struct Shared<'a> {
+    context: &'a Context<'a>,
+    records: Mutex<Records>,
+    /// Signalled when chunks are folded in, or a block failed.
+    folded: Condvar,
+    fold: Mutex<Fold<'a>>,
+    /// Chunks not yet handed to the fold.
+    done: Mutex<Vec<(usize, Chunk)>>,
+    /// The outputs of chunks folded in, emptied for the next blocks to fill: fresh memory for
+    /// every block would cost a page fault per 4 KiB.
+    spare: Mutex<Vec<Vec<Output>>>,
+    ahead: usize,
+}
+
+impl Shared<'_> {
+    /// One thread's share of the pass, until no block is left; a failure comes with its block.
+    fn work(&self) -> Option<(usize, Stop)> {
+        let mut bytes = Vec::new();
+        let mut table = Table::default();
+        loop {
+            let index = match self.take(&mut bytes) {
+                Ok(Some(index)) => index,
+                Ok(None) => return None,
+                Err(failure) => return Some(failure),
+            };
+            let outputs = lock(&self.spare).pop();
+            match chunk(self.context, &bytes, &mut table, outputs) {
+                Ok(chunk) => lock(&self.done).push((index, chunk)),
+                Err(stop) => {
+                    lock(&self.records).failed = true;
+                    self.folded.notify_all();
+                    return Some((index, stop));
+                }
+            }
+            if let Ok(mut fold) = self.fold.try_lock() {
+                self.fold_done(&mut fold);
+            }
+        }
+    }
+
+    /// Reads the next block into `bytes` and returns its index, once the fold is near enough.
+    fn take(&self, bytes: &mut Vec<u8>) -> Result<Option<usize>, (usize, Stop)> {
+        let behind = |records: &Records| records.runs >= records.folded + self.ahead;
+        let mut records = lock(&self.records);
+        if behind(&records) && !records.failed {
+            drop(records);
+            // Fold in what is done (every chunk done is folded before a thread waits), then
+            // wait for the block the fold needs.
+            self.fold_done(&mut lock(&self.fold));
+            records = lock(&self.records);
+            while behind(&records) && !records.failed {
+                records = self.folded.wait(records).expect("no panic holds the lock");
+            }
+        }
+        records.next(bytes)
+    }
+
+    /// Folds in the chunks done, the fold held.
+    fn fold_done(&self, fold: &mut Fold) {
+        loop {
+            let chunks = std::mem::take(&mut *lock(&self.done));
+            if chunks.is_empty() {
+                return;
+            }
+            for (index, chunk) in chunks {
+                fold.add(index, chunk);
+            }
+            lock(&self.spare).append(&mut fold.spare);
+            lock(&self.records).folded = fold.next;
+            self.folded.notify_all();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().expect("no panic holds the lock")
 }
 
 /// One block of records split, parsed and checked; rows and lines counted from its start.
@@ -726,8 +774,9 @@ struct Records {
     rest: Vec<u8>,
     eof: bool,
     block: usize,
-    /// Runs handed out so far.
+    /// Runs handed out so far, and folded in (see [`Shared`]).
     runs: usize,
+    folded: usize,
     /// Set when a run failed: no more runs are handed out.
     failed: bool,
 }
@@ -746,6 +795,7 @@ impl Records {
             eof: false,
             block,
             runs: 0,
+            folded: 0,
             failed: false,
         })
     }
