@@ -4,13 +4,13 @@
 //! takes the next block in turn (read and hashed in file order under a lock: the SHA-256 of
 //! the file, for the manifest) and works it on its own: splits it into a [`Table`] of where its
 //! fields are (the usual block: one bound per field, from bit masks of its separators), then
-//! parses each column of the block with its own [`ColumnParser`], in one loop chosen for the
-//! field's type, straight into a chunk of the column: the parser validation of a text column
-//! uses. The threads share no step but taking a block and handing in its chunk, which is
-//! folded in block order (a column is a chunk per block, not copied together). So no value
-//! ever exists as a text column, memory is the typed columns plus a block per thread, and the
-//! result is the text path's ([`crate::ingest::read`] then [`super::validate`]) value for
-//! value, problem for problem; `tests/ingest_props.rs` holds the two paths to that.
+//! parses each column of the block with its own [`ColumnParser`] (the parser validation of a
+//! text column uses), in one loop chosen for the field's type. The threads share no step but
+//! taking a block and handing in its chunk; the chunks are folded in block order into one
+//! contiguous column per field ([`Shared`], [`Fold`]). So no value ever exists as a text
+//! column, memory is the typed columns plus a few blocks per thread, and the result is the
+//! text path's ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for
+//! problem; `tests/ingest_props.rs` holds the two paths to that.
 //!
 //! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
 //! values a routing rule saw, the rows whose keys may repeat) is read again from the file
