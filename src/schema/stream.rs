@@ -216,7 +216,12 @@ fn pass(
     for (index, chunk) in done.into_inner().expect("no panic holds the lock") {
         fold.add(index, chunk);
     }
+    // Every block taken is folded in; were one not, the text path reads the file rather than
+    // rows going missing.
     debug_assert!(fold.waiting.is_empty(), "every block is folded");
+    if !fold.waiting.is_empty() {
+        return Err(Stop::Decline("a block was not folded in"));
+    }
     let mut parsed = fold.parsed;
     if parsed.rows == 0 {
         return Err(Stop::Decline("no data rows"));
