@@ -437,13 +437,7 @@ impl Output {
     /// An empty output that collects a streamed block's column, texts straight into polars'
     /// views. [`Output::clear`] empties it for the next block.
     pub fn accumulator(field: &FieldPlan, capacity: usize) -> Output {
-        let mut output = Output::new(field, capacity);
-        for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
-            if let Builder::Str(..) = builder {
-                *builder = Builder::Views(BlockTexts::default());
-            }
-        }
-        output
+        Output::with_texts(field, capacity, || Builder::Views(BlockTexts::default()))
     }
 
     /// Empties a block's output, its memory kept for the next block.
@@ -458,10 +452,15 @@ impl Output {
     /// An empty output that joins the blocks' [`Output::accumulator`]s of a whole column
     /// ([`Output::append`]), with room for `capacity` values.
     pub fn joined(field: &FieldPlan, capacity: usize) -> Output {
+        Output::with_texts(field, capacity, || Builder::Joined(Joined::new(capacity)))
+    }
+
+    /// [`Output::new`] with `texts` for the builders of texts.
+    fn with_texts(field: &FieldPlan, capacity: usize, texts: impl Fn() -> Builder) -> Output {
         let mut output = Output::new(field, capacity);
         for builder in std::iter::once(&mut output.coded).chain(output.analysis.as_mut()) {
             if let Builder::Str(..) = builder {
-                *builder = Builder::Joined(Joined::new(capacity));
+                *builder = texts();
             }
         }
         output
@@ -632,15 +631,14 @@ impl<'a> ColumnParser<'a> {
         first_row: usize,
         values: impl Iterator<Item = Option<&'s str>>,
     ) {
-        let rows = values;
         match (&self.output.coded, self.fast) {
-            (Builder::Int32(_), true) => self.run(first_row, rows, |p, text| p.take_int32(text)),
-            (Builder::Int(_), true) => self.run(first_row, rows, |p, text| p.take_int(text)),
-            (Builder::Num(_), true) => self.run(first_row, rows, |p, text| p.take_number(text)),
+            (Builder::Int32(_), true) => self.run(first_row, values, |p, text| p.take_int32(text)),
+            (Builder::Int(_), true) => self.run(first_row, values, |p, text| p.take_int(text)),
+            (Builder::Num(_), true) => self.run(first_row, values, |p, text| p.take_number(text)),
             (Builder::Str(..) | Builder::Views(_), true) => {
-                self.run(first_row, rows, |p, text| p.take_string(text))
+                self.run(first_row, values, |p, text| p.take_string(text))
             }
-            _ => self.run(first_row, rows, |_, _| false),
+            _ => self.run(first_row, values, |_, _| false),
         }
     }
 

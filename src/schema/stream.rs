@@ -192,7 +192,7 @@ fn pass(
         context: &context,
         records: Mutex::new(Records::open(&source, block)?),
         folded: Condvar::new(),
-        fold: Mutex::new(Fold::new(&source, input.wave, decimal_comma, &context)),
+        fold: Mutex::new(Fold::new(input.wave, &context)),
         done: Mutex::new(Vec::new()),
         spare: Mutex::new(Vec::new()),
         ahead: 4 * threads.max(1),
@@ -391,7 +391,8 @@ struct Fold<'a> {
 }
 
 impl<'a> Fold<'a> {
-    fn new(source: &Source, wave: i32, decimal_comma: bool, context: &Context<'a>) -> Fold<'a> {
+    fn new(wave: i32, context: &Context<'a>) -> Fold<'a> {
+        let source = context.source;
         Fold {
             fields: &context.schema.fields,
             outputs: Vec::new(),
@@ -399,7 +400,7 @@ impl<'a> Fold<'a> {
                 wave,
                 source: source.clone(),
                 sha256: String::new(),
-                decimal_comma,
+                decimal_comma: context.decimal_comma,
                 rows: 0,
                 lines: Vec::new(),
                 columns: Vec::new(),
