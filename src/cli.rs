@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat};
+use peiling::output::folder;
 use peiling::spec::Overrides;
 use peiling::{generate, Outcome, Progress};
 
@@ -90,6 +91,9 @@ enum Command {
         /// Also write illustrative raking margins to this file.
         #[arg(long)]
         margins: Option<PathBuf>,
+        /// Replace the files if they exist (otherwise an existing file stops the command).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -210,17 +214,22 @@ fn execute(cli: Cli) -> CliResult {
             out,
             no_defects,
             margins,
-        } => generate_wave(
-            kind,
-            rows,
-            seed,
-            wave,
-            &out,
-            !no_defects,
-            margins.as_deref(),
-        )
-        .map(|_| LogFormat::Human)
-        .map_err(|f| (f, LogFormat::Human)),
+            force,
+        } => {
+            let options = generate::Options {
+                kind: match kind {
+                    KindArg::Dementiemonitor => generate::Kind::Dementiemonitor,
+                    KindArg::Gezondheidsmonitor => generate::Kind::Gezondheidsmonitor,
+                },
+                rows: rows.unwrap_or_else(|| generate::default_rows(wave)),
+                seed: seed.unwrap_or_else(|| generate::default_seed(wave)),
+                wave,
+                defects: !no_defects,
+            };
+            generate_wave(&options, &out, margins.as_deref(), force)
+                .map(|_| LogFormat::Human)
+                .map_err(|f| (f, LogFormat::Human))
+        }
     }
 }
 
@@ -284,35 +293,20 @@ fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<
     Ok(())
 }
 
+/// Writes a synthetic wave (and its margins); existing files only with `--force`.
 fn generate_wave(
-    kind: KindArg,
-    rows: Option<usize>,
-    seed: Option<u64>,
-    wave: i32,
+    options: &generate::Options,
     out: &std::path::Path,
-    defects: bool,
     margins: Option<&std::path::Path>,
+    force: bool,
 ) -> Result<(), Failure> {
-    let options = generate::Options {
-        kind: match kind {
-            KindArg::Dementiemonitor => generate::Kind::Dementiemonitor,
-            KindArg::Gezondheidsmonitor => generate::Kind::Gezondheidsmonitor,
-        },
-        rows: rows.unwrap_or_else(|| generate::default_rows(wave)),
-        seed: seed.unwrap_or_else(|| generate::default_seed(wave)),
-        wave,
-        defects,
-    };
-    let write_error = |path: &std::path::Path, e: std::io::Error| {
-        Failure::from(
-            Diagnostic::error("G001", format!("cannot write {}", path.display())).caused_by(e),
-        )
-    };
-    let file = std::fs::File::create(out).map_err(|e| write_error(out, e))?;
-    generate::write_csv(&options, file).map_err(|e| write_error(out, e))?;
+    // Both files are checked before either is written.
+    for path in std::iter::once(out).chain(margins) {
+        folder::refuse_existing(path, force)?;
+    }
+    folder::write_file(out, |file| generate::write_csv(options, file))?;
     if let Some(path) = margins {
-        let file = std::fs::File::create(path).map_err(|e| write_error(path, e))?;
-        generate::write_margins(wave, file).map_err(|e| write_error(path, e))?;
+        folder::write_file(path, |file| generate::write_margins(options.wave, file))?;
     }
     Ok(())
 }

@@ -12,7 +12,8 @@
 //! estimate::all      SurveyDesign                      -> EstimateTable
 //! disclosure::apply  EstimateTable                     -> ReleasedTable
 //! changes::between_waves ReleasedTable                 -> Vec<ChangeRow>
-//! output::write      everything                        -> <out>/ (atomically)
+//! output::write      everything                        -> <out>/ (atomically, claimed
+//!                                                         first by output::folder::claim)
 //! ```
 //!
 //! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow.
@@ -234,6 +235,8 @@ pub fn run(
 ) -> Result<Outcome, Failure> {
     let mut clock = Clock::default();
     let mut plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
+    // Before any work: the output folder is this run's to replace (see `output::folder`).
+    let out = output::folder::claim(&plan.output.dir)?;
     let mut validated = ingest_and_validate(&plan, &mut clock, progress)?;
     check_reject_share(&plan, &validated)?;
     // Labels from SPSS files label the segments and the microdata too.
@@ -293,9 +296,7 @@ pub fn run(
         designs: &designs,
         progress,
     };
-    clock.time("output", progress, || {
-        output::write(&artifacts, &plan.output.dir)
-    })?;
+    clock.time("output", progress, || output::write(&artifacts, &out))?;
     Ok(Outcome {
         out_dir: plan.output.dir.clone(),
         manifest,
@@ -313,11 +314,12 @@ pub fn validate(
 ) -> Result<Outcome, Failure> {
     let mut clock = Clock::default();
     let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
+    let out = output::folder::claim(&plan.output.dir)?;
     let validated = ingest_and_validate(&plan, &mut clock, progress)?;
     let mut manifest = manifest(&plan, &validated, &[], None);
     manifest.timings_seconds = Some(clock.timings.clone());
     let lines = |wave: i32, row: usize| validated.line(wave, row);
-    output::write_validation(&manifest, &validated.rejects, &lines, &plan.output.dir)?;
+    output::write_validation(&manifest, &validated.rejects, &lines, &out)?;
     check_reject_share(&plan, &validated)?;
     let mut diagnostics = validated.diagnostics.clone();
     if manifest.rows_rejected > 0 {

@@ -1166,7 +1166,7 @@ fn draw_trend_axes<DB: DrawingBackend>(
     for (index, wave) in layout.waves.iter().enumerate() {
         let x = layout.x_at(index);
         root.draw(&PathElement::new(vec![(x, bottom), (x, bottom + 4)], AXIS))?;
-        if (last - index) % layout.label_every == 0 {
+        if (last - index).is_multiple_of(layout.label_every) {
             canvas.text(&wave.to_string(), (x, bottom + 8), &year_style)?;
         }
     }
@@ -1267,7 +1267,7 @@ fn draw_value_labels<DB: DrawingBackend>(
     let single = layout.series.len() <= 1;
     let last = layout.waves.len().saturating_sub(1);
     for (position, &wave) in layout.waves.iter().enumerate() {
-        if (last - position) % layout.value_every != 0 {
+        if !(last - position).is_multiple_of(layout.value_every) {
             continue;
         }
         let x = layout.x_at(position);

@@ -1,17 +1,19 @@
 //! Writing a run's outputs — the only module that writes files.
 //!
-//! Everything goes into a temporary sibling folder first (`.<name>.tmp-<pid>`), which replaces
-//! the output folder only once every file is written: a failed run leaves the previous output
-//! untouched. Outside `private/` there are aggregates only, after disclosure control.
+//! Everything goes into a temporary sibling folder first, which replaces the output folder only
+//! once every file is written, and only if peiling wrote that folder ([`folder`]): a failed run
+//! leaves the previous output untouched, and a folder of the user's is never replaced. Outside
+//! `private/` there are aggregates only, after disclosure control.
 
 pub mod chart;
+pub mod folder;
 pub mod manifest;
 pub mod parquet;
 pub mod report;
 pub mod xlsx;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -47,15 +49,9 @@ fn io_failure(what: &str, path: &Path, error: impl std::fmt::Display) -> Failure
     )
 }
 
-/// Writes every output of a run into `out`, atomically.
-pub fn write(artifacts: &Artifacts, out: &Path) -> Result<(), Failure> {
-    let staging = staging_dir(out)?;
-    let result = write_all(artifacts, &staging);
-    if let Err(failure) = result {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(failure);
-    }
-    replace_dir(&staging, out)
+/// Writes every output of a run into its claimed folder, atomically.
+pub fn write(artifacts: &Artifacts, out: &folder::Claim) -> Result<(), Failure> {
+    out.write(|dir| write_all(artifacts, dir))
 }
 
 /// Writes only the validation outputs (`peiling validate`), atomically.
@@ -63,52 +59,12 @@ pub fn write_validation(
     manifest: &Manifest,
     rejects: &[Rejects],
     lines: &dyn Fn(i32, usize) -> Option<u32>,
-    out: &Path,
+    out: &folder::Claim,
 ) -> Result<(), Failure> {
-    let staging = staging_dir(out)?;
-    let result = (|| {
-        write_rejects(rejects, lines, &staging)?;
-        write_manifest(manifest, &staging)
-    })();
-    if let Err(failure) = result {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(failure);
-    }
-    replace_dir(&staging, out)
-}
-
-fn staging_dir(out: &Path) -> Result<PathBuf, Failure> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| io_failure("folder", parent, e))?;
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("output");
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| io_failure("folder", &staging, e))?;
-    }
-    std::fs::create_dir_all(staging.join("private"))
-        .map_err(|e| io_failure("folder", &staging, e))?;
-    Ok(staging)
-}
-
-/// Moves the finished staging folder into place, replacing an earlier output.
-fn replace_dir(staging: &Path, out: &Path) -> Result<(), Failure> {
-    if out.exists() {
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("output");
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        std::fs::rename(out, &old).map_err(|e| io_failure("folder", out, e))?;
-        std::fs::rename(staging, out).map_err(|e| io_failure("folder", out, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        std::fs::rename(staging, out).map_err(|e| io_failure("folder", out, e))?;
-    }
-    Ok(())
+    out.write(|dir| {
+        write_rejects(rejects, lines, dir)?;
+        write_manifest(manifest, dir)
+    })
 }
 
 fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {

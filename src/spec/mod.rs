@@ -650,6 +650,19 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         report: spec.output.report,
     };
 
+    // Everything the run reads, for the output folder's check.
+    let mut read = vec![("pipeline file", spec_path.to_path_buf())];
+    read.push(("schema", schema.path.clone()));
+    read.extend(inputs.iter().map(|i| ("input", i.path.clone())));
+    if let Some(w) = &spec.weighting {
+        read.extend(
+            inputs
+                .iter()
+                .map(|i| ("margins file", margins_path(base, w, i.wave))),
+        );
+    }
+    cx.problems.extend(check_output_dir(&output.dir, &read));
+
     if !cx.problems.is_empty() {
         return Err(Failure::user(cx.problems));
     }
@@ -668,6 +681,79 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         disclosure,
         output,
     })
+}
+
+/// The margins file of a wave: `{wave}` in the spec's path replaced.
+fn margins_path(base: &Path, spec: &WeightingSpec, wave: i32) -> PathBuf {
+    base.join(spec.margins.get_ref().replace("{wave}", &wave.to_string()))
+}
+
+/// The output folder is replaced whole by a run, so it must not be, or contain, the folder of
+/// anything the run reads, nor the current directory.
+fn check_output_dir(out: &Path, read: &[(&str, PathBuf)]) -> Vec<Diagnostic> {
+    let out_resolved = resolved(out);
+    let refuse = |what: String| {
+        Diagnostic::error(
+            "S050",
+            format!(
+                "the output folder {} is or contains {what}: a run replaces its output folder \
+                 whole, so it must be a folder of its own",
+                out.display()
+            ),
+        )
+        .caused_by("choose another folder with --out, or with `dir` in the pipeline's [output]")
+    };
+    let mut problems = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        if resolved(&cwd).starts_with(&out_resolved) {
+            problems.push(refuse(format!("the current directory {}", cwd.display())));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (what, path) in read {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let folder = resolved(folder);
+        if folder.starts_with(&out_resolved) && seen.insert(folder) {
+            problems.push(refuse(format!(
+                "the folder of the {what} {}",
+                path.display()
+            )));
+        }
+    }
+    problems
+}
+
+/// `path` made absolute, with symbolic links and `..` resolved as far as the path exists and
+/// the rest (a folder still to be made) normalised as written.
+pub fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let components: Vec<Component> = absolute.components().collect();
+    for existing in (1..=components.len()).rev() {
+        let head: PathBuf = components[..existing].iter().collect();
+        let Ok(mut resolved) = head.canonicalize() else {
+            continue;
+        };
+        for component in &components[existing..] {
+            match component {
+                Component::ParentDir => {
+                    resolved.pop();
+                }
+                Component::Normal(name) => resolved.push(name),
+                _ => {}
+            }
+        }
+        return resolved;
+    }
+    absolute
 }
 
 /// Hex SHA-256 of bytes, for the manifest.
@@ -1012,11 +1098,7 @@ impl Compiler<'_> {
         let mut margins = Vec::new();
         let mut loaded: Vec<(PathBuf, margins::Margins)> = Vec::new();
         for input in inputs {
-            let path = base.join(
-                spec.margins
-                    .get_ref()
-                    .replace("{wave}", &input.wave.to_string()),
-            );
+            let path = margins_path(base, spec, input.wave);
             if let Some((_, m)) = loaded.iter().find(|(p, _)| *p == path) {
                 margins.push((input.wave, m.clone()));
                 continue;
