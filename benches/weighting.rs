@@ -114,14 +114,7 @@ fn input() -> &'static (Plan, Plan, DerivedFrame) {
 }
 
 fn build(plan: &Plan, frame: &DerivedFrame) -> SurveyDesign {
-    weight::apply(
-        frame.clone(),
-        &plan.design,
-        plan.weighting.as_ref(),
-        &plan.schema,
-        &plan.segmentations,
-    )
-    .unwrap()
+    weight::of_plan(frame.clone(), plan).unwrap()
 }
 
 #[divan::bench(sample_count = 10)]

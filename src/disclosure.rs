@@ -3,7 +3,9 @@
 //! **Primary suppression**, after the rules GGD table books use: an estimate whose domain has
 //! fewer than `min_n` respondents, or (proportions) fewer than `min_cell` answering yes or no, is
 //! published as null, and so are its SE, interval, df, deff, `n` and weighted n, with the reason
-//! in `flag` (`n_below_min`, `cell_below_min`). The cell rule looks at both complementary shares
+//! in `flag` (`n_below_min`, `cell_below_min`). An empty domain (n = 0) is not suppressed: it
+//! has no estimate, publishes n = 0, carries the flag `empty_domain` alone, and never causes,
+//! nor is chosen for, complementary suppression (its 0 is known whatever is published). The cell rule looks at both complementary shares
 //! of a proportion: the share answering no is one minus the published share, so it is protected
 //! by the same suppression. The yes-count used for the rule never leaves this stage.
 //!
@@ -67,8 +69,15 @@ impl ReleasedTable {
 /// Flag of a cell suppressed to protect another one.
 pub const COMPLEMENTARY: &str = "complementary";
 
+/// Flag of a cell without respondents: it has no estimate, reveals nothing and protects
+/// nothing, so it is neither suppressed nor a reason to suppress another cell.
+pub const EMPTY_DOMAIN: &str = "empty_domain";
+
 /// Why a row may not be published on its own, if it may not.
 fn primary_reason(row: &EstimateRow, rules: &DisclosureSpec) -> Option<&'static str> {
+    if row.n == 0 {
+        return None;
+    }
     if (row.n as u64) < rules.min_n {
         return Some("n_below_min");
     }
@@ -193,13 +202,15 @@ fn complementary(rows: &[EstimateRow], cells: &[usize], suppressed: &mut [bool])
             if hidden != 1 || equation.margin.is_none() {
                 continue;
             }
+            // An empty cell is known to be 0 whatever is published: hiding it protects nothing.
+            let hideable = |&i: &usize| !suppressed[i] && rows[i].n > 0;
             let smallest = equation
                 .members
                 .iter()
                 .copied()
-                .filter(|&i| !suppressed[i])
+                .filter(hideable)
                 .min_by_key(|&i| (rows[i].n, i));
-            let extra = smallest.or(equation.margin.filter(|&m| !suppressed[m]));
+            let extra = smallest.or(equation.margin.filter(hideable));
             if let Some(extra) = extra {
                 suppressed[extra] = true;
                 added.push(extra);
@@ -237,6 +248,7 @@ pub fn apply(table: EstimateTable, rules: &DisclosureSpec) -> ReleasedTable {
         .map(|(i, row)| match reasons[i] {
             Some(reason) => vec![reason.to_string()],
             None if protecting[i] => vec![COMPLEMENTARY.to_string()],
+            None if row.n == 0 => vec![EMPTY_DOMAIN.to_string()],
             None => row
                 .flag
                 .iter()
@@ -445,6 +457,69 @@ mod tests {
         // 1|1 is too small; 2|1 protects it within band 1, 1|2 within sex 1, and then 2|2
         // within band 2 and sex 2. No margin needs to go.
         assert_eq!(hidden, ["1|1", "1|2", "2|1", "2|2"]);
+    }
+
+    /// A cell without respondents, as the estimator leaves it.
+    fn empty(segmentation: &str, segment: &str) -> EstimateRow {
+        EstimateRow {
+            estimate: None,
+            std_error: None,
+            ci_lower: None,
+            ci_upper: None,
+            df: None,
+            n: 0,
+            n_weighted: 0.0,
+            rse: None,
+            n_yes: Some(0),
+            flag: Some(EMPTY_DOMAIN.into()),
+            ..cell(segmentation, segment, 0)
+        }
+    }
+
+    #[test]
+    fn an_empty_cell_is_flagged_and_forces_no_suppression() {
+        // Region 3 is outside the indicator's population: its cell is empty, and region 1 and 2
+        // publish, although region 2 equals the total.
+        let rows = vec![
+            cell("total", "total", 400),
+            cell("regio", "1", 150),
+            cell("regio", "2", 250),
+            empty("regio", "3"),
+            cell("sex", "1", 180),
+            cell("sex", "2", 220),
+            cell("regio*sex", "1|1", 70),
+            cell("regio*sex", "1|2", 80),
+            cell("regio*sex", "2|1", 110),
+            cell("regio*sex", "2|2", 140),
+            empty("regio*sex", "3|1"),
+            empty("regio*sex", "3|2"),
+        ];
+        let table = released(rows.clone());
+        for (segmentation, segment, hidden, flag) in &table {
+            assert!(!hidden, "{segmentation} {segment} {flag:?}");
+            let empty = segment.starts_with('3');
+            assert_eq!(flag.as_deref() == Some(EMPTY_DOMAIN), empty, "{segment}");
+        }
+        no_equation_has_one_unknown(&rows);
+
+        // A small cell beside an empty one takes a non-empty sibling with it, never the empty
+        // one (whose 0 is known anyway).
+        let rows = vec![
+            cell("total", "total", 400),
+            cell("regio", "1", 20),
+            cell("regio", "2", 380),
+            empty("regio", "3"),
+        ];
+        let hidden: Vec<bool> = released(rows.clone()).iter().map(|r| r.2).collect();
+        assert_eq!(hidden, [false, true, true, false]);
+        no_equation_has_one_unknown(&rows);
+        let rows = vec![
+            cell("total", "total", 20),
+            cell("regio", "1", 20),
+            empty("regio", "2"),
+        ];
+        let hidden: Vec<bool> = released(rows).iter().map(|r| r.2).collect();
+        assert_eq!(hidden, [true, true, false]);
     }
 
     #[test]

@@ -249,15 +249,7 @@ pub fn run(
             derive::apply(frame.clone(), &plan.derive)
         })?;
         derived.keep_analysis_columns(&analysis_columns);
-        designs.push(clock.time("weight", progress, || {
-            weight::apply(
-                derived,
-                &plan.design,
-                plan.weighting.as_ref(),
-                &plan.schema,
-                &plan.segmentations,
-            )
-        })?);
+        designs.push(clock.time("weight", progress, || weight::of_plan(derived, &plan))?);
     }
     for design in &designs {
         validated.diagnostics.extend(design.weighting_notices());

@@ -103,16 +103,27 @@ fn the_sample_pipeline_writes_every_output() {
         assert!(key(i - 1) <= key(i), "rows {} and {i} out of order", i - 1);
     }
 
-    // Disclosure: nothing published below min_n; suppressed rows carry no numbers.
+    // Disclosure: nothing published below min_n but empty domains, which publish no estimate;
+    // suppressed rows carry no numbers.
     let n = estimates.column("n").unwrap().i64().unwrap();
     let suppressed = estimates.column("suppressed").unwrap().bool().unwrap();
     let estimate = estimates.column("estimate").unwrap().f64().unwrap();
+    let flag = estimates.column("flag").unwrap().str().unwrap();
+    let mut empty = 0;
     for i in 0..estimates.height() {
-        match suppressed.get(i).unwrap() {
-            true => assert_eq!((n.get(i), estimate.get(i)), (None, None)),
-            false => assert!(n.get(i).unwrap() >= 30),
+        match (suppressed.get(i).unwrap(), n.get(i).unwrap_or(-1)) {
+            (true, _) => assert_eq!((n.get(i), estimate.get(i)), (None, None)),
+            (false, 0) => {
+                assert_eq!((estimate.get(i), flag.get(i)), (None, Some("empty_domain")));
+                empty += 1;
+            }
+            (false, n) => assert!(n >= 30),
         }
     }
+    assert!(
+        empty > 0,
+        "the sample has domains outside an indicator's population"
+    );
     assert!(
         suppressed.iter().any(|s| s == Some(true)),
         "the crossed segments should need suppression"

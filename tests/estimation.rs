@@ -163,3 +163,232 @@ fn the_analysis_frame_keeps_the_columns_the_pipeline_reads() {
         assert!(!columns.contains(name), "{name} kept");
     }
 }
+
+/// A generated Gezondheidsmonitor wave of `rows` rows with the `SPEC` pipeline, in `dir`.
+fn generated_wave(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
+    let options = Options {
+        kind: Kind::Gezondheidsmonitor,
+        rows,
+        seed: 7,
+        wave: 2022,
+        defects: false,
+    };
+    let file = std::fs::File::create(dir.join("data.csv")).unwrap();
+    generate::write_csv(&options, std::io::BufWriter::new(file)).unwrap();
+    std::fs::copy(
+        common::root().join("schemas/gezondheidsmonitor.schema.toml"),
+        dir.join("gezondheidsmonitor.schema.toml"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    dir.join("spec.toml")
+}
+
+fn close(what: &str, ours: Option<f64>, expected: Option<f64>) -> Result<(), String> {
+    match (ours, expected) {
+        (None, None) => Ok(()),
+        (Some(a), Some(b)) if (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) => Ok(()),
+        _ => Err(format!("{what}: {ours:?} vs {expected:?}")),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// Multiplying every weight by a constant changes totals by that constant and nothing else:
+    /// not the estimate, SE, interval, df or design effect of a mean, proportion, ratio or
+    /// quantile, and not the published flags (`low_effective_n` follows from the deff).
+    #[test]
+    fn scaling_the_weights_changes_only_totals(exponent in -6.0f64..6.0) {
+        static DESIGN: std::sync::OnceLock<(tempfile::TempDir, peiling::spec::Plan, peiling::weight::SurveyDesign)> =
+            std::sync::OnceLock::new();
+        let (_, plan, design) = DESIGN.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let spec = generated_wave(dir.path(), 4_000);
+            let (plan, design, _) = common::plan_and_design(&spec, None);
+            (dir, plan, design)
+        });
+        let scale = 10f64.powf(exponent);
+        let mut scaled = design.clone();
+        for w in scaled
+            .weights
+            .iter_mut()
+            .chain(scaled.ordered_weights.iter_mut())
+            .chain(scaled.design_weights.iter_mut())
+        {
+            *w *= scale;
+        }
+        let base = estimate::all(std::slice::from_ref(design), plan).unwrap();
+        let other = estimate::all(std::slice::from_ref(&scaled), plan).unwrap();
+        let published = |table: estimate::EstimateTable| {
+            peiling::disclosure::apply(table, &plan.disclosure).rows
+        };
+        let (base_released, other_released) = (published(base.clone()), published(other.clone()));
+        proptest::prop_assert_eq!(base.rows.len(), other.rows.len());
+        let mut deffs = 0;
+        for (a, b) in base.rows.iter().zip(&other.rows) {
+            let by = if a.kind == peiling::spec::IndicatorKind::Total { scale } else { 1.0 };
+            let times = |v: Option<f64>| v.map(|v| v * by);
+            let at = format!("{} {} {}", a.indicator, a.segmentation, a.segment);
+            for (what, ours, expected) in [
+                ("estimate", b.estimate, times(a.estimate)),
+                ("std_error", b.std_error, times(a.std_error)),
+                ("ci_lower", b.ci_lower, times(a.ci_lower)),
+                ("ci_upper", b.ci_upper, times(a.ci_upper)),
+                ("df", b.df, a.df),
+                ("deff", b.deff, a.deff),
+                ("rse", b.rse, a.rse),
+                ("n_weighted", Some(b.n_weighted), Some(a.n_weighted * scale)),
+            ] {
+                close(what, ours, expected).map_err(|e| {
+                    proptest::test_runner::TestCaseError::fail(format!("{at}: {e}"))
+                })?;
+            }
+            deffs += usize::from(a.deff.is_some());
+            proptest::prop_assert_eq!(&a.flag, &b.flag, "{}", at);
+        }
+        proptest::prop_assert!(deffs > 100, "{} design effects", deffs);
+        for (a, b) in base_released.iter().zip(&other_released) {
+            proptest::prop_assert_eq!(&a.flag, &b.flag, "{} {} {}", a.indicator, a.segmentation, a.segment);
+            proptest::prop_assert_eq!(a.suppressed, b.suppressed);
+        }
+    }
+}
+
+/// The estimates of a pipeline over `data.csv` in `dir`, by indicator, segmentation, segment.
+fn estimates_of(
+    spec: &std::path::Path,
+) -> std::collections::BTreeMap<(String, String, String), estimate::EstimateRow> {
+    let (plan, design, _) = common::plan_and_design(spec, None);
+    estimate::all(std::slice::from_ref(&design), &plan)
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| {
+            let key = (
+                r.indicator.clone(),
+                r.segmentation.clone(),
+                r.segment.clone(),
+            );
+            (key, r)
+        })
+        .collect()
+}
+
+fn agree(a: &estimate::EstimateRow, b: &estimate::EstimateRow) -> Result<(), String> {
+    let at = format!("{} {} {}", a.indicator, a.segmentation, a.segment);
+    for (what, x, y) in [
+        ("estimate", a.estimate, b.estimate),
+        ("std_error", a.std_error, b.std_error),
+        ("ci_lower", a.ci_lower, b.ci_lower),
+        ("ci_upper", a.ci_upper, b.ci_upper),
+        ("df", a.df, b.df),
+        ("deff", a.deff, b.deff),
+        ("n_weighted", Some(a.n_weighted), Some(b.n_weighted)),
+    ] {
+        close(what, x, y).map_err(|e| format!("{at}: {e}"))?;
+    }
+    if (a.n, &a.flag) != (b.n, &b.flag) {
+        return Err(format!(
+            "{at}: n or flag {:?} vs {:?}",
+            (a.n, &a.flag),
+            (b.n, &b.flag)
+        ));
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4, ..Default::default() })]
+
+    /// The order of the rows in the file changes no estimate (beyond rounding).
+    #[test]
+    fn row_order_does_not_matter(seed in proptest::prelude::any::<u64>()) {
+        use rand_core::{RngCore, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let spec = generated_wave(dir.path(), 3_000);
+        let base = estimates_of(&spec);
+        let text = std::fs::read_to_string(dir.path().join("data.csv")).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for i in (2..lines.len()).rev() {
+            let j = 1 + (rng.next_u64() % i as u64) as usize;
+            lines.swap(i, j);
+        }
+        std::fs::write(dir.path().join("data.csv"), lines.join("\n") + "\n").unwrap();
+        let shuffled = estimates_of(&spec);
+        proptest::prop_assert_eq!(base.len(), shuffled.len());
+        for (key, a) in &base {
+            agree(a, &shuffled[key]).map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+    }
+}
+
+/// The segments of a segmentation every row falls in add up to the total: counts, weighted
+/// counts and totals.
+#[test]
+fn segment_totals_add_up_to_the_overall_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let estimates = estimates_of(&generated_wave(dir.path(), 4_000));
+    for indicator in ["uren_totaal", "mantelzorger"] {
+        let total = &estimates[&(indicator.into(), "total".into(), "total".into())];
+        let segments: Vec<_> = estimates
+            .values()
+            .filter(|r| r.indicator == indicator && r.segmentation == "gemeente")
+            .collect();
+        assert!(segments.len() > 20);
+        assert_eq!(segments.iter().map(|r| r.n).sum::<i64>(), total.n);
+        let weighted: f64 = segments.iter().map(|r| r.n_weighted).sum();
+        close("n_weighted", Some(weighted), Some(total.n_weighted)).unwrap();
+        if indicator == "uren_totaal" {
+            let sum: f64 = segments.iter().filter_map(|r| r.estimate).sum();
+            close("total", Some(sum), total.estimate).unwrap();
+        }
+    }
+}
+
+/// A segment is a domain of the full design, as R's `subset()`: the same estimate, SE and
+/// interval as the indicator with the segment added to its population, over the whole design.
+#[test]
+fn a_segment_equals_its_domain_as_a_population() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = generated_wave(dir.path(), 4_000);
+    let estimates = estimates_of(&spec);
+    let segment = estimates
+        .values()
+        .filter(|r| r.indicator == "uren" && r.segmentation == "gemeente" && r.n >= 5)
+        .max_by_key(|r| r.n)
+        .unwrap()
+        .clone();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let domain = text.replace(
+        "population = \"mantelzorger = 1\"",
+        &format!(
+            "population = \"mantelzorger = 1 AND gemeente = '{}'\"",
+            segment.segment
+        ),
+    );
+    let domain =
+        domain[..domain.find("[segments]").unwrap()].to_string() + "[segments]\ntotal = true\n";
+    std::fs::write(dir.path().join("domain.toml"), domain).unwrap();
+    let domains = estimates_of(&dir.path().join("domain.toml"));
+    let mut compared = 0;
+    for (key, row) in &estimates {
+        if key.1 != "gemeente" || key.2 != segment.segment || key.0 == "mantelzorger" {
+            continue;
+        }
+        let as_population = &domains[&(key.0.clone(), "total".into(), "total".into())];
+        let renamed = estimate::EstimateRow {
+            segmentation: "total".into(),
+            segment: "total".into(),
+            segment_label: as_population.segment_label.clone(),
+            ..row.clone()
+        };
+        agree(&renamed, as_population).unwrap();
+        compared += 1;
+    }
+    assert_eq!(
+        compared, 4,
+        "mean, total, ratio and quantile of the segment"
+    );
+}

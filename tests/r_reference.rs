@@ -18,7 +18,7 @@ use peiling::estimate::EstimateRow;
 
 const DIR: &str = "sample-data/reference/api";
 
-const DESIGNS: [&str; 20] = [
+const DESIGNS: [&str; 25] = [
     "srs",
     "srs-nofpc",
     "strat",
@@ -39,15 +39,21 @@ const DESIGNS: [&str; 20] = [
     "clus1-linear",
     "strat-linear-trim",
     "gm-rake",
+    "strat-const",
+    "clus1-fpc-noweight",
+    "strat-fpc-noweight",
+    "strat-fraction-noweight",
+    "strat-rake-shares",
 ];
 
 /// Designs with `[weighting]`, whose calibrated weights R wrote to `weights.csv`.
-const CALIBRATED: [&str; 5] = [
+const CALIBRATED: [&str; 6] = [
     "clus1-poststratify",
     "clus1-rake",
     "clus1-linear",
     "strat-linear-trim",
     "gm-rake",
+    "strat-rake-shares",
 ];
 
 type Key = (String, String, String);

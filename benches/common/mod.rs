@@ -93,14 +93,7 @@ pub fn data_file_of(rows: usize) -> PathBuf {
 /// Compiles a pipeline and builds its design (ingest, validate, derive, design: untimed).
 pub fn prepare(indicators: &str, segments: &str) -> (Plan, SurveyDesign) {
     let (plan, derived) = derived(&pipeline(indicators, segments, &data_file()));
-    let design = weight::apply(
-        derived,
-        &plan.design,
-        plan.weighting.as_ref(),
-        &plan.schema,
-        &plan.segmentations,
-    )
-    .unwrap();
+    let design = weight::of_plan(derived, &plan).unwrap();
     (plan, design)
 }
 

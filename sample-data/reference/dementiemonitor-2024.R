@@ -10,6 +10,15 @@
 # Writes sample-data/reference/dementiemonitor-2024-{unweighted,weighted,raked}.csv and
 # dementiemonitor-2024-meta.csv. Made with R 4.2.2 and survey 4.5 (see sample-data/reference/api/
 # api.R for how to install it; survey 4.1.1 of Debian gives the same values for these designs).
+#
+# Conventions (as sample-data/reference/api/api.R, which explains them in full):
+# * deff is R's deff = "replace": the design's variance over that of a simple random sample of
+#   the same n drawn with replacement (svyvar(y) / n for a mean; no factor 1 - n / N-hat);
+# * a proportion of exactly 0 or 1, where R gives no interval, gets the interval of the NCHS
+#   Data Presentation Standards for Proportions (2017): Clopper-Pearson at
+#   n* = min(n, n * (qt(0.975, n - 1) / qt(0.975, df))^2), [0, qbeta(0.975, 1, n*)] for p = 0
+#   and [qbeta(0.025, n*, 1), 1] for p = 1, ci_method "korn-graubard"; where that is undefined
+#   (df <= 0 or n <= 1) none (ci NA, ci_method the indicator's own).
 
 .libPaths(c("/opt/rlib", .libPaths()))
 suppressPackageStartupMessages(library(survey))
@@ -112,6 +121,13 @@ segmentations <- list("total", "provincie", "relatie", "woonsituatie_naaste", "w
 
 num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "NA")
 
+# The NCHS interval of a proportion of exactly 0 or 1 (see the header); NA where undefined.
+exact_degenerate <- function(all_one, n, df) {
+  if (n <= 1 || df <= 0) return(c(NA, NA))
+  n_star <- min(n, n * (qt(0.975, n - 1) / qt(0.975, df))^2)
+  if (all_one) c(qbeta(0.025, n_star, 1), 1) else c(0, qbeta(0.975, 1, n_star))
+}
+
 estimate_all <- function(design, label, ci_methods) {
   rows <- list()
   for (id in names(indicators)) {
@@ -141,7 +157,7 @@ estimate_all <- function(design, label, ci_methods) {
         if (sum(keep) == 0) next
         sub <- subset(design, keep)
         df <- degf(sub)
-        m <- svymean(~.value, sub, deff = TRUE)
+        m <- svymean(~.value, sub, deff = "replace")
         est <- coef(m)[[1]]
         se <- SE(m)[[1]]
         if (kind == "proportion") {
@@ -150,14 +166,14 @@ estimate_all <- function(design, label, ci_methods) {
           r_method <- c(logit = "xlogit", wald = "mean")[[method]]
           ci <- suppressWarnings(confint(svyciprop(~I(.value == 1), sub, method = r_method, df = df)))
           # Where R gives no interval for a proportion of exactly 0 or 1, peiling gives the
-          # Clopper-Pearson interval at n* = n (method "korn-graubard", flag "ci_korn_graubard").
+          # NCHS interval (method "korn-graubard", flag "ci_korn_graubard"), or none where it is
+          # undefined (df <= 0 or n <= 1: ci NA, the method as asked, flag "no_interval").
           # (All values equal: R's weighted mean may round to 1 - 1e-16 and then give [p, p].)
           # (A calibrated design keeps the rows outside a subset, with probability 0.)
           y <- sub$variables$.value[is.finite(sub$prob)]
           if (method != "wald" && (all(y == 0) || all(y == 1))) {
-            n <- sum(keep)
-            ci <- if (all(y == 0)) c(0, qbeta(0.975, 1, n)) else c(qbeta(0.025, n, 1), 1)
-            method <- "korn-graubard"
+            ci <- exact_degenerate(all(y == 1), sum(keep), df)
+            if (all(is.finite(ci))) method <- "korn-graubard"
           }
         } else {
           method <- "t"

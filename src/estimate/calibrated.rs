@@ -409,6 +409,7 @@ pub fn residualise(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::estimate::kernel::TestDesign;
     use crate::spec::margins::{MarginCategory, MarginVariable, Margins};
     use crate::spec::{CalibrationMethod, WeightingPlan};
     use crate::weight::calibrate::{calibrate, MarginCodes};
@@ -444,10 +445,6 @@ mod tests {
             psu_starts.push(end as u32);
             i = end;
         }
-        let mut psus_per_stratum = vec![0u32; 3];
-        psu_stratum
-            .iter()
-            .for_each(|&h| psus_per_stratum[h as usize] += 1);
         let design_weights: Vec<f64> = (0..rows).map(|i| 1.0 + 4.0 * uniform(i, 2)).collect();
         let sex: Vec<u32> = (0..rows).map(|i| (uniform(i, 3) < 0.45) as u32).collect();
         let region: Vec<u32> = (0..rows).map(|i| (uniform(i, 4) * 3.0) as u32).collect();
@@ -490,17 +487,13 @@ mod tests {
             assert!(m.residual.abs() < 1e-12, "{m:?}");
             assert!((m.after_trimming.unwrap() - m.target).abs() > 1e-9, "{m:?}");
         }
-        let chunks = crate::weight::chunks(&psu_starts);
-        let layout = Layout {
-            weights: &weights,
-            psu_starts: &psu_starts,
-            psu_stratum: &psu_stratum,
-            psus_per_stratum: &psus_per_stratum,
-            fpc_factor: &[1.0, 0.9, 1.0],
-            lonely_psu: LonelyPsu::Fail,
-            adjust_domain_lonely: false,
-            chunks: &chunks,
-        };
+        let design = TestDesign::new(
+            weights.clone(),
+            psu_starts.clone(),
+            psu_stratum.clone(),
+            vec![1.0, 0.9, 1.0],
+        );
+        let layout = design.layout();
         let segments: Vec<u32> = (0..rows).map(|i| (uniform(i, 5) * 4.0) as u32).collect();
         let share: Vec<f64> = (0..rows)
             .map(|i| (uniform(i, 6) < 0.3) as u8 as f64)

@@ -81,15 +81,16 @@ pub fn logit(p: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
     Some((expit(eta - t * se_eta), expit(eta + t * se_eta)))
 }
 
-/// `svyciprop(method = "beta")`: `None` where R gives none (p of 0 or 1, SE 0, df or n too
-/// small); see [`exact_degenerate`] for those.
+/// `svyciprop(method = "beta")`: `None` where R gives none (p of 0 or 1, df or n too small;
+/// see [`exact_degenerate`] for those); for an SE of 0, where R gives [0.5, 0.5], the limit
+/// `[p, p]`.
 pub fn korn_graubard(p: f64, se: f64, n: f64, df: f64, level: f64) -> Option<Interval> {
     let alpha = 1.0 - level;
-    if !(p > 0.0 && p < 1.0 && se > 0.0) {
+    if !(p > 0.0 && p < 1.0 && se >= 0.0) {
         return None;
     }
     let ratio = t_upper_quantile(alpha / 2.0, n - 1.0)? / t_upper_quantile(alpha / 2.0, df)?;
-    // An SE that is rounding noise (a share the calibration fixes has none): the interval's
+    // An SE of 0 or rounding noise (a share the calibration fixes has none): the interval's
     // half-width is below double precision of p, where the beta quantiles of shapes near
     // 1e30 would not be exact; the limit is [p, p].
     if se < 1e-13 * p.min(1.0 - p) {
@@ -99,12 +100,20 @@ pub fn korn_graubard(p: f64, se: f64, n: f64, df: f64, level: f64) -> Option<Int
     Some(clopper_pearson(p, n_eff, alpha))
 }
 
-/// The interval peiling gives where R gives none for a proportion of exactly 0 or 1: the
-/// Korn–Graubard (Clopper–Pearson) interval with the effective sample size set to the domain's
-/// `n`, as Korn & Graubard (1998) do when the estimated variance is 0: `[0, qbeta(1-α/2, 1, n)]`
-/// for p = 0 and `[qbeta(α/2, n, 1), 1]` for p = 1.
-pub fn exact_degenerate(p: f64, n: f64, level: f64) -> Option<Interval> {
-    ((p == 0.0 || p == 1.0) && n >= 1.0).then(|| clopper_pearson(p, n, 1.0 - level))
+/// The interval peiling gives where R gives none for a proportion of exactly 0 or 1, as the
+/// NCHS Data Presentation Standards for Proportions (2017) set it: the Korn–Graubard
+/// (Clopper–Pearson) interval at the effective sample size `n* = n`, adjusted for the design's
+/// degrees of freedom, `n* = min(n, n · (t(n-1) / t(df))²)`: `[0, qbeta(1-α/2, 1, n*)]` for
+/// p = 0 and `[qbeta(α/2, n*, 1), 1]` for p = 1. `None` for other p, and where the
+/// adjustment is undefined (`n <= 1` or `df <= 0`).
+pub fn exact_degenerate(p: f64, n: f64, df: f64, level: f64) -> Option<Interval> {
+    if !(p == 0.0 || p == 1.0) {
+        return None;
+    }
+    let alpha = 1.0 - level;
+    let ratio = t_upper_quantile(alpha / 2.0, n - 1.0)? / t_upper_quantile(alpha / 2.0, df)?;
+    let n_eff = (n * ratio * ratio).min(n);
+    Some(clopper_pearson(p, n_eff, alpha))
 }
 
 fn clopper_pearson(p: f64, n_eff: f64, alpha: f64) -> Interval {
@@ -114,12 +123,17 @@ fn clopper_pearson(p: f64, n_eff: f64, alpha: f64) -> Interval {
     )
 }
 
-/// `svyciprop(method = "wilson")` (survey >= 4.5). `None` where R gives none.
+/// `svyciprop(method = "wilson")` (survey >= 4.5). `None` where R gives none; for an SE of
+/// exactly 0, where R gives NaN, the limit `[p, p]`.
 pub fn wilson(p: f64, se: f64, df: f64, level: f64) -> Option<Interval> {
-    if !(p > 0.0 && p < 1.0 && se > 0.0) {
+    if !(p > 0.0 && p < 1.0 && se >= 0.0) {
         return None;
     }
     let t = t_upper_quantile((1.0 - level) / 2.0, df)?;
+    if se == 0.0 {
+        // The limit as SE -> 0 (n_eff -> infinity).
+        return Some((p, p));
+    }
     let n_eff = p * (1.0 - p) / (se * se);
     let denominator = 1.0 + t * t / n_eff;
     let root = (4.0 * n_eff * p * (1.0 - p) + t * t).sqrt();
@@ -201,6 +215,31 @@ pub fn t_interval(estimate: f64, se: f64, df: f64, level: f64) -> Option<Interva
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_interval_at_0_or_1_takes_the_designs_degrees_of_freedom() {
+        // NCHS (2017): n = 8 respondents in 4 PSUs of 1 stratum (df = 3).
+        let n_eff = 8.0 * (2.364624251592785 / 3.182446305284263f64).powi(2);
+        let (lower, upper) = exact_degenerate(0.0, 8.0, 3.0, 0.95).unwrap();
+        assert_eq!(lower, 0.0);
+        assert!(
+            (upper - (1.0 - 0.025f64.powf(1.0 / n_eff))).abs() < 1e-12,
+            "{upper}"
+        );
+        assert!((upper - 0.566).abs() < 1e-3, "{upper}");
+        let (lower, upper) = exact_degenerate(1.0, 8.0, 3.0, 0.95).unwrap();
+        assert!((lower - 0.025f64.powf(1.0 / n_eff)).abs() < 1e-12 && upper == 1.0);
+        // A simple random sample (df = n - 1) keeps n* = n.
+        let (_, upper) = exact_degenerate(0.0, 8.0, 7.0, 0.95).unwrap();
+        assert!(
+            (upper - (1.0 - 0.025f64.powf(1.0 / 8.0))).abs() < 1e-12,
+            "{upper}"
+        );
+        // Undefined without degrees of freedom, for one respondent, or inside (0, 1).
+        assert_eq!(exact_degenerate(0.0, 8.0, 0.0, 0.95), None);
+        assert_eq!(exact_degenerate(1.0, 1.0, 0.0, 0.95), None);
+        assert_eq!(exact_degenerate(0.5, 8.0, 3.0, 0.95), None);
+    }
+
     /// Values of R 4.2 `qt(0.975, df)`, printed with `sprintf("%.17g")`.
     #[test]
     fn t_quantiles_match_r() {
@@ -258,6 +297,17 @@ mod tests {
         assert_eq!(logit(1.0, 0.1, 10.0, 0.95), None);
         assert_eq!(logit(0.5, 0.1, 0.0, 0.95), None);
         assert!(logit(0.5, 0.1, 10.0, 0.95).is_some());
+    }
+
+    #[test]
+    fn an_se_of_zero_gives_the_limit_of_every_interval() {
+        let p = 0.7137552370677476;
+        assert_eq!(wilson(p, 0.0, 10.0, 0.95), Some((p, p)));
+        assert_eq!(korn_graubard(p, 0.0, 200.0, 10.0, 0.95), Some((p, p)));
+        assert_eq!(logit(p, 0.0, 10.0, 0.95), Some((p, p)));
+        // ... where there is a t quantile: none at df 0.
+        assert_eq!(wilson(p, 0.0, 0.0, 0.95), None);
+        assert_eq!(korn_graubard(p, 0.0, 200.0, 0.0, 0.95), None);
     }
 
     #[test]

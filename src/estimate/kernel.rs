@@ -15,7 +15,9 @@
 //! PSUs of the stratum without rows in the domain count as zeros, exactly as R pads them when it
 //! subsets a design (`[.survey.design2` keeps `fpc$sampsize` of the full design). Within a
 //! stratum the co-moments come from sums and products of the PSU totals about the domain's own
-//! mean in that stratum; strata split between chunks are joined with Chan's formula.
+//! mean in that stratum; strata split between chunks are joined with Chan's formula. PSU totals
+//! that are equal throughout a stratum give co-moments of exactly 0 and their mean exactly, so a
+//! variance R gives as 0 is 0 here too, not a rounding residue.
 //!
 //! **Centring.** A column with `centre` (means, proportions, ratios) is accumulated as
 //! `y - K·x`, with `K` the cell's own estimate (`Σwy / Σwx`) from a first, cheap pass of sums.
@@ -46,6 +48,8 @@ pub struct Stats {
     pub n: u64,
     /// Rows with a non-zero value (the "yes" count of a proportion).
     pub n_positive: u64,
+    /// Whether the domain's values differ (a constant has no design effect).
+    pub values: Sameness,
     pub sum_w: f64,
     /// `Σ w·y` (A) and `Σ w·x` (B, equal to `sum_w` without a denominator).
     pub sum_wy: f64,
@@ -85,6 +89,7 @@ impl Stats {
     fn add(&mut self, other: &Stats) {
         self.n += other.n;
         self.n_positive += other.n_positive;
+        self.values.merge(&other.values);
         self.sum_w += other.sum_w;
         self.sum_wy += other.sum_wy;
         self.sum_wx += other.sum_wx;
@@ -92,6 +97,44 @@ impl Stats {
         self.sum_wxy += other.sum_wxy;
         self.sum_wxx += other.sum_wxx;
         self.psus += other.psus;
+    }
+}
+
+/// Whether a run of values are all the same, exactly: the first value seen and whether a later
+/// one differs. Sums of squares cannot tell a constant (its spread is 0/0) from rounding.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sameness {
+    first: f64,
+    seen: bool,
+    varies: bool,
+}
+
+impl Sameness {
+    #[inline]
+    fn see(&mut self, y: f64) {
+        if self.seen {
+            self.varies |= y != self.first;
+        } else {
+            (self.first, self.seen) = (y, true);
+        }
+    }
+
+    /// `self` followed by `other`.
+    #[inline]
+    fn merge(&mut self, other: &Sameness) {
+        if !other.seen {
+            return;
+        }
+        if self.seen {
+            self.varies |= other.varies || other.first != self.first;
+        } else {
+            *self = *other;
+        }
+    }
+
+    /// At least one value, and all equal.
+    pub fn constant(&self) -> bool {
+        self.seen && !self.varies
     }
 }
 
@@ -138,6 +181,55 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// A design owned by a unit test, laid out for the kernel: PSU runs starting at `psu_starts`
+/// (plus the number of rows) in strata `psu_stratum`, lonely PSUs failing.
+#[cfg(test)]
+pub(crate) struct TestDesign {
+    pub weights: Vec<f64>,
+    pub psu_starts: Vec<u32>,
+    pub psu_stratum: Vec<u32>,
+    pub psus_per_stratum: Vec<u32>,
+    pub fpc_factor: Vec<f64>,
+    pub chunks: Vec<(usize, usize)>,
+}
+
+#[cfg(test)]
+impl TestDesign {
+    /// `fpc_factor` has one entry per stratum.
+    pub fn new(
+        weights: Vec<f64>,
+        psu_starts: Vec<u32>,
+        psu_stratum: Vec<u32>,
+        fpc_factor: Vec<f64>,
+    ) -> Self {
+        let mut psus_per_stratum = vec![0u32; fpc_factor.len()];
+        psu_stratum
+            .iter()
+            .for_each(|&h| psus_per_stratum[h as usize] += 1);
+        TestDesign {
+            chunks: crate::weight::chunks(&psu_starts),
+            weights,
+            psu_starts,
+            psu_stratum,
+            psus_per_stratum,
+            fpc_factor,
+        }
+    }
+
+    pub fn layout(&self) -> Layout<'_> {
+        Layout {
+            weights: &self.weights,
+            psu_starts: &self.psu_starts,
+            psu_stratum: &self.psu_stratum,
+            psus_per_stratum: &self.psus_per_stratum,
+            fpc_factor: &self.fpc_factor,
+            lonely_psu: LonelyPsu::Fail,
+            adjust_domain_lonely: false,
+            chunks: &self.chunks,
+        }
+    }
+}
+
 /// One indicator's values in design order: `y` is NaN outside the indicator's domain; `x`, a
 /// ratio's denominator, is `None` for every other kind (x = 1).
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +244,7 @@ pub struct Column<'a> {
 struct PsuSum {
     n: u64,
     n_positive: u64,
+    values: Sameness,
     a: f64,
     b: f64,
     w: f64,
@@ -167,6 +260,11 @@ impl PsuSum {
         let mut sum = PsuSum {
             n: 1,
             n_positive: (y != 0.0) as u64,
+            values: Sameness {
+                first: y,
+                seen: true,
+                varies: false,
+            },
             a: w * centred,
             b: w,
             w,
@@ -186,6 +284,7 @@ impl PsuSum {
     fn add(&mut self, other: &PsuSum) {
         self.n += other.n;
         self.n_positive += other.n_positive;
+        self.values.merge(&other.values);
         self.a += other.a;
         self.b += other.b;
         self.w += other.w;
@@ -205,6 +304,7 @@ struct StratumSums {
     /// Row-level sums, added to the cell's [`Stats`] when the stratum ends.
     n: u64,
     n_positive: u64,
+    values: Sameness,
     w: f64,
     wyy: f64,
     wxy: f64,
@@ -212,20 +312,66 @@ struct StratumSums {
     sum_aa: f64,
     sum_ab: f64,
     sum_bb: f64,
+    /// The first PSU's totals, and whether a later PSU's differ: PSU totals that are equal
+    /// throughout the stratum have co-moments of exactly 0 (the sums of squares and products
+    /// would leave a rounding residue of ~1e-16 relative, which R's two-pass variance does not).
+    first_a: f64,
+    first_b: f64,
+    a_varies: bool,
+    b_varies: bool,
 }
 
 impl StratumSums {
+    /// Adds one PSU's totals `A` and `B` to the sums of squares and products.
+    #[inline]
+    fn push(&mut self, a: f64, b: f64) {
+        if self.m == 0 {
+            (self.first_a, self.first_b) = (a, b);
+        } else {
+            self.a_varies |= a != self.first_a;
+            self.b_varies |= b != self.first_b;
+        }
+        self.m += 1;
+        self.sum_a += a;
+        self.sum_b += b;
+        self.sum_aa += a * a;
+        self.sum_ab += a * b;
+        self.sum_bb += b * b;
+    }
+
     /// Co-moments of the PSU totals about the domain's mean in the stratum.
     fn moments(&self) -> Welford {
         let m = self.m as f64;
-        let (mean_a, mean_b) = (self.sum_a / m, self.sum_b / m);
+        let mean_a = if self.a_varies {
+            self.sum_a / m
+        } else {
+            self.first_a
+        };
+        let mean_b = if self.b_varies {
+            self.sum_b / m
+        } else {
+            self.first_b
+        };
+        let both = self.a_varies && self.b_varies;
         Welford {
             m: self.m,
             mean_a,
             mean_b,
-            m_aa: (self.sum_aa - self.sum_a * mean_a).max(0.0),
-            m_ab: self.sum_ab - self.sum_a * mean_b,
-            m_bb: (self.sum_bb - self.sum_b * mean_b).max(0.0),
+            m_aa: if self.a_varies {
+                (self.sum_aa - self.sum_a * mean_a).max(0.0)
+            } else {
+                0.0
+            },
+            m_ab: if both {
+                self.sum_ab - self.sum_a * mean_b
+            } else {
+                0.0
+            },
+            m_bb: if self.b_varies {
+                (self.sum_bb - self.sum_b * mean_b).max(0.0)
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -557,14 +703,10 @@ fn chunk(
                     if a.m == 0 {
                         in_stratum.push(d);
                     }
-                    a.m += 1;
-                    a.sum_a += wc;
-                    a.sum_b += w;
+                    a.push(wc, w);
                     a.n_positive += (y != 0.0) as u64;
+                    a.values.see(y);
                     a.wyy += wc * centred;
-                    a.sum_aa += wc * wc;
-                    a.sum_ab += wc * w;
-                    a.sum_bb += w * w;
                 }
                 for &d in &in_stratum {
                     let a = &mut acc[d as usize];
@@ -585,20 +727,16 @@ fn chunk(
                         if a.m == 0 {
                             in_stratum.push(d);
                         }
-                        a.m += 1;
-                        a.sum_a += sum.a;
-                        a.sum_b += sum.b;
+                        a.push(sum.a, sum.b);
                         a.n += sum.n;
                         a.n_positive += sum.n_positive;
+                        a.values.merge(&sum.values);
                         a.w += sum.w;
                         a.wyy += sum.wyy;
                         if has_x {
                             a.wxy += sum.wxy;
                             a.wxx += sum.wxx;
                         }
-                        a.sum_aa += sum.a * sum.a;
-                        a.sum_ab += sum.a * sum.b;
-                        a.sum_bb += sum.b * sum.b;
                     },
                 );
             }
@@ -607,6 +745,7 @@ fn chunk(
                 let s = &mut stats[base + d as usize];
                 s.n += a.n;
                 s.n_positive += a.n_positive;
+                s.values.merge(&a.values);
                 s.sum_w += a.w;
                 s.sum_wy += a.sum_a;
                 s.sum_wx += a.sum_b;
@@ -805,6 +944,55 @@ mod tests {
     /// Many chunks, strata spanning chunk boundaries, PSUs of several rows, three domains:
     /// the kernel's co-moments equal the textbook formula computed directly.
     #[test]
+    fn psu_totals_equal_within_every_stratum_have_a_variance_of_exactly_zero() {
+        // A stratified sample, one row per PSU, weights and values constant within a stratum
+        // but not between: the PSU totals are too, so R's variance is exactly 0. Strata are
+        // long enough to be split between chunks, and the values are ones whose sums round.
+        let per_stratum = crate::weight::chunk_target(0) + 777;
+        let strata = 3usize;
+        let rows = strata * per_stratum;
+        let stratum = |i: usize| (i / per_stratum) as u32;
+        let psu_stratum: Vec<u32> = (0..rows).map(stratum).collect();
+        let weights: Vec<f64> = (0..rows)
+            .map(|i| [0.1, 1.7, 33.3][stratum(i) as usize])
+            .collect();
+        let y: Vec<f64> = (0..rows)
+            .map(|i| [0.3, 480.7, 1.0 / 3.0][stratum(i) as usize])
+            .collect();
+        let design = TestDesign::new(
+            weights,
+            (0..=rows as u32).collect(),
+            psu_stratum.clone(),
+            vec![0.9, 0.7, 0.95],
+        );
+        let layout = design.layout();
+        assert!(layout.chunks.len() > strata, "strata span chunks");
+        let segments = vec![0u32; rows];
+        for centre in [false, true] {
+            let column = Column {
+                y: &y,
+                x: None,
+                centre,
+            };
+            let shift = centres(&layout, &[(&segments, 1)], &[column]).remove(0);
+            let s = accumulate(&layout, &segments, 1, &[column], &shift).unwrap()[0];
+            assert_eq!((s.v_aa, s.v_ab, s.v_bb), (0.0, 0.0, 0.0), "centre {centre}");
+            let mean = (1.0 / s.sum_w, -(s.sum_wy / s.sum_w) / s.sum_w);
+            assert_eq!(s.variance(mean.0, mean.1), 0.0);
+            assert!(!s.values.constant(), "the values differ between strata");
+        }
+        // One domain per stratum: each constant, across the chunks that split it.
+        let column = Column {
+            y: &y,
+            x: None,
+            centre: true,
+        };
+        let shift = centres(&layout, &[(&psu_stratum, strata)], &[column]).remove(0);
+        let stats = accumulate(&layout, &psu_stratum, strata, &[column], &shift).unwrap();
+        assert!(stats.iter().all(|s| s.values.constant()), "{stats:?}");
+    }
+
+    #[test]
     fn chunked_accumulation_equals_the_direct_variance() {
         let rows = 3 * crate::weight::chunk_target(0) + 1234;
         let strata = 5u32;
@@ -823,10 +1011,6 @@ mod tests {
             k += 1;
         }
         psu_starts.push(rows as u32);
-        let mut psus_per_stratum = vec![0u32; strata as usize];
-        psu_stratum
-            .iter()
-            .for_each(|&h| psus_per_stratum[h as usize] += 1);
         let weights: Vec<f64> = (0..rows).map(|i| 1.0 + (i * 7 % 13) as f64 / 4.0).collect();
         let y: Vec<f64> = (0..rows)
             .map(|i| {
@@ -838,24 +1022,32 @@ mod tests {
             })
             .collect();
         let segments: Vec<u32> = (0..rows).map(|i| (i * 5 % 3) as u32).collect();
-        let fpc_factor = vec![1.0; strata as usize];
-        let layout = Layout {
-            weights: &weights,
-            psu_starts: &psu_starts,
-            psu_stratum: &psu_stratum,
-            psus_per_stratum: &psus_per_stratum,
-            fpc_factor: &fpc_factor,
-            lonely_psu: LonelyPsu::Fail,
-            adjust_domain_lonely: false,
-            chunks: &crate::weight::chunks(&psu_starts),
-        };
+        let design = TestDesign::new(
+            weights.clone(),
+            psu_starts.clone(),
+            psu_stratum.clone(),
+            vec![1.0; strata as usize],
+        );
+        let layout = design.layout();
         assert!(layout.chunks.len() >= 3);
         let column = Column {
             y: &y,
             x: None,
             centre: false,
         };
-        let stats = accumulate(&layout, &segments, 3, &[column], &[0.0; 3]).unwrap();
+        // A second column constant in domains 0 and 1, and in 2 but for its last row.
+        let last_of_2 = segments.iter().rposition(|&d| d == 2).unwrap();
+        let level: Vec<f64> = (0..rows)
+            .map(|i| [0.3, 480.7, 1.0 / 3.0][segments[i] as usize] + f64::from(i == last_of_2))
+            .collect();
+        let levels = Column {
+            y: &level,
+            x: None,
+            centre: false,
+        };
+        let stats = accumulate(&layout, &segments, 3, &[column, levels], &[0.0; 6]).unwrap();
+        let constant: Vec<bool> = stats.iter().map(|s| s.values.constant()).collect();
+        assert_eq!(constant, [false, false, false, true, true, false]);
 
         for d in 0..3u32 {
             let mut v = [0.0f64; 3];

@@ -15,17 +15,19 @@
 //! The variance is [`kernel::Stats::variance`] of that influence (Taylor linearisation,
 //! Lumley 2010 §2.3, Wolter 2007 ch. 6), of its calibration residuals in a calibrated design
 //! ([`calibrated`]); `df` is R's `degf()` of the domain (PSUs minus strata
-//! with rows in it); `deff` is R's `deff = TRUE`: the variance over that of a simple random
-//! sample without replacement of the same size, which needs weights that sum to more than the
-//! sample (it is null otherwise, where R gives `Inf` or `NA`).
+//! with rows in it); `deff` is R's `deff = "replace"`: the variance over that of a simple
+//! random sample of the same size drawn with replacement (`svyvar / n`). Unlike R's
+//! `deff = TRUE` (without replacement, with N̂ = Σw), it does not change when every weight is
+//! multiplied by a constant, so weights raked to shares (Σw ≈ n) get a meaningful one.
 //!
 //! Each segmentation is one call of [`kernel::accumulate`] for all indicators (quantiles take
 //! another, for their interval); the kernel splits rows into chunks for rayon and merges them
 //! in a fixed order, so output does not depend on the thread count.
 //!
 //! Intervals ([`ci`]): proportions by their `ci` method; where R gives none for a proportion of
-//! exactly 0 or 1, the Clopper–Pearson interval at n* = n, with `ci_method = "korn-graubard"`
-//! and flag `ci_korn_graubard`. Means, totals and ratios: `estimate ± t(df)·SE`.
+//! exactly 0 or 1, the Clopper–Pearson interval at n* = n adjusted for the design's degrees of
+//! freedom (NCHS 2017, [`ci::exact_degenerate`]), with `ci_method = "korn-graubard"` and flag
+//! `ci_korn_graubard`. Means, totals and ratios: `estimate ± t(df)·SE`.
 
 pub mod calibrated;
 pub mod ci;
@@ -427,8 +429,9 @@ fn linear_estimate(out: &mut EstimateRow, indicator: &IndicatorPlan, s: &Stats) 
     let n = s.n as f64;
     // svyvar: the weighted variance with divisor n - 1 ...
     let svyvar = |sum_square: f64, mean: f64| (sum_square / w - mean * mean) * n / (n - 1.0);
-    // ... times the without-replacement SRS factor of a total (R's `deff = TRUE`).
-    let srs = (w - n) / (w * n);
+    // ... over n: the variance of a simple random sample with replacement (R's
+    // `deff = "replace"`), which does not depend on how the weights are scaled.
+    let srs = 1.0 / n;
     let (estimate, variance, srs_variance) = match indicator.kind {
         IndicatorKind::Proportion | IndicatorKind::Mean => {
             let centred = s.sum_wy / w;
@@ -462,7 +465,8 @@ fn linear_estimate(out: &mut EstimateRow, indicator: &IndicatorPlan, s: &Stats) 
     let se = variance.sqrt();
     out.estimate = Some(estimate);
     out.df = Some(df);
-    out.deff = (s.n > 1 && w > n && srs_variance > 0.0 && variance.is_finite())
+    // A constant value has no deff (0/0), however its sums of squares round.
+    out.deff = (s.n > 1 && !s.values.constant() && srs_variance > 0.0 && variance.is_finite())
         .then(|| variance / srs_variance);
     if !se.is_finite() {
         push_flag(out, "no_variance");
@@ -481,7 +485,7 @@ fn linear_estimate(out: &mut EstimateRow, indicator: &IndicatorPlan, s: &Stats) 
     // Where R gives no interval for a proportion of exactly 0 or 1, give the exact one.
     let interval = match interval {
         None if indicator.kind == IndicatorKind::Proportion && indicator.ci != CiMethod::Wald => {
-            ci::exact_degenerate(estimate, n, LEVEL).inspect(|_| {
+            ci::exact_degenerate(estimate, n, df, LEVEL).inspect(|_| {
                 out.ci_method = CiMethod::KornGraubard.as_str().to_string();
                 push_flag(out, "ci_korn_graubard");
             })

@@ -334,11 +334,18 @@ fn flag_notes(plan: &Plan) -> Vec<String> {
         ),
         format!("unreliable: relatieve standaardfout boven {}.", rules.max_rse),
         format!(
-            "low_effective_n: effectieve steekproefomvang onder {} (NCHS-norm voor percentages).",
+            "low_effective_n: effectieve steekproefomvang onder {} (NCHS-norm voor percentages: \
+             p(1 − p)/SE², anders n gedeeld door het design-effect).",
             rules.min_effective_n
         ),
         format!("low_df: minder dan {} vrijheidsgraden in het design.", rules.min_df),
-        "no_interval: geen betrouwbaarheidsinterval te berekenen (bijv. percentage 0 of 100, of df 0).".to_string(),
+        "no_interval: geen betrouwbaarheidsinterval te berekenen (bijv. df 0).".to_string(),
+        "ci_korn_graubard: bij een percentage van 0 of 100 het Korn-Graubard-interval (NCHS 2017), \
+         met de vrijheidsgraden van het design.".to_string(),
+        format!(
+            "{}: geen respondenten in deze groep (n = 0); er is niets te schatten of te beschermen.",
+            crate::disclosure::EMPTY_DOMAIN
+        ),
         "Verandering: verschil tussen twee metingen als onafhankelijke steekproeven, met t-toets (Welch-Satterthwaite-vrijheidsgraden); significant bij p < 0,05.".to_string(),
     ]
 }

@@ -371,6 +371,8 @@ fn flag_text(code: &str) -> &str {
         "low_effective_n" => "kleine effectieve steekproef",
         "low_df" => "weinig vrijheidsgraden",
         "no_interval" => "geen betrouwbaarheidsinterval",
+        crate::disclosure::EMPTY_DOMAIN => "geen respondenten in deze groep",
+        "ci_korn_graubard" => "interval volgens Korn-Graubard (percentage 0 of 100)",
         other => other,
     }
 }

@@ -2,9 +2,10 @@
 //! dense arrays once per wave.
 //!
 //! Matches R `svydesign(ids = ~psu or ~1, strata = ~strata, weights = ~weight, fpc = ~fpc,
-//! nest = TRUE)`: PSU identifiers are unique within a stratum (`nest`), an absent weight is 1,
-//! an absent PSU makes every row its own PSU, and an `fpc` value at most 1 is a sampling
-//! fraction while a larger one is the population number of PSUs in the stratum. Calibration to
+//! nest = TRUE)`: PSU identifiers are unique within a stratum (`nest`), an absent PSU makes
+//! every row its own PSU, and an `fpc` value at most 1 is a sampling fraction `f_h` while a
+//! larger one is the population number of PSUs `N_h` in the stratum (`f_h = n_h / N_h`). An
+//! absent weight is `1 / f_h` with an fpc (as R derives the weights from it) and 1 without. Calibration to
 //! population margins ([`calibrate`]) replaces the weights and leaves its record in the design
 //! for the variance.
 
@@ -15,7 +16,7 @@ use polars::prelude::*;
 use crate::codes::{encode, Key};
 use crate::derive::DerivedFrame;
 use crate::diag::{Diagnostic, Failure};
-use crate::spec::{DesignPlan, LonelyPsu, SchemaPlan, Segmentation, WeightingPlan};
+use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
 
 /// One wave's data with its design, ready for estimation.
@@ -85,6 +86,18 @@ pub fn describe_row(frame: &DataFrame, schema: &SchemaPlan, row: usize) -> Strin
     } else {
         format!("respondent {}", key.join("|"))
     }
+}
+
+/// Builds the design of one wave as the pipeline declares it: its design, weighting, schema
+/// (to name respondents in errors) and segmentations.
+pub fn of_plan(data: DerivedFrame, plan: &Plan) -> Result<SurveyDesign, Failure> {
+    apply(
+        data,
+        &plan.design,
+        plan.weighting.as_ref(),
+        &plan.schema,
+        &plan.segmentations,
+    )
 }
 
 /// Builds the design of one wave.
@@ -193,16 +206,34 @@ pub fn apply(
         psus_per_stratum[h as usize] += 1;
     }
 
-    let fpc_factor = match &plan.fpc {
-        None => vec![1.0; stratum_keys.len()],
-        Some(name) => fpc_factors(
+    let populations = match &plan.fpc {
+        None => None,
+        Some(name) => Some(populations(
             &column(name)?,
             name,
             &strata,
             &psus_per_stratum,
             &stratum_keys,
-        )?,
+        )?),
     };
+    let fpc_factor = match &populations {
+        None => vec![1.0; stratum_keys.len()],
+        Some(populations) => populations
+            .iter()
+            .zip(&psus_per_stratum)
+            .map(|(&big_n, &n)| 1.0 - f64::from(n) / big_n)
+            .collect(),
+    };
+    // Without a weight column, R's svydesign() takes the sampling weights from the fpc:
+    // N_h / n_h, by way of probs = 1 / (N_h / n_h) and weights = 1 / probs. The round trip
+    // is R's rounding, kept so that a quantile on a knife edge (a cumulative weight share of
+    // exactly p, as with equal weights) falls on the same side as in R.
+    if let (None, Some(populations)) = (&plan.weight, &populations) {
+        for (w, &h) in weights.iter_mut().zip(&strata) {
+            let h = h as usize;
+            *w = 1.0 / (1.0 / (populations[h] / f64::from(psus_per_stratum[h])));
+        }
+    }
 
     let description = describe(plan);
     let chunks = chunks(&psu_starts);
@@ -499,8 +530,10 @@ fn counting_sort(keys: &[u32], rows: Vec<u32>) -> Vec<u32> {
     sorted
 }
 
-/// `1 - f_h` per stratum; the fpc must be constant within a stratum.
-fn fpc_factors(
+/// The population number of PSUs `N_h` of each stratum from the fpc column, which must be
+/// constant within a stratum: a value above 1 is `N_h`, a value at most 1 the sampling fraction
+/// `f_h`, whence `N_h = n_h / f_h` (as R's `as.fpc()`).
+fn populations(
     column: &Column,
     name: &str,
     strata: &[u32],
@@ -544,24 +577,21 @@ fn fpc_factors(
             Some(_) => {}
         }
     }
-    let mut factors = Vec::with_capacity(n_psu.len());
+    let mut populations = Vec::with_capacity(n_psu.len());
     for (h, value) in per_stratum.into_iter().enumerate() {
+        let n = f64::from(n_psu[h]);
         let value = value.unwrap_or(1.0);
-        let fraction = if value <= 1.0 {
-            value
-        } else {
-            n_psu[h] as f64 / value
-        };
-        if fraction > 1.0 {
+        let population = if value <= 1.0 { n / value } else { value };
+        if n > population {
             return Err(Diagnostic::error(
                 "W007",
                 format!("fpc {name:?} in stratum {}: population {value} is smaller than the sample's {} PSUs", keys[h], n_psu[h]),
             )
             .into());
         }
-        factors.push(1.0 - fraction);
+        populations.push(population);
     }
-    Ok(factors)
+    Ok(populations)
 }
 
 /// `svydesign(...)`-like one-line description for the manifest and the report.

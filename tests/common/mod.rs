@@ -45,14 +45,7 @@ pub fn plan_and_design_with(
     let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
     let accepted = valid.report.rows_accepted;
     let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::apply(
-        derived,
-        &plan.design,
-        plan.weighting.as_ref(),
-        &plan.schema,
-        &plan.segmentations,
-    )
-    .unwrap();
+    let design = weight::of_plan(derived, &plan).unwrap();
     (plan, design, accepted)
 }
 

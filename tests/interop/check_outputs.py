@@ -484,15 +484,25 @@ def check_estimates(est: Parquet, respondents: Parquet, labels: dict, spec: dict
     check_types(est, ESTIMATES_COLUMNS)
     rows, suppressed = check_suppression(est, ESTIMATES_NULL_WHEN_SUPPRESSED)
     min_n = (spec.get("disclosure") or {}).get("min_n", DEFAULT_MIN_N)
+    empty = 0
     for i, row in enumerate(rows):
         if row["suppressed"]:
+            continue
+        # An empty domain is published as such: n = 0, no estimate, flag empty_domain alone.
+        if row["n"] == 0:
+            if row["estimate"] is not None or row["flag"] != "empty_domain":
+                fail(f"{est.name}: row {i} ({describe(row)}) has n = 0 but an estimate or another flag")
+            empty += 1
             continue
         if row["estimate"] is None or row["n"] is None:
             fail(f"{est.name}: row {i} ({describe(row)}) is not suppressed but has no estimate or n")
         if row["n"] < min_n:
             fail(f"{est.name}: row {i} ({describe(row)}) is not suppressed but n = {row['n']} < min_n {min_n}")
     recomputed = recompute_totals(est, rows, respondents, labels, spec)
-    return rows, f"{suppressed} suppressed, unsuppressed n >= {min_n}, {recomputed} totals recomputed"
+    return rows, (
+        f"{suppressed} suppressed, {empty} empty domains, unsuppressed n >= {min_n}, "
+        f"{recomputed} totals recomputed"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,6 +521,11 @@ def check_changes(ch: Parquet, estimate_rows: list[dict]) -> str:
         if row["suppressed"]:
             continue
         where = f"row {i} ({describe(row)})"
+        if row["flag"] == "no_estimate":
+            # An empty domain (or one without an estimate) on either side: nothing to compare.
+            if row["difference"] is not None:
+                fail(f"{ch.name}: {where} has no estimate but a difference")
+            continue
         for name in ["estimate", "base_estimate", "difference", "ci_lower", "ci_upper"]:
             if row[name] is None:
                 fail(f"{ch.name}: {where} is not suppressed but {name} is null")

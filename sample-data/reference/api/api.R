@@ -9,12 +9,14 @@
 # default C++ variance code (options(survey.use_rcpp = TRUE)).
 #
 # Writes, next to this script:
-#   apisrs.csv, apistrat.csv, apiclus1.csv   the data peiling reads (a subset of the columns)
+#   apisrs.csv, apistrat.csv, apiclus1.csv   the data peiling reads (a subset of the columns,
+#                                            and two derived ones: grades, fpc_fraction)
 #   reference.csv                            one row per design x indicator x segment
 #   meta.csv                                 R and survey versions
 #   margins-<design>.csv                     population margins of each calibrated design
 #                                            (variable,category,target; a crossing is `a*b`
-#                                            with categories `x|y`; targets are counts)
+#                                            with categories `x|y`; targets are counts, or
+#                                            shares summing to 1 per variable: strat-rake-shares)
 #   weights.csv                              design,id,weight: the calibrated (and trimmed)
 #                                            weights of every calibrated design, per respondent
 # The pipelines <design>.toml next to this script are written by hand; a calibrated design's
@@ -27,9 +29,34 @@
 #   rows but keeps the full design's PSU counts, which peiling reproduces by padding;
 # * df is degf() of that subset design; means, totals and ratios get est +/- qt(0.975, df) * SE;
 # * quantiles: svyquantile(qrule = "math", interval.type = "mean"), SE = width / (2 t);
+# * the design effect is R's deff = "replace" (svymean, svytotal, svyratio and the proportion's
+#   svymean): the design's variance over that of a simple random sample of the same n drawn
+#   WITH replacement, i.e. without the factor (1 - n / N-hat) that deff = TRUE puts in the SRS
+#   variance. svymean: svyvar(y) / n; svytotal: svyvar(y) * (sum w)^2 / n; svyratio (its
+#   survey.design2 method): the deff of svytotal(r, deff = "replace") of its linearisation
+#   r = (y - R x) / X-hat, i.e. V(R-hat) / (svyvar(r) * (sum w)^2 / n); svyvar has the n - 1
+#   divisor and n counts the rows of nonzero weight. A constant value has deff 0/0: none (NA).
+#   (deff = TRUE multiplies the SRS variance by 1 - n / N-hat, which is 0 or negative where the
+#   weights sum to n or less, as the Dementiemonitor's do: no deff, or a meaningless one.)
 # * for a proportion of exactly 0 or 1, where R gives no interval (logit, wilson,
-#   korn-graubard), peiling gives the Clopper-Pearson interval with n* = n, flagged
-#   "ci_korn_graubard"; it is computed here by hand with qbeta().
+#   korn-graubard), peiling gives the interval of the NCHS Data Presentation Standards for
+#   Proportions (Parker et al. 2017, Vital Health Stat 2(175)): the Clopper-Pearson
+#   (Korn-Graubard) interval at the effective sample size, which is n when p is 0 or 1, adjusted
+#   for the design's degrees of freedom, n* = min(n, n * (qt(0.975, n - 1) / qt(0.975, df))^2):
+#   [0, qbeta(0.975, 1, n*)] for p = 0 and [qbeta(0.025, n*, 1), 1] for p = 1, flagged
+#   "ci_korn_graubard" with ci_method "korn-graubard"; computed here by hand with qbeta(). Where
+#   that is undefined (df <= 0 or n <= 1) there is no interval, as for any other estimate with
+#   df <= 0: ci NA, flag "no_interval", ci_method the indicator's own;
+# * a proportion with an SE of exactly 0 (and df > 0) has the interval [p, p] for every method,
+#   the limit of each as SE -> 0 (R gives wilson NaN and korn-graubard [0.5, 0.5], n* = Inf).
+#   It happens for a calibration variable over the whole sample (below) and for a value
+#   constant within the strata of a stratified design (strat-const).
+#
+# Designs without a weight column (clus1-fpc-noweight, strat-fpc-noweight,
+# strat-fraction-noweight): svydesign() with fpc and no weights derives the sampling weights from
+# the fpc: N_h / n_h for population sizes N_h (n_h the sampled PSUs in stratum h), and for
+# sampling fractions f_h <= 1 (column fpc_fraction) N_h = n_h / f_h, so 1 / f_h (up to rounding).
+# The derived weights' sums are printed when this runs.
 #
 # Calibrated designs (the ones with a calibration step in `designs`): svydesign(), then
 # calibrate() or postStratify() on the whole sample, then optionally trimWeights(); every
@@ -51,8 +78,13 @@
 #   the whole sample: for calibrated designs the korn-graubard interval is computed here with
 #   svyciprop's own formula and n = the rows in the domain, as R gives for the uncalibrated
 #   designs, whose subsets drop the other rows (and as peiling does);
-# * a proportion of a calibration variable over the whole sample has an SE of exactly 0: its
-#   intervals are [p, p] for every method (R gives wilson NaN and korn-graubard [0.5, 0.5]).
+# * a proportion of a calibration variable over the whole sample has an SE of exactly 0, so its
+#   intervals are [p, p] for every method (see above);
+# * margins given as shares (strat-rake-shares): peiling reads a share as a share of the
+#   design-weighted total of the rows its variable's categories cover, so the count R calibrates
+#   to is share x sum(design weights of the covered rows), a constant computed here from the
+#   sample. R treats that count as a fixed population total: the variance has no term for the
+#   sampling error of the estimated total N-hat it is a share of (nor has peiling's).
 
 .libPaths(c("/opt/rlib", .libPaths()))
 suppressPackageStartupMessages(library(survey))
@@ -60,8 +92,23 @@ stopifnot(packageVersion("survey") >= "4.5")
 here <- "sample-data/reference/api"
 
 data(api)
+# Two derived columns:
+# * grades: the grade levels of the school's type, E (K-5) 6, M (6-8) 3, H (9-12) 4 -- a value
+#   constant within apistrat's strata (stype), for strat-const;
+# * fpc_fraction: the first stage's sampling fraction n_h / fpc, n_h the PSUs (dnum for apiclus1,
+#   schools otherwise) sampled in the school's stratum (stype for apistrat, none otherwise), for
+#   strat-fraction-noweight. Written with write.csv's 15 digits; R reads it back like peiling.
+derive <- function(frame, psu, stratum) {
+  frame$grades <- c(E = 6, M = 3, H = 4)[as.character(frame$stype)]
+  first <- !duplicated(paste(stratum, psu))
+  frame$fpc_fraction <- ave(as.numeric(first), stratum, FUN = sum) / frame$fpc
+  frame
+}
+apisrs <- derive(apisrs, apisrs$cds, 1)
+apistrat <- derive(apistrat, apistrat$cds, apistrat$stype)
+apiclus1 <- derive(apiclus1, apiclus1$dnum, 1)
 columns <- c("cds", "stype", "dnum", "cname", "pw", "fpc", "api00", "api99", "enroll", "meals",
-             "ell", "sch.wide", "awards")
+             "ell", "sch.wide", "awards", "grades", "fpc_fraction")
 export <- function(frame, name) {
   out <- frame[, columns]
   names(out) <- sub(".", "_", names(out), fixed = TRUE)
@@ -100,6 +147,10 @@ api_awards <- margin("awards", c("No", "Yes"), c(2400, 3794))
 clus1_population <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch_wideYes = 5122)
 strat_population <- c(`(Intercept)` = 6194, awardsYes = 3794, sch_wideYes = 5122)
 strat_margins <- rbind(api_awards, api_sch_wide)
+# Shares for strat-rake-shares, away from the sample's design-weighted shares (awards Yes 0.639,
+# sch_wide Yes 0.828).
+strat_share_margins <- rbind(margin("awards", c("No", "Yes"), c(0.4, 0.6)),
+                             margin("sch_wide", c("No", "Yes"), c(0.25, 0.75)))
 trim_bounds <- c(min = 0.6, max = 1.4)  # relative to the mean calibrated weight
 
 # Gezondheidsmonitor margins, made up: the design-weighted sample totals per category, each
@@ -153,6 +204,13 @@ gm_rake <- function(design) {
             maxit = 500)
 }
 
+# Margins in shares as counts, as peiling reads them: each share times the design-weighted
+# total of the rows its variable's categories cover (w: the design weights).
+share_counts <- function(d, margins, w) {
+  before <- achieved_margins(d, margins, w)
+  margins$target * ave(before, margins$variable, FUN = sum)
+}
+
 calibrations <- list(
   "clus1-poststratify" = list(
     method = "poststratify", margins = api_stype,
@@ -183,9 +241,27 @@ calibrations <- list(
                   sum(tw < lower), sum(tw > upper), sum(tw != w), sum(w), sum(tw)))
       trimmed
     }),
+  "strat-rake-shares" = list(
+    method = "rake", margins = strat_share_margins, shares = TRUE,
+    step = function(design) {
+      # awards and sch_wide cover every row, so both shares are of N-hat = sum(pw); the counts
+      # are fixed population totals to calibrate() (no variance from N-hat).
+      w <- weights(design)
+      counts <- share_counts(design$variables, strat_share_margins, w)
+      key <- paste(strat_share_margins$variable, strat_share_margins$category)
+      stopifnot(!anyNA(design$variables$awards), !anyNA(design$variables$sch_wide))
+      population <- c(`(Intercept)` = sum(w), awardsYes = counts[key == "awards Yes"],
+                      sch_wideYes = counts[key == "sch_wide Yes"])
+      cat(sprintf("strat-rake-shares: N-hat = sum(pw) = %.10f; counts %s\n", sum(w),
+                  paste(sprintf("%s = %.10f", key, counts), collapse = ", ")))
+      calibrate(design, ~awards + sch_wide, population = population, calfun = "raking",
+                epsilon = 1e-13, maxit = 500)
+    }),
   "gm-rake" = list(method = "rake", margins = gm_margins, step = gm_rake))
 
-# --- designs: name, data, svydesign arguments, lonely-PSU options[, calibration] -----------
+# --- designs: name, data, svydesign arguments, lonely-PSU options, and optionally
+#     calibration = (a step above), weighted = FALSE (no weight column: svydesign() derives the
+#     weights from the fpc), indicators = and segmentations = (other than the data's own) -----
 designs <- list(
   list("srs", "apisrs", ~1, NULL, ~fpc, "fail", FALSE),
   list("srs-nofpc", "apisrs", ~1, NULL, NULL, "fail", FALSE),
@@ -203,13 +279,28 @@ designs <- list(
   list("gm-adjust-domain", "gm", ~1, ~gemeente, NULL, "adjust", TRUE),
   list("gm-average-domain", "gm", ~1, ~gemeente, NULL, "average", TRUE),
   list("clus1-poststratify", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE,
-       calibrations[["clus1-poststratify"]]),
-  list("clus1-rake", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE, calibrations[["clus1-rake"]]),
+       calibration = calibrations[["clus1-poststratify"]]),
+  list("clus1-rake", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE,
+       calibration = calibrations[["clus1-rake"]]),
   list("clus1-linear", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE,
-       calibrations[["clus1-linear"]]),
+       calibration = calibrations[["clus1-linear"]]),
   list("strat-linear-trim", "apistrat", ~1, ~stype, ~fpc, "fail", FALSE,
-       calibrations[["strat-linear-trim"]]),
-  list("gm-rake", "gm", ~1, ~gemeente, NULL, "remove", FALSE, calibrations[["gm-rake"]]))
+       calibration = calibrations[["strat-linear-trim"]]),
+  list("gm-rake", "gm", ~1, ~gemeente, NULL, "remove", FALSE,
+       calibration = calibrations[["gm-rake"]]),
+  # Values constant within strata (equal weights within strata, fpc): R's variance of the whole
+  # sample's mean, total, proportion and quantile is exactly 0.
+  list("strat-const", "apistrat", ~1, ~stype, ~fpc, "fail", FALSE,
+       indicators = function(d) strat_const_indicators(d),
+       segmentations = list("total", "stype", "awards")),
+  # No weight column: weights from the fpc (population sizes, or sampling fractions).
+  list("clus1-fpc-noweight", "apiclus1", ~dnum, NULL, ~fpc, "fail", FALSE, weighted = FALSE),
+  list("strat-fpc-noweight", "apistrat", ~1, ~stype, ~fpc, "fail", FALSE, weighted = FALSE),
+  list("strat-fraction-noweight", "apistrat", ~1, ~stype, ~fpc_fraction, "fail", FALSE,
+       weighted = FALSE),
+  # Raked to margins in shares, from design weights pw (not 1).
+  list("strat-rake-shares", "apistrat", ~1, ~stype, ~fpc, "fail", FALSE,
+       calibration = calibrations[["strat-rake-shares"]]))
 
 # --- indicators: kind, population, value (numerator), denominator, probability, ci ---------
 api_indicators <- function(d) list(
@@ -239,6 +330,15 @@ gm_indicators <- function(d) {
     uren_median = list("quantile", carer, d$uren_pw, p = 0.5),
     respijt_per_uur = list("ratio", carer, d$respijt, denominator = d$uren_pw))
 }
+# strat-const: values constant within apistrat's strata (stype); grades is derived above.
+strat_const_indicators <- function(d) list(
+  elementary_logit = list("proportion", TRUE, d$stype == "E", ci = "logit"),
+  elementary_wilson = list("proportion", TRUE, d$stype == "E", ci = "wilson"),
+  elementary_korn_graubard = list("proportion", TRUE, d$stype == "E", ci = "korn-graubard"),
+  elementary_wald = list("proportion", TRUE, d$stype == "E", ci = "wald"),
+  grades_mean = list("mean", TRUE, d$grades),
+  grades_total = list("total", TRUE, d$grades),
+  grades_median = list("quantile", TRUE, d$grades, p = 0.5))
 api_segmentations <- list("total", "stype", "cname", c("stype", "awards"))
 gm_segmentations <- list("total", "ggd_regio", c("geslacht", "leeftijd_cat"))
 
@@ -257,6 +357,15 @@ korn_graubard <- function(sub, n, level = 0.95) {
 }
 kg_changed <- list()
 
+# The interval of a proportion of exactly 0 or 1 (NCHS Data Presentation Standards for
+# Proportions, 2017): Clopper-Pearson at n* = min(n, n * (t(n - 1) / t(df))^2); NA where that
+# is undefined (n <= 1 or df <= 0).
+exact_degenerate <- function(all_one, n, df) {
+  if (n <= 1 || df <= 0) return(c(NA, NA))
+  n_star <- min(n, n * (qt(0.975, n - 1) / qt(0.975, df))^2)
+  if (all_one) c(qbeta(0.025, n_star, 1), 1) else c(0, qbeta(0.975, 1, n_star))
+}
+
 # One domain: a subset design with the indicator's values in .y (and .x); keep marks the
 # domain's rows in the full data. A calibrated design's subset keeps every row (weight 0
 # outside the domain), an uncalibrated one only the domain's rows.
@@ -270,17 +379,18 @@ estimate_domain <- function(sub, ind, keep) {
               deff = NA, flag = NA, ci_method = switch(kind, proportion = ind$ci,
                                                         quantile = "woodruff", "t"))
   if (kind %in% c("mean", "total")) {
-    m <- if (kind == "mean") svymean(~.y, sub, deff = TRUE) else svytotal(~.y, sub, deff = TRUE)
+    m <- if (kind == "mean") svymean(~.y, sub, deff = "replace")
+         else svytotal(~.y, sub, deff = "replace")
     est <- coef(m)[[1]]; se <- SE(m)[[1]]
     out[c("estimate", "std_error", "deff")] <- list(est, se, deff(m)[[1]])
     out[c("ci_lower", "ci_upper")] <- list(est - t975(df) * se, est + t975(df) * se)
   } else if (kind == "ratio") {
-    r <- svyratio(~.y, ~.x, sub, deff = TRUE)
+    r <- svyratio(~.y, ~.x, sub, deff = "replace")
     est <- coef(r)[[1]]; se <- sqrt(r$var[1, 1])
     out[c("estimate", "std_error", "deff")] <- list(est, se, attr(r, "deff")[1, 1])
     out[c("ci_lower", "ci_upper")] <- list(est - t975(df) * se, est + t975(df) * se)
   } else if (kind == "proportion") {
-    m <- svymean(~.y, sub, deff = TRUE)
+    m <- svymean(~.y, sub, deff = "replace")
     est <- coef(m)[[1]]; se <- SE(m)[[1]]
     out[c("estimate", "std_error", "deff")] <- list(est, se, deff(m)[[1]])
     method <- c(logit = "xlogit", wilson = "wilson", "korn-graubard" = "beta", wald = "mean")[[ind$ci]]
@@ -291,17 +401,21 @@ estimate_domain <- function(sub, ind, keep) {
       if (n == nrow(sub)) stopifnot(identical(ci, raw))
       else kg_changed[[length(kg_changed) + 1]] <<- abs(ci - raw)
     }
-    # A calibration variable over the whole sample (sch_wide in clus1-rake, clus1-linear) has an
-    # SE of exactly 0; R then gives the wilson interval NaN and the korn-graubard one
-    # [0.5, 0.5] (n* = Inf). The reference gives the limit of every method, [p, p].
-    if (calibrated && identical(se, 0) && est > 0 && est < 1) ci <- c(est, est)
+    # An SE of exactly 0 (a calibration variable over the whole sample, sch_wide in clus1-rake
+    # and clus1-linear; a value constant within strata, strat-const); R then gives the wilson
+    # interval NaN and the korn-graubard one [0.5, 0.5] (n* = Inf). The reference gives the
+    # limit of every method, [p, p] (with df <= 0 there is no t, so no interval).
+    if (identical(se, 0) && est > 0 && est < 1 && df > 0) ci <- c(est, est)
     # All values 0 or all 1: the proportion is exactly 0 or 1, though R's weighted mean may
-    # round to 1 - 1e-16 and then give the degenerate logit interval [p, p].
+    # round to 1 - 1e-16 and then give the degenerate logit interval [p, p]. The NCHS interval
+    # (exact_degenerate); where it is undefined, none (flagged "no_interval" below).
     y <- sub$variables$.y[inside]
     if (ind$ci != "wald" && is.finite(se) && (all(y == 0) || all(y == 1))) {
-      ci <- if (all(y == 0)) c(0, qbeta(0.975, 1, n)) else c(qbeta(0.025, n, 1), 1)
-      out$flag <- "ci_korn_graubard"
-      out$ci_method <- "korn-graubard"
+      ci <- exact_degenerate(all(y == 1), n, df)
+      if (all(is.finite(ci))) {
+        out$flag <- "ci_korn_graubard"
+        out$ci_method <- "korn-graubard"
+      }
     }
     out[c("ci_lower", "ci_upper")] <- list(ci[1], ci[2])
   } else if (kind == "quantile") {
@@ -343,18 +457,30 @@ for (spec in designs) {
   name <- spec[[1]]
   d <- if (spec[[2]] == "gm") gm else data_sets[[spec[[2]]]]
   options(survey.lonely.psu = spec[[6]], survey.adjust.domain.lonely = spec[[7]])
-  design <- svydesign(ids = spec[[3]], strata = spec[[4]], weights = if (spec[[2]] == "gm") ~gewicht else ~pw,
+  weight_column <- if (isFALSE(spec$weighted)) NULL else if (spec[[2]] == "gm") ~gewicht else ~pw
+  design <- svydesign(ids = spec[[3]], strata = spec[[4]], weights = weight_column,
                       fpc = spec[[5]], data = d, nest = TRUE)
-  calibration <- if (length(spec) >= 8) spec[[8]] else NULL
+  if (is.null(weight_column)) {
+    w <- weights(design)
+    cat(sprintf("%s: weights from the fpc (%s): %s; sum %.10f\n", name, deparse(spec[[5]]),
+                paste(sprintf("%.10g", sort(unique(w))), collapse = ", "), sum(w)))
+  }
+  calibration <- spec$calibration
   if (!is.null(calibration)) {
     margins <- calibration$margins
+    # Shares as written (they print exactly at 15 digits); counts at full precision.
+    target_text <- if (isTRUE(calibration$shares)) as.character(margins$target)
+                   else sprintf("%.17g", margins$target)
+    stopifnot(as.numeric(target_text) == margins$target)
     write_lines(c("variable,category,target",
-                  paste(margins$variable, margins$category, sprintf("%.17g", margins$target), sep = ",")),
+                  paste(margins$variable, margins$category, target_text, sep = ",")),
                 paste0("margins-", name, ".csv"))
+    targets <- if (isTRUE(calibration$shares)) share_counts(d, margins, weights(design))
+               else margins$target
     weighted <- calibration$step(design)
     w <- weights(weighted)
     stopifnot(length(w) == nrow(d), all(is.finite(w)), all(w > 0))
-    residual <- (achieved_margins(d, margins, w) - margins$target) / margins$target
+    residual <- (achieved_margins(d, margins, w) - targets) / targets
     cat(sprintf("%s: %s%s, %d margin categories, max |achieved - target| / target = %.3g; weights %.6g .. %.6g, sum %.10g\n",
                 name, calibration$method, if (is.null(calibration$trim)) "" else " + trim",
                 nrow(margins), max(abs(residual)), min(w), max(w), sum(w)))
@@ -363,8 +489,10 @@ for (spec in designs) {
     design <- weighted
   }
   calibrated <- !is.null(design$postStrata)
-  indicators <- if (spec[[2]] == "gm") gm_indicators(d) else api_indicators(d)
-  segmentations <- if (spec[[2]] == "gm") gm_segmentations else api_segmentations
+  indicators <- if (!is.null(spec$indicators)) spec$indicators(d)
+                else if (spec[[2]] == "gm") gm_indicators(d) else api_indicators(d)
+  segmentations <- if (!is.null(spec$segmentations)) spec$segmentations
+                   else if (spec[[2]] == "gm") gm_segmentations else api_segmentations
   for (id in names(indicators)) {
     ind <- indicators[[id]]
     population <- rep(ind[[2]], length.out = nrow(d))
