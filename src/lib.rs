@@ -16,7 +16,8 @@
 //!                                                         first by output::folder::claim)
 //! ```
 //!
-//! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow.
+//! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow, and
+//! [`prepare`] its part up to the weighted designs, which the R suites and benchmarks share.
 
 pub mod changes;
 pub mod codes;
@@ -227,6 +228,72 @@ fn manifest(
     }
 }
 
+/// A plan's weighted designs, one per input (wave), and what validation found.
+pub struct Prepared {
+    pub designs: Vec<weight::SurveyDesign>,
+    validated: Validated,
+}
+
+impl Prepared {
+    /// Rows accepted by validation, over every input.
+    pub fn rows_accepted(&self) -> usize {
+        self.validated.counts().1
+    }
+}
+
+/// Everything `run` does before estimation: ingest and validate every input (a CSV file in the
+/// streaming pass where it can be), fail when too many rows were rejected, derive, weight. The
+/// R suites and the benchmarks start here, so they take the same path as a run.
+pub fn prepare(plan: &mut Plan, progress: &dyn Progress) -> Result<Prepared, Failure> {
+    prepare_timed(plan, &mut Clock::default(), progress)
+}
+
+fn prepare_timed(
+    plan: &mut Plan,
+    clock: &mut Clock,
+    progress: &dyn Progress,
+) -> Result<Prepared, Failure> {
+    let (mut validated, derived) = derive_timed(plan, clock, progress)?;
+    let mut designs = Vec::with_capacity(derived.len());
+    for derived in derived {
+        designs.push(clock.time("weight", progress, || weight::of_plan(derived, plan))?);
+    }
+    for design in &designs {
+        validated.diagnostics.extend(design.weighting_notices());
+    }
+    Ok(Prepared { designs, validated })
+}
+
+/// [`prepare`] up to the derived frames, one per input, before weighting (the weighting
+/// benchmark starts here).
+pub fn derive_inputs(
+    plan: &mut Plan,
+    progress: &dyn Progress,
+) -> Result<Vec<derive::DerivedFrame>, Failure> {
+    Ok(derive_timed(plan, &mut Clock::default(), progress)?.1)
+}
+
+fn derive_timed(
+    plan: &mut Plan,
+    clock: &mut Clock,
+    progress: &dyn Progress,
+) -> Result<(Validated, Vec<derive::DerivedFrame>), Failure> {
+    let validated = ingest_and_validate(plan, clock, progress)?;
+    check_reject_share(plan, &validated)?;
+    // Labels from SPSS files label the segments and the microdata too.
+    plan.schema = validated.schema.clone();
+    let analysis_columns = plan.analysis_columns();
+    let mut frames = Vec::with_capacity(validated.frames.len());
+    for frame in &validated.frames {
+        let mut derived = clock.time("derive", progress, || {
+            derive::apply(frame.clone(), &plan.derive)
+        })?;
+        derived.keep_analysis_columns(&analysis_columns);
+        frames.push(derived);
+    }
+    Ok((validated, frames))
+}
+
 /// The whole pipeline: `peiling run`.
 pub fn run(
     spec_path: &Path,
@@ -237,23 +304,7 @@ pub fn run(
     let mut plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
     // Before any work: the output folder is this run's to replace (see `output::folder`).
     let out = output::folder::claim(&plan.output.dir)?;
-    let mut validated = ingest_and_validate(&plan, &mut clock, progress)?;
-    check_reject_share(&plan, &validated)?;
-    // Labels from SPSS files label the segments and the microdata too.
-    plan.schema = validated.schema.clone();
-
-    let mut designs = Vec::with_capacity(validated.frames.len());
-    let analysis_columns = plan.analysis_columns();
-    for frame in &validated.frames {
-        let mut derived = clock.time("derive", progress, || {
-            derive::apply(frame.clone(), &plan.derive)
-        })?;
-        derived.keep_analysis_columns(&analysis_columns);
-        designs.push(clock.time("weight", progress, || weight::of_plan(derived, &plan))?);
-    }
-    for design in &designs {
-        validated.diagnostics.extend(design.weighting_notices());
-    }
+    let Prepared { designs, validated } = prepare_timed(&mut plan, &mut clock, progress)?;
     let estimates = clock.time("estimate", progress, || {
         estimate::all_with_progress(&designs, &plan, progress)
     })?;

@@ -246,3 +246,29 @@ fn published_calibrated_api_values() {
         );
     }
 }
+
+/// The suites above take the path of `peiling run` (`peiling::prepare`), and on it every
+/// reference input is read by the streaming CSV pass, as a real CSV run's is.
+#[test]
+fn reference_inputs_take_the_streaming_csv_pass() {
+    let parity = [
+        "pipelines/dementiemonitor.toml",
+        "pipelines/dementiemonitor-gewogen.toml",
+    ];
+    let designs = DESIGNS.iter().map(|d| format!("{DIR}/{d}.toml"));
+    for spec in parity.iter().map(|s| s.to_string()).chain(designs) {
+        let plan = peiling::spec::compile(
+            &common::root().join(&spec),
+            &peiling::spec::Overrides::default(),
+        )
+        .unwrap();
+        for input in &plan.inputs {
+            let parsed = peiling::schema::stream::read(input, &plan.schema).unwrap();
+            assert!(
+                parsed.is_some(),
+                "{spec}: {} is not read by the streaming pass",
+                input.path.display()
+            );
+        }
+    }
+}

@@ -11,7 +11,6 @@ use peiling::derive::DerivedFrame;
 use peiling::generate::{self, Kind, Options};
 use peiling::spec::{self, Overrides, Plan};
 use peiling::weight::SurveyDesign;
-use peiling::{derive, ingest, schema, weight};
 
 pub fn rows() -> usize {
     std::env::var("PEILING_BENCH_ROWS")
@@ -92,20 +91,24 @@ pub fn data_file_of(rows: usize) -> PathBuf {
 
 /// Compiles a pipeline and builds its design (ingest, validate, derive, design: untimed).
 pub fn prepare(indicators: &str, segments: &str) -> (Plan, SurveyDesign) {
-    let (plan, derived) = derived(&pipeline(indicators, segments, &data_file()));
-    let design = weight::of_plan(derived, &plan).unwrap();
+    let mut plan = compile(&pipeline(indicators, segments, &data_file()));
+    let prepared = peiling::prepare(&mut plan, &()).unwrap_or_else(|e| panic!("{e:?}"));
+    let design = prepared.designs.into_iter().next().unwrap();
     (plan, design)
+}
+
+/// Compiles a pipeline text, written to `target/bench-data/`.
+fn compile(spec: &str) -> Plan {
+    let spec_path = bench_dir().join(format!("bench-{:016x}.toml", fnv(spec)));
+    std::fs::write(&spec_path, spec).unwrap();
+    spec::compile(&spec_path, &Overrides::default()).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// Compiles a pipeline text (written to `target/bench-data/`) and derives its first input.
 pub fn derived(spec: &str) -> (Plan, DerivedFrame) {
-    let spec_path = bench_dir().join(format!("bench-{:016x}.toml", fnv(spec)));
-    std::fs::write(&spec_path, spec).unwrap();
-    let plan = spec::compile(&spec_path, &Overrides::default()).unwrap_or_else(|e| panic!("{e:?}"));
-    let raw = ingest::read(&plan.inputs[0]).unwrap();
-    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
-    let derived = derive::apply(valid, &plan.derive).unwrap();
-    (plan, derived)
+    let mut plan = compile(spec);
+    let derived = peiling::derive_inputs(&mut plan, &()).unwrap_or_else(|e| panic!("{e:?}"));
+    (plan, derived.into_iter().next().unwrap())
 }
 
 /// A stable name for a pipeline text.

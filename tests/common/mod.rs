@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use peiling::estimate;
 use peiling::estimate::EstimateRow;
 use peiling::spec::{self, Overrides, Plan};
 use peiling::weight::SurveyDesign;
-use peiling::{derive, estimate, ingest, schema, weight};
 use polars::prelude::*;
 
 /// The repository root.
@@ -38,14 +38,14 @@ pub fn plan_and_design_with(
 ) -> (Plan, SurveyDesign, usize) {
     let mut plan = spec::compile(spec, &Overrides::default()).unwrap();
     adjust(&mut plan);
-    if let Some(wave) = wave {
-        plan.inputs.retain(|input| input.wave == wave);
+    // One input: the first, or `wave`'s.
+    match wave {
+        Some(wave) => plan.inputs.retain(|input| input.wave == wave),
+        None => plan.inputs.truncate(1),
     }
-    let raw = ingest::read(&plan.inputs[0]).unwrap();
-    let (valid, _) = schema::validate(&raw, &plan.schema).unwrap();
-    let accepted = valid.report.rows_accepted;
-    let derived = derive::apply(valid, &plan.derive).unwrap();
-    let design = weight::of_plan(derived, &plan).unwrap();
+    let prepared = peiling::prepare(&mut plan, &()).unwrap_or_else(|e| panic!("{e:?}"));
+    let accepted = prepared.rows_accepted();
+    let design = prepared.designs.into_iter().next().unwrap();
     (plan, design, accepted)
 }
 
