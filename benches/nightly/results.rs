@@ -5,7 +5,7 @@
 //! CSV read): a busy or slower machine slows the baseline as much as the figure, and the ratio
 //! stays put. A figure regresses when its ratio grows by more than
 //! [`Thresholds::time`]; peak memory (which machine load does not change) when it grows by more
-//! than [`Thresholds::memory`]. Shared by `benches/nightly.rs` and `tests/nightly.rs`.
+//! than [`Thresholds::memory`]. Shared by `benches/nightly.rs` and `tests/it/nightly.rs`.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-# Reference values for peiling's R-parity tests (tests/r_parity.rs).
+# Reference values for peiling's R-parity tests (tests/it/r_parity.rs).
 #
 # Computes every indicator of pipelines/dementiemonitor.toml and
 # pipelines/dementiemonitor-gewogen.toml on sample-data/dementiemonitor-2024.csv with R's

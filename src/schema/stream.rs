@@ -10,7 +10,7 @@
 //! contiguous column per field ([`Shared`], [`Fold`]). So no value ever exists as a text
 //! column, memory is the typed columns plus a few blocks per thread, and the result is the
 //! text path's ([`crate::ingest::read`] then [`super::validate`]) value for value, problem for
-//! problem; `tests/ingest_props.rs` holds the two paths to that.
+//! problem; `tests/it/ingest_props.rs` holds the two paths to that.
 //!
 //! The raw text the rejects quote beyond the failing value (a rejected row's primary key, the
 //! values a routing rule saw, the rows whose keys may repeat) is read again from the file

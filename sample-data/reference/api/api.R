@@ -1,4 +1,4 @@
-# Reference values for peiling's estimation engine (tests/r_reference.rs): R's `api` data
+# Reference values for peiling's estimation engine (tests/it/r_reference.rs): R's `api` data
 # (apisrs, apistrat, apiclus1) and a synthetic Gezondheidsmonitor-like wave, under every design
 # feature peiling supports, every estimator, every interval method and every lonely-PSU policy.
 #

@@ -1,6 +1,6 @@
 //! The committed sample waves are exactly what `peiling generate` makes from their seeds.
 
-mod common;
+use crate::common;
 
 use common::root;
 use peiling::generate::{self, Kind, Options};

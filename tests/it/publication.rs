@@ -2,7 +2,7 @@
 //! the disclosure rules, no suppressed cell can be recovered by subtraction, no public file
 //! holds a respondent id, and the changes between waves agree with R `survey`.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

@@ -1,6 +1,6 @@
 //! The `peiling` binary end to end on the committed sample waves.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! decimal marks, ragged records), rows read = rows accepted + rows rejected, and every
 //! accepted value is its input parsed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! weighted with strata, and raked to the sample margins, to 1e-9 relative. The reference values and the R script that made them
 //! are in `sample-data/reference/`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

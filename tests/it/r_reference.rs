@@ -7,7 +7,7 @@
 //! trimming), whose weights agree with R's to 1e-8. Reference values and the R script that made them:
 //! `sample-data/reference/api/`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 

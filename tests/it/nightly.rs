@@ -2,7 +2,7 @@
 //! (`tests/fixtures/bench/`): two real runs of `benches/nightly.sh` in a row, and the second
 //! with every figure made 30% slower.
 
-#[path = "../benches/nightly/results.rs"]
+#[path = "../../benches/nightly/results.rs"]
 mod results;
 
 use std::path::PathBuf;

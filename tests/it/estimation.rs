@@ -1,7 +1,7 @@
 //! The estimation engine on data large enough to be cut into many chunks: results do not
 //! depend on the number of threads, bit for bit.
 
-mod common;
+use crate::common;
 
 use peiling::estimate;
 use peiling::generate::{self, Kind, Options};

@@ -2,7 +2,7 @@
 //! files bring their labels and missing codes, and ragged or broken files become rejects or
 //! clear errors, never a panic.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,7 @@
 //! wrote it, never when it holds the run's inputs, and never by two runs at once; `generate`
 //! never overwrites a file without `--force`. Each test hashes every file before and after and
 //! checks that what the command did not write is byte for byte as it was.
-//!
-//! Deliberately without `mod common` (which links polars): these tests drive the binary only.
+//! These tests drive the binary only.
 
 use std::collections::BTreeMap;
 use std::fs;

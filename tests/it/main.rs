@@ -1,0 +1,25 @@
+//! The integration tests, gathered into one binary (each test binary links polars): run one
+//! module with `cargo test --test it r_reference::`, one test by its name.
+//!
+//! - `cli`: the command line, its messages (insta snapshots in `snapshots/`) and exit codes;
+//! - `ingest`, `ingest_props`: reading CSV, `.sav` and Parquet inputs, and the streaming CSV pass
+//!   held to the text path;
+//! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
+//! - `r_reference`, `r_parity`: agreement with R `survey` (`sample-data/reference/`);
+//! - `publication`: disclosure control attacked on the sample run;
+//! - `output_safety`: a run never destroys what it did not write;
+//! - `sample_data`: the sample waves are what the docs say;
+//! - `nightly`: the nightly benchmark's regression judgement.
+
+mod common;
+
+mod cli;
+mod estimation;
+mod ingest;
+mod ingest_props;
+mod nightly;
+mod output_safety;
+mod publication;
+mod r_parity;
+mod r_reference;
+mod sample_data;
