@@ -166,20 +166,6 @@ pub fn emit(diagnostics: &[Diagnostic], format: LogFormat) {
     }
 }
 
-/// Prints a progress or summary line on stderr (never stdout: stdout carries results only).
-pub fn status(line: &str, format: LogFormat, quiet: bool) {
-    if quiet {
-        return;
-    }
-    match format {
-        LogFormat::Human => eprintln!("{line}"),
-        LogFormat::Json => {
-            let object = serde_json::json!({ "severity": "info", "message": line });
-            eprintln!("{object}");
-        }
-    }
-}
-
 /// Follows a run (the CLI draws it on a terminal): the stage it is in, and for stages of
 /// countable steps (segmentations estimated, charts drawn) how many are done.
 pub trait Progress: Sync {

@@ -19,18 +19,32 @@
 //! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow, and
 //! [`prepare`] its part up to the weighted designs, which the R suites and benchmarks share.
 
-pub mod changes;
-pub mod codes;
-pub mod derive;
-pub mod diag;
-pub mod disclosure;
-pub mod estimate;
-pub mod generate;
-pub mod ingest;
-pub mod output;
-pub mod schema;
+// The stages, in the order of a run.
+// 1. The pipeline and schema files compiled to a plan.
 pub mod spec;
+// 2. Inputs read as text (CSV, SPSS, Parquet).
+pub mod ingest;
+// 3. Validation against the schema; rejects with their reasons.
+pub mod schema;
+// 4. Derived variables.
+pub mod derive;
+// 5. The survey design and its weights, calibrated or not.
 pub mod weight;
+// 6. Estimates with design-based SEs and intervals.
+pub mod estimate;
+// 7. Disclosure control.
+pub mod disclosure;
+// 8. Changes between waves.
+pub mod changes;
+// 9. The output folder.
+pub mod output;
+
+// What the stages share: diagnostics and exit codes, dense integer coding of categories.
+pub mod codes;
+pub mod diag;
+
+// Not a stage: the simulator of survey waves behind `peiling generate`.
+pub mod generate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
