@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use peiling::diag::catalog;
 use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat};
 use peiling::output::folder;
 use peiling::spec::Overrides;
@@ -236,14 +237,16 @@ fn execute(cli: Cli) -> CliResult {
 /// Sizes rayon's pool and polars' (which reads POLARS_MAX_THREADS when it first starts).
 fn set_threads(threads: usize) -> Result<(), Failure> {
     if threads == 0 {
-        return Err(Diagnostic::error("C001", "--threads must be at least 1").into());
+        return Err(Diagnostic::error(catalog::C001, "--threads must be at least 1").into());
     }
     std::env::set_var("POLARS_MAX_THREADS", threads.to_string());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
         .map_err(|e| {
-            Failure::internal(Diagnostic::error("C002", "cannot size the thread pool").caused_by(e))
+            Failure::internal(
+                Diagnostic::error(catalog::C002, "cannot size the thread pool").caused_by(e),
+            )
         })
 }
 
@@ -276,8 +279,8 @@ fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<
     let format = peiling::spec::InputFormat::of(file).ok_or_else(|| {
         Failure::from(
             Diagnostic::error(
-                "I009",
-                "unknown file type: expected .csv, .txt, .tsv, .parquet, .sav or .zsav",
+                catalog::I009,
+                "unknown file type: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
             )
             .at(file.display().to_string()),
         )

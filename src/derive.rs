@@ -9,6 +9,7 @@
 
 use polars::prelude::*;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::schema::ValidFrame;
 use crate::spec::{DerivePlan, ScaleSpec};
@@ -53,7 +54,7 @@ pub fn apply(valid: ValidFrame, derive: &[DerivePlan]) -> Result<DerivedFrame, F
                 .map_err(|e| {
                     Failure::from(
                         Diagnostic::error(
-                            "S031",
+                            catalog::S035,
                             format!("derive {name:?}: {text:?} could not be computed"),
                         )
                         .caused_by(e),
@@ -62,15 +63,22 @@ pub fn apply(valid: ValidFrame, derive: &[DerivePlan]) -> Result<DerivedFrame, F
             DerivePlan::Scale { name, scale } => {
                 scale_score(&analysis, name, scale).map_err(|e| {
                     Failure::from(
-                        Diagnostic::error("S032", format!("scale {name:?} could not be computed"))
-                            .caused_by(e),
+                        Diagnostic::error(
+                            catalog::S032,
+                            format!("scale {name:?} could not be computed"),
+                        )
+                        .caused_by(e),
                     )
                 })?
             }
         };
         let internal = |e: PolarsError| {
             Failure::internal(
-                Diagnostic::error("S033", "adding a derived column failed").caused_by(e),
+                Diagnostic::error(
+                    catalog::S099,
+                    "internal: a derived column could not be added to the data",
+                )
+                .caused_by(e),
             )
         };
         analysis.with_column(column.clone()).map_err(internal)?;

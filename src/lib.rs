@@ -50,6 +50,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::diag::catalog;
 pub use diag::Progress;
 use diag::{Diagnostic, Failure};
 use output::manifest::{DesignRecord, FileRecord, Manifest};
@@ -147,7 +148,7 @@ fn ingest_and_validate(
         if !report.extra_columns.is_empty() {
             validated.diagnostics.push(
                 Diagnostic::warning(
-                    "V002",
+                    catalog::V002,
                     format!(
                         "{} column(s) not in the schema are ignored: {}",
                         report.extra_columns.len(),
@@ -160,7 +161,7 @@ fn ingest_and_validate(
         if report.rows_rejected > 0 {
             validated.diagnostics.push(
                 Diagnostic::warning(
-                    "V003",
+                    catalog::V003,
                     format!(
                         "wave {}: {} of {} rows rejected (see private/rejects.parquet)",
                         input.wave, report.rows_rejected, report.rows_read
@@ -185,7 +186,7 @@ fn check_reject_share(plan: &Plan, validated: &Validated) -> Result<(), Failure>
         return Ok(());
     }
     let mut diagnostic = Diagnostic::error(
-        "V004",
+        catalog::V004,
         format!(
             "{rejected} of {read} rows rejected ({:.1}%), more than max_reject_share = {}",
             100.0 * share,
@@ -382,7 +383,7 @@ pub fn validate(
     if manifest.rows_rejected > 0 {
         let summary = schema::summarize(&validated.rejects, &validated.lines, 3);
         diagnostics.push(Diagnostic::info(
-            "V005",
+            catalog::V005,
             format!(
                 "problems by rule, with the first examples:\n  {}",
                 summary.join("\n  ")

@@ -37,6 +37,7 @@ pub mod quantile;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure, Progress};
 use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
@@ -150,7 +151,7 @@ fn wave(
         let lonely = |lonely: kernel::LonelyStratum, indicator: &str| {
             let (code, label) = &segments.domains[lonely.domain as usize];
             Failure::from(Diagnostic::error(
-                "E101",
+                catalog::E101,
                 format!(
                     "wave {}: stratum {} has only one PSU (lonely_psu = \"fail\"), met by indicator {indicator:?} in segment {} = {code} ({label}); \
                      set [design] lonely_psu to remove, adjust, average or certainty, or merge strata",
@@ -242,7 +243,7 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
                 .and_then(|schema| schema.get("p").cloned());
             if dtype != Some(DataType::Boolean) {
                 return Err(Diagnostic::error(
-                    "E002",
+                    catalog::E002,
                     format!(
                         "indicator {:?}: population {:?} is not a condition",
                         indicator.id,
@@ -260,7 +261,7 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
     let frame = lazy.select(exprs).collect().map_err(|e| {
         Failure::from(
             Diagnostic::error(
-                "E001",
+                catalog::E001,
                 format!("wave {}: indicators could not be evaluated", design.wave),
             )
             .caused_by(e),
@@ -275,7 +276,13 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
             .column(&name)
             .and_then(|c| c.f64().cloned())
             .map_err(|e| {
-                Failure::internal(Diagnostic::error("E099", "indicator column").caused_by(e))
+                Failure::internal(
+                    Diagnostic::error(
+                        catalog::E099,
+                        "internal: an indicator's values could not be read as numbers",
+                    )
+                    .caused_by(e),
+                )
             })?;
         let values = nan_for_null(&column);
         let numbers = values.iter().filter(|v| !v.is_nan()).count();
@@ -310,7 +317,7 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
         }
         if let Some(i) = bad {
             return Err(Diagnostic::error(
-                "E003",
+                catalog::E003,
                 format!(
                     "wave {}: indicator {:?} is not a finite number for {} (a division by zero?)",
                     design.wave,
@@ -337,7 +344,7 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
                 .find(|v| !v.is_nan() && **v != 0.0 && **v != 1.0)
             {
                 return Err(Diagnostic::error(
-                    "E004",
+                    catalog::E004,
                     format!(
                         "indicator {:?}: the value of a proportion must be a condition or 0/1, but {:?} gives {bad}",
                         indicator.id, indicator.value_text

@@ -15,6 +15,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{Dialect, RaggedRow, RawFrame};
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::{sha256_hex, CsvOptions};
 
@@ -29,20 +30,20 @@ pub fn read_bytes(
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
     if bytes.is_empty() {
         return Err(file_error(
-            "I002",
+            catalog::I002,
             "the file is empty: expected a header line and data rows".into(),
         )
         .into());
     }
     if bytes.iter().take(8192).any(|&b| b == 0) {
         return Err(file_error(
-            "I003",
+            catalog::I003,
             "the file contains NUL bytes: it is binary, not CSV text (an SPSS or Excel file with a .csv name?)".into(),
         )
         .into());
     }
     let (text, encoding, bom) = decode(bytes, options.encoding)
-        .map_err(|message| Failure::from(file_error("I004", message)))?;
+        .map_err(|message| Failure::from(file_error(catalog::I004, message)))?;
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     // The hash and the record scan run on a thread of their own while polars parses; the parse
     // is used when the scan finds the file regular (the usual case), else redone record by record.
@@ -57,7 +58,7 @@ pub fn read_bytes(
 
     let parse_error = |error: &dyn std::fmt::Display| {
         let mut diagnostic = file_error(
-            "I005",
+            catalog::I005,
             format!("cannot parse CSV (delimiter {:?})", delimiter as char),
         )
         .caused_by(error);
@@ -78,7 +79,11 @@ pub fn read_bytes(
     // The scan and the readers split records alike; should they not, rows get numbers only.
     let lines = (scan.lines.len() == frame.height()).then_some(scan.lines);
     if frame.height() == 0 {
-        return Err(file_error("I006", "the file has a header but no data rows".into()).into());
+        return Err(file_error(
+            catalog::I006,
+            "the file has a header but no data rows".into(),
+        )
+        .into());
     }
     Ok(RawFrame {
         wave,

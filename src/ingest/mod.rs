@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::{InputFormat, InputPlan};
 
@@ -109,7 +110,7 @@ impl RawFrame {
 pub fn read(input: &InputPlan) -> Result<RawFrame, Failure> {
     let bytes = std::fs::read(&input.path).map_err(|e| {
         Diagnostic::error(
-            "I001",
+            catalog::I001,
             format!("cannot read input file {}", input.path.display()),
         )
         .caused_by(e)
@@ -137,9 +138,9 @@ struct Signature {
     /// `"an SPSS .sav/.zsav file"`
     format: &'static str,
     /// For a file of another format.
-    code: &'static str,
+    code: catalog::Entry,
     /// For a damaged file.
-    damaged: &'static str,
+    damaged: catalog::Entry,
     /// What the signature is, for the message when it is wrong.
     expected: &'static str,
     matches: bool,
@@ -157,7 +158,7 @@ fn guarded<T, E>(
     let at = path.display().to_string();
     if bytes.is_empty() {
         let message = format!("the file is empty (0 bytes): not {}", signature.format);
-        return Err(Diagnostic::error("I002", message).at(at).into());
+        return Err(Diagnostic::error(catalog::I002, message).at(at).into());
     }
     if !signature.matches {
         let message = format!(
@@ -179,7 +180,7 @@ fn guarded<T, E>(
 fn typed_raw(wave: i32, path: &Path, bytes: &[u8], frame: DataFrame) -> Result<RawFrame, Failure> {
     if frame.height() == 0 {
         return Err(
-            Diagnostic::error("I006", "the file has columns but no data rows")
+            Diagnostic::error(catalog::I006, "the file has columns but no data rows")
                 .at(path.display().to_string())
                 .into(),
         );

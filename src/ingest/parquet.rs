@@ -10,6 +10,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, RawFrame, Signature};
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 
 /// Reads a Parquet file from memory; `path` is used for messages.
@@ -18,8 +19,8 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
     let signature = Signature {
         format: "a Parquet file",
-        code: "I007",
-        damaged: "I007",
+        code: catalog::I007,
+        damaged: catalog::I007,
         expected: "start and end with the Parquet magic PAR1",
         matches: bytes.len() >= 12 && bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
     };
@@ -27,14 +28,14 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         ParquetReader::new(Cursor::new(bytes)).finish()
     })?
     .map_err(|e| {
-        Failure::from(file_error("I007", "cannot read the Parquet file".into()).caused_by(e))
+        Failure::from(file_error(catalog::I007, "cannot read the Parquet file".into()).caused_by(e))
     })?;
     let mut columns = Vec::with_capacity(typed.width());
     for column in typed.columns() {
         let text = as_text(column.as_materialized_series()).map_err(|e| {
             Failure::from(
                 file_error(
-                    "I008",
+                    catalog::I008,
                     format!(
                         "column {:?} has type {}, which peiling cannot read as a survey variable",
                         column.name(),
@@ -47,7 +48,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         columns.push(text.into_series().into());
     }
     let frame = DataFrame::new(typed.height(), columns).map_err(|e| {
-        Failure::from(file_error("I007", "cannot read the Parquet file".into()).caused_by(e))
+        Failure::from(file_error(catalog::I007, "cannot read the Parquet file".into()).caused_by(e))
     })?;
     typed_raw(wave, path, bytes, frame)
 }

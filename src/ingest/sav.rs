@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Date32Type, Float64Type, TimeUnit};
 use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, ColumnCodebook, FileMissing, RawFrame, Signature};
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 
 /// Reads an SPSS file from memory; `path` is used for messages.
@@ -24,8 +25,8 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
     let signature = Signature {
         format: "an SPSS .sav/.zsav file",
-        code: "I010",
-        damaged: "I011",
+        code: catalog::I010,
+        damaged: catalog::I011,
         expected: "start with the SPSS signature $FL2 or $FL3",
         matches: bytes.starts_with(b"$FL2") || bytes.starts_with(b"$FL3"),
     };
@@ -33,7 +34,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         ambers::read_sav_from_reader(Cursor::new(bytes))
     })?;
     let (batch, metadata) = read.map_err(|e| {
-        let mut diagnostic = file_error("I011", "cannot read the SPSS file".into()).caused_by(&e);
+        let mut diagnostic = file_error(catalog::I011, "cannot read the SPSS file".into()).caused_by(&e);
         let cut_short = matches!(&e, ambers::error::SpssError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof);
         if cut_short {
             diagnostic = diagnostic.caused_by(
@@ -48,7 +49,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         .partition(|w| w.contains("rows were read") || w.contains("set to null"));
     if !lost.is_empty() {
         let mut diagnostic = file_error(
-            "I012",
+            catalog::I012,
             "the SPSS file is incomplete: values or rows could not be read".into(),
         );
         for warning in lost {
@@ -62,7 +63,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
     for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
         let values = text_values(array.as_ref()).map_err(|kind| {
             Failure::from(file_error(
-                "I011",
+                catalog::I015,
                 format!(
                     "variable {:?} has type {kind}, which peiling cannot read",
                     field.name()
@@ -76,14 +77,14 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         );
     }
     let frame = DataFrame::new(height, columns).map_err(|e| {
-        Failure::from(file_error("I011", "cannot read the SPSS file".into()).caused_by(e))
+        Failure::from(file_error(catalog::I011, "cannot read the SPSS file".into()).caused_by(e))
     })?;
     let mut raw = typed_raw(wave, path, bytes, frame)?;
     raw.codebook = codebook(&metadata);
     raw.notices = notes
         .into_iter()
         .map(|note| {
-            Diagnostic::warning("I013", format!("SPSS reader: {note}"))
+            Diagnostic::warning(catalog::I013, format!("SPSS reader: {note}"))
                 .at(path.display().to_string())
         })
         .collect();

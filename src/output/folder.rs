@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 
 /// The marker file at the root of every folder peiling writes.
@@ -75,7 +76,8 @@ impl Marker {
 
 fn io_failure(path: &Path, error: impl std::fmt::Display) -> Failure {
     Failure::internal(
-        Diagnostic::error("O001", format!("cannot write {}", path.display())).caused_by(error),
+        Diagnostic::error(catalog::O001, format!("cannot write {}", path.display()))
+            .caused_by(error),
     )
 }
 
@@ -98,7 +100,7 @@ pub fn claim(out: &Path) -> Result<Claim, Failure> {
         .filter(|n| !n.is_empty())
         .ok_or_else(|| {
             Failure::from(Diagnostic::error(
-                "O004",
+                catalog::O004,
                 format!(
                     "the output folder {} has no usable name: name a folder such as output/run1",
                     out.display()
@@ -232,7 +234,7 @@ fn check_kind(out: &Path) -> Result<(), Failure> {
         return Ok(());
     };
     Err(Diagnostic::error(
-        "O004",
+        catalog::O004,
         format!(
             "the output path {} is {what}, not a folder; nothing was changed",
             out.display()
@@ -251,7 +253,7 @@ fn check_owned(out: &Path) -> Result<(), Failure> {
     let found = files_under(out).map_err(|e| {
         Failure::from(
             Diagnostic::error(
-                "O002",
+                catalog::O005,
                 format!("cannot read the output folder {}", out.display()),
             )
             .caused_by(e),
@@ -279,7 +281,7 @@ fn check_owned(out: &Path) -> Result<(), Failure> {
         "holds files peiling did not write (or that changed since)".to_string()
     };
     Err(Diagnostic::error(
-        "O002",
+        catalog::O002,
         format!(
             "the output folder {} {what}: a run would replace it and lose {named}; nothing was changed",
             out.display()
@@ -371,7 +373,7 @@ pub fn refuse_existing(path: &Path, force: bool) -> Result<(), Failure> {
         return Ok(());
     }
     Err(Diagnostic::error(
-        "G002",
+        catalog::G002,
         format!("{} exists; nothing was written", path.display()),
     )
     .caused_by("choose another file name, or pass --force to replace it")
@@ -386,7 +388,8 @@ pub fn write_file(
 ) -> Result<(), Failure> {
     let failure = |e: std::io::Error| {
         Failure::from(
-            Diagnostic::error("G001", format!("cannot write {}", path.display())).caused_by(e),
+            Diagnostic::error(catalog::G001, format!("cannot write {}", path.display()))
+                .caused_by(e),
         )
     };
     if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
@@ -429,7 +432,7 @@ impl Lock {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(Diagnostic::error(
-                        "O003",
+                        catalog::O003,
                         format!(
                             "another peiling run is writing the output folder {}; nothing was changed",
                             out.display()

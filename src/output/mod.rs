@@ -19,6 +19,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::changes::ChangeRow;
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::disclosure::{ReleasedRow, ReleasedTable};
 use crate::schema::Rejects;
@@ -44,8 +45,11 @@ pub struct Artifacts<'a> {
 
 fn io_failure(what: &str, path: &Path, error: impl std::fmt::Display) -> Failure {
     Failure::internal(
-        Diagnostic::error("O001", format!("cannot write {what} {}", path.display()))
-            .caused_by(error),
+        Diagnostic::error(
+            catalog::O001,
+            format!("cannot write {what} {}", path.display()),
+        )
+        .caused_by(error),
     )
 }
 

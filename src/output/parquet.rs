@@ -231,7 +231,7 @@ pub fn rejects_frame(
                 "code".into(),
                 problems
                     .iter()
-                    .map(|(_, p)| p.code.to_string())
+                    .map(|(_, p)| p.code.id.to_string())
                     .collect::<Vec<String>>(),
             ),
             Column::new(

@@ -14,6 +14,7 @@
 //!
 //! A conflict fails the run: which side is right is for the researcher to decide.
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::{ColumnCodebook, FileMissing, RawFrame};
 use crate::spec::schema::parse_code;
@@ -51,7 +52,7 @@ pub fn merge_lenient(schema: &SchemaPlan, raw: &RawFrame) -> (SchemaPlan, Vec<Di
 fn merge_field(
     field: &mut FieldPlan,
     file: &ColumnCodebook,
-    conflict: &mut dyn FnMut(&'static str, String),
+    conflict: &mut dyn FnMut(catalog::Entry, String),
 ) {
     let name = field.name.clone();
     if field.label.is_none() {
@@ -63,7 +64,7 @@ fn merge_field(
             FileMissing::Code(text) => match parse_code(text, field.field_type) {
                 Some(code) => file_missing.push(code),
                 None => conflict(
-                    "V031",
+                    catalog::V031,
                     format!(
                         "{name}: the file declares {text:?} user-missing, which is not a valid {}",
                         field.field_type.as_str()
@@ -77,7 +78,7 @@ fn merge_field(
                     .find(|(c, _)| in_range(&(*low, *high), c))
                 {
                     Some((code, label)) => conflict(
-                        "V030",
+                        catalog::V030,
                         format!(
                             "{name}: the file declares {low} thru {high} user-missing, but the schema lists code {code} ({label:?}) as a valid category"
                         ),
@@ -96,7 +97,7 @@ fn merge_field(
     for code in &file_missing {
         if let Some((_, label)) = field.categories.iter().find(|(c, _)| c == code) {
             conflict(
-                "V030",
+                catalog::V030,
                 format!(
                     "{name}: the file declares code {code} user-missing, but the schema lists it as a valid category ({label:?})"
                 ),
@@ -110,7 +111,7 @@ fn merge_field(
         let label = label.trim();
         let Some(code) = parse_code(text, field.field_type) else {
             conflict(
-                "V031",
+                catalog::V031,
                 format!(
                     "{name}: the file labels code {text:?} ({label:?}), which is not a valid {}",
                     field.field_type.as_str()
@@ -125,7 +126,7 @@ fn merge_field(
             .find(|(c, _)| *c == code);
         match known {
             Some((_, schema_label)) if schema_label.trim() != label => conflict(
-                "V030",
+                catalog::V030,
                 format!(
                     "{name}: code {code} is labelled {label:?} in the file but {:?} in the schema",
                     schema_label.trim()

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::RawFrame;
 use crate::spec::{FieldPlan, FieldType, SchemaPlan};
@@ -229,7 +230,7 @@ fn ragged_rows(ragged: &[crate::ingest::RaggedRow], problems: &mut Vec<Problem>)
             column: String::new(),
             value: Some(format!("{} fields", row.fields)),
             rule: "field_count".into(),
-            code: "V017",
+            code: catalog::V017,
             message: format!(
                 "the record has {} field(s), the header {}: a missing or extra delimiter, or an unclosed quote",
                 row.fields, row.expected
@@ -240,7 +241,7 @@ fn ragged_rows(ragged: &[crate::ingest::RaggedRow], problems: &mut Vec<Problem>)
 
 fn internal(file: &str, error: impl std::fmt::Display) -> Failure {
     Failure::internal(
-        Diagnostic::error("V099", format!("validation of {file} failed")).caused_by(error),
+        Diagnostic::error(catalog::V099, format!("validation of {file} failed")).caused_by(error),
     )
 }
 
@@ -260,7 +261,7 @@ fn check_columns(raw: &RawFrame, schema: &SchemaPlan) -> Result<Vec<String>, Fai
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|f| f.name.as_str()).collect();
         let mut diagnostic = Diagnostic::error(
-            "V001",
+            catalog::V001,
             format!(
                 "{} column(s) of schema {:?} missing from the file: {}",
                 names.len(),

@@ -17,6 +17,7 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use polars_buffer::Buffer;
 
 use super::rules::{Checker, Problem, TypedColumn};
+use crate::diag::catalog;
 use crate::spec::{Code, FieldPlan, FieldType};
 
 /// Parses and checks one field's text column.
@@ -744,7 +745,13 @@ impl<'a> ColumnParser<'a> {
                 Some(v) => check
                     .code(row, s, Code::Int(v), v as f64)
                     .map(|user_missing| (Value::Int(v), user_missing)),
-                None => check.fail(row, s, "type", "V010", format!("{s:?} is not an integer")),
+                None => check.fail(
+                    row,
+                    s,
+                    "type",
+                    catalog::V010,
+                    format!("{s:?} is not an integer"),
+                ),
             },
             FieldType::Number => match parse_number(s, self.decimal_comma) {
                 Some(v) if self.plain.num(v) => Some((Value::Num(v), false)),
@@ -761,7 +768,7 @@ impl<'a> ColumnParser<'a> {
                         row,
                         s,
                         "type",
-                        "V010",
+                        catalog::V010,
                         format!("{s:?} is not a number (with a {mark})"),
                     )
                 }
@@ -776,7 +783,7 @@ impl<'a> ColumnParser<'a> {
                     row,
                     s,
                     "type",
-                    "V010",
+                    catalog::V010,
                     format!("{s:?} is not a boolean (true/false/1/0)"),
                 ),
             },
@@ -789,7 +796,7 @@ impl<'a> ColumnParser<'a> {
                     row,
                     s,
                     "type",
-                    "V010",
+                    catalog::V010,
                     format!("{s:?} is not a date (YYYY-MM-DD)"),
                 ),
             },

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::RawFrame;
 use crate::spec::{Code, FieldPlan, RulePlan, SchemaPlan};
@@ -40,7 +41,7 @@ pub struct Problem {
     pub column: String,
     pub value: Option<String>,
     pub rule: String,
-    pub code: &'static str,
+    pub code: catalog::Entry,
     pub message: String,
 }
 
@@ -65,7 +66,7 @@ impl Checker<'_> {
         row: usize,
         raw: &str,
         rule: &str,
-        code: &'static str,
+        code: catalog::Entry,
         message: String,
     ) -> Option<T> {
         self.problems.push(Problem {
@@ -88,7 +89,7 @@ impl Checker<'_> {
                 row,
                 raw.unwrap_or(""),
                 "required",
-                "V014",
+                catalog::V014,
                 "a value is required".to_string(),
             );
         }
@@ -109,7 +110,7 @@ impl Checker<'_> {
                 row,
                 raw,
                 "category",
-                "V011",
+                catalog::V011,
                 format!(
                     "code {code} is not in the codebook of {} ({})",
                     field.name,
@@ -122,7 +123,7 @@ impl Checker<'_> {
                 row,
                 raw,
                 "minimum",
-                "V012",
+                catalog::V012,
                 format!("{value} is below the minimum {min}"),
             );
         }
@@ -131,7 +132,7 @@ impl Checker<'_> {
                 row,
                 raw,
                 "maximum",
-                "V012",
+                catalog::V012,
                 format!("{value} is above the maximum {max}"),
             );
         }
@@ -149,7 +150,7 @@ impl Checker<'_> {
                 row,
                 raw,
                 "category",
-                "V011",
+                catalog::V011,
                 format!(
                     "{raw:?} is not in the codebook of {} ({})",
                     field.name,
@@ -160,7 +161,7 @@ impl Checker<'_> {
         if let Some(pattern) = &self.pattern {
             if !pattern.is_match(raw) {
                 let message = format!("{raw:?} does not match the pattern {}", pattern.as_str());
-                return self.fail(row, raw, "pattern", "V013", message);
+                return self.fail(row, raw, "pattern", catalog::V013, message);
             }
         }
         Some(false)
@@ -261,7 +262,7 @@ fn pk_problem(row: usize, column: &str, value: Option<String>, message: String) 
         column: column.to_string(),
         value,
         rule: "primary_key".to_string(),
-        code: "V015",
+        code: catalog::V015,
         message,
     }
 }
@@ -275,10 +276,13 @@ fn where_is(raw: &RawFrame, row: usize) -> String {
 
 /// The failure of a rule that polars could not evaluate (a type mismatch the SQL did not show).
 pub(crate) fn rule_error(schema: &SchemaPlan, rule: &RulePlan, error: PolarsError) -> Failure {
-    Diagnostic::error("V020", format!("rule {:?} could not be evaluated", rule.id))
-        .at(schema.path.display().to_string())
-        .caused_by(error)
-        .into()
+    Diagnostic::error(
+        catalog::V020,
+        format!("rule {:?} could not be evaluated", rule.id),
+    )
+    .at(schema.path.display().to_string())
+    .caused_by(error)
+    .into()
 }
 
 /// Evaluates a routing rule: a row breaks it when `when` is true and `require` is not true.
@@ -339,7 +343,7 @@ pub fn routing_problem(
         column: columns.join(","),
         value: Some(values.join("; ")),
         rule: rule.id.clone(),
-        code: "V016",
+        code: catalog::V016,
         message: rule.message.clone(),
     }
 }

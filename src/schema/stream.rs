@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 use super::parse::{ColumnParser, Output};
 use super::rules::{self, TypedColumn};
 use super::{Problem, Rejects, ValidFrame};
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
@@ -147,7 +148,7 @@ pub fn read_with(
         Ok(parsed) => Ok(Some(parsed)),
         Err(Stop::Decline(_) | Stop::NotUtf8) => Ok(None),
         Err(Stop::Io(error)) => Err(Diagnostic::error(
-            "I001",
+            catalog::I001,
             format!("cannot read input file {}", input.path.display()),
         )
         .caused_by(error)
@@ -634,7 +635,7 @@ fn reread_error(file: &str, stop: Stop) -> Failure {
         Stop::NotUtf8 => "it is no longer valid text".to_string(),
     };
     Diagnostic::error(
-        "I014",
+        catalog::I014,
         format!("cannot read {file} again for the rejected rows' values"),
     )
     .caused_by(cause)

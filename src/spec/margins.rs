@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::diag::catalog;
 use crate::diag::Diagnostic;
 
 /// Shares of a variable sum to 1 within this.
@@ -60,7 +61,10 @@ impl Margins {
 pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error("S040", format!("cannot read margins file {file}")).caused_by(e)]
+        vec![
+            Diagnostic::error(catalog::S040, format!("cannot read margins file {file}"))
+                .caused_by(e),
+        ]
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -73,7 +77,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         .unwrap_or(false);
     if !header_ok {
         return Err(vec![Diagnostic::error(
-            "S041",
+            catalog::S041,
             "a margins file starts with the header line variable,category,target",
         )
         .at(format!("{file}:1"))]);
@@ -88,7 +92,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 problems.push(
-                    Diagnostic::error("S041", "unreadable margins line")
+                    Diagnostic::error(catalog::S041, "unreadable margins line")
                         .at(format!("{file}:{line}"))
                         .caused_by(e),
                 );
@@ -100,7 +104,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         if record.len() != 3 {
             problems.push(
                 Diagnostic::error(
-                    "S041",
+                    catalog::S041,
                     format!(
                         "a margins line has 3 fields (variable, category, target), this one {}",
                         record.len()
@@ -114,7 +118,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         let Ok(target) = target.parse::<f64>() else {
             problems.push(
                 Diagnostic::error(
-                    "S041",
+                    catalog::S041,
                     format!("margin {variable} = {category}: target {target:?} is not a number (use a dot for decimals)"),
                 )
                 .at(at),
@@ -124,7 +128,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         if !(target.is_finite() && target > 0.0) {
             problems.push(
                 Diagnostic::error(
-                    "S042",
+                    catalog::S042,
                     format!(
                         "margin {variable} = {category}: target {target} must be a positive number; \
                          merge the category with another, or leave it out (its respondents then keep \
@@ -138,7 +142,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         if !seen.insert((variable.to_string(), category.to_string())) {
             problems.push(
                 Diagnostic::error(
-                    "S044",
+                    catalog::S044,
                     format!("margin {variable} = {category} appears twice"),
                 )
                 .at(at),
@@ -159,7 +163,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
                     if !columns.contains(column) {
                         problems.push(
                             Diagnostic::error(
-                                "S043",
+                                catalog::S043,
                                 format!("margin variable {variable}: unknown column {column:?}"),
                             )
                             .at(at.clone()),
@@ -175,8 +179,9 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
         }
     }
     if variables.is_empty() && problems.is_empty() {
-        problems
-            .push(Diagnostic::error("S045", "the margins file has no margins").at(file.clone()));
+        problems.push(
+            Diagnostic::error(catalog::S045, "the margins file has no margins").at(file.clone()),
+        );
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -196,7 +201,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
             if (total - reference).abs() > TOTAL_TOLERANCE * reference {
                 problems.push(
                     Diagnostic::error(
-                        "S046",
+                        catalog::S046,
                         format!(
                             "margin {name}: targets sum to {total}, margin {first} to {reference}; \
                              counts of every variable must sum to the same population total \

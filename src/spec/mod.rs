@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 pub use schema::{Code, FieldPlan, FieldType, RulePlan, SchemaPlan};
 
@@ -586,7 +587,7 @@ pub struct Overrides {
 pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure> {
     let text = std::fs::read_to_string(spec_path).map_err(|e| {
         Diagnostic::error(
-            "S001",
+            catalog::S001,
             format!("cannot read pipeline file {}", spec_path.display()),
         )
         .caused_by(e)
@@ -603,7 +604,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let inputs = cx.inputs(base, &spec.input);
     if !(0.0..=1.0).contains(&spec.validation.max_reject_share) {
         cx.problems.push(Diagnostic::error(
-            "S010",
+            catalog::S010,
             format!(
                 "[validation] max_reject_share must be between 0 and 1, got {}",
                 spec.validation.max_reject_share
@@ -623,7 +624,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let disclosure = spec.disclosure.clone();
     if disclosure.max_rse.is_nan() || disclosure.max_rse <= 0.0 {
         cx.problems.push(Diagnostic::error(
-            "S011",
+            catalog::S011,
             format!(
                 "[disclosure] max_rse must be positive, got {}",
                 disclosure.max_rse
@@ -636,7 +637,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     ] {
         if !(value >= 0.0 && value.is_finite()) {
             cx.problems.push(Diagnostic::error(
-                "S011",
+                catalog::S011,
                 format!("[disclosure] {key} must be a non-negative number, got {value}"),
             ));
         }
@@ -694,7 +695,7 @@ fn check_output_dir(out: &Path, read: &[(&str, PathBuf)]) -> Vec<Diagnostic> {
     let out_resolved = resolved(out);
     let refuse = |what: String| {
         Diagnostic::error(
-            "S050",
+            catalog::S050,
             format!(
                 "the output folder {} is or contains {what}: a run replaces its output folder \
                  whole, so it must be a folder of its own",
@@ -764,7 +765,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A TOML syntax or shape error; toml's message already names line and column.
 fn toml_error(file: &Path, error: &toml::de::Error) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error("S002", format!("invalid file {}", file.display()));
+    let mut diagnostic =
+        Diagnostic::error(catalog::S002, format!("invalid file {}", file.display()));
     if let Some(span) = error.span() {
         if let Ok(text) = std::fs::read_to_string(file) {
             let (line, column) = line_col(&text, span.start);
@@ -810,7 +812,7 @@ impl Compiler<'_> {
         format!("{}:{line}:{column}", self.file.display())
     }
 
-    fn error_at<T>(&mut self, code: &'static str, at: &Spanned<T>, message: impl Into<String>) {
+    fn error_at<T>(&mut self, code: catalog::Entry, at: &Spanned<T>, message: impl Into<String>) {
         let location = self.location(at.span().start);
         self.problems
             .push(Diagnostic::error(code, message).at(location));
@@ -819,14 +821,16 @@ impl Compiler<'_> {
     /// Loads the one schema every input shares.
     fn schema(&mut self, base: &Path, inputs: &[InputSpec]) -> Result<SchemaPlan, Failure> {
         let Some(first) = inputs.first() else {
-            return Err(Diagnostic::error("S003", "the pipeline has no [[input]]")
-                .at(self.file.display().to_string())
-                .into());
+            return Err(
+                Diagnostic::error(catalog::S003, "the pipeline has no [[input]]")
+                    .at(self.file.display().to_string())
+                    .into(),
+            );
         };
         for input in &inputs[1..] {
             if input.schema.get_ref() != first.schema.get_ref() {
                 self.error_at(
-                    "S004",
+                    catalog::S004,
                     &input.schema,
                     format!(
                         "all inputs must share one schema: {:?} differs from {:?}",
@@ -846,7 +850,7 @@ impl Compiler<'_> {
         for input in inputs {
             if !waves.insert(input.wave) {
                 self.error_at(
-                    "S005",
+                    catalog::S005,
                     &input.path,
                     format!("wave {} appears in more than one [[input]]", input.wave),
                 );
@@ -860,10 +864,10 @@ impl Compiler<'_> {
             let format = InputFormat::of(&path);
             if format.is_none() {
                 self.error_at(
-                    "S006",
+                    catalog::S006,
                     &input.path,
                     format!(
-                        "input {}: unknown format .{extension}: expected .csv, .parquet, .sav or .zsav",
+                        "input {}: unknown format .{extension}: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
                         input.path.get_ref()
                     ),
                 );
@@ -874,7 +878,7 @@ impl Compiler<'_> {
                     .flatten()
                 {
                     self.error_at(
-                        "S008",
+                        catalog::S008,
                         option,
                         format!(
                             "delimiter, decimal and encoding are CSV settings, but {} is .{extension}",
@@ -885,7 +889,7 @@ impl Compiler<'_> {
             }
             if !path.is_file() {
                 self.error_at(
-                    "S007",
+                    catalog::S007,
                     &input.path,
                     format!("input file {} does not exist", path.display()),
                 );
@@ -908,7 +912,7 @@ impl Compiler<'_> {
                 [b] if b.is_ascii() && *b != b'"' && *b != b'\n' => options.delimiter = Some(*b),
                 _ if delimiter.get_ref() == "\\t" => options.delimiter = Some(b'\t'),
                 _ => self.error_at(
-                    "S008",
+                    catalog::S008,
                     delimiter,
                     format!(
                         "delimiter must be one ASCII character such as \";\", got {:?}",
@@ -922,7 +926,7 @@ impl Compiler<'_> {
                 "," => options.decimal_comma = Some(true),
                 "." => options.decimal_comma = Some(false),
                 other => self.error_at(
-                    "S008",
+                    catalog::S008,
                     decimal,
                     format!("decimal must be \".\" or \",\", got {other:?}"),
                 ),
@@ -932,7 +936,7 @@ impl Compiler<'_> {
             match encoding_rs::Encoding::for_label(encoding.get_ref().as_bytes()) {
                 Some(found) => options.encoding = Some(found),
                 None => self.error_at(
-                    "S008",
+                    catalog::S008,
                     encoding,
                     format!(
                         "unknown encoding {:?} (try \"utf-8\" or \"windows-1252\")",
@@ -950,7 +954,7 @@ impl Compiler<'_> {
             let name = spec.name.get_ref().clone();
             if columns.contains(&name) {
                 self.error_at(
-                    "S012",
+                    catalog::S012,
                     &spec.name,
                     format!("derived column {name:?} already exists"),
                 );
@@ -969,7 +973,7 @@ impl Compiler<'_> {
                     for item in &scale.items {
                         if !columns.contains(item) {
                             self.error_at(
-                                "S013",
+                                catalog::S013,
                                 &spec.name,
                                 format!("scale {name:?}: unknown item column {item:?}"),
                             );
@@ -978,7 +982,7 @@ impl Compiler<'_> {
                     let items = scale.items.len();
                     if items == 0 || scale.min_valid.is_some_and(|m| m == 0 || m > items) {
                         self.error_at(
-                            "S014",
+                            catalog::S014,
                             &spec.name,
                             format!(
                                 "scale {name:?}: needs items, and min_valid between 1 and {items}"
@@ -991,7 +995,7 @@ impl Compiler<'_> {
                     });
                 }
                 _ => self.error_at(
-                    "S015",
+                    catalog::S015,
                     &spec.name,
                     format!("derive {name:?}: give exactly one of `expr` or `scale`"),
                 ),
@@ -1018,7 +1022,7 @@ impl Compiler<'_> {
                     Some(expr)
                 } else {
                     self.error_at(
-                        "S016",
+                        catalog::S016,
                         text,
                         format!(
                             "{what}: unknown column {} in {:?}",
@@ -1033,7 +1037,7 @@ impl Compiler<'_> {
                 let location = self.location(text.span().start);
                 self.problems.push(
                     Diagnostic::error(
-                        "S017",
+                        catalog::S017,
                         format!("{what}: invalid SQL expression {:?}", text.get_ref()),
                     )
                     .at(location)
@@ -1052,7 +1056,7 @@ impl Compiler<'_> {
         let name = name.as_ref()?;
         if !columns.contains(name.get_ref()) {
             self.error_at(
-                "S018",
+                catalog::S018,
                 name,
                 format!("[design] unknown column {:?}", name.get_ref()),
             );
@@ -1069,7 +1073,7 @@ impl Compiler<'_> {
     ) -> WeightingPlan {
         if !(spec.tolerance.is_finite() && spec.tolerance > 0.0) {
             self.problems.push(Diagnostic::error(
-                "S047",
+                catalog::S047,
                 format!(
                     "[weighting] tolerance must be a positive number, got {}",
                     spec.tolerance
@@ -1078,7 +1082,7 @@ impl Compiler<'_> {
         }
         if spec.max_iterations == 0 {
             self.problems.push(Diagnostic::error(
-                "S047",
+                catalog::S047,
                 "[weighting] max_iterations must be at least 1",
             ));
         }
@@ -1088,7 +1092,7 @@ impl Compiler<'_> {
             let high_ok = max.is_none_or(|v| v > 1.0 && v.is_finite());
             if !(low_ok && high_ok) {
                 self.error_at(
-                    "S048",
+                    catalog::S048,
                     t,
                     "[weighting] trim bounds are multiples of the mean weight: 0 < min < 1 < max",
                 );
@@ -1107,7 +1111,7 @@ impl Compiler<'_> {
                 Ok(m) => {
                     if spec.method == CalibrationMethod::Poststratify && m.variables.len() != 1 {
                         self.error_at(
-                            "S049",
+                            catalog::S049,
                             &spec.margins,
                             format!(
                                 "method = \"poststratify\" takes one margin variable (cross \
@@ -1158,7 +1162,7 @@ impl Compiler<'_> {
         let mut ids = BTreeSet::new();
         if specs.is_empty() {
             self.problems.push(Diagnostic::error(
-                "S019",
+                catalog::S019,
                 "the pipeline has no [[indicator]]",
             ));
         }
@@ -1166,7 +1170,7 @@ impl Compiler<'_> {
             let id = spec.id.get_ref().clone();
             if !ids.insert(id.clone()) {
                 self.error_at(
-                    "S021",
+                    catalog::S021,
                     &spec.id,
                     format!("indicator {id:?} is defined twice"),
                 );
@@ -1174,7 +1178,7 @@ impl Compiler<'_> {
             let what = format!("indicator {id:?}");
             if spec.ci.is_some() && spec.kind != IndicatorKind::Proportion {
                 self.error_at(
-                    "S023",
+                    catalog::S023,
                     &spec.id,
                     format!("{what}: `ci` applies to proportions only; other kinds use t intervals (quantiles: Woodruff)"),
                 );
@@ -1190,7 +1194,7 @@ impl Compiler<'_> {
             ] {
                 if present && !allowed {
                     self.error_at(
-                        "S025",
+                        catalog::S025,
                         &spec.id,
                         format!(
                             "{what}: `{key}` does not apply to kind {:?}",
@@ -1200,7 +1204,7 @@ impl Compiler<'_> {
                 }
                 if !present && allowed && key != "probability" {
                     self.error_at(
-                        "S026",
+                        catalog::S026,
                         &spec.id,
                         format!(
                             "{what}: `{key}` is required for kind {:?}",
@@ -1212,7 +1216,7 @@ impl Compiler<'_> {
             let probability = match (quantile, spec.probability) {
                 (true, None) => {
                     self.error_at(
-                        "S026",
+                        catalog::S026,
                         &spec.id,
                         format!("{what}: `probability` is required for kind \"quantile\" (0.5 for the median)"),
                     );
@@ -1220,7 +1224,7 @@ impl Compiler<'_> {
                 }
                 (true, Some(p)) if !(p > 0.0 && p < 1.0) => {
                     self.error_at(
-                        "S031",
+                        catalog::S031,
                         &spec.id,
                         format!(
                             "{what}: `probability` must be between 0 and 1 (exclusive), got {p}"
@@ -1289,13 +1293,13 @@ impl Compiler<'_> {
         for by in &spec.by {
             let variables = by.get_ref().clone();
             if variables.is_empty() {
-                self.error_at("S027", by, "[segments] an empty segmentation");
+                self.error_at(catalog::S027, by, "[segments] an empty segmentation");
                 continue;
             }
             for variable in &variables {
                 if !columns.contains(variable) {
                     self.error_at(
-                        "S028",
+                        catalog::S028,
                         by,
                         format!("[segments] unknown column {variable:?}"),
                     );
@@ -1304,7 +1308,7 @@ impl Compiler<'_> {
             let segmentation = Segmentation { variables };
             if plans.contains(&segmentation) {
                 self.error_at(
-                    "S029",
+                    catalog::S029,
                     by,
                     format!("[segments] {} is listed twice", segmentation.name()),
                 );
@@ -1313,7 +1317,7 @@ impl Compiler<'_> {
         }
         if plans.is_empty() {
             self.problems.push(Diagnostic::error(
-                "S030",
+                catalog::S030,
                 "[segments] has no segmentation: set total = true or list variables in `by`",
             ));
         }

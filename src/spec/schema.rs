@@ -15,6 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{expr_columns, line_col, parse_sql, sha256_hex};
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 
 #[derive(Debug, Deserialize)]
@@ -382,7 +383,7 @@ impl SchemaPlan {
 pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(
-            "S101",
+            catalog::S101,
             format!("cannot read schema file {}", path.display()),
         )
         .caused_by(e)
@@ -400,7 +401,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
         let name = field.name.get_ref().clone();
         if !names.insert(name.clone()) {
             problems.push(
-                Diagnostic::error("S102", format!("field {name:?} is defined twice"))
+                Diagnostic::error(catalog::S102, format!("field {name:?} is defined twice"))
                     .at(at(field.name.span().start)),
             );
         }
@@ -416,7 +417,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
                     Some(code) => codes.push((code, label)),
                     None => problems.push(
                         Diagnostic::error(
-                            "S103",
+                            catalog::S103,
                             format!(
                                 "field {name:?}: {what} code {key:?} is not a valid {}",
                                 field.field_type.as_str()
@@ -435,7 +436,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
             if categories.iter().any(|(c, _)| c == code) {
                 problems.push(
                     Diagnostic::error(
-                        "S104",
+                        catalog::S104,
                         format!(
                             "field {name:?}: code {code} is both a category and a missing code"
                         ),
@@ -449,9 +450,12 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
                 Ok(regex) => Some(Pattern::new(regex)),
                 Err(e) => {
                     problems.push(
-                        Diagnostic::error("S105", format!("field {name:?}: invalid pattern"))
-                            .at(at(p.span().start))
-                            .caused_by(e),
+                        Diagnostic::error(
+                            catalog::S105,
+                            format!("field {name:?}: invalid pattern"),
+                        )
+                        .at(at(p.span().start))
+                        .caused_by(e),
                     );
                     None
                 }
@@ -461,7 +465,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
             if min > max {
                 problems.push(
                     Diagnostic::error(
-                        "S106",
+                        catalog::S106,
                         format!("field {name:?}: minimum {min} > maximum {max}"),
                     )
                     .at(at(field.name.span().start)),
@@ -487,7 +491,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
         if !names.contains(key.get_ref()) {
             problems.push(
                 Diagnostic::error(
-                    "S107",
+                    catalog::S107,
                     format!("primary_key column {:?} is not a field", key.get_ref()),
                 )
                 .at(at(key.span().start)),
@@ -501,7 +505,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
         let id = rule.id.get_ref().clone();
         if !rule_ids.insert(id.clone()) {
             problems.push(
-                Diagnostic::error("S108", format!("rule {id:?} is defined twice"))
+                Diagnostic::error(catalog::S108, format!("rule {id:?} is defined twice"))
                     .at(at(rule.id.span().start)),
             );
         }
@@ -516,7 +520,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
                 } else {
                     problems.push(
                         Diagnostic::error(
-                            "S109",
+                            catalog::S109,
                             format!("rule {id:?}: unknown column {}", unknown.join(", ")),
                         )
                         .at(at(text.span().start)),
@@ -527,7 +531,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
             Err(message) => {
                 problems.push(
                     Diagnostic::error(
-                        "S110",
+                        catalog::S110,
                         format!("rule {id:?}: invalid SQL condition {:?}", text.get_ref()),
                     )
                     .at(at(text.span().start))

@@ -30,6 +30,7 @@
 
 use serde::Serialize;
 
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::margins::Margins;
 use crate::spec::{CalibrationMethod, WeightingPlan};
@@ -191,7 +192,7 @@ pub fn calibrate(
             if counts[offset + k] == 0 {
                 problems.push(
                     Diagnostic::error(
-                        "W012",
+                        catalog::W012,
                         format!(
                             "wave {wave}: margin {} = {} has no respondents in the sample, so no weight can be \
                              calibrated to its target {}; merge it with a neighbouring category in the margins and the data",
@@ -300,7 +301,7 @@ pub fn calibrate(
     let negative_weights = final_weights.iter().filter(|&&w| w <= 0.0).count();
     if negative_weights > 0 {
         return Err(Diagnostic::error(
-            "W016",
+            catalog::W016,
             format!(
                 "wave {wave}: {} gives {negative_weights} weights of zero or less; use method = \"rake\", \
                  which keeps weights positive, or merge sparse categories",
@@ -461,7 +462,7 @@ fn rake(
             let (v, k) = locate(margins, offsets, j);
             let category = &margins.variables[v].categories[k];
             return Err(Diagnostic::error(
-                "W015",
+                catalog::W015,
                 format!(
                     "wave {wave}: raking did not converge in {} iterations: margin {} = {} is off by {residual:.3e} \
                      (relative; tolerance {:e}); the margins may contradict each other or a category \

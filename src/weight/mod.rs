@@ -15,6 +15,7 @@ use polars::prelude::*;
 
 use crate::codes::{encode, Key};
 use crate::derive::DerivedFrame;
+use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
@@ -114,7 +115,11 @@ pub fn apply(
     let column = |name: &str| {
         frame.column(name).cloned().map_err(|e| {
             Failure::internal(
-                Diagnostic::error("W099", format!("design column {name:?} not found")).caused_by(e),
+                Diagnostic::error(
+                    catalog::W099,
+                    format!("internal: design column {name:?} is not in the analysis data"),
+                )
+                .caused_by(e),
             )
         })
     };
@@ -124,12 +129,21 @@ pub fn apply(
         Some(name) => {
             let values = column(name)?.cast(&DataType::Float64).map_err(|e| {
                 Failure::from(
-                    Diagnostic::error("W001", format!("weight column {name:?} is not numeric"))
-                        .caused_by(e),
+                    Diagnostic::error(
+                        catalog::W001,
+                        format!("weight column {name:?} is not numeric"),
+                    )
+                    .caused_by(e),
                 )
             })?;
             let values = values.f64().map_err(|e| {
-                Failure::internal(Diagnostic::error("W099", "weights").caused_by(e))
+                Failure::internal(
+                    Diagnostic::error(
+                        catalog::W099,
+                        "internal: the weight column could not be read as numbers",
+                    )
+                    .caused_by(e),
+                )
             })?;
             let mut weights = Vec::with_capacity(rows);
             for (row, value) in values.iter().enumerate() {
@@ -137,7 +151,7 @@ pub fn apply(
                     Some(w) if w > 0.0 && w.is_finite() => weights.push(w),
                     other => {
                         return Err(Diagnostic::error(
-                            "W002",
+                            catalog::W002,
                             format!(
                                 "weight {name:?} of {} is {}: weights must be positive numbers",
                                 describe_row(row),
@@ -153,9 +167,15 @@ pub fn apply(
     };
 
     // Dense codes of a design column; a missing value is an error naming the respondent.
-    let required_codes = |name: &str, code: &'static str, what: &str| {
+    let required_codes = |name: &str, code: catalog::Entry, what: &str| {
         let coded = encode(&column(name)?).map_err(|e| {
-            Failure::internal(Diagnostic::error("W099", what.to_string()).caused_by(e))
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::W099,
+                    format!("internal: the {what} column {name:?} could not be coded"),
+                )
+                .caused_by(e),
+            )
         })?;
         let mut codes = Vec::with_capacity(rows);
         for (row, value) in coded.codes.iter().enumerate() {
@@ -174,13 +194,13 @@ pub fn apply(
 
     let (strata, stratum_keys) = match &plan.strata {
         None => (vec![0u32; rows], vec![Key::Str("all".into())]),
-        Some(name) => required_codes(name, "W003", "stratum")?,
+        Some(name) => required_codes(name, catalog::W003, "stratum")?,
     };
 
     // PSUs nested in strata: the pair (stratum, psu) identifies a PSU.
     let psu_codes: Vec<u32> = match &plan.psu {
         None => (0..rows as u32).collect(),
-        Some(name) => required_codes(name, "W004", "PSU")?.0,
+        Some(name) => required_codes(name, catalog::W004, "PSU")?.0,
     };
     let order: Vec<u32> = if plan.strata.is_some() || plan.psu.is_some() {
         // Stably by (stratum, PSU): by PSU, then stably by stratum.
@@ -242,7 +262,15 @@ pub fn apply(
     // the kernel, without a gather per indicator.
     let frame = frame
         .take(&IdxCa::from_vec("order".into(), order.clone()))
-        .map_err(|e| Failure::internal(Diagnostic::error("W099", "design order").caused_by(e)))?;
+        .map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::W099,
+                    "internal: the data could not be sorted into design order",
+                )
+                .caused_by(e),
+            )
+        })?;
     let segments = segmentations
         .iter()
         .map(|s| segment_index(&frame, s, schema))
@@ -301,9 +329,9 @@ fn code_margins<'a>(
             });
             if !categorical {
                 return Err(Diagnostic::error(
-                    "W011",
+                    catalog::W011,
                     format!(
-                        "wave {wave}: margin variable {} needs categorical columns (integer codes or text);                          {name:?} is not",
+                        "wave {wave}: margin variable {} needs categorical columns (integer codes or text); {name:?} is not",
                         variable.name
                     ),
                 )
@@ -367,13 +395,20 @@ fn segment_index(
     for variable in &segmentation.variables {
         let column = frame.column(variable).map_err(|e| {
             Failure::from(
-                Diagnostic::error("E005", format!("segment variable {variable:?} not found"))
-                    .caused_by(e),
+                Diagnostic::error(
+                    catalog::E005,
+                    format!("segment variable {variable:?} not found"),
+                )
+                .caused_by(e),
             )
         })?;
         let coded = encode(column).map_err(|e| {
             Failure::internal(
-                Diagnostic::error("E099", format!("segment variable {variable:?}")).caused_by(e),
+                Diagnostic::error(
+                    catalog::E099,
+                    format!("internal: variable {variable:?} could not be coded into categories"),
+                )
+                .caused_by(e),
             )
         })?;
         per_variable.push((variable.as_str(), coded));
@@ -391,7 +426,7 @@ fn segment_index(
         .is_none()
     {
         return Err(Diagnostic::error(
-            "E006",
+            catalog::E006,
             format!("segmentation {name} has too many combinations to cross"),
         )
         .into());
@@ -545,7 +580,7 @@ fn populations(
         .and_then(|c| c.f64().cloned())
         .map_err(|e| {
             Failure::from(
-                Diagnostic::error("W005", format!("fpc column {name:?} is not numeric"))
+                Diagnostic::error(catalog::W005, format!("fpc column {name:?} is not numeric"))
                     .caused_by(e),
             )
         })?;
@@ -554,7 +589,7 @@ fn populations(
         let h = strata[row] as usize;
         let Some(value) = value.filter(|v| *v > 0.0) else {
             return Err(Diagnostic::error(
-                "W005",
+                catalog::W005,
                 format!(
                     "fpc {name:?} is missing or not positive in stratum {}",
                     keys[h]
@@ -566,7 +601,7 @@ fn populations(
             None => per_stratum[h] = Some(value),
             Some(seen) if seen != value => {
                 return Err(Diagnostic::error(
-                    "W006",
+                    catalog::W006,
                     format!(
                         "fpc {name:?} differs within stratum {} ({seen} and {value})",
                         keys[h]
@@ -584,7 +619,7 @@ fn populations(
         let population = if value <= 1.0 { n / value } else { value };
         if n > population {
             return Err(Diagnostic::error(
-                "W007",
+                catalog::W007,
                 format!("fpc {name:?} in stratum {}: population {value} is smaller than the sample's {} PSUs", keys[h], n_psu[h]),
             )
             .into());
@@ -721,7 +756,7 @@ impl SurveyDesign {
             .iter()
             .map(|u| {
                 Diagnostic::warning(
-                    "W013",
+                    catalog::W013,
                     format!(
                         "wave {}: {} respondents are in no category of margin {}; their weights are \
                          not calibrated to it (add their category to the margins to include them)",

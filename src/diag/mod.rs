@@ -2,14 +2,15 @@
 //!
 //! Every problem peiling reports — a bad key in a spec, a column missing from an export, a
 //! lonely PSU, a suppressed cell — is a [`Diagnostic`] with a stable code, a severity, a message
-//! and, where there is one, a location (file, line, column). Codes are grouped by stage:
-//! `S` spec and schema files, `I` ingest, `V` validation, `E` estimation, `W` weighting,
-//! `D` disclosure, `O` output. Only `main` and this module print.
+//! and, where there is one, a location (file, line, column). Every code is defined once, with
+//! its meaning and its fix, in the [`catalog`]. Only `main` and this module print.
 //!
 //! A failed run is a [`Failure`]: its [`ExitStatus`] separates what the user can fix (exit 1)
 //! from bugs and I/O trouble in peiling itself (exit 2).
 
 use std::fmt;
+
+pub mod catalog;
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -23,7 +24,7 @@ pub enum Severity {
 /// One reported problem or notice.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Diagnostic {
-    /// Stable code such as `V012`; documented in the README.
+    /// Stable code such as `V012`, from the [`catalog`].
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -36,21 +37,21 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: catalog::Entry, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message)
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: catalog::Entry, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, message)
     }
 
-    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn info(code: catalog::Entry, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Info, message)
     }
 
-    fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+    fn new(code: catalog::Entry, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
-            code,
+            code: code.id,
             severity,
             message: message.into(),
             location: None,
@@ -190,7 +191,7 @@ mod tests {
 
     #[test]
     fn display_has_code_location_and_causes() {
-        let d = Diagnostic::error("V012", "value 170 above maximum 168")
+        let d = Diagnostic::error(catalog::V012, "value 170 above maximum 168")
             .at("data.csv, line 14, column uren_pw")
             .caused_by("schema field uren_pw");
         assert_eq!(
@@ -201,7 +202,7 @@ mod tests {
 
     #[test]
     fn a_single_diagnostic_is_a_user_failure() {
-        let failure: Failure = Diagnostic::error("S001", "bad").into();
+        let failure: Failure = Diagnostic::error(catalog::S001, "bad").into();
         assert_eq!(failure.status, ExitStatus::UserError);
     }
 }
