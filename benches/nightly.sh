@@ -7,6 +7,7 @@
 #
 #   bash benches/nightly.sh                       # the full run, about 5 minutes on 2 cores
 #   NIGHTLY_ROWS=1000000 bash benches/nightly.sh  # end to end at 1M rows only
+# It also runs the CSV differential test at 100,000 cases (about 90 s, test profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +20,7 @@ for bench in ingest estimation weighting; do
     echo "== cargo bench --bench $bench" >&2
     cargo bench --quiet --bench "$bench" | tee "$NIGHTLY_DIVAN_DIR/divan-$bench.txt"
 done
+echo "== the CSV readers against the csv crate, 2 x 50,000 cases" >&2
+PEILING_CSV_CASES=50000 cargo test --quiet --test it csv_differential
 echo "== end to end, results and comparison" >&2
 cargo bench --quiet --bench nightly

@@ -72,8 +72,14 @@ pub fn read_bytes(
         Failure::from(diagnostic)
     };
     // polars can still disagree with the scan on odd quoting; the record reader decides then.
+    // It also decides when a carriage return stands without a line feed: a line break to the
+    // `csv` crate (and to R), not to polars or the scan.
+    let lone_cr = memchr::memchr_iter(b'\r', text.as_bytes())
+        .any(|i| text.as_bytes().get(i + 1) != Some(&b'\n'));
     let (frame, ragged) = match regular {
-        Ok(frame) if scan.is_regular() && frame.height() == scan.lines.len() => (frame, Vec::new()),
+        Ok(frame) if !lone_cr && scan.is_regular() && frame.height() == scan.lines.len() => {
+            (frame, Vec::new())
+        }
         _ => read_records(&text, delimiter).map_err(|e| parse_error(&e))?,
     };
     // The scan and the readers split records alike; should they not, rows get numbers only.
@@ -103,9 +109,10 @@ pub fn read_bytes(
     })
 }
 
-/// polars' reader, every column as text: the fast path for well-formed files.
+/// polars' reader, every column as text: the fast path for well-formed files. An empty field
+/// is null, quoted (`""`) or not, as in [`read_records`] and the streaming pass.
 fn read_regular(text: &str, delimiter: u8) -> PolarsResult<DataFrame> {
-    CsvReadOptions::default()
+    let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_raise_if_empty(true)
@@ -115,7 +122,25 @@ fn read_regular(text: &str, delimiter: u8) -> PolarsResult<DataFrame> {
                 .with_missing_is_null(true)
         })
         .into_reader_with_file_handle(Cursor::new(text.as_bytes()))
-        .finish()
+        .finish()?;
+    // polars keeps a quoted empty field as "".
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|column| {
+            let values = column.str()?;
+            if !values.iter().any(|v| v == Some("")) {
+                return Ok(column.clone());
+            }
+            let values = values.iter().map(|v| v.filter(|v| !v.is_empty()));
+            Ok(
+                StringChunked::from_iter_options(column.name().clone(), values)
+                    .into_series()
+                    .into(),
+            )
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(frame.height(), columns)
 }
 
 /// The `csv` crate's record reader: every record, ragged ones included. Blank lines are not
@@ -231,12 +256,15 @@ struct RecordScan {
     ragged: usize,
     /// Blank lines after the header.
     blank_lines: usize,
+    /// A record quoted oddly (see [`quoted_record`]).
+    odd_quoting: bool,
 }
 
 impl RecordScan {
-    /// Every record as wide as the header and no blank lines: polars reads it as is.
+    /// Every record as wide as the header, quoted as it should be, and no blank lines: polars
+    /// reads it as is.
     fn is_regular(&self) -> bool {
-        self.ragged == 0 && self.blank_lines == 0
+        self.ragged == 0 && self.blank_lines == 0 && !self.odd_quoting
     }
 }
 
@@ -262,7 +290,9 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
             let delimiters = text.iter().filter(|&&b| b == delimiter).count();
             (delimiters + 1, end + 1, 1)
         } else {
-            quoted_record(bytes, at, delimiter)
+            let (fields, next, breaks, odd) = quoted_record(bytes, at, delimiter);
+            scan.odd_quoting |= odd;
+            (fields, next, breaks)
         };
         if header_done {
             scan.lines.push(line);
@@ -278,25 +308,44 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
 }
 
 /// The record starting at `start` that holds a quote: (fields, index after its line break,
-/// line breaks consumed).
-fn quoted_record(bytes: &[u8], start: usize, delimiter: u8) -> (usize, usize, u32) {
+/// line breaks consumed, whether its quoting is odd). Odd quoting — a quote inside an unquoted
+/// field, text after a closing quote, a quote left open — is read differently by polars and
+/// the `csv` crate; the record reader decides then.
+fn quoted_record(bytes: &[u8], start: usize, delimiter: u8) -> (usize, usize, u32, bool) {
     let mut quoted = false;
     let mut fields = 1;
     let mut breaks = 0;
+    let mut odd = false;
     for (i, &byte) in bytes.iter().enumerate().skip(start) {
         match byte {
-            b'"' => quoted = !quoted,
+            b'"' => {
+                if quoted {
+                    // Closes the field, or is the first of a doubled quote.
+                    let next = bytes.get(i + 1).copied();
+                    let ends = match next {
+                        None | Some(b'"') | Some(b'\n') => true,
+                        Some(b'\r') => bytes.get(i + 2) == Some(&b'\n'),
+                        Some(b) => b == delimiter,
+                    };
+                    odd |= !ends;
+                } else {
+                    // Opens a field, or is the second of a doubled quote.
+                    let opens = i == start || bytes[i - 1] == delimiter || bytes[i - 1] == b'"';
+                    odd |= !opens;
+                }
+                quoted = !quoted;
+            }
             b'\n' => {
                 breaks += 1;
                 if !quoted {
-                    return (fields, i + 1, breaks);
+                    return (fields, i + 1, breaks, odd);
                 }
             }
             b if b == delimiter && !quoted => fields += 1,
             _ => {}
         }
     }
-    (fields, bytes.len(), breaks.max(1))
+    (fields, bytes.len(), breaks.max(1), odd || quoted)
 }
 
 #[cfg(test)]

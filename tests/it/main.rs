@@ -14,6 +14,7 @@
 mod common;
 
 mod cli;
+mod csv_differential;
 mod estimation;
 mod ingest;
 mod ingest_props;
