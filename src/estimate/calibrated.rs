@@ -411,7 +411,7 @@ mod tests {
     use super::*;
     use crate::estimate::kernel::TestDesign;
     use crate::spec::margins::{MarginCategory, MarginVariable, Margins};
-    use crate::spec::{CalibrationMethod, WeightingPlan};
+    use crate::spec::{CalibrationMethod, Trim, WeightingPlan};
     use crate::weight::calibrate::{calibrate, MarginCodes};
 
     /// Deterministic pseudo-random numbers in [0, 1).
@@ -473,7 +473,10 @@ mod tests {
             method: CalibrationMethod::Rake,
             max_iterations: 50,
             tolerance: 1e-12,
-            trim: Some((Some(0.8), Some(1.25))),
+            trim: Some(Trim {
+                min: Some(0.8),
+                max: Some(1.25),
+            }),
             margins: Vec::new(),
         };
         let coded = MarginCodes {

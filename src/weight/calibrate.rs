@@ -33,7 +33,7 @@ use serde::Serialize;
 use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::spec::margins::Margins;
-use crate::spec::{CalibrationMethod, WeightingPlan};
+use crate::spec::{CalibrationMethod, Trim, WeightingPlan};
 
 /// A Gram matrix entry below this times its diagonal is taken as linearly dependent.
 const PIVOT_TOLERANCE: f64 = 1e-10;
@@ -296,7 +296,7 @@ pub fn calibrate(
     }
     let (final_weights, trimmed_low, trimmed_high) = match plan.trim {
         None => (weights.clone(), 0, 0),
-        Some((min, max)) => trim(&weights, min, max),
+        Some(Trim { min, max }) => trim(&weights, min, max),
     };
     let negative_weights = final_weights.iter().filter(|&&w| w <= 0.0).count();
     if negative_weights > 0 {

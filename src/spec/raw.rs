@@ -1,0 +1,355 @@
+//! The pipeline file as written: `*Spec` structs mirror the TOML one to one (serde,
+//! `deny_unknown_fields`, a doc comment per key). Only [`super::compile`] reads them; the
+//! stages see the [`super::Plan`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A pipeline file (`pipelines/*.toml`), as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub pipeline: PipelineSection,
+    /// One entry per survey wave; all share one schema.
+    #[serde(default)]
+    pub input: Vec<InputSpec>,
+    #[serde(default)]
+    pub validation: ValidationSpec,
+    /// Computed columns, applied in order; each may use the ones before it.
+    #[serde(default)]
+    pub derive: Vec<DeriveSpec>,
+    #[serde(default)]
+    pub design: DesignSpec,
+    /// Calibration of the design weights to population margins.
+    pub weighting: Option<WeightingSpec>,
+    #[serde(default)]
+    pub indicator: Vec<IndicatorSpec>,
+    #[serde(default)]
+    pub segments: SegmentsSpec,
+    #[serde(default)]
+    pub disclosure: DisclosureSpec,
+    #[serde(default)]
+    pub output: OutputSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// Name of the pipeline; the `pipeline` column of every output table.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Survey wave (year) of this file.
+    pub wave: i32,
+    /// Respondent export, relative to the pipeline file: `.csv`, `.parquet`, `.sav` or `.zsav`.
+    pub path: Spanned<String>,
+    /// Schema file, relative to the pipeline file.
+    pub schema: Spanned<String>,
+    /// CSV field separator, one character; detected from the header line when absent.
+    pub delimiter: Option<Spanned<String>>,
+    /// CSV decimal mark of numbers, `.` or `,`; detected from the data when absent.
+    pub decimal: Option<Spanned<String>>,
+    /// CSV text encoding (`utf-8`, `windows-1252`, ...); detected when absent.
+    pub encoding: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Share of rejected rows above which the run fails with exit status 1.
+    #[serde(default = "default_max_reject_share")]
+    pub max_reject_share: f64,
+}
+
+fn default_max_reject_share() -> f64 {
+    0.05
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        ValidationSpec {
+            max_reject_share: default_max_reject_share(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveSpec {
+    /// Name of the new column.
+    pub name: Spanned<String>,
+    /// SQL expression (polars-sql dialect) over the analysis columns.
+    pub expr: Option<Spanned<String>>,
+    /// Scale score: count of items answered with one of `count_codes`.
+    pub scale: Option<ScaleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSpec {
+    /// Item columns.
+    pub items: Vec<String>,
+    /// Answer codes that score one point.
+    pub count_codes: Vec<i64>,
+    /// Fewest answered items for a score; fewer gives null. Default: all items.
+    pub min_valid: Option<usize>,
+    /// Scale a partial score up to the full item count: `score × items / answered`.
+    #[serde(default)]
+    pub prorate: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesignSpec {
+    /// Weight column; absent: every row weighs 1.
+    pub weight: Option<Spanned<String>>,
+    /// Stratum column.
+    pub strata: Option<Spanned<String>>,
+    /// Primary sampling unit column (nested within strata); absent: each row is its own PSU.
+    pub psu: Option<Spanned<String>>,
+    /// Finite population correction: population size per stratum, or a sampling fraction <= 1.
+    pub fpc: Option<Spanned<String>>,
+    /// Strata with a single PSU, as R's `options(survey.lonely.psu = ...)`.
+    #[serde(default)]
+    pub lonely_psu: LonelyPsu,
+    /// Apply `lonely_psu` also to strata that have a single PSU only inside a domain, as R's
+    /// `options(survey.adjust.domain.lonely = TRUE)`. Default false, as in R.
+    #[serde(default)]
+    pub adjust_domain_lonely: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightingSpec {
+    pub method: CalibrationMethod,
+    /// Margins CSV (`variable,category,target`), relative to the pipeline file; `{wave}` is
+    /// replaced by each input's wave.
+    pub margins: Spanned<String>,
+    /// Raking: sweeps before giving up (exit 1).
+    #[serde(default = "default_max_iterations")]
+    pub max_iterations: u32,
+    /// Converged when `max_j |achieved_j - target_j| / (1 + |target_j|) <= tolerance`.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// Trim the calibrated weights to `[min, max]` times their mean, as R
+    /// `trimWeights(design, lower = min * mean(w), upper = max * mean(w))`.
+    pub trim: Option<Spanned<TrimSpec>>,
+}
+
+fn default_max_iterations() -> u32 {
+    50
+}
+fn default_tolerance() -> f64 {
+    1e-7
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrimSpec {
+    /// Lowest weight, relative to the mean weight.
+    pub min: Option<f64>,
+    /// Highest weight, relative to the mean weight.
+    pub max: Option<f64>,
+}
+
+/// How the design weights are calibrated; R equivalents in `weight::calibrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibrationMethod {
+    /// Iterative proportional fitting to every margin.
+    Rake,
+    /// One variable (or crossing): weights scaled to each cell's target.
+    Poststratify,
+    /// Linear (GREG) calibration to all margins at once.
+    Linear,
+}
+
+impl CalibrationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationMethod::Rake => "rake",
+            CalibrationMethod::Poststratify => "poststratify",
+            CalibrationMethod::Linear => "linear",
+        }
+    }
+}
+
+/// Policy for strata with one PSU, with R `survey`'s names and meaning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LonelyPsu {
+    /// Stop with an error naming the stratum.
+    #[default]
+    Fail,
+    /// The stratum contributes nothing to the variance.
+    Remove,
+    /// Centre the lonely PSU at the grand mean instead of its stratum mean.
+    Adjust,
+    /// Replace the stratum's contribution by the average of the other strata.
+    Average,
+    /// The PSU was sampled with certainty: no contribution.
+    Certainty,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorSpec {
+    /// Identifier; the `indicator` column of the outputs.
+    pub id: Spanned<String>,
+    /// Human-readable label for charts and report.
+    pub label: String,
+    pub kind: IndicatorKind,
+    /// SQL condition defining who is in the denominator; absent: everyone.
+    pub population: Option<Spanned<String>>,
+    /// Proportion: SQL condition; mean, total, quantile: numeric SQL expression.
+    pub value: Option<Spanned<String>>,
+    /// Interval method for proportions (default `logit`); means and totals use t intervals.
+    pub ci: Option<CiMethod>,
+    /// Ratio: numerator expression.
+    pub numerator: Option<Spanned<String>>,
+    /// Ratio: denominator expression.
+    pub denominator: Option<Spanned<String>>,
+    /// Quantile: the probability, in (0, 1).
+    pub probability: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorKind {
+    Proportion,
+    Mean,
+    Total,
+    Ratio,
+    Quantile,
+}
+
+impl IndicatorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndicatorKind::Proportion => "proportion",
+            IndicatorKind::Mean => "mean",
+            IndicatorKind::Total => "total",
+            IndicatorKind::Ratio => "ratio",
+            IndicatorKind::Quantile => "quantile",
+        }
+    }
+}
+
+/// Confidence interval methods; names as in DESIGN.md, R equivalents in `estimate::ci`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CiMethod {
+    Logit,
+    Wilson,
+    KornGraubard,
+    Wald,
+}
+
+impl CiMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CiMethod::Logit => "logit",
+            CiMethod::Wilson => "wilson",
+            CiMethod::KornGraubard => "korn-graubard",
+            CiMethod::Wald => "wald",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentsSpec {
+    /// Include the whole population as segment `total`.
+    #[serde(default = "yes")]
+    pub total: bool,
+    /// Segmentations: each a list of variables, crossed.
+    #[serde(default)]
+    pub by: Vec<Spanned<Vec<String>>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for SegmentsSpec {
+    fn default() -> Self {
+        SegmentsSpec {
+            total: true,
+            by: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureSpec {
+    /// Unweighted domain size below this: estimate suppressed.
+    #[serde(default = "default_min_n")]
+    pub min_n: u64,
+    /// Proportions: unweighted count of yes or of no below this: suppressed.
+    #[serde(default = "default_min_cell")]
+    pub min_cell: u64,
+    /// Relative standard error above this: published with flag `unreliable`.
+    #[serde(default = "default_max_rse")]
+    pub max_rse: f64,
+    /// Effective sample size below this: published with flag `low_effective_n` (NCHS: 30).
+    #[serde(default = "default_min_effective_n")]
+    pub min_effective_n: f64,
+    /// Design degrees of freedom below this: published with flag `low_df` (NCHS: 8).
+    #[serde(default = "default_min_df")]
+    pub min_df: f64,
+}
+
+fn default_min_n() -> u64 {
+    30
+}
+fn default_min_cell() -> u64 {
+    5
+}
+fn default_max_rse() -> f64 {
+    0.3
+}
+fn default_min_effective_n() -> f64 {
+    30.0
+}
+fn default_min_df() -> f64 {
+    8.0
+}
+
+impl Default for DisclosureSpec {
+    fn default() -> Self {
+        DisclosureSpec {
+            min_n: default_min_n(),
+            min_cell: default_min_cell(),
+            max_rse: default_max_rse(),
+            min_effective_n: default_min_effective_n(),
+            min_df: default_min_df(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Output folder, relative to the pipeline file; `--out` overrides.
+    pub dir: Option<String>,
+    /// Write `charts/` (SVG and PNG).
+    #[serde(default = "yes")]
+    pub charts: bool,
+    /// Write `report.html`.
+    #[serde(default = "yes")]
+    pub report: bool,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            dir: None,
+            charts: true,
+            report: true,
+        }
+    }
+}
