@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use peiling::diag::catalog;
-use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat};
+use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat, Place};
 use peiling::output::folder;
 use peiling::spec::Overrides;
 use peiling::{generate, Outcome, Progress};
@@ -282,7 +282,7 @@ fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<
                 catalog::I009,
                 "unknown file type: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
             )
-            .at(file.display().to_string()),
+            .at(Place::file(file.display())),
         )
     })?;
     let input = peiling::spec::InputPlan {

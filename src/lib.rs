@@ -50,7 +50,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::diag::catalog;
+use crate::diag::{catalog, Place};
 pub use diag::Progress;
 use diag::{Diagnostic, Failure};
 use output::manifest::{DesignRecord, FileRecord, Manifest};
@@ -144,7 +144,7 @@ fn ingest_and_validate(
             }
         };
         let report = &frame.report;
-        let at = input.path.display().to_string();
+        let at = Place::file(input.path.display());
         if !report.extra_columns.is_empty() {
             validated.diagnostics.push(
                 Diagnostic::warning(
@@ -193,7 +193,7 @@ fn check_reject_share(plan: &Plan, validated: &Validated) -> Result<(), Failure>
             plan.max_reject_share
         ),
     )
-    .at(plan.spec_path.display().to_string());
+    .at(Place::file(plan.spec_path.display()));
     for line in schema::summarize(&validated.rejects, &validated.lines, 3) {
         diagnostic = diagnostic.caused_by(line);
     }

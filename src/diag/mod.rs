@@ -11,6 +11,9 @@
 use std::fmt;
 
 pub mod catalog;
+mod place;
+
+pub use place::Place;
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -28,9 +31,9 @@ pub struct Diagnostic {
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
-    /// Where: `file:line:column`, `file, line 12, column uren_pw`, or empty.
+    /// Where: `file:line:column`, `file, line 12, column uren_pw`, or nowhere in particular.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub location: Option<Place>,
     /// Lower-level causes, outermost first (`Caused by:` lines).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
@@ -59,8 +62,8 @@ impl Diagnostic {
         }
     }
 
-    pub fn at(mut self, location: impl Into<String>) -> Self {
-        self.location = Some(location.into());
+    pub fn at(mut self, place: Place) -> Self {
+        self.location = Some(place);
         self
     }
 
@@ -192,7 +195,7 @@ mod tests {
     #[test]
     fn display_has_code_location_and_causes() {
         let d = Diagnostic::error(catalog::V012, "value 170 above maximum 168")
-            .at("data.csv, line 14, column uren_pw")
+            .at(Place::row("data.csv", Some(14), 12).in_field("uren_pw"))
             .caused_by("schema field uren_pw");
         assert_eq!(
             d.to_string(),

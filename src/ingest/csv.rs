@@ -16,7 +16,7 @@ use polars::prelude::*;
 
 use super::{Dialect, RaggedRow, RawFrame};
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::spec::{sha256_hex, CsvOptions};
 
 /// Reads CSV from memory; `path` is used for messages.
@@ -27,7 +27,7 @@ pub fn read_bytes(
     options: &CsvOptions,
 ) -> Result<RawFrame, Failure> {
     let file_error =
-        |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
+        |code, message: String| Diagnostic::error(code, message).at(Place::file(path.display()));
     if bytes.is_empty() {
         return Err(file_error(
             catalog::I002,

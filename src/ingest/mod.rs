@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::spec::{InputFormat, InputPlan};
 
 /// One wave's export, every column as text.
@@ -155,7 +155,7 @@ fn guarded<T, E>(
     signature: Signature,
     read: impl FnOnce() -> Result<T, E> + std::panic::UnwindSafe,
 ) -> Result<Result<T, E>, Failure> {
-    let at = path.display().to_string();
+    let at = Place::file(path.display());
     if bytes.is_empty() {
         let message = format!("the file is empty (0 bytes): not {}", signature.format);
         return Err(Diagnostic::error(catalog::I002, message).at(at).into());
@@ -181,7 +181,7 @@ fn typed_raw(wave: i32, path: &Path, bytes: &[u8], frame: DataFrame) -> Result<R
     if frame.height() == 0 {
         return Err(
             Diagnostic::error(catalog::I006, "the file has columns but no data rows")
-                .at(path.display().to_string())
+                .at(Place::file(path.display()))
                 .into(),
         );
     }

@@ -11,12 +11,12 @@ use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, RawFrame, Signature};
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 
 /// Reads a Parquet file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
     let file_error =
-        |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
+        |code, message: String| Diagnostic::error(code, message).at(Place::file(path.display()));
     let signature = Signature {
         format: "a Parquet file",
         code: catalog::I007,

@@ -17,12 +17,12 @@ use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, ColumnCodebook, FileMissing, RawFrame, Signature};
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 
 /// Reads an SPSS file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
     let file_error =
-        |code, message: String| Diagnostic::error(code, message).at(path.display().to_string());
+        |code, message: String| Diagnostic::error(code, message).at(Place::file(path.display()));
     let signature = Signature {
         format: "an SPSS .sav/.zsav file",
         code: catalog::I010,
@@ -85,7 +85,7 @@ pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Fail
         .into_iter()
         .map(|note| {
             Diagnostic::warning(catalog::I013, format!("SPSS reader: {note}"))
-                .at(path.display().to_string())
+                .at(Place::file(path.display()))
         })
         .collect();
     Ok(raw)

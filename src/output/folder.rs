@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 
 /// The marker file at the root of every folder peiling writes.
 pub const MARKER: &str = ".peiling-output.json";
@@ -438,7 +438,7 @@ impl Lock {
                             out.display()
                         ),
                     )
-                    .at(path.display().to_string())
+                    .at(Place::file(path.display()))
                     .caused_by(
                         "wait for it to finish, or choose another folder with --out; the lock \
                          is released when that run ends",

@@ -15,7 +15,7 @@
 //! A conflict fails the run: which side is right is for the researcher to decide.
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::ingest::{ColumnCodebook, FileMissing, RawFrame};
 use crate::spec::schema::parse_code;
 use crate::spec::{Code, FieldPlan, SchemaPlan};
@@ -39,11 +39,15 @@ pub fn merge_lenient(schema: &SchemaPlan, raw: &RawFrame) -> (SchemaPlan, Vec<Di
         let Some(file) = raw.codebook.get(&field.name) else {
             continue;
         };
-        let at = format!("{}, variable {}", raw.path.display(), field.name);
+        let at = Place::variable(raw.path.display(), &field.name);
         merge_field(field, file, &mut |code, message| {
-            conflicts.push(Diagnostic::error(code, message).at(&at).caused_by(format!(
+            conflicts.push(
+                Diagnostic::error(code, message)
+                    .at(at.clone())
+                    .caused_by(format!(
                 "the schema is {schema_path}; make the file's dictionary and the schema agree"
-            )))
+            )),
+            )
         });
     }
     (merged, conflicts)

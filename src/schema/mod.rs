@@ -18,7 +18,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::ingest::RawFrame;
 use crate::spec::{FieldPlan, FieldType, SchemaPlan};
 pub use rules::Problem;
@@ -269,7 +269,7 @@ fn check_columns(raw: &RawFrame, schema: &SchemaPlan) -> Result<Vec<String>, Fai
                 names.join(", ")
             ),
         )
-        .at(format!("{}, line 1 (header)", raw.path.display()));
+        .at(Place::header(raw.path.display()));
         if let (true, Some(dialect)) = (header.len() == 1 && schema.fields.len() > 1, &raw.dialect)
         {
             diagnostic = diagnostic.caused_by(format!(

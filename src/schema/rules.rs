@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::ingest::RawFrame;
 use crate::spec::{Code, FieldPlan, RulePlan, SchemaPlan};
 
@@ -280,7 +280,7 @@ pub(crate) fn rule_error(schema: &SchemaPlan, rule: &RulePlan, error: PolarsErro
         catalog::V020,
         format!("rule {:?} could not be evaluated", rule.id),
     )
-    .at(schema.path.display().to_string())
+    .at(Place::file(schema.path.display()))
     .caused_by(error)
     .into()
 }

@@ -15,8 +15,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::diag::catalog;
 use crate::diag::Diagnostic;
+use crate::diag::{catalog, Place};
 
 /// Shares of a variable sum to 1 within this.
 const SHARE_TOLERANCE: f64 = 1e-6;
@@ -51,9 +51,9 @@ pub struct MarginCategory {
 }
 
 impl Margins {
-    /// `file:line` of a category, for messages.
-    pub fn at(&self, category: &MarginCategory) -> String {
-        format!("{}:{}", self.path.display(), category.line)
+    /// Where a category is, for messages.
+    pub fn at(&self, category: &MarginCategory) -> Place {
+        Place::line(self.path.display(), category.line)
     }
 }
 
@@ -80,7 +80,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
             catalog::S041,
             "a margins file starts with the header line variable,category,target",
         )
-        .at(format!("{file}:1"))]);
+        .at(Place::line(&file, 1))]);
     }
 
     let mut problems = Vec::new();
@@ -93,14 +93,14 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 problems.push(
                     Diagnostic::error(catalog::S041, "unreadable margins line")
-                        .at(format!("{file}:{line}"))
+                        .at(Place::line(&file, line))
                         .caused_by(e),
                 );
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let at = format!("{file}:{line}");
+        let at = Place::line(&file, line);
         if record.len() != 3 {
             problems.push(
                 Diagnostic::error(
@@ -180,7 +180,8 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
     }
     if variables.is_empty() && problems.is_empty() {
         problems.push(
-            Diagnostic::error(catalog::S045, "the margins file has no margins").at(file.clone()),
+            Diagnostic::error(catalog::S045, "the margins file has no margins")
+                .at(Place::file(&file)),
         );
     }
     if !problems.is_empty() {
@@ -208,7 +209,7 @@ pub fn load(path: &Path, columns: &BTreeSet<String>) -> Result<Margins, Vec<Diag
                              (or give every variable as shares summing to 1)"
                         ),
                     )
-                    .at(file.clone()),
+                    .at(Place::file(&file)),
                 );
             }
         }
@@ -239,7 +240,12 @@ mod tests {
         result
             .unwrap_err()
             .into_iter()
-            .map(|d| (d.code, d.location.unwrap_or_default()))
+            .map(|d| {
+                (
+                    d.code,
+                    d.location.map(|p| p.to_string()).unwrap_or_default(),
+                )
+            })
             .collect()
     }
 

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 pub use schema::{Code, FieldPlan, FieldType, RulePlan, SchemaPlan};
 
 /// Reads and checks a pipeline file and its schema; returns every problem found.
@@ -213,7 +213,7 @@ fn toml_error(file: &Path, error: &toml::de::Error) -> Diagnostic {
     if let Some(span) = error.span() {
         if let Ok(text) = std::fs::read_to_string(file) {
             let (line, column) = line_col(&text, span.start);
-            diagnostic = diagnostic.at(format!("{}:{line}:{column}", file.display()));
+            diagnostic = diagnostic.at(Place::position(file.display(), line, column));
         }
     }
     diagnostic.caused_by(error.message())
@@ -250,9 +250,9 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn location(&self, offset: usize) -> String {
+    fn location(&self, offset: usize) -> Place {
         let (line, column) = line_col(self.text, offset);
-        format!("{}:{line}:{column}", self.file.display())
+        Place::position(self.file.display(), line, column)
     }
 
     fn error_at<T>(&mut self, code: catalog::Entry, at: &Spanned<T>, message: impl Into<String>) {
@@ -266,7 +266,7 @@ impl Compiler<'_> {
         let Some(first) = inputs.first() else {
             return Err(
                 Diagnostic::error(catalog::S003, "the pipeline has no [[input]]")
-                    .at(self.file.display().to_string())
+                    .at(Place::file(self.file.display()))
                     .into(),
             );
         };

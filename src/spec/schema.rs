@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use super::{expr_columns, line_col, parse_sql, sha256_hex};
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -392,7 +392,7 @@ pub fn load(path: &Path) -> Result<SchemaPlan, Failure> {
     let mut problems = Vec::new();
     let at = |offset: usize| {
         let (line, column) = line_col(&text, offset);
-        format!("{}:{line}:{column}", path.display())
+        Place::position(path.display(), line, column)
     };
 
     let mut fields = Vec::new();
@@ -708,10 +708,8 @@ mod tests {
         let failure = load(&path).unwrap_err();
         let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code).collect();
         assert_eq!(codes, ["S103", "S107", "S109"]);
-        assert!(failure.diagnostics[2]
-            .location
-            .as_deref()
-            .unwrap()
-            .ends_with("bad.schema.toml:11:11"));
+        let place = failure.diagnostics[2].location.as_ref().unwrap();
+        assert!(place.file.ends_with("bad.schema.toml"));
+        assert_eq!((place.line, place.column), (Some(11), Some(11)));
     }
 }

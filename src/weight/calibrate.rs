@@ -31,7 +31,7 @@
 use serde::Serialize;
 
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::spec::margins::Margins;
 use crate::spec::{CalibrationMethod, Trim, WeightingPlan};
 
@@ -308,7 +308,7 @@ pub fn calibrate(
                 if trimmed_low + trimmed_high > 0 { "calibration with trimming" } else { "linear calibration" }
             ),
         )
-        .at(margins.path.display().to_string())
+        .at(Place::file(margins.path.display()))
         .into());
     }
     if trimmed_low + trimmed_high > 0 {

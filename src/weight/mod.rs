@@ -16,7 +16,7 @@ use polars::prelude::*;
 use crate::codes::{encode, Key};
 use crate::derive::DerivedFrame;
 use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{Diagnostic, Failure, Place};
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
 
@@ -335,7 +335,7 @@ fn code_margins<'a>(
                         variable.name
                     ),
                 )
-                .at(margins.path.display().to_string())
+                .at(Place::file(margins.path.display()))
                 .into());
             }
         }
@@ -765,7 +765,7 @@ impl SurveyDesign {
                         u.variable
                     ),
                 )
-                .at(calibration.report.margins_file.clone())
+                .at(Place::file(&calibration.report.margins_file))
             })
             .collect()
     }

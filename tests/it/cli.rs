@@ -343,6 +343,33 @@ fn bad_sql_and_unknown_columns_are_all_reported_at_once() {
     insta::assert_snapshot!("bad_sql_and_unknown_column", stderr);
 }
 
+/// With `--log-format json` every diagnostic is one JSON object per line, its place with the
+/// numbers apart.
+#[test]
+fn json_diagnostics_carry_file_line_and_column_as_numbers() {
+    let spec = MINIMAL_SPEC.replace("value = \"belasting >= 4\"", "value = \"belasting >=\"");
+    let (_dir, output) = common::in_scratch_with(
+        "run",
+        &["--log-format", "json"],
+        &spec,
+        &[("data.csv", sample_rows(50))],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect();
+    let error = lines.iter().find(|d| d["code"] == "S017").expect("S017");
+    let place = &error["location"];
+    assert_eq!(place["file"], "spec.toml");
+    assert_eq!(
+        (place["line"].as_u64(), place["column"].as_u64()),
+        (Some(13), Some(9))
+    );
+    assert_eq!(place["text"], "spec.toml:13:9");
+}
+
 #[test]
 fn a_wrong_delimiter_names_the_file_and_the_likely_delimiter() {
     let spec = MINIMAL_SPEC.replace("schema = ", "delimiter = \",\"\nschema = ");

@@ -145,8 +145,8 @@ fn check(
         Err(failure) => {
             let named = failure.diagnostics.iter().any(|d| {
                 d.location
-                    .as_deref()
-                    .is_some_and(|l| l.contains(&*file.to_string_lossy()))
+                    .as_ref()
+                    .is_some_and(|place| Path::new(&place.file) == file)
             });
             prop_assert!(
                 named,

@@ -133,6 +133,16 @@ pub fn in_scratch<T: AsRef<[u8]>>(
     spec: &str,
     files: &[(&str, T)],
 ) -> (tempfile::TempDir, std::process::Output) {
+    in_scratch_with(command, &[], spec, files)
+}
+
+/// [`in_scratch`] with more arguments after `--quiet`.
+pub fn in_scratch_with<T: AsRef<[u8]>>(
+    command: &str,
+    arguments: &[&str],
+    spec: &str,
+    files: &[(&str, T)],
+) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
     std::fs::copy(
@@ -147,6 +157,7 @@ pub fn in_scratch<T: AsRef<[u8]>>(
     let output = peiling()
         .current_dir(dir.path())
         .args([command, "spec.toml", "--quiet"])
+        .args(arguments)
         .output()
         .unwrap();
     (dir, output)
