@@ -26,6 +26,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::format;
+
 /// One segment of a chart.
 #[derive(Debug, Clone)]
 pub struct Bar {
@@ -199,38 +201,6 @@ pub fn trend_chart_png(chart: &TrendChart, path: &Path) -> Result<(), ChartError
     })
 }
 
-/// A value the Dutch way, one decimal: `13,2%` for a share of 0.132, else `37,4`.
-pub fn format_value(value: f64, percent: bool) -> String {
-    if percent {
-        format!("{}%", dutch_number(100.0 * value, 1))
-    } else {
-        dutch_number(value, 1)
-    }
-}
-
-/// `1234.56` with 1 decimal → `1.234,6`; never `-0,0`.
-fn dutch_number(value: f64, decimals: usize) -> String {
-    if !value.is_finite() {
-        return "—".to_string();
-    }
-    let text = format!("{:.*}", decimals, value.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let mut grouped = String::new();
-    for (i, digit) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(digit);
-    }
-    let is_zero = text.chars().all(|c| c == '0' || c == '.');
-    let sign = if value < 0.0 && !is_zero { "-" } else { "" };
-    if frac.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped},{frac}")
-    }
-}
-
 fn error(title: &str, message: String) -> ChartError {
     ChartError::Draw {
         title: title.to_string(),
@@ -396,7 +366,7 @@ impl Axis {
     }
 
     fn tick_label(&self, tick: f64, percent: bool) -> String {
-        let number = dutch_number(tick, self.decimals());
+        let number = format::number(tick, self.decimals());
         if percent {
             format!("{number}%")
         } else {
@@ -672,7 +642,7 @@ fn draw_annotation<DB: DrawingBackend>(
         Some(estimate) => {
             let end = interval(bar).map_or(estimate, |(_, upper)| upper.max(estimate));
             let x = frame.x(end).max(frame.x(0.0)) + 6;
-            (format_value(estimate, percent), TEXT, x)
+            (format::value(estimate, percent), TEXT, x)
         }
         None if bar.suppressed => (SUPPRESSED_TEXT.to_string(), MUTED, frame.left + 6),
         None => (MISSING_TEXT.to_string(), MUTED, frame.left + 6),
@@ -705,7 +675,7 @@ fn draw_reference<DB: DrawingBackend>(
         ))?;
         y += 10;
     }
-    let legend = format!("totaal {}", format_value(reference, chart.percent));
+    let legend = format!("totaal {}", format::value(reference, chart.percent));
     let legend_style = style(12.0, &REFERENCE, HPos::Left, VPos::Bottom);
     let width = canvas.width(&legend, &legend_style)?;
     let start = (x - width / 2)
@@ -1013,7 +983,7 @@ impl TrendLayout {
         let mut value_px = 0;
         for point in series.iter().flatten() {
             if let Some(estimate) = point.estimate {
-                let text = format_value(estimate, chart.percent);
+                let text = format::value(estimate, chart.percent);
                 value_px = value_px.max(canvas.width(&text, &value_style())?);
             }
         }
@@ -1289,7 +1259,7 @@ fn draw_value_labels<DB: DrawingBackend>(
             } else {
                 text_shade(series_color(index))
             };
-            let text = format_value(estimate, percent);
+            let text = format::value(estimate, percent);
             let text_style = TextStyle {
                 color: color.to_backend_color(),
                 ..value_style()
@@ -1600,15 +1570,6 @@ mod tests {
         let svg = bar_chart_svg(&chart).expect("svg");
         assert!(svg.contains("Súdwest-Fryslân Súdwest") && svg.contains('…'));
         assert!(!svg.contains(&"Súdwest-Fryslân ".repeat(3)));
-    }
-
-    #[test]
-    fn numbers_are_dutch() {
-        assert_eq!(format_value(0.132, true), "13,2%");
-        assert_eq!(format_value(37.44, false), "37,4");
-        assert_eq!(format_value(-0.01, false), "0,0");
-        assert_eq!(format_value(12345.67, false), "12.345,7");
-        assert_eq!(format_value(f64::NAN, false), "—");
     }
 
     #[test]

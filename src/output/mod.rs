@@ -7,6 +7,7 @@
 
 pub mod chart;
 pub mod folder;
+pub mod format;
 pub mod manifest;
 pub mod parquet;
 pub mod report;

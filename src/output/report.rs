@@ -9,6 +9,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use super::format::{self, DASH};
+
 /// Everything on the page.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -114,8 +116,6 @@ pub struct TableRow {
     /// Values are shares (0–1), shown as percentages.
     pub percent: bool,
 }
-
-const DASH: &str = "—";
 
 const STYLE: &str = "\
 :root{color-scheme:light}
@@ -235,7 +235,7 @@ fn validation(html: &mut String, rules: &[RuleCount]) {
              <td class=\"nowrap\">{}</td></tr>",
             escape(&rule.rule),
             escape(&rule.column),
-            group_thousands(&rule.count.to_string()),
+            format::thousands(&rule.count.to_string()),
             escape(&rule.example)
         );
     }
@@ -257,12 +257,12 @@ fn weighting(html: &mut String, waves: &[WeightingSection]) {
             );
             for row in &wave.headline {
                 let show =
-                    |v: Option<f64>| v.map_or(DASH.to_string(), |v| format_value(v, row.percent));
+                    |v: Option<f64>| v.map_or(DASH.to_string(), |v| format::value(v, row.percent));
                 let change = match (row.before, row.after) {
                     (Some(b), Some(a)) if row.percent => {
-                        format!("{} procentpunt", dutch_number(100.0 * (a - b)))
+                        format!("{} procentpunt", format::number(100.0 * (a - b), 1))
                     }
-                    (Some(b), Some(a)) => dutch_number(a - b),
+                    (Some(b), Some(a)) => format::number(a - b, 1),
                     _ => DASH.to_string(),
                 };
                 let _ = writeln!(
@@ -286,9 +286,9 @@ fn weighting(html: &mut String, waves: &[WeightingSection]) {
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(&m.variable),
                 escape(&m.category),
-                dutch_number(m.target),
-                m.before.map_or(DASH.to_string(), dutch_number),
-                dutch_number(m.after)
+                format::number(m.target, 1),
+                m.before.map_or(DASH.to_string(), |v| format::number(v, 1)),
+                format::number(m.after, 1)
             );
         }
         html.push_str("</tbody>\n</table>\n");
@@ -373,7 +373,7 @@ fn table_row(html: &mut String, row: &TableRow) {
         ""
     };
     let n = match row.n.filter(|n| estimate.is_some() && *n >= 0) {
-        Some(n) => group_thousands(&n.to_string()),
+        Some(n) => format::thousands(&n.to_string()),
         None => DASH.to_string(),
     };
     let _ = writeln!(
@@ -381,7 +381,7 @@ fn table_row(html: &mut String, row: &TableRow) {
         "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{n}</td><td class=\"flag\">{}</td></tr>",
         escape(&row.segment_label),
-        estimate.map_or(DASH.to_string(), |v| format_value(v, row.percent)),
+        estimate.map_or(DASH.to_string(), |v| format::value(v, row.percent)),
         interval(row),
         escape(row.flag.as_deref().unwrap_or("")),
     );
@@ -404,7 +404,7 @@ fn change_table(html: &mut String, changes: &[ChangeLine]) {
             ("", 1.0)
         };
         let signed = |v: f64| {
-            let text = dutch_number(v * scale);
+            let text = format::number(v * scale, 1);
             if v > 0.0 {
                 format!("+{text}")
             } else {
@@ -423,7 +423,7 @@ fn change_table(html: &mut String, changes: &[ChangeLine]) {
             if p < 0.001 {
                 "&lt; 0,001".to_string()
             } else {
-                dutch_decimals(p, 3)
+                format::decimals(p, 3)
             }
         });
         let remark = match (change.significant, change.flag.as_deref()) {
@@ -461,8 +461,8 @@ fn interval(row: &TableRow) -> String {
             let scale = if row.percent { 100.0 } else { 1.0 };
             format!(
                 "{} – {}{unit}",
-                dutch_number(lower * scale),
-                dutch_number(upper * scale)
+                format::number(lower * scale, 1),
+                format::number(upper * scale, 1)
             )
         }
         _ => DASH.to_string(),
@@ -515,48 +515,6 @@ fn anchors(indicators: &[IndicatorSection]) -> Vec<String> {
             anchor
         })
         .collect()
-}
-
-/// One decimal, Dutch: `13,2%` for a share of 0.132 when `percent`, else `37,4`.
-fn format_value(value: f64, percent: bool) -> String {
-    if percent {
-        format!("{}%", dutch_number(100.0 * value))
-    } else {
-        dutch_number(value)
-    }
-}
-
-/// One decimal with a decimal comma and `.` between thousands; never `-0,0`.
-/// A number in [0, 1] with a fixed number of decimals and a decimal comma: `0,047`.
-fn dutch_decimals(value: f64, decimals: usize) -> String {
-    format!("{value:.decimals$}").replace('.', ",")
-}
-
-fn dutch_number(value: f64) -> String {
-    if !value.is_finite() {
-        return DASH.to_string();
-    }
-    let text = format!("{:.1}", value.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
-    let is_zero = text.chars().all(|c| c == '0' || c == '.');
-    let sign = if value < 0.0 && !is_zero { "-" } else { "" };
-    format!("{sign}{},{frac}", group_thousands(int))
-}
-
-/// `1234567` → `1.234.567`; a leading `-` is kept.
-fn group_thousands(digits: &str) -> String {
-    let (sign, digits) = match digits.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", digits),
-    };
-    let mut out = String::from(sign);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('.');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -666,9 +624,6 @@ mod tests {
             "<tr class=\"suppressed\"><td>Zeeland</td><td class=\"num\">—</td>\
              <td class=\"num\">—</td><td class=\"num\">—</td><td class=\"flag\">n_below_min</td>"
         ));
-        assert_eq!(format_value(37.44, false), "37,4");
-        assert_eq!(format_value(-0.04, false), "0,0");
-        assert_eq!(format_value(-1234.56, false), "-1.234,6");
     }
 
     #[test]
