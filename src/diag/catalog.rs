@@ -225,6 +225,10 @@ catalog! {
         "Give every row of a stratum the same `fpc` value: one population size or sampling fraction per stratum.";
     W007: "A stratum's fpc population is smaller than its number of sampled PSUs",
         "Correct that stratum's `fpc`: give a population number of PSUs at least the sampled PSUs, or a sampling fraction of at most 1.";
+    W008: "A segmentation variable is not among the wave's analysis columns",
+        "Check that every variable in `[segments] by` is a column of the schema or a `[[derive]]` name, spelled exactly.";
+    W009: "A segmentation or margin crossing has too many value combinations to cross",
+        "Cross fewer variables, or recode them into fewer categories with `[[derive]]`, in `[segments] by` or the margins file.";
     W011: "A margin variable uses a column that is not categorical (integer codes or text)",
         "Calibrate on integer-coded or text columns; derive a category column with `[[derive]]` and name it in the margins file.";
     W012: "A margin category has no respondents in the sample, so it cannot be calibrated to",
@@ -235,7 +239,7 @@ catalog! {
         "Check that the margins do not contradict each other, merge sparse categories, or raise `max_iterations` in `[weighting]`.";
     W016: "Calibration, or trimming after it, gave weights of zero or less",
         "Use `method = \"rake\"`, which keeps weights positive, or merge sparse categories in the margins file and the data.";
-    W099: "Building the survey design (weights, strata, PSUs, design order) failed inside peiling",
+    W099: "Building the survey design (weights, strata, PSUs, segments, design order) failed inside peiling",
         "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     // Estimation.
     E001: "The indicators' expressions could not be evaluated on a wave's data",
@@ -246,11 +250,7 @@ catalog! {
         "Guard the division in the indicator's expression, e.g. `CASE WHEN x <> 0 THEN y / x END`, so such rows give null instead.";
     E004: "A proportion's value gives something other than a condition or 0/1",
         "Write the proportion's `value` as a condition such as `belasting >= 4` or a 0/1 column, or use `kind = \"mean\"` instead.";
-    E005: "A segmentation variable is not among the wave's analysis columns",
-        "Check that every variable in `[segments] by` is a column of the schema or a `[[derive]]` name, spelled exactly.";
-    E006: "A segmentation or margin crossing has too many value combinations to cross",
-        "Cross fewer variables, or recode them into fewer categories with `[[derive]]`, in `[segments] by` or the margins file.";
-    E099: "Evaluating an indicator or coding a segment variable failed inside peiling",
+    E099: "Reading an indicator's evaluated values failed inside peiling",
         "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     E101: "A stratum has a single PSU in a domain while `lonely_psu` is \"fail\"",
         "Set `[design] lonely_psu` to `remove`, `adjust`, `average` or `certainty`, or merge the stratum with a neighbouring one.";
