@@ -21,7 +21,7 @@ use common::{bench_dir, data_file, derived, pipeline, SHARE};
 use peiling::derive::DerivedFrame;
 use peiling::spec::Plan;
 use peiling::weight::{self, SurveyDesign};
-use peiling::{codes, estimate};
+use peiling::{estimate, levels};
 
 fn main() {
     divan::main();
@@ -34,9 +34,9 @@ fn main() {
 fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
     let total: f64 = weights.iter().sum();
     let key_of = |variables: &[&str]| -> Vec<String> {
-        let coded: Vec<codes::Coded> = variables
+        let coded: Vec<levels::Coded> = variables
             .iter()
-            .map(|v| codes::encode(frame.analysis.column(v).unwrap()).unwrap())
+            .map(|v| levels::encode(frame.analysis.column(v).unwrap()).unwrap())
             .collect();
         (0..weights.len())
             .map(|row| {

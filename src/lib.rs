@@ -39,9 +39,9 @@ pub mod changes;
 // 9. The output folder.
 pub mod output;
 
-// What the stages share: diagnostics and exit codes, dense integer coding of categories.
-pub mod codes;
+// What the stages share: diagnostics and exit codes, the levels of a categorical column.
 pub mod diag;
+pub mod levels;
 
 // Not a stage: the simulator of survey waves behind `peiling generate`.
 pub mod generate;

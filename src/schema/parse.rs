@@ -743,7 +743,7 @@ impl<'a> ColumnParser<'a> {
             FieldType::Integer => match parse_integer(s) {
                 Some(v) if self.plain.int(v) => Some((Value::Int(v), false)),
                 Some(v) => check
-                    .code(row, s, Code::Int(v), v as f64)
+                    .category(row, s, Code::Int(v), v as f64)
                     .map(|user_missing| (Value::Int(v), user_missing)),
                 None => check.fail(
                     row,
@@ -756,7 +756,7 @@ impl<'a> ColumnParser<'a> {
             FieldType::Number => match parse_number(s, self.decimal_comma) {
                 Some(v) if self.plain.num(v) => Some((Value::Num(v), false)),
                 Some(v) => check
-                    .code(row, s, Code::Num(v), v)
+                    .category(row, s, Code::Num(v), v)
                     .map(|user_missing| (Value::Num(v), user_missing)),
                 None => {
                     let mark = if self.decimal_comma {

@@ -96,8 +96,14 @@ impl Checker<'_> {
         None
     }
 
-    /// Checks a numeric code; `Some(true)` when it is a user-missing code.
-    pub(super) fn code(&mut self, row: usize, raw: &str, code: Code, value: f64) -> Option<bool> {
+    /// Checks a numeric category code; `Some(true)` when it is a user-missing code.
+    pub(super) fn category(
+        &mut self,
+        row: usize,
+        raw: &str,
+        code: Code,
+        value: f64,
+    ) -> Option<bool> {
         let field = self.field;
         let in_range = |(low, high): &(f64, f64)| *low <= value && value <= *high;
         if field.missing.iter().any(|(c, _)| *c == code)

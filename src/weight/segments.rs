@@ -5,9 +5,9 @@
 use polars::prelude::*;
 
 use super::calibrate;
-use crate::codes::{encode, Key};
 use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure, Place};
+use crate::levels::{encode, Key};
 use crate::spec::{SchemaPlan, Segmentation};
 
 /// The category of every row (design order) for each margin variable, matched by text as

@@ -1,6 +1,6 @@
-//! Dense integer codes for the values of a column: strata, PSUs and segments are handled as
-//! `u32` indices into a sorted list of distinct keys, so estimation never hashes or compares
-//! strings in its inner loop and results come out in a fixed order.
+//! The levels of a column, as R's factor levels: strata, PSUs and segments are handled as
+//! dense `u32` indices into a sorted list of distinct keys, so estimation never hashes or
+//! compares strings in its inner loop and results come out in a fixed order.
 
 use std::collections::HashMap;
 use std::fmt;
