@@ -1308,121 +1308,37 @@ fn draw_notes<DB: DrawingBackend>(canvas: &Canvas<DB>, layout: &TrendLayout) -> 
     Ok(())
 }
 
-/// Left side bearings of a TrueType font, read from its `cmap` (format 4, Unicode BMP),
-/// `hhea` and `hmtx` tables: just enough to place glyphs the way ab_glyph means them to be.
+/// Left side bearings of the chart font, from ab_glyph (which plotters draws with): where a
+/// glyph's ink starts relative to the pen.
 struct GlyphMetrics {
-    bytes: &'static [u8],
-    cmap: usize,
-    hmtx: usize,
-    long_metrics: u16,
+    font: ab_glyph::FontRef<'static>,
     /// Ascender minus descender in font units: ab_glyph's pixel scale divides by this.
     height: f64,
 }
 
 impl GlyphMetrics {
     fn parse(bytes: &'static [u8]) -> Option<GlyphMetrics> {
-        let hhea = table(bytes, b"hhea")?;
-        let ascender = i16::from_be_bytes(u16_at(bytes, hhea + 4)?.to_be_bytes());
-        let descender = i16::from_be_bytes(u16_at(bytes, hhea + 6)?.to_be_bytes());
-        let metrics = GlyphMetrics {
-            bytes,
-            cmap: unicode_bmp_cmap(bytes)?,
-            hmtx: table(bytes, b"hmtx")?,
-            long_metrics: u16_at(bytes, hhea + 34)?,
-            height: f64::from(ascender) - f64::from(descender),
-        };
-        (metrics.height > 0.0 && metrics.long_metrics > 0).then_some(metrics)
+        use ab_glyph::Font;
+        let font = ab_glyph::FontRef::try_from_slice(bytes).ok()?;
+        let height = f64::from(font.height_unscaled());
+        (height > 0.0).then_some(GlyphMetrics { font, height })
     }
 
     /// How far right of the pen the glyph's ink starts at `size` px, as ab_glyph rounds it.
     fn bearing_px(&self, c: char, size: f64) -> i32 {
-        let bearing = self.glyph(c).and_then(|glyph| self.left_bearing(glyph));
-        bearing.map_or(0, |units| {
-            (f64::from(units) * size / self.height).floor() as i32
-        })
+        use ab_glyph::Font;
+        let units = self.font.h_side_bearing_unscaled(self.font.glyph_id(c));
+        (f64::from(units) * size / self.height).floor() as i32
     }
-
-    fn glyph(&self, c: char) -> Option<u16> {
-        let code = u16::try_from(u32::from(c)).ok()?;
-        let (bytes, cmap) = (self.bytes, self.cmap);
-        let segments = usize::from(u16_at(bytes, cmap + 6)?) / 2;
-        let ends = cmap + 14;
-        let starts = ends + 2 * segments + 2;
-        let deltas = starts + 2 * segments;
-        let offsets = deltas + 2 * segments;
-        for i in 0..segments {
-            if code > u16_at(bytes, ends + 2 * i)? {
-                continue;
-            }
-            let start = u16_at(bytes, starts + 2 * i)?;
-            if code < start {
-                return None;
-            }
-            let delta = u16_at(bytes, deltas + 2 * i)?;
-            let offset = usize::from(u16_at(bytes, offsets + 2 * i)?);
-            if offset == 0 {
-                return Some(code.wrapping_add(delta));
-            }
-            let at = offsets + 2 * i + offset + 2 * usize::from(code - start);
-            let glyph = u16_at(bytes, at)?;
-            return (glyph != 0).then(|| glyph.wrapping_add(delta));
-        }
-        None
-    }
-
-    fn left_bearing(&self, glyph: u16) -> Option<i16> {
-        let long = self.long_metrics;
-        let at = if glyph < long {
-            self.hmtx + 4 * usize::from(glyph) + 2
-        } else {
-            self.hmtx + 4 * usize::from(long) + 2 * usize::from(glyph - long)
-        };
-        Some(i16::from_be_bytes(u16_at(self.bytes, at)?.to_be_bytes()))
-    }
-}
-
-fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]))
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *bytes.get(at)?,
-        *bytes.get(at + 1)?,
-        *bytes.get(at + 2)?,
-        *bytes.get(at + 3)?,
-    ]))
-}
-
-/// Offset of a table in a TrueType file.
-fn table(bytes: &[u8], tag: &[u8; 4]) -> Option<usize> {
-    let count = usize::from(u16_at(bytes, 4)?);
-    (0..count).find_map(|i| {
-        let record = 12 + 16 * i;
-        (bytes.get(record..record + 4)? == tag)
-            .then(|| u32_at(bytes, record + 8))
-            .flatten()
-            .and_then(|offset| usize::try_from(offset).ok())
-    })
-}
-
-/// Offset of the format 4 Unicode subtable of `cmap` (Windows BMP or Unicode platform).
-fn unicode_bmp_cmap(bytes: &[u8]) -> Option<usize> {
-    let cmap = table(bytes, b"cmap")?;
-    let count = usize::from(u16_at(bytes, cmap + 2)?);
-    (0..count).find_map(|i| {
-        let record = cmap + 4 + 8 * i;
-        let platform = u16_at(bytes, record)?;
-        let encoding = u16_at(bytes, record + 2)?;
-        let subtable = cmap + usize::try_from(u32_at(bytes, record + 4)?).ok()?;
-        let unicode = (platform == 3 && encoding == 1) || platform == 0;
-        (unicode && u16_at(bytes, subtable)? == 4).then_some(subtable)
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    }
 
     fn bar(label: &str, estimate: f64) -> Bar {
         Bar {
@@ -1575,8 +1491,6 @@ mod tests {
     #[test]
     fn glyph_bearings_are_read_from_the_font() {
         let glyphs = glyph_metrics().expect("font metrics");
-        assert_eq!(glyphs.glyph(' '), Some(3));
-        assert!(glyphs.glyph('â').is_some() && glyphs.glyph('ë').is_some());
         // DejaVu Sans: 'l' has a left bearing of 193 units, 1 px at 13 px; 'a' of 123.
         assert_eq!(glyphs.bearing_px('l', 13.0), 1);
         assert_eq!(glyphs.bearing_px('a', 13.0), 0);
