@@ -12,7 +12,7 @@ use polars::prelude::*;
 use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
 use crate::schema::ValidFrame;
-use crate::spec::{DerivePlan, ScaleSpec};
+use crate::spec::{DerivePlan, ScalePlan};
 
 /// Analysis frame with the derived columns added; the coded frame gets them too, so the
 /// private microdata hold them.
@@ -92,7 +92,7 @@ pub fn apply(valid: ValidFrame, derive: &[DerivePlan]) -> Result<DerivedFrame, F
 }
 
 /// Count of items answered with a counting code; see the module doc for missing items.
-fn scale_score(frame: &DataFrame, name: &str, scale: &ScaleSpec) -> PolarsResult<Column> {
+fn scale_score(frame: &DataFrame, name: &str, scale: &ScalePlan) -> PolarsResult<Column> {
     let items = scale
         .items
         .iter()
@@ -104,7 +104,7 @@ fn scale_score(frame: &DataFrame, name: &str, scale: &ScaleSpec) -> PolarsResult
         })
         .collect::<PolarsResult<Vec<Int64Chunked>>>()?;
     let n_items = items.len();
-    let min_valid = scale.min_valid.unwrap_or(n_items);
+    let min_valid = scale.min_valid;
     let mut scores = Vec::with_capacity(frame.height());
     for row in 0..frame.height() {
         let (mut answered, mut points) = (0usize, 0usize);
@@ -141,16 +141,16 @@ mod tests {
             "c" => [Some(3i64), Some(3), Some(5)],
         )
         .unwrap();
-        let scale = ScaleSpec {
+        let scale = ScalePlan {
             items: vec!["a".into(), "b".into(), "c".into()],
             count_codes: vec![3, 4, 5],
-            min_valid: Some(2),
+            min_valid: 2,
             prorate: true,
         };
         let score = scale_score(&frame, "s", &scale).unwrap();
         let score: Vec<Option<f64>> = score.f64().unwrap().iter().collect();
         assert_eq!(score, [Some(2.0), Some(3.0), None]);
-        let plain = ScaleSpec {
+        let plain = ScalePlan {
             prorate: false,
             ..scale
         };

@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 
 use crate::estimate::{EstimateRow, EstimateTable};
-use crate::spec::{DisclosureSpec, IndicatorKind};
+use crate::spec::{DisclosurePlan, IndicatorKind};
 
 /// A publishable row of `estimates.parquet`.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +74,7 @@ pub const COMPLEMENTARY: &str = "complementary";
 pub const EMPTY_DOMAIN: &str = "empty_domain";
 
 /// Why a row may not be published on its own, if it may not.
-fn primary_reason(row: &EstimateRow, rules: &DisclosureSpec) -> Option<&'static str> {
+fn primary_reason(row: &EstimateRow, rules: &DisclosurePlan) -> Option<&'static str> {
     if row.n == 0 {
         return None;
     }
@@ -110,7 +110,7 @@ pub fn effective_n(row: &EstimateRow) -> f64 {
 }
 
 /// The reliability flags of a published row, in a fixed order.
-fn reliability_flags(row: &EstimateRow, rules: &DisclosureSpec) -> Vec<&'static str> {
+fn reliability_flags(row: &EstimateRow, rules: &DisclosurePlan) -> Vec<&'static str> {
     let mut flags = Vec::new();
     if row.rse.is_some_and(|rse| rse > rules.max_rse) {
         flags.push("unreliable");
@@ -223,7 +223,7 @@ fn complementary(rows: &[EstimateRow], cells: &[usize], suppressed: &mut [bool])
     }
 }
 
-pub fn apply(table: EstimateTable, rules: &DisclosureSpec) -> ReleasedTable {
+pub fn apply(table: EstimateTable, rules: &DisclosurePlan) -> ReleasedTable {
     let rows = table.rows;
     let reasons: Vec<Option<&str>> = rows.iter().map(|r| primary_reason(r, rules)).collect();
     let mut suppressed: Vec<bool> = reasons.iter().map(Option::is_some).collect();
@@ -320,7 +320,7 @@ mod tests {
     fn release(row: EstimateRow) -> ReleasedRow {
         apply(
             EstimateTable { rows: vec![row] },
-            &DisclosureSpec::default(),
+            &DisclosurePlan::default(),
         )
         .rows
         .remove(0)
@@ -365,7 +365,7 @@ mod tests {
     }
 
     fn released(rows: Vec<EstimateRow>) -> Vec<(String, String, bool, Option<String>)> {
-        apply(EstimateTable { rows }, &DisclosureSpec::default())
+        apply(EstimateTable { rows }, &DisclosurePlan::default())
             .rows
             .into_iter()
             .map(|r| (r.segmentation, r.segment, r.suppressed, r.flag))
@@ -378,7 +378,7 @@ mod tests {
             EstimateTable {
                 rows: rows.to_vec(),
             },
-            &DisclosureSpec::default(),
+            &DisclosurePlan::default(),
         );
         let hidden: Vec<bool> = table.rows.iter().map(|r| r.suppressed).collect();
         let cells: Vec<usize> = (0..rows.len()).collect();

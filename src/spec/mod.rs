@@ -64,7 +64,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         .map(|w| cx.weighting(base, w, &inputs, &columns));
     let indicators = cx.indicators(&spec.indicator, &columns);
     let segmentations = cx.segmentations(&spec.segments, &columns);
-    let disclosure = spec.disclosure.clone();
+    let disclosure = DisclosurePlan::from(&spec.disclosure);
     if disclosure.max_rse.is_nan() || disclosure.max_rse <= 0.0 {
         cx.problems.push(Diagnostic::error(
             catalog::S011,
@@ -434,7 +434,12 @@ impl Compiler<'_> {
                     }
                     plans.push(DerivePlan::Scale {
                         name: name.clone(),
-                        scale: scale.clone(),
+                        scale: ScalePlan {
+                            items: scale.items.clone(),
+                            count_codes: scale.count_codes.clone(),
+                            min_valid: scale.min_valid.unwrap_or(items),
+                            prorate: scale.prorate,
+                        },
                     });
                 }
                 _ => self.error_at(

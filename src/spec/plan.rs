@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::Expr;
 
 use super::{
-    expr_columns, margins, CalibrationMethod, CiMethod, DisclosureSpec, IndicatorKind, LonelyPsu,
-    ScaleSpec, SchemaPlan,
+    expr_columns, margins, CalibrationMethod, CiMethod, IndicatorKind, LonelyPsu, SchemaPlan,
 };
 
 /// Everything a run needs, checked and resolved. Paths are absolute or relative to the current
@@ -26,7 +25,7 @@ pub struct Plan {
     pub weighting: Option<WeightingPlan>,
     pub indicators: Vec<IndicatorPlan>,
     pub segmentations: Vec<Segmentation>,
-    pub disclosure: DisclosureSpec,
+    pub disclosure: DisclosurePlan,
     pub output: OutputPlan,
 }
 
@@ -79,7 +78,7 @@ pub enum DerivePlan {
     },
     Scale {
         name: String,
-        scale: ScaleSpec,
+        scale: ScalePlan,
     },
 }
 
@@ -225,4 +224,51 @@ pub struct OutputPlan {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub out: Option<PathBuf>,
+}
+
+/// A scale score: the count of `items` answered with one of `count_codes`.
+#[derive(Debug, Clone)]
+pub struct ScalePlan {
+    pub items: Vec<String>,
+    pub count_codes: Vec<i64>,
+    /// Fewest answered items for a score (the spec's default resolved: every item).
+    pub min_valid: usize,
+    /// Scale a partial score up to the full item count.
+    pub prorate: bool,
+}
+
+/// The disclosure rules, checked: thresholds for suppression and for the reliability flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DisclosurePlan {
+    pub min_n: u64,
+    pub min_cell: u64,
+    pub max_rse: f64,
+    pub min_effective_n: f64,
+    pub min_df: f64,
+}
+
+impl Default for DisclosurePlan {
+    /// The defaults of a spec without `[disclosure]`.
+    fn default() -> Self {
+        DisclosurePlan::from(&super::DisclosureSpec::default())
+    }
+}
+
+impl From<&super::DisclosureSpec> for DisclosurePlan {
+    fn from(spec: &super::DisclosureSpec) -> Self {
+        let super::DisclosureSpec {
+            min_n,
+            min_cell,
+            max_rse,
+            min_effective_n,
+            min_df,
+        } = *spec;
+        DisclosurePlan {
+            min_n,
+            min_cell,
+            max_rse,
+            min_effective_n,
+            min_df,
+        }
+    }
 }
