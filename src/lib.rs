@@ -6,9 +6,10 @@
 //! spec::compile      pipelines/*.toml + schemas/*.toml -> Plan
 //! ingest::read       Plan.inputs                       -> RawFrame        (text, as written)
 //! schema::validate   RawFrame                          -> ValidFrame + Rejects
-//!   (a CSV input: schema::stream::{read, validate}, one streaming pass to the same result)
+//!   (a CSV input: schema::stream::{read, validate}, one streaming pass to the same result;
+//!    a file that pass declines takes ingest::read and schema::validate)
 //! derive::apply      ValidFrame                        -> DerivedFrame
-//! weight::apply      DerivedFrame                      -> SurveyDesign
+//! weight::of_plan    DerivedFrame                      -> SurveyDesign    (segments coded)
 //! estimate::all      SurveyDesign                      -> EstimateTable
 //! disclosure::apply  EstimateTable                     -> ReleasedTable
 //! changes::between_waves ReleasedTable                 -> Vec<ChangeRow>
@@ -16,8 +17,9 @@
 //!                                                         first by output::folder::claim)
 //! ```
 //!
-//! A module uses only the modules above it (and `diag`); [`run`] below is the whole flow, and
-//! [`prepare`] its part up to the weighted designs, which the R suites and benchmarks share.
+//! A module uses only the modules above it (and `diag`, `levels`); [`run`] below is the whole
+//! flow, and [`prepare`] its part up to the weighted designs, which the R suites and the
+//! benchmarks share.
 
 // The stages, in the order of a run.
 // 1. The pipeline and schema files compiled to a plan.
