@@ -427,6 +427,18 @@ fn a_ragged_record_is_a_reject_with_its_line() {
 }
 
 /// Broken inputs: each exits 1 with a message naming the file, and no output.
+/// A Parquet file cut in half.
+fn truncated_parquet() -> Vec<u8> {
+    let mut frame =
+        polars::df!("resp_id" => ["a", "b", "c"], "wave" => [2024i64, 2024, 2024]).unwrap();
+    let mut bytes = Vec::new();
+    polars::prelude::ParquetWriter::new(&mut bytes)
+        .finish(&mut frame)
+        .unwrap();
+    bytes.truncate(bytes.len() / 2);
+    bytes
+}
+
 #[test]
 fn broken_files_are_clear_errors() {
     let header = sample_rows(0);
@@ -444,6 +456,17 @@ fn broken_files_are_clear_errors() {
             "csv_named_parquet",
             "data.parquet",
             sample_rows(5).into_bytes(),
+        ),
+        ("truncated_parquet", "data.parquet", truncated_parquet()),
+        (
+            "not_utf8_csv",
+            "data.csv",
+            [sample_rows(3).as_bytes(), b"\xff\xfe;1\n"].concat(),
+        ),
+        (
+            "unclosed_quote_csv",
+            "data.csv",
+            [sample_rows(0).as_bytes(), b"\"R0001;2024"].concat(),
         ),
     ];
     let mut report = String::new();
