@@ -39,6 +39,7 @@ use super::rules::{self, TypedColumn};
 use super::{Problem, Rejects, ValidFrame};
 use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure};
+use crate::ingest::csv::dialect::{decode, sniff_delimiter, Undecodable};
 use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
 
@@ -56,6 +57,15 @@ enum Stop {
     /// Not UTF-8: read again as Windows-1252 when the encoding was not given.
     NotUtf8,
     Io(std::io::Error),
+}
+
+impl From<Undecodable> for Stop {
+    fn from(error: Undecodable) -> Stop {
+        match error {
+            Undecodable::NotUtf8 => Stop::NotUtf8,
+            Undecodable::Invalid(_) => Stop::Decline("not valid text in the given encoding"),
+        }
+    }
 }
 
 impl From<std::io::Error> for Stop {
@@ -718,7 +728,7 @@ fn header(
     }
     let text = decode(raw, encoding)?;
     let first_line = text.split('\n').next().unwrap_or("");
-    let delimiter = delimiter.unwrap_or_else(|| crate::ingest::csv::sniff_delimiter(first_line));
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(first_line));
     let mut names = Vec::new();
     let (_, breaks) = split_record(&text, 0, delimiter, &mut names)?;
     let header: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -753,23 +763,6 @@ fn record_end(bytes: &[u8]) -> Option<usize> {
         at = i + 1;
     }
     None
-}
-
-/// Decodes a piece of the file that starts and ends at record boundaries.
-fn decode<'t>(
-    bytes: &'t [u8],
-    encoding: &'static encoding_rs::Encoding,
-) -> Result<Cow<'t, str>, Stop> {
-    if encoding == encoding_rs::UTF_8 {
-        return std::str::from_utf8(bytes)
-            .map(Cow::Borrowed)
-            .map_err(|_| Stop::NotUtf8);
-    }
-    let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
-    if had_errors {
-        return Err(Stop::Decline("not valid text in the given encoding"));
-    }
-    Ok(text)
 }
 
 /// The data records of a file, a run of whole records at a time, in file order, and the

@@ -14,6 +14,11 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+pub mod dialect;
+
+use dialect::decode_file;
+pub(crate) use dialect::sniff_delimiter;
+
 use super::{Dialect, RaggedRow, RawFrame};
 use crate::diag::catalog;
 use crate::diag::{Diagnostic, Failure, Place};
@@ -42,8 +47,8 @@ pub fn read_bytes(
         )
         .into());
     }
-    let (text, encoding, bom) = decode(bytes, options.encoding)
-        .map_err(|message| Failure::from(file_error(catalog::I004, message)))?;
+    let (text, encoding, bom) = decode_file(bytes, options.encoding)
+        .map_err(|e| Failure::from(file_error(catalog::I004, e.message())))?;
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&text));
     // The hash and the record scan run on a thread of their own while polars parses; the parse
     // is used when the scan finds the file regular (the usual case), else redone record by record.
@@ -100,7 +105,7 @@ pub fn read_bytes(
         ragged,
         dialect: Some(Dialect {
             delimiter: delimiter as char,
-            encoding: encoding.to_string(),
+            encoding: encoding.name().to_string(),
             bom,
             decimal_comma: options.decimal_comma,
         }),
@@ -189,63 +194,6 @@ fn read_records(text: &str, delimiter: u8) -> Result<(DataFrame, Vec<RaggedRow>)
         .collect();
     let frame = DataFrame::new(height, columns).map_err(|e| e.to_string())?;
     Ok((frame, ragged))
-}
-
-/// Decodes to UTF-8: the given encoding, or UTF-8 when valid, else Windows-1252. Returns the
-/// text, the encoding's name and whether a BOM was stripped.
-fn decode<'a>(
-    bytes: &'a [u8],
-    given: Option<&'static encoding_rs::Encoding>,
-) -> Result<(std::borrow::Cow<'a, str>, &'static str, bool), String> {
-    let (bom, body) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (true, rest),
-        None => (false, bytes),
-    };
-    if given.is_none() || given == Some(encoding_rs::UTF_8) {
-        // UTF-8 (the usual case) is borrowed as it is, validated once.
-        if let Ok(text) = std::str::from_utf8(body) {
-            return Ok((
-                std::borrow::Cow::Borrowed(text),
-                encoding_rs::UTF_8.name(),
-                bom,
-            ));
-        }
-    }
-    let encoding = given.unwrap_or(encoding_rs::WINDOWS_1252);
-    let (text, had_errors) = encoding.decode_without_bom_handling(body);
-    if had_errors {
-        return Err(format!(
-            "the file is not valid {} text; set `encoding` in the [[input]] if it is another",
-            encoding.name()
-        ));
-    }
-    Ok((text, encoding.name(), bom))
-}
-
-/// The most frequent of `;`, `,`, tab and `|` outside quotes in the header line; `,` if none.
-pub(crate) fn sniff_delimiter(text: &str) -> u8 {
-    let header = text.lines().next().unwrap_or("");
-    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0), (b'|', 0)];
-    let mut quoted = false;
-    for byte in header.bytes() {
-        if byte == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            for (candidate, count) in counts.iter_mut() {
-                if byte == *candidate {
-                    *count += 1;
-                }
-            }
-        }
-    }
-    // Ties keep the earlier candidate: `;` first, the Dutch default.
-    let mut best = (b',', 0);
-    for (candidate, count) in counts {
-        if count > best.1 {
-            best = (candidate, count);
-        }
-    }
-    best.0
 }
 
 /// Where the data records start and how wide they are.
