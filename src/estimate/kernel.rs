@@ -110,15 +110,6 @@ pub struct Sameness {
 }
 
 impl Sameness {
-    #[inline]
-    fn see(&mut self, y: f64) {
-        if self.seen {
-            self.varies |= y != self.first;
-        } else {
-            (self.first, self.seen) = (y, true);
-        }
-    }
-
     /// `self` followed by `other`.
     #[inline]
     fn merge(&mut self, other: &Sameness) {
@@ -304,7 +295,6 @@ struct StratumSums {
     /// Row-level sums, added to the cell's [`Stats`] when the stratum ends.
     n: u64,
     n_positive: u64,
-    values: Sameness,
     w: f64,
     wyy: f64,
     wxy: f64,
@@ -319,18 +309,24 @@ struct StratumSums {
     first_b: f64,
     a_varies: bool,
     b_varies: bool,
+    /// The same for the values: the first, and whether another differs (see [`Sameness`]).
+    first_y: f64,
+    y_varies: bool,
 }
 
 impl StratumSums {
+    /// Starts the domain in the stratum at its first PSU (totals `A`, `B`, first value `y`),
+    /// before that PSU's [`push`](Self::push); the hot loop then compares without a branch.
+    #[inline]
+    fn open(&mut self, a: f64, b: f64, y: f64) {
+        (self.first_a, self.first_b, self.first_y) = (a, b, y);
+    }
+
     /// Adds one PSU's totals `A` and `B` to the sums of squares and products.
     #[inline]
     fn push(&mut self, a: f64, b: f64) {
-        if self.m == 0 {
-            (self.first_a, self.first_b) = (a, b);
-        } else {
-            self.a_varies |= a != self.first_a;
-            self.b_varies |= b != self.first_b;
-        }
+        self.a_varies |= a != self.first_a;
+        self.b_varies |= b != self.first_b;
         self.m += 1;
         self.sum_a += a;
         self.sum_b += b;
@@ -702,10 +698,11 @@ fn chunk(
                     let a = &mut acc[d as usize];
                     if a.m == 0 {
                         in_stratum.push(d);
+                        a.open(wc, w, y);
                     }
                     a.push(wc, w);
                     a.n_positive += (y != 0.0) as u64;
-                    a.values.see(y);
+                    a.y_varies |= y != a.first_y;
                     a.wyy += wc * centred;
                 }
                 for &d in &in_stratum {
@@ -726,11 +723,12 @@ fn chunk(
                         let a = &mut acc[d as usize];
                         if a.m == 0 {
                             in_stratum.push(d);
+                            a.open(sum.a, sum.b, sum.values.first);
                         }
                         a.push(sum.a, sum.b);
                         a.n += sum.n;
                         a.n_positive += sum.n_positive;
-                        a.values.merge(&sum.values);
+                        a.y_varies |= sum.values.varies || sum.values.first != a.first_y;
                         a.w += sum.w;
                         a.wyy += sum.wyy;
                         if has_x {
@@ -745,7 +743,11 @@ fn chunk(
                 let s = &mut stats[base + d as usize];
                 s.n += a.n;
                 s.n_positive += a.n_positive;
-                s.values.merge(&a.values);
+                s.values.merge(&Sameness {
+                    first: a.first_y,
+                    seen: true,
+                    varies: a.y_varies,
+                });
                 s.sum_w += a.w;
                 s.sum_wy += a.sum_a;
                 s.sum_wx += a.sum_b;
