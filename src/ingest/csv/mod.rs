@@ -77,12 +77,13 @@ pub fn read_bytes(
         Failure::from(diagnostic)
     };
     // polars can still disagree with the scan on odd quoting; the record reader decides then.
-    // It also decides when a carriage return stands without a line feed: a line break to the
-    // `csv` crate (and to R), not to polars or the scan.
-    let lone_cr = memchr::memchr_iter(b'\r', text.as_bytes())
-        .any(|i| text.as_bytes().get(i + 1) != Some(&b'\n'));
     let (frame, ragged) = match regular {
-        Ok(frame) if !lone_cr && scan.is_regular() && frame.height() == scan.lines.len() => {
+        Ok(frame) if scan.is_regular() && frame.height() == scan.lines.len() => {
+            let frame = if scan.empty_quoted {
+                empty_as_null(frame).map_err(|e| parse_error(&e))?
+            } else {
+                frame
+            };
             (frame, Vec::new())
         }
         _ => read_records(&text, delimiter).map_err(|e| parse_error(&e))?,
@@ -114,10 +115,10 @@ pub fn read_bytes(
     })
 }
 
-/// polars' reader, every column as text: the fast path for well-formed files. An empty field
-/// is null, quoted (`""`) or not, as in [`read_records`] and the streaming pass.
+/// polars' reader, every column as text: the fast path for well-formed files. An unquoted
+/// empty field is null; a quoted one is "" (see [`empty_as_null`]).
 fn read_regular(text: &str, delimiter: u8) -> PolarsResult<DataFrame> {
-    let frame = CsvReadOptions::default()
+    CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_raise_if_empty(true)
@@ -127,11 +128,12 @@ fn read_regular(text: &str, delimiter: u8) -> PolarsResult<DataFrame> {
                 .with_missing_is_null(true)
         })
         .into_reader_with_file_handle(Cursor::new(text.as_bytes()))
-        .finish()?;
-    // polars keeps a quoted empty field as "": only a file with `""` somewhere can hold one.
-    if memchr::memmem::find(text.as_bytes(), b"\"\"").is_none() {
-        return Ok(frame);
-    }
+        .finish()
+}
+
+/// A quoted empty field (`""`, which polars keeps as "") as null, as every empty field is in
+/// [`read_records`] and the streaming pass.
+fn empty_as_null(frame: DataFrame) -> PolarsResult<DataFrame> {
     let columns = frame
         .columns()
         .iter()
@@ -209,13 +211,18 @@ struct RecordScan {
     blank_lines: usize,
     /// A record quoted oddly (see [`quoted_record`]).
     odd_quoting: bool,
+    /// A carriage return without a line feed outside quotes: a line break to the `csv` crate
+    /// (and to R), not to polars or this scan.
+    lone_cr: bool,
+    /// A quoted empty field (`""`), which polars reads as the text "".
+    empty_quoted: bool,
 }
 
 impl RecordScan {
     /// Every record as wide as the header, quoted as it should be, and no blank lines: polars
     /// reads it as is.
     fn is_regular(&self) -> bool {
-        self.ragged == 0 && self.blank_lines == 0 && !self.odd_quoting
+        self.ragged == 0 && self.blank_lines == 0 && !self.odd_quoting && !self.lone_cr
     }
 }
 
@@ -239,11 +246,12 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
         }
         let (fields, next, breaks) = if memchr::memchr(b'"', text).is_none() {
             let delimiters = text.iter().filter(|&&b| b == delimiter).count();
+            // A CR is a line end only before the LF (the first CR is the only one then).
+            scan.lone_cr |= memchr::memchr(b'\r', text)
+                .is_some_and(|i| i + 1 < text.len() || end == bytes.len());
             (delimiters + 1, end + 1, 1)
         } else {
-            let (fields, next, breaks, odd) = quoted_record(bytes, at, delimiter);
-            scan.odd_quoting |= odd;
-            (fields, next, breaks)
+            quoted_record(bytes, at, delimiter, &mut scan)
         };
         if header_done {
             scan.lines.push(line);
@@ -259,44 +267,51 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
 }
 
 /// The record starting at `start` that holds a quote: (fields, index after its line break,
-/// line breaks consumed, whether its quoting is odd). Odd quoting — a quote inside an unquoted
-/// field, text after a closing quote, a quote left open — is read differently by polars and
-/// the `csv` crate; the record reader decides then.
-fn quoted_record(bytes: &[u8], start: usize, delimiter: u8) -> (usize, usize, u32, bool) {
+/// line breaks consumed). It marks in `scan` what polars and the `csv` crate read differently,
+/// so that the record reader decides: odd quoting (a quote inside an unquoted field, text after
+/// a closing quote, a quote left open), a lone CR outside quotes, and a quoted empty field.
+fn quoted_record(
+    bytes: &[u8],
+    start: usize,
+    delimiter: u8,
+    scan: &mut RecordScan,
+) -> (usize, usize, u32) {
+    let ends_field = |at: usize| match bytes.get(at).copied() {
+        None | Some(b'\n') => true,
+        Some(b'\r') => bytes.get(at + 1) == Some(&b'\n'),
+        Some(b) => b == delimiter,
+    };
     let mut quoted = false;
     let mut fields = 1;
     let mut breaks = 0;
-    let mut odd = false;
     for (i, &byte) in bytes.iter().enumerate().skip(start) {
         match byte {
             b'"' => {
                 if quoted {
                     // Closes the field, or is the first of a doubled quote.
-                    let next = bytes.get(i + 1).copied();
-                    let ends = match next {
-                        None | Some(b'"') | Some(b'\n') => true,
-                        Some(b'\r') => bytes.get(i + 2) == Some(&b'\n'),
-                        Some(b) => b == delimiter,
-                    };
-                    odd |= !ends;
+                    scan.odd_quoting |= !(bytes.get(i + 1) == Some(&b'"') || ends_field(i + 1));
+                } else if i == start || bytes[i - 1] == delimiter {
+                    // Opens a field.
+                    scan.empty_quoted |= bytes.get(i + 1) == Some(&b'"') && ends_field(i + 2);
                 } else {
-                    // Opens a field, or is the second of a doubled quote.
-                    let opens = i == start || bytes[i - 1] == delimiter || bytes[i - 1] == b'"';
-                    odd |= !opens;
+                    // The second of a doubled quote, or a quote inside an unquoted field.
+                    scan.odd_quoting |= bytes[i - 1] != b'"';
                 }
                 quoted = !quoted;
             }
             b'\n' => {
                 breaks += 1;
                 if !quoted {
-                    return (fields, i + 1, breaks, odd);
+                    return (fields, i + 1, breaks);
                 }
             }
+            b'\r' if !quoted => scan.lone_cr |= bytes.get(i + 1) != Some(&b'\n'),
             b if b == delimiter && !quoted => fields += 1,
             _ => {}
         }
     }
-    (fields, bytes.len(), breaks.max(1), odd || quoted)
+    scan.odd_quoting |= quoted;
+    (fields, bytes.len(), breaks.max(1))
 }
 
 #[cfg(test)]
