@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use peiling::diag::catalog;
-use peiling::diag::{self, Diagnostic, ExitStatus, Failure, LogFormat, Place};
+use peiling::diag::{self, catalog, Diagnostic, ExitStatus, Failure, LogFormat, Place};
 use peiling::output::folder;
 use peiling::spec::Overrides;
 use peiling::{generate, Outcome, Progress};

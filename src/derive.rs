@@ -9,8 +9,7 @@
 
 use polars::prelude::*;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{catalog, Diagnostic, Failure};
 use crate::schema::ValidFrame;
 use crate::spec::{DerivePlan, ScalePlan};
 

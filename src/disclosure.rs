@@ -5,9 +5,9 @@
 //! published as null, and so are its SE, interval, df, deff, `n` and weighted n, with the reason
 //! in `flag` (`n_below_min`, `cell_below_min`). An empty domain (n = 0) is not suppressed: it
 //! has no estimate, publishes n = 0, carries the flag `empty_domain` alone, and never causes,
-//! nor is chosen for, complementary suppression (its 0 is known whatever is published). The cell rule looks at both complementary shares
-//! of a proportion: the share answering no is one minus the published share, so it is protected
-//! by the same suppression. The yes-count used for the rule never leaves this stage.
+//! nor is chosen for, complementary suppression (its 0 is known whatever is published). The
+//! cell rule looks at both complementary shares of a proportion: the share answering no is one
+//! minus the published share, so it is protected by the same suppression. The yes-count used for the rule never leaves this stage.
 //!
 //! **Complementary suppression**: the segments of a segmentation add up to their margin. The
 //! unweighted and weighted n of the provinces add up to the national total, and so do the

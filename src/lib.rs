@@ -52,9 +52,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::diag::{catalog, Place};
 pub use diag::Progress;
-use diag::{Diagnostic, Failure};
+use diag::{catalog, Diagnostic, Failure, Place};
 use output::manifest::{DesignRecord, FileRecord, Manifest};
 use schema::{Rejects, ValidFrame, ValidationReport};
 use spec::{Overrides, Plan};

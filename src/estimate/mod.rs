@@ -37,8 +37,7 @@ pub mod quantile;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Progress};
+use crate::diag::{catalog, Diagnostic, Failure, Progress};
 use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
 use kernel::Stats;

@@ -26,8 +26,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::spec::{InputFormat, InputPlan};
 
 /// One wave's export, every column as text.

@@ -10,8 +10,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, RawFrame, Signature};
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 
 /// Reads a Parquet file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {

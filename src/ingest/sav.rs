@@ -16,8 +16,7 @@ use arrow::datatypes::{DataType, Date32Type, Float64Type, TimeUnit};
 use polars::prelude::*;
 
 use super::{guarded, number_text, typed_raw, ColumnCodebook, FileMissing, RawFrame, Signature};
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 
 /// Reads an SPSS file from memory; `path` is used for messages.
 pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {

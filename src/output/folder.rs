@@ -21,8 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 
 /// The marker file at the root of every folder peiling writes.
 pub const MARKER: &str = ".peiling-output.json";

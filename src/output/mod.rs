@@ -21,8 +21,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::changes::ChangeRow;
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{catalog, Diagnostic, Failure};
 use crate::disclosure::ReleasedTable;
 use crate::schema::Rejects;
 use crate::spec::Plan;

@@ -14,8 +14,7 @@
 //!
 //! A conflict fails the run: which side is right is for the researcher to decide.
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::ingest::{ColumnCodebook, FileMissing, RawFrame};
 use crate::spec::schema::parse_code;
 use crate::spec::{Code, FieldPlan, SchemaPlan};

@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::ingest::RawFrame;
 use crate::spec::{FieldPlan, FieldType, SchemaPlan};
 pub use rules::Problem;

@@ -24,8 +24,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::ingest::RawFrame;
 use crate::spec::{Code, FieldPlan, RulePlan, SchemaPlan};
 

@@ -22,8 +22,7 @@ use polars::prelude::Expr;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 pub use schema::{Code, FieldPlan, FieldType, RulePlan, SchemaPlan};
 
 /// Reads and checks a pipeline file and its schema; returns every problem found.

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{expr_columns, line_col, parse_sql, sha256_hex};
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

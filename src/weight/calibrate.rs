@@ -30,8 +30,7 @@
 
 use serde::Serialize;
 
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::spec::margins::Margins;
 use crate::spec::{CalibrationMethod, Trim, WeightingPlan};
 

@@ -22,8 +22,7 @@ use segments::{code_margins, segment_index};
 use polars::prelude::*;
 
 use crate::derive::DerivedFrame;
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure};
+use crate::diag::{catalog, Diagnostic, Failure};
 use crate::levels::{encode, Key};
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;

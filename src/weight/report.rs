@@ -2,8 +2,7 @@
 //! and per segment, the calibration's report, and the warnings calibration leaves.
 
 use super::{calibrate, SegmentIndex, SurveyDesign};
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Place};
+use crate::diag::{catalog, Diagnostic, Place};
 
 /// Distribution of a set of weights, for `weights.json`.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -5,8 +5,7 @@
 use polars::prelude::*;
 
 use super::calibrate;
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::levels::{encode, Key};
 use crate::spec::{SchemaPlan, Segmentation};
 

@@ -20,8 +20,7 @@ use dialect::decode_file;
 pub(crate) use dialect::sniff_delimiter;
 
 use super::{Dialect, RaggedRow, RawFrame};
-use crate::diag::catalog;
-use crate::diag::{Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::spec::{sha256_hex, CsvOptions};
 
 /// Reads CSV from memory; `path` is used for messages.
