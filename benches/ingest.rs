@@ -5,11 +5,11 @@
 //!   baseline measured in the same run;
 //! * `polars_text_read`: the same reader with every column as text;
 //! * `ingest_and_validate`: what `peiling run` does with a CSV file: the streaming pass
-//!   (`schema::stream::read`: read, hash, split, parse and check every value) and
-//!   `schema::stream::validate` (primary key, routing rules, accepted rows);
+//!   (`validate::stream::read`: read, hash, split, parse and check every value) and
+//!   `validate::stream::finish` (primary key, routing rules, accepted rows);
 //! * `text_ingest_and_validate`: the text path, taken by `.sav` and Parquet files and by CSV
 //!   files the streaming pass declines: `ingest::read` (every column as text) and
-//!   `schema::validate`;
+//!   `validate::apply`;
 //! * `ingest_only`: `ingest::read` alone.
 //!
 //! The budget (DESIGN §9) is ingest + validate at ≥ 80% of the baseline's throughput, i.e. a
@@ -18,9 +18,11 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use common::{bench_dir, data_file, pipeline, SHARE};
 use peiling::spec::{self, Overrides, Plan};
-use peiling::{ingest, schema};
+use peiling::{ingest, validate};
 use polars::prelude::*;
 
 fn main() {
@@ -39,9 +41,41 @@ fn polars_read(options: CsvReadOptions) -> DataFrame {
 
 /// The plan of a one-indicator pipeline over the wave.
 fn plan() -> Plan {
+    plan_of(&data_file())
+}
+
+fn plan_of(data: &Path) -> Plan {
     let spec_path = bench_dir().join("bench-ingest.toml");
-    std::fs::write(&spec_path, pipeline(SHARE, "total = true", &data_file())).unwrap();
+    std::fs::write(&spec_path, pipeline(SHARE, "total = true", data)).unwrap();
     spec::compile(&spec_path, &Overrides::default()).unwrap()
+}
+
+/// The wave with every non-empty field quoted, as some exports write it: every record then
+/// goes through the quote-aware record scanner. Written once, next to the wave.
+fn quoted_file() -> PathBuf {
+    let plain = data_file();
+    let path = plain.with_extension("quoted.csv");
+    if !path.exists() {
+        let text = std::fs::read_to_string(&plain).unwrap();
+        let mut quoted = String::with_capacity(text.len() * 2);
+        for line in text.lines() {
+            for (i, field) in line.split(';').enumerate() {
+                if i > 0 {
+                    quoted.push(';');
+                }
+                if !field.is_empty() {
+                    quoted.push('"');
+                    quoted.push_str(field);
+                    quoted.push('"');
+                }
+            }
+            quoted.push('\n');
+        }
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, quoted).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+    }
+    path
 }
 
 // The baseline and the pipeline's path take 15 samples each: the first few of a bench in this
@@ -75,9 +109,22 @@ fn polars_text_read(bencher: divan::Bencher) {
 fn ingest_and_validate(bencher: divan::Bencher) {
     let plan = plan();
     bencher.bench(|| {
-        let parsed = schema::stream::read(&plan.inputs[0], &plan.schema).unwrap();
+        let parsed = validate::stream::read(&plan.inputs[0], &plan.schema).unwrap();
         let parsed = parsed.expect("the generated wave is for the streaming pass");
-        let (valid, rejects, _lines) = schema::stream::validate(parsed, &plan.schema).unwrap();
+        let (valid, rejects, _lines) = validate::stream::finish(parsed, &plan.schema).unwrap();
+        assert!(rejects.problems.is_empty());
+        valid
+    });
+}
+
+/// [`ingest_and_validate`] on the wave with every value quoted.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn quoted_ingest_and_validate(bencher: divan::Bencher) {
+    let plan = plan_of(&quoted_file());
+    bencher.bench(|| {
+        let parsed = validate::stream::read(&plan.inputs[0], &plan.schema).unwrap();
+        let parsed = parsed.expect("the quoted wave is for the streaming pass");
+        let (valid, rejects, _lines) = validate::stream::finish(parsed, &plan.schema).unwrap();
         assert!(rejects.problems.is_empty());
         valid
     });
@@ -88,7 +135,7 @@ fn text_ingest_and_validate(bencher: divan::Bencher) {
     let plan = plan();
     bencher.bench(|| {
         let raw = ingest::read(&plan.inputs[0]).unwrap();
-        let (valid, rejects) = schema::validate(&raw, &plan.schema).unwrap();
+        let (valid, rejects) = validate::apply(&raw, &plan.schema).unwrap();
         assert!(rejects.problems.is_empty());
         valid
     });

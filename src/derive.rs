@@ -10,8 +10,8 @@
 use polars::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure};
-use crate::schema::ValidFrame;
 use crate::spec::{DerivePlan, ScalePlan};
+use crate::validate::ValidFrame;
 
 /// Analysis frame with the derived columns added; the coded frame gets them too, so the
 /// private microdata hold them.

@@ -5,9 +5,10 @@
 //! ```text
 //! spec::compile      pipelines/*.toml + schemas/*.toml -> Plan
 //! ingest::read       Plan.inputs                       -> RawFrame        (text, as written)
-//! schema::validate   RawFrame                          -> ValidFrame + Rejects
-//!   (a CSV input: schema::stream::{read, validate}, one streaming pass to the same result;
-//!    a file that pass declines takes ingest::read and schema::validate)
+//! validate::apply    RawFrame                          -> ValidFrame + Rejects
+//!   (a CSV input: validate::stream::{read, finish}, one streaming pass to the same result,
+//!    over the blocks and fields of ingest::csv; a file that pass declines takes
+//!    ingest::read and validate::apply)
 //! derive::apply      ValidFrame                        -> DerivedFrame
 //! weight::of_plan    DerivedFrame                      -> SurveyDesign    (segments coded)
 //! estimate::all      SurveyDesign                      -> EstimateTable
@@ -27,7 +28,7 @@ pub mod spec;
 // 2. Inputs read as text (CSV, SPSS, Parquet).
 pub mod ingest;
 // 3. Validation against the schema; rejects with their reasons.
-pub mod schema;
+pub mod validate;
 // 4. Derived variables.
 pub mod derive;
 // 5. The survey design and its weights, calibrated or not.
@@ -55,8 +56,8 @@ use std::time::Instant;
 pub use diag::Progress;
 use diag::{catalog, Diagnostic, Failure, Place};
 use output::manifest::{DesignRecord, FileRecord, Manifest};
-use schema::{Rejects, ValidFrame, ValidationReport};
 use spec::{Overrides, Plan};
+use validate::{Rejects, ValidFrame, ValidationReport};
 
 /// What a successful run reports back.
 #[derive(Debug, Clone)]
@@ -121,26 +122,25 @@ fn ingest_and_validate(
     };
     for input in &plan.inputs {
         // A CSV file is read, parsed and checked in one streaming pass when it can be (see
-        // `schema::stream`); its typed values are validated in the "ingest" stage then.
+        // `validate::stream`); its typed values are validated in the "ingest" stage then.
         let streamed = clock.time("ingest", progress, || {
-            schema::stream::read(input, &plan.schema)
+            validate::stream::read(input, &plan.schema)
         })?;
         let (frame, rejects, lines) = match streamed {
             Some(parsed) => {
                 let (frame, rejects, lines) = clock.time("validate", progress, || {
-                    schema::stream::validate(parsed, &plan.schema)
+                    validate::stream::finish(parsed, &plan.schema)
                 })?;
                 (frame, rejects, Some(lines))
             }
             None => {
                 let raw = clock.time("ingest", progress, || ingest::read(input))?;
                 validated.diagnostics.extend(raw.notices.iter().cloned());
-                let (frame, rejects) = clock.time("validate", progress, || {
-                    schema::validate(&raw, &plan.schema)
-                })?;
+                let (frame, rejects) =
+                    clock.time("validate", progress, || validate::apply(&raw, &plan.schema))?;
                 // Validation applied the file's own codebook (SPSS); the run's labels gather
                 // them all.
-                validated.schema = schema::codebook::merge_lenient(&validated.schema, &raw).0;
+                validated.schema = validate::codebook::merge_lenient(&validated.schema, &raw).0;
                 (frame, rejects, raw.lines)
             }
         };
@@ -195,7 +195,7 @@ fn check_reject_share(plan: &Plan, validated: &Validated) -> Result<(), Failure>
         ),
     )
     .at(Place::file(plan.spec_path.display()));
-    for line in schema::summarize(&validated.rejects, &validated.lines, 3) {
+    for line in validate::summarize(&validated.rejects, &validated.lines, 3) {
         diagnostic = diagnostic.caused_by(line);
     }
     Err(diagnostic.into())
@@ -382,7 +382,7 @@ pub fn validate(
     check_reject_share(&plan, &validated)?;
     let mut diagnostics = validated.diagnostics.clone();
     if manifest.rows_rejected > 0 {
-        let summary = schema::summarize(&validated.rejects, &validated.lines, 3);
+        let summary = validate::summarize(&validated.rejects, &validated.lines, 3);
         diagnostics.push(Diagnostic::info(
             catalog::V005,
             format!(

@@ -10,7 +10,7 @@
 //! | mean       | `Σwy / Σw`        | `(A_j - ȳ·B_j) / W`         | `svymean(~y, na.rm = TRUE)`         |
 //! | total      | `Σwy`             | `A_j`                       | `svytotal(~y, na.rm = TRUE)`        |
 //! | ratio      | `Σwy / Σwx`       | `(A_j - R·B_j) / X`, B = Σwx | `svyratio(~y, ~x, na.rm = TRUE)`   |
-//! | quantile   | see [`quantile`]  | of the share `y <= q̂`       | `svyquantile(qrule = "math")`       |
+//! | quantile   | see `quantile`    | of the share `y <= q̂`       | `svyquantile(qrule = "math")`       |
 //!
 //! The variance is [`kernel::Stats::variance`] of that influence (Taylor linearisation,
 //! Lumley 2010 §2.3, Wolter 2007 ch. 6), of its calibration residuals in a calibrated design

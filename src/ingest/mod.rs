@@ -9,7 +9,7 @@
 //!   labels and user-missing codes in [`RawFrame::codebook`];
 //! - [`parquet`]: typed columns written as text, such as `private/respondents.parquet`.
 //!
-//! A pipeline run reads a CSV input with `crate::schema::stream` instead, which parses and
+//! A pipeline run reads a CSV input with `crate::validate::stream` instead, which parses and
 //! checks while it reads, without a text column; this text path reads the other formats, the
 //! CSV files that pass declines, and every file for `peiling describe`.
 //!

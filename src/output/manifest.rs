@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
-use crate::schema::ValidationReport;
+use crate::validate::ValidationReport;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {

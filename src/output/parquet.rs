@@ -13,8 +13,8 @@ use polars::prelude::*;
 
 use crate::changes::ChangeRow;
 use crate::disclosure::ReleasedTable;
-use crate::schema::Rejects;
 use crate::spec::SchemaPlan;
+use crate::validate::Rejects;
 
 pub const PIPELINE: &str = "pipeline";
 pub const WAVE: &str = "wave";
@@ -166,7 +166,7 @@ pub fn rejects_frame(
     rejects: &[Rejects],
     lines: &dyn Fn(i32, usize) -> Option<u32>,
 ) -> PolarsResult<DataFrame> {
-    let problems: Vec<(&Rejects, &crate::schema::Problem)> = rejects
+    let problems: Vec<(&Rejects, &crate::validate::Problem)> = rejects
         .iter()
         .flat_map(|wave| wave.problems.iter().map(move |p| (wave, p)))
         .collect();

@@ -325,7 +325,7 @@ pub fn chunk_target(rows: usize) -> usize {
     (rows / 16).max(1 << 14)
 }
 
-/// Cuts the PSU runs (`psu_starts` as in [`Layout`]) into chunks of about [`chunk_target`]
+/// Cuts the PSU runs (`psu_starts` as in [`Layout`](crate::estimate::kernel::Layout)) into chunks of about `chunk_target`
 /// rows: `(first_run, end_run)` pairs. Computed once per design.
 pub fn chunks(psu_starts: &[u32]) -> Vec<(usize, usize)> {
     let runs = psu_starts.len().saturating_sub(1);

@@ -116,10 +116,10 @@ fn streamed(
     schema: &SchemaPlan,
     block: usize,
 ) -> Result<Option<Read>, peiling::diag::Failure> {
-    let Some(parsed) = peiling::schema::stream::read_with(input, schema, block)? else {
+    let Some(parsed) = peiling::validate::stream::read_with(input, schema, block)? else {
         return Ok(None);
     };
-    let (frame, rejects, _) = peiling::schema::stream::validate(parsed, schema)?;
+    let (frame, rejects, _) = peiling::validate::stream::finish(parsed, schema)?;
     let rejected: Vec<usize> = rejects.problems.iter().map(|p| p.row).collect();
     let rows = frame.report.rows_read;
     Ok(Some((rows, accepted(&frame.coded, &rejected, rows))))
@@ -127,7 +127,7 @@ fn streamed(
 
 fn text_path(input: &InputPlan, schema: &SchemaPlan) -> Result<Read, peiling::diag::Failure> {
     let raw = peiling::ingest::read(input)?;
-    let (frame, rejects) = peiling::schema::validate(&raw, schema)?;
+    let (frame, rejects) = peiling::validate::apply(&raw, schema)?;
     let rejected: Vec<usize> = rejects.problems.iter().map(|p| p.row).collect();
     let rows = frame.report.rows_read;
     Ok((rows, accepted(&frame.coded, &rejected, rows)))

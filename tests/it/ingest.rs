@@ -229,7 +229,7 @@ fn the_microdata_of_a_run_reads_back_as_parquet_input() {
     let raw = read_input(&respondents, InputFormat::Parquet);
     let plan_schema =
         peiling::spec::schema::load(&root().join("schemas/dementiemonitor.schema.toml")).unwrap();
-    let (valid, rejects) = peiling::schema::validate(&raw, &plan_schema).unwrap();
+    let (valid, rejects) = peiling::validate::apply(&raw, &plan_schema).unwrap();
     assert!(rejects.problems.is_empty(), "{:?}", &rejects.problems[..1]);
     assert_eq!(valid.report.rows_accepted, raw.rows());
     // Typed values survive the trip: the same as the accepted rows of the run.

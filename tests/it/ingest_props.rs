@@ -164,7 +164,7 @@ proptest! {
         let schema_path = dir.path().join("props.schema.toml");
         std::fs::write(&schema_path, SCHEMA).unwrap();
         let schema = peiling::spec::schema::load(&schema_path).unwrap();
-        let (valid, rejects) = peiling::schema::validate(&raw, &schema).unwrap();
+        let (valid, rejects) = peiling::validate::apply(&raw, &schema).unwrap();
 
         let report = &valid.report;
         prop_assert_eq!(report.rows_read, records.len());
@@ -273,10 +273,10 @@ proptest! {
         let (input, schema) = stream_input(dir.path(), &csv_file(&records, crlf, windows_1252));
 
         let raw = peiling::ingest::read(&input).unwrap();
-        let (text_frame, text_rejects) = peiling::schema::validate(&raw, &schema).unwrap();
-        let parsed = peiling::schema::stream::read_with(&input, &schema, block).unwrap();
+        let (text_frame, text_rejects) = peiling::validate::apply(&raw, &schema).unwrap();
+        let parsed = peiling::validate::stream::read_with(&input, &schema, block).unwrap();
         let parsed = parsed.expect("a file the csv crate wrote is for the streaming pass");
-        let (frame, rejects, lines) = peiling::schema::stream::validate(parsed, &schema).unwrap();
+        let (frame, rejects, lines) = peiling::validate::stream::finish(parsed, &schema).unwrap();
 
         prop_assert!(frame.coded.equals_missing(&text_frame.coded), "{:?}\n{:?}", frame.coded, text_frame.coded);
         prop_assert!(frame.analysis.equals_missing(&text_frame.analysis));
@@ -300,12 +300,12 @@ fn a_file_changed_between_the_pass_and_its_rejects_is_an_error() {
     let (input, schema) = stream_input(dir.path(), b"id;x;y;opmerking\na;1;2,5;\nb;7;1;\n");
     let path = input.path.clone();
     let read = || {
-        peiling::schema::stream::read(&input, &schema)
+        peiling::validate::stream::read(&input, &schema)
             .unwrap()
             .unwrap()
     };
 
-    let (_, rejects, _) = peiling::schema::stream::validate(read(), &schema).unwrap();
+    let (_, rejects, _) = peiling::validate::stream::finish(read(), &schema).unwrap();
     // Code 7 is not in the codebook, and without x the rule wants no y.
     let rules: Vec<&str> = rejects.problems.iter().map(|p| p.rule.as_str()).collect();
     assert_eq!(rules, ["category", "y_without_x"]);
@@ -317,6 +317,6 @@ fn a_file_changed_between_the_pass_and_its_rejects_is_an_error() {
 
     let parsed = read();
     std::fs::write(&path, "id;x;y;opmerking\na;1;2,5;\nc;7;1;\n").unwrap();
-    let failure = peiling::schema::stream::validate(parsed, &schema).unwrap_err();
+    let failure = peiling::validate::stream::finish(parsed, &schema).unwrap_err();
     assert_eq!(failure.diagnostics[0].code, "I014");
 }

@@ -263,7 +263,7 @@ fn reference_inputs_take_the_streaming_csv_pass() {
         )
         .unwrap();
         for input in &plan.inputs {
-            let parsed = peiling::schema::stream::read(input, &plan.schema).unwrap();
+            let parsed = peiling::validate::stream::read(input, &plan.schema).unwrap();
             assert!(
                 parsed.is_some(),
                 "{spec}: {} is not read by the streaming pass",

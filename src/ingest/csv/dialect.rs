@@ -1,5 +1,5 @@
 //! A CSV file's dialect: its encoding and its delimiter. One decoder for both CSV readers, the
-//! text path here and the streaming pass (`schema::stream`).
+//! text path ([`super::read_bytes`]) and the streaming pass (`validate::stream`).
 
 use std::borrow::Cow;
 

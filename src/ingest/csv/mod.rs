@@ -1,8 +1,16 @@
-//! CSV exports: dialect detection, and a reader that keeps every record.
+//! CSV exports: the one home of reading CSV, for both readers of a CSV file.
 //!
-//! The dialect is what the spec gives, else detected: UTF-8 with or without BOM, else
-//! Windows-1252 (what Excel on a Dutch Windows machine writes); the delimiter from the header
-//! line. Before parsing, one quote-aware pass over the text finds where each record starts and
+//! - [`dialect`]: the one decoder, and the delimiter sniffed from the header line. The dialect
+//!   is what the spec gives, else detected: UTF-8 with or without BOM, else Windows-1252 (what
+//!   Excel on a Dutch Windows machine writes).
+//! - [`fields`]: the one quote-aware record scanner ([`fields::scan_record`]), and the split of
+//!   a block of records into a table of fields.
+//! - [`blocks`]: a file read in blocks of whole records, hashed as it is read.
+//!
+//! A pipeline run reads a CSV input in one streaming pass over its blocks
+//! (`validate::stream`, which parses and checks while it reads). This module's reader, the
+//! text path ([`read_bytes`]), reads every column as text: for the files that pass declines and
+//! for `peiling describe`. Before parsing, the record scan finds where each record starts and
 //! how many fields it has. A well-formed file (every record as wide as the header, no blank
 //! lines) is parsed by polars' multi-threaded reader. A file with ragged records or blank lines
 //! is parsed by the `csv` crate instead, which reports each record with its line: a ragged
@@ -14,10 +22,13 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+pub mod blocks;
 pub mod dialect;
+pub mod fields;
 
 use dialect::decode_file;
 pub(crate) use dialect::sniff_delimiter;
+use fields::{scan_record, Quirks};
 
 use super::{Dialect, RaggedRow, RawFrame};
 use crate::diag::{catalog, Diagnostic, Failure, Place};
@@ -78,7 +89,7 @@ pub fn read_bytes(
     // polars can still disagree with the scan on odd quoting; the record reader decides then.
     let (frame, ragged) = match regular {
         Ok(frame) if scan.is_regular() && frame.height() == scan.lines.len() => {
-            let frame = if scan.empty_quoted {
+            let frame = if scan.quirks.empty_quoted {
                 empty_as_null(frame).map_err(|e| parse_error(&e))?
             } else {
                 frame
@@ -208,27 +219,24 @@ struct RecordScan {
     ragged: usize,
     /// Blank lines after the header.
     blank_lines: usize,
-    /// A record quoted oddly (see [`quoted_record`]).
-    odd_quoting: bool,
-    /// A carriage return without a line feed outside quotes: a line break to the `csv` crate
-    /// (and to R), not to polars or this scan.
-    lone_cr: bool,
-    /// A quoted empty field (`""`), which polars reads as the text "".
-    empty_quoted: bool,
+    /// What any record held that polars and the `csv` crate read differently.
+    quirks: Quirks,
 }
 
 impl RecordScan {
     /// Every record as wide as the header, quoted as it should be, and no blank lines: polars
     /// reads it as is.
     fn is_regular(&self) -> bool {
-        self.ragged == 0 && self.blank_lines == 0 && !self.odd_quoting && !self.lone_cr
+        self.ragged == 0
+            && self.blank_lines == 0
+            && !self.quirks.odd_quoting
+            && !self.quirks.lone_cr
     }
 }
 
 /// One pass over the text: record starts and widths. A line without quotes is one record
 /// whose fields are its delimiters plus one (found by `memchr` and a vectorised count); a line
-/// with a quote is walked byte by byte, honouring quoted delimiters and line breaks (`""`
-/// inside quotes toggles twice, so it needs no special case).
+/// with a quote is walked by [`scan_record`], which honours quoted delimiters and line breaks.
 fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
     let mut scan = RecordScan::default();
     let mut header_done = false;
@@ -246,11 +254,14 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
         let (fields, next, breaks) = if memchr::memchr(b'"', text).is_none() {
             let delimiters = text.iter().filter(|&&b| b == delimiter).count();
             // A CR is a line end only before the LF (the first CR is the only one then).
-            scan.lone_cr |= memchr::memchr(b'\r', text)
+            scan.quirks.lone_cr |= memchr::memchr(b'\r', text)
                 .is_some_and(|i| i + 1 < text.len() || end == bytes.len());
             (delimiters + 1, end + 1, 1)
         } else {
-            quoted_record(bytes, at, delimiter, &mut scan)
+            let mut fields = 0;
+            let (next, breaks) =
+                scan_record(bytes, at, delimiter, &mut scan.quirks, |_, _| fields += 1);
+            (fields, next, breaks)
         };
         if header_done {
             scan.lines.push(line);
@@ -263,54 +274,6 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> RecordScan {
         at = next;
     }
     scan
-}
-
-/// The record starting at `start` that holds a quote: (fields, index after its line break,
-/// line breaks consumed). It marks in `scan` what polars and the `csv` crate read differently,
-/// so that the record reader decides: odd quoting (a quote inside an unquoted field, text after
-/// a closing quote, a quote left open), a lone CR outside quotes, and a quoted empty field.
-fn quoted_record(
-    bytes: &[u8],
-    start: usize,
-    delimiter: u8,
-    scan: &mut RecordScan,
-) -> (usize, usize, u32) {
-    let ends_field = |at: usize| match bytes.get(at).copied() {
-        None | Some(b'\n') => true,
-        Some(b'\r') => bytes.get(at + 1) == Some(&b'\n'),
-        Some(b) => b == delimiter,
-    };
-    let mut quoted = false;
-    let mut fields = 1;
-    let mut breaks = 0;
-    for (i, &byte) in bytes.iter().enumerate().skip(start) {
-        match byte {
-            b'"' => {
-                if quoted {
-                    // Closes the field, or is the first of a doubled quote.
-                    scan.odd_quoting |= !(bytes.get(i + 1) == Some(&b'"') || ends_field(i + 1));
-                } else if i == start || bytes[i - 1] == delimiter {
-                    // Opens a field.
-                    scan.empty_quoted |= bytes.get(i + 1) == Some(&b'"') && ends_field(i + 2);
-                } else {
-                    // The second of a doubled quote, or a quote inside an unquoted field.
-                    scan.odd_quoting |= bytes[i - 1] != b'"';
-                }
-                quoted = !quoted;
-            }
-            b'\n' => {
-                breaks += 1;
-                if !quoted {
-                    return (fields, i + 1, breaks);
-                }
-            }
-            b'\r' if !quoted => scan.lone_cr |= bytes.get(i + 1) != Some(&b'\n'),
-            b if b == delimiter && !quoted => fields += 1,
-            _ => {}
-        }
-    }
-    scan.odd_quoting |= quoted;
-    (fields, bytes.len(), breaks.max(1))
 }
 
 #[cfg(test)]

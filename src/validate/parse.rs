@@ -7,7 +7,7 @@
 //! ([`super::stream`]) both use it, so they agree value for value.
 //!
 //! The usual value is taken at once ([`ColumnParser::push_column`], one loop per field type):
-//! plain digits or a short decimal that the field's codebook or range vouches for ([`Plain`]),
+//! plain digits or a short decimal that the field's codebook or range vouches for (`Plain`),
 //! a text its pattern matches, an empty optional value.
 //! Anything else goes through every check; a property test holds the two to the same result.
 
@@ -624,8 +624,8 @@ impl<'a> ColumnParser<'a> {
 
     /// The values of the next rows, the first of them row `first_row`. The usual value is
     /// taken at once, by a loop chosen for the field's type before the first value: plain
-    /// digits or a short decimal that [`Plain`] vouches for, a text its pattern matches, an
-    /// empty optional value. Any other goes through [`Self::push_checked`].
+    /// digits or a short decimal that `Plain` vouches for, a text its pattern matches, an
+    /// empty optional value. Any other goes through `Self::push_checked`.
     #[inline]
     pub fn push_column<'s>(
         &mut self,

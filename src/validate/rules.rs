@@ -16,7 +16,7 @@
 //! as an answer, changes published percentages without anybody noticing. Every problem is a
 //! row of `private/rejects.parquet` naming the row, column, raw value and rule.
 //!
-//! The checks of a single value ([`Checker`]) run inside [`super::parse::ColumnParser`], which
+//! The checks of a single value (`Checker`) run inside [`super::parse::ColumnParser`], which
 //! types each value first.
 
 use std::borrow::Cow;

@@ -60,7 +60,7 @@ pub struct Rejects {
 /// Validates one raw frame against `schema` with the file's own codebook merged in (see
 /// [`codebook`]). Structural problems (a schema column missing from the file, a dictionary that
 /// disagrees with the schema) fail the run; value problems reject rows.
-pub fn validate(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects), Failure> {
+pub fn apply(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects), Failure> {
     // What the file says of its own columns (SPSS) applies to its values.
     let merged = codebook::merge(schema, raw)?;
     let schema = &merged;
