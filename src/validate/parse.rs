@@ -1,8 +1,9 @@
 //! From text to typed values: the parser every value of validation goes through.
 //!
-//! [`ColumnParser`] takes a field's values in row order, a run at a time, as text (`None` for an
-//! empty field), types them, checks them with the rules of [`super::rules`] and collects them into an
-//! [`Output`]: the coded column and, for a field with user-missing codes, the analysis column.
+//! [`ColumnParser`] takes a field's values in row order, a column or a block of it at a time, as
+//! text (`None` for an empty field), types them, checks them with the rules of [`super::rules`]
+//! and collects them into an [`Output`]: the coded column and, for a field with user-missing
+//! codes, the analysis column.
 //! Validation of a text column ([`parse_column`]) and the streaming CSV pass
 //! ([`super::stream`]) both use it, so they agree value for value.
 //!
@@ -96,7 +97,7 @@ impl BlockTexts {
         match text {
             Some(text) => {
                 let text = text.as_bytes();
-                // The offset is within a block, far below 4 GiB (see `stream::split`).
+                // The offset is within a block, far below 4 GiB (see `ingest::csv::fields::split`).
                 let view = View::new_from_bytes(text, 0, self.bytes.len() as u32);
                 if text.len() > View::MAX_INLINE_SIZE as usize {
                     self.bytes.extend_from_slice(text);
