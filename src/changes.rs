@@ -211,7 +211,7 @@ mod tests {
             std_error: (!suppressed).then_some(se),
             ci_lower: None,
             ci_upper: None,
-            ci_method: "logit".into(),
+            ci_method: (!suppressed).then(|| "logit".into()),
             df: (!suppressed).then_some(99.0),
             n: (!suppressed).then_some(100),
             n_weighted: (!suppressed).then_some(100.0),

@@ -45,7 +45,9 @@ pub struct ReleasedRow {
     pub std_error: Option<f64>,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
-    pub ci_method: String,
+    /// The interval's method; null with the interval (a substituted method would tell that a
+    /// suppressed share is exactly 0 or 1).
+    pub ci_method: Option<String>,
     pub df: Option<f64>,
     pub n: Option<i64>,
     pub n_weighted: Option<f64>,
@@ -275,7 +277,7 @@ pub fn apply(table: EstimateTable, rules: &DisclosurePlan) -> ReleasedTable {
                 std_error: publish(row.std_error),
                 ci_lower: publish(row.ci_lower),
                 ci_upper: publish(row.ci_upper),
-                ci_method: row.ci_method,
+                ci_method: Some(row.ci_method).filter(|_| keep),
                 df: publish(row.df),
                 n: Some(row.n).filter(|_| keep),
                 n_weighted: publish(Some(row.n_weighted)),
@@ -341,6 +343,24 @@ mod tests {
             ),
             (None, None, None, None, None)
         );
+        assert_eq!(row.ci_method, None);
+    }
+
+    #[test]
+    fn a_suppressed_share_of_zero_does_not_show_its_exact_interval() {
+        // A share of 0 gets the exact interval in place of logit's, and says so; suppressed,
+        // neither the method nor the flag may tell that nobody answered yes.
+        let mut zero = proportion(20, 0, 0.0);
+        zero.ci_method = "korn-graubard".into();
+        zero.flag = Some("ci_korn_graubard".into());
+        let row = release(zero);
+        assert!(row.suppressed);
+        assert_eq!(
+            (row.ci_method, row.flag.as_deref()),
+            (None, Some("n_below_min"))
+        );
+        let published = release(proportion(100, 50, 0.05));
+        assert_eq!(published.ci_method.as_deref(), Some("logit"));
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<Da
             number(STD_ERROR, &|i| rows[i].std_error),
             number(CI_LOWER, &|i| rows[i].ci_lower),
             number(CI_UPPER, &|i| rows[i].ci_upper),
-            text(CI_METHOD, &|i| Some(rows[i].ci_method.clone())),
+            text(CI_METHOD, &|i| rows[i].ci_method.clone()),
             number(DF, &|i| rows[i].df),
             Column::new(
                 N.into(),

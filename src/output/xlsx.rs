@@ -460,7 +460,7 @@ mod tests {
             std_error: estimate.map(|_| 0.01),
             ci_lower: estimate.map(|v| v - 0.02),
             ci_upper: estimate.map(|v| v + 0.02),
-            ci_method: "logit".into(),
+            ci_method: estimate.map(|_| "logit".into()),
             df: estimate.map(|_| 40.0),
             n: estimate.map(|_| 1234),
             n_weighted: estimate.map(|_| 5678.9),
