@@ -1,6 +1,7 @@
 //! Command line: argument parsing (clap), progress display and the exit status.
 //! Results go to stdout; diagnostics and progress to stderr.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,32 @@ enum Command {
         quiet: bool,
         #[arg(long, value_enum, default_value = "human")]
         log_format: LogFormatArg,
+    },
+    /// Check a pipeline file, its schema, margins and SQL without reading the data: every
+    /// problem at once, exit 1 on any.
+    Check {
+        /// Pipeline file (pipelines/*.toml).
+        spec: PathBuf,
+        /// Output folder to check as `run` would (default: [output] dir of the spec).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormatArg,
+    },
+    /// Draft a schema and a pipeline from an export (.sav/.zsav, CSV or Parquet).
+    Init {
+        /// The export.
+        file: PathBuf,
+        /// The survey's name, for schemas/NAME.schema.toml and pipelines/NAME.toml (default:
+        /// from the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Folder to write schemas/ and pipelines/ into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Replace the files if they exist (otherwise an existing file stops the command).
+        #[arg(long)]
+        force: bool,
     },
     /// Profile an export: columns, types, code frequencies, missingness.
     Describe {
@@ -203,6 +230,41 @@ fn execute(cli: Cli) -> CliResult {
             spinner.finish();
             report(result, format, quiet)
         }
+        Command::Check {
+            spec,
+            out,
+            log_format: format,
+        } => {
+            let format = log_format(format);
+            let plan =
+                peiling::spec::compile(&spec, &Overrides { out }).map_err(|f| (f, format))?;
+            print!("{}", check_summary(&plan));
+            Ok(format)
+        }
+        Command::Init {
+            file,
+            name,
+            out,
+            force,
+        } => {
+            let options = peiling::init::Options {
+                file,
+                name,
+                out,
+                force,
+            };
+            let drafted = peiling::init::draft(&options).map_err(|f| (f, LogFormat::Human))?;
+            println!(
+                "peiling init: drafted from {} ({} rows, {} columns)\n  {}\n  {}\nNext: read the comments in both, then `peiling validate {}`",
+                options.file.display(),
+                drafted.rows,
+                drafted.columns,
+                drafted.schema.display(),
+                drafted.pipeline.display(),
+                drafted.pipeline.display()
+            );
+            Ok(LogFormat::Human)
+        }
         Command::Describe { file, schema } => describe(&file, schema.as_deref())
             .map(|_| LogFormat::Human)
             .map_err(|f| (f, LogFormat::Human)),
@@ -271,6 +333,71 @@ fn report(result: Result<Outcome, Failure>, format: LogFormat, quiet: bool) -> C
     }
     println!("  output: {}", outcome.out_dir.display());
     Ok(format)
+}
+
+/// What `peiling check` found in a pipeline that compiles: what a run would read and do.
+fn check_summary(plan: &peiling::spec::Plan) -> String {
+    let schema = &plan.schema;
+    let waves: Vec<String> = plan.inputs.iter().map(|i| i.wave.to_string()).collect();
+    let mut out = format!(
+        "peiling check: pipeline {} is ready to run\n  schema {}: {} fields, {} rules",
+        plan.name,
+        schema.name,
+        schema.fields.len(),
+        schema.rules.len()
+    );
+    if !schema.primary_key.is_empty() {
+        out.push_str(&format!(", primary key {}", schema.primary_key.join(" + ")));
+    }
+    out.push_str(&format!(
+        "\n  {} input{} (wave {}), every file present\n  {} derived column{}, {} indicator{}, {} segmentation{}\n",
+        plan.inputs.len(),
+        plural(plan.inputs.len()),
+        waves.join(", "),
+        plan.derive.len(),
+        plural(plan.derive.len()),
+        plan.indicators.len(),
+        plural(plan.indicators.len()),
+        plan.segmentations.len(),
+        plural(plan.segmentations.len()),
+    ));
+    let design = &plan.design;
+    let parts: Vec<String> = [
+        ("weight", &design.weight),
+        ("strata", &design.strata),
+        ("psu", &design.psu),
+        ("fpc", &design.fpc),
+    ]
+    .into_iter()
+    .filter_map(|(key, column)| column.as_ref().map(|c| format!("{key} {c}")))
+    .collect();
+    let design = match parts.is_empty() {
+        true => "every row weighs 1, each its own PSU".to_string(),
+        false => parts.join(", "),
+    };
+    out.push_str(&format!("  design: {design}\n"));
+    if let Some(weighting) = &plan.weighting {
+        let variables: BTreeSet<&str> = weighting
+            .margins
+            .iter()
+            .flat_map(|(_, m)| m.variables.iter().map(|v| v.name.as_str()))
+            .collect();
+        out.push_str(&format!(
+            "  weighting: {} to {}\n",
+            weighting.method.as_str(),
+            variables.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.push_str(&format!("  output: {}\n", plan.output.dir.display()));
+    out
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<(), Failure> {

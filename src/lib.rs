@@ -46,8 +46,10 @@ pub mod output;
 pub mod diag;
 pub mod levels;
 
-// Not a stage: the simulator of survey waves behind `peiling generate`.
+// Not stages: the simulator of survey waves behind `peiling generate`, and the drafting of a
+// schema and pipeline from an export behind `peiling init`.
 pub mod generate;
+pub mod init;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -25,7 +25,7 @@ pub const FAMILIES: [(char, &str); 8] = [
     ('W', "The design and its weights"),
     ('E', "Estimation"),
     ('O', "The output folder"),
-    ('G', "`peiling generate`"),
+    ('G', "`peiling generate` and `peiling init`"),
     ('C', "The command line"),
 ];
 
@@ -265,11 +265,11 @@ catalog! {
         "Give `--out` or `[output] dir` a plain folder path such as `output/run1`.";
     O005: "The existing output folder cannot be read, so peiling cannot check what it holds",
         "Make the output folder and its subfolders readable (check their permissions), or choose another folder with `--out` or `[output] dir`.";
-    // `peiling generate`.
-    G001: "`peiling generate` could not write its data or margins file",
-        "Check that the `--out` or `--margins` path is not a folder, that its folder exists and is writable, and that the disk has room.";
-    G002: "A file `peiling generate` would write already exists, so nothing was written",
-        "Choose another file name for `--out` or `--margins`, or pass `--force` to replace the existing file.";
+    // `peiling generate` and `peiling init`.
+    G001: "`peiling generate` or `peiling init` could not write a file",
+        "Check that the path is not a folder, that its folder exists and is writable, and that the disk has room.";
+    G002: "A file `peiling generate` or `peiling init` would write already exists, so nothing was written",
+        "Choose another `--out` (or `--margins`, or `--name` for `init`), or pass `--force` to replace the existing file.";
     // The command line.
     C001: "`--threads` was set to 0, but at least one thread is needed",
         "Pass `--threads` a whole number of at least 1, or leave it out to use every core.";

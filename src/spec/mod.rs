@@ -1,12 +1,14 @@
 //! Pipeline and schema files, and their compilation into a checked [`Plan`].
 //!
 //! `raw` holds the pipeline file as written (`*Spec`, one struct per TOML table), `plan` the
-//! resolved [`Plan`], `schema` and `margins` their own files. [`compile`] reads a pipeline file
+//! resolved [`Plan`], `schema` and `margins` their own files, `json_schema` the JSON Schemas of
+//! the pipeline and schema files for editors. [`compile`] reads a pipeline file
 //! and the schema files it names, checks
 //! everything that can be checked before touching data — unknown keys, SQL that does not parse,
 //! columns that do not exist, settings out of range — and returns **all** problems at once, each
 //! with file, line and column. Later stages only ever see the resolved [`Plan`].
 
+pub mod json_schema;
 pub mod margins;
 mod plan;
 mod raw;
@@ -22,7 +24,7 @@ use polars::prelude::Expr;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::diag::{catalog, Diagnostic, Failure, Place};
+use crate::diag::{catalog, Diagnostic, ExitStatus, Failure, Place};
 pub use schema::{Code, FieldPlan, FieldType, RulePlan, SchemaPlan};
 
 /// Reads and checks a pipeline file and its schema; returns every problem found.
@@ -42,7 +44,16 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         problems: Vec::new(),
     };
 
-    let schema = cx.schema(base, &spec.input)?;
+    // A schema that cannot be read is reported with the rest; the pipeline is checked on, with
+    // every column name taken as known (each column problem would only repeat the schema's).
+    let schema = match cx.schema(base, &spec.input) {
+        Ok(schema) => Some(schema),
+        Err(failure) if failure.status == ExitStatus::UserError => {
+            cx.problems.extend(failure.diagnostics);
+            None
+        }
+        Err(failure) => return Err(failure),
+    };
     let inputs = cx.inputs(base, &spec.input);
     if !(0.0..=1.0).contains(&spec.validation.max_reject_share) {
         cx.problems.push(Diagnostic::error(
@@ -54,7 +65,14 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         ));
     }
 
-    let mut columns: BTreeSet<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+    let mut columns = Columns {
+        names: schema
+            .iter()
+            .flat_map(|s| &s.fields)
+            .map(|f| f.name.clone())
+            .collect(),
+        known: schema.is_some(),
+    };
     let derive = cx.derive(&spec.derive, &mut columns);
     let design = cx.design(&spec.design, &columns);
     let weighting = spec
@@ -95,7 +113,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
 
     // Everything the run reads, for the output folder's check.
     let mut read = vec![("pipeline file", spec_path.to_path_buf())];
-    read.push(("schema", schema.path.clone()));
+    read.extend(schema.iter().map(|s| ("schema", s.path.clone())));
     read.extend(inputs.iter().map(|i| ("input", i.path.clone())));
     if let Some(w) = &spec.weighting {
         read.extend(
@@ -106,9 +124,9 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     }
     cx.problems.extend(check_output_dir(&output.dir, &read));
 
-    if !cx.problems.is_empty() {
+    let Some(schema) = schema.filter(|_| cx.problems.is_empty()) else {
         return Err(Failure::user(cx.problems));
-    }
+    };
     Ok(Plan {
         name: spec.pipeline.name,
         spec_path: spec_path.to_path_buf(),
@@ -240,6 +258,23 @@ pub fn expr_columns(expr: &Expr) -> Vec<String> {
         .into_iter()
         .map(|name| name.to_string())
         .collect()
+}
+
+/// The columns a pipeline may name: the schema's fields and the columns derived so far. When
+/// the schema could not be read (its problems are reported), every name is taken as known.
+struct Columns {
+    names: BTreeSet<String>,
+    known: bool,
+}
+
+impl Columns {
+    fn contains(&self, name: &str) -> bool {
+        !self.known || self.names.contains(name)
+    }
+
+    fn insert(&mut self, name: String) {
+        self.names.insert(name);
+    }
 }
 
 struct Compiler<'a> {
@@ -390,11 +425,11 @@ impl Compiler<'_> {
         options
     }
 
-    fn derive(&mut self, specs: &[DeriveSpec], columns: &mut BTreeSet<String>) -> Vec<DerivePlan> {
+    fn derive(&mut self, specs: &[DeriveSpec], columns: &mut Columns) -> Vec<DerivePlan> {
         let mut plans = Vec::new();
         for spec in specs {
             let name = spec.name.get_ref().clone();
-            if columns.contains(&name) {
+            if columns.names.contains(&name) {
                 self.error_at(
                     catalog::S012,
                     &spec.name,
@@ -453,12 +488,7 @@ impl Compiler<'_> {
     }
 
     /// Parses SQL and checks that every column it reads exists.
-    fn sql(
-        &mut self,
-        text: &Spanned<String>,
-        what: &str,
-        columns: &BTreeSet<String>,
-    ) -> Option<Expr> {
+    fn sql(&mut self, text: &Spanned<String>, what: &str, columns: &Columns) -> Option<Expr> {
         match parse_sql(text.get_ref()) {
             Ok(expr) => {
                 let unknown: Vec<String> = expr_columns(&expr)
@@ -495,11 +525,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn column(
-        &mut self,
-        name: &Option<Spanned<String>>,
-        columns: &BTreeSet<String>,
-    ) -> Option<String> {
+    fn column(&mut self, name: &Option<Spanned<String>>, columns: &Columns) -> Option<String> {
         let name = name.as_ref()?;
         if !columns.contains(name.get_ref()) {
             self.error_at(
@@ -516,7 +542,7 @@ impl Compiler<'_> {
         base: &Path,
         spec: &WeightingSpec,
         inputs: &[InputPlan],
-        columns: &BTreeSet<String>,
+        columns: &Columns,
     ) -> WeightingPlan {
         if !(spec.tolerance.is_finite() && spec.tolerance > 0.0) {
             self.problems.push(Diagnostic::error(
@@ -554,7 +580,7 @@ impl Compiler<'_> {
                 margins.push((input.wave, m.clone()));
                 continue;
             }
-            match margins::load(&path, columns) {
+            match margins::load(&path, &|column| columns.contains(column)) {
                 Ok(m) => {
                     if spec.method == CalibrationMethod::Poststratify && m.variables.len() != 1 {
                         self.error_at(
@@ -589,7 +615,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn design(&mut self, spec: &DesignSpec, columns: &BTreeSet<String>) -> DesignPlan {
+    fn design(&mut self, spec: &DesignSpec, columns: &Columns) -> DesignPlan {
         DesignPlan {
             weight: self.column(&spec.weight, columns),
             strata: self.column(&spec.strata, columns),
@@ -600,11 +626,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn indicators(
-        &mut self,
-        specs: &[IndicatorSpec],
-        columns: &BTreeSet<String>,
-    ) -> Vec<IndicatorPlan> {
+    fn indicators(&mut self, specs: &[IndicatorSpec], columns: &Columns) -> Vec<IndicatorPlan> {
         let mut plans = Vec::new();
         let mut ids = BTreeSet::new();
         if specs.is_empty() {
@@ -728,11 +750,7 @@ impl Compiler<'_> {
         plans
     }
 
-    fn segmentations(
-        &mut self,
-        spec: &SegmentsSpec,
-        columns: &BTreeSet<String>,
-    ) -> Vec<Segmentation> {
+    fn segmentations(&mut self, spec: &SegmentsSpec, columns: &Columns) -> Vec<Segmentation> {
         let mut plans = Vec::new();
         if spec.total {
             plans.push(Segmentation::total());

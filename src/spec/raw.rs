@@ -2,61 +2,74 @@
 //! `deny_unknown_fields`, a doc comment per key). Only [`super::compile`] reads them; the
 //! stages see the [`super::Plan`].
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 /// A pipeline file (`pipelines/*.toml`), as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSpec {
+    /// The pipeline's name.
     pub pipeline: PipelineSection,
     /// One entry per survey wave; all share one schema.
     #[serde(default)]
     pub input: Vec<InputSpec>,
+    /// How many rejected rows a run accepts.
     #[serde(default)]
     pub validation: ValidationSpec,
     /// Computed columns, applied in order; each may use the ones before it.
     #[serde(default)]
     pub derive: Vec<DeriveSpec>,
+    /// The sampling design, as R's `svydesign()`; absent: every row weighs 1 and is its own PSU.
     #[serde(default)]
     pub design: DesignSpec,
     /// Calibration of the design weights to population margins.
     pub weighting: Option<WeightingSpec>,
+    /// What to estimate, one table per indicator.
     #[serde(default)]
     pub indicator: Vec<IndicatorSpec>,
+    /// For which groups every indicator is estimated.
     #[serde(default)]
     pub segments: SegmentsSpec,
+    /// Which cells are too small to publish, and which get a warning flag.
     #[serde(default)]
     pub disclosure: DisclosureSpec,
+    /// Where the run writes, and what.
     #[serde(default)]
     pub output: OutputSpec,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSection {
     /// Name of the pipeline; the `pipeline` column of every output table.
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Survey wave (year) of this file.
     pub wave: i32,
     /// Respondent export, relative to the pipeline file: `.csv`, `.parquet`, `.sav` or `.zsav`.
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     /// Schema file, relative to the pipeline file.
+    #[schemars(with = "String")]
     pub schema: Spanned<String>,
     /// CSV field separator, one character; detected from the header line when absent.
+    #[schemars(with = "Option<String>")]
     pub delimiter: Option<Spanned<String>>,
     /// CSV decimal mark of numbers, `.` or `,`; detected from the data when absent.
+    #[schemars(with = "Option<String>")]
     pub decimal: Option<Spanned<String>>,
     /// CSV text encoding (`utf-8`, `windows-1252`, ...); detected when absent.
+    #[schemars(with = "Option<String>")]
     pub encoding: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationSpec {
     /// Share of rejected rows above which the run fails with exit status 1.
@@ -76,18 +89,20 @@ impl Default for ValidationSpec {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeriveSpec {
     /// Name of the new column.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// SQL expression (polars-sql dialect) over the analysis columns.
+    #[schemars(with = "Option<String>")]
     pub expr: Option<Spanned<String>>,
     /// Scale score: count of items answered with one of `count_codes`.
     pub scale: Option<ScaleSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleSpec {
     /// Item columns.
@@ -101,16 +116,20 @@ pub struct ScaleSpec {
     pub prorate: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DesignSpec {
     /// Weight column; absent: every row weighs 1.
+    #[schemars(with = "Option<String>")]
     pub weight: Option<Spanned<String>>,
     /// Stratum column.
+    #[schemars(with = "Option<String>")]
     pub strata: Option<Spanned<String>>,
     /// Primary sampling unit column (nested within strata); absent: each row is its own PSU.
+    #[schemars(with = "Option<String>")]
     pub psu: Option<Spanned<String>>,
     /// Finite population correction: population size per stratum, or a sampling fraction <= 1.
+    #[schemars(with = "Option<String>")]
     pub fpc: Option<Spanned<String>>,
     /// Strata with a single PSU, as R's `options(survey.lonely.psu = ...)`.
     #[serde(default)]
@@ -121,12 +140,14 @@ pub struct DesignSpec {
     pub adjust_domain_lonely: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeightingSpec {
+    /// `rake`, `poststratify` or `linear`.
     pub method: CalibrationMethod,
     /// Margins CSV (`variable,category,target`), relative to the pipeline file; `{wave}` is
     /// replaced by each input's wave.
+    #[schemars(with = "String")]
     pub margins: Spanned<String>,
     /// Raking: sweeps before giving up (exit 1).
     #[serde(default = "default_max_iterations")]
@@ -136,6 +157,7 @@ pub struct WeightingSpec {
     pub tolerance: f64,
     /// Trim the calibrated weights to `[min, max]` times their mean, as R
     /// `trimWeights(design, lower = min * mean(w), upper = max * mean(w))`.
+    #[schemars(with = "Option<TrimSpec>")]
     pub trim: Option<Spanned<TrimSpec>>,
 }
 
@@ -146,7 +168,7 @@ fn default_tolerance() -> f64 {
     1e-7
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrimSpec {
     /// Lowest weight, relative to the mean weight.
@@ -155,15 +177,15 @@ pub struct TrimSpec {
     pub max: Option<f64>,
 }
 
-/// How the design weights are calibrated; R equivalents in `weight::calibrate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+/// How the design weights are calibrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CalibrationMethod {
-    /// Iterative proportional fitting to every margin.
+    /// Raking to every margin (R `calibrate(calfun = "raking")`).
     Rake,
-    /// One variable (or crossing): weights scaled to each cell's target.
+    /// One variable (or crossing): weights scaled to each cell's target (R `postStratify()`).
     Poststratify,
-    /// Linear (GREG) calibration to all margins at once.
+    /// Linear (GREG) calibration to all margins at once (R `calibrate()`).
     Linear,
 }
 
@@ -178,7 +200,7 @@ impl CalibrationMethod {
 }
 
 /// Policy for strata with one PSU, with R `survey`'s names and meaning.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LonelyPsu {
     /// Stop with an error naming the stratum.
@@ -194,35 +216,46 @@ pub enum LonelyPsu {
     Certainty,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorSpec {
     /// Identifier; the `indicator` column of the outputs.
+    #[schemars(with = "String")]
     pub id: Spanned<String>,
     /// Human-readable label for charts and report.
     pub label: String,
+    /// The estimator: `proportion`, `mean`, `total`, `ratio` or `quantile`.
     pub kind: IndicatorKind,
     /// SQL condition defining who is in the denominator; absent: everyone.
+    #[schemars(with = "Option<String>")]
     pub population: Option<Spanned<String>>,
     /// Proportion: SQL condition; mean, total, quantile: numeric SQL expression.
+    #[schemars(with = "Option<String>")]
     pub value: Option<Spanned<String>>,
     /// Interval method for proportions (default `logit`); means and totals use t intervals.
     pub ci: Option<CiMethod>,
     /// Ratio: numerator expression.
+    #[schemars(with = "Option<String>")]
     pub numerator: Option<Spanned<String>>,
     /// Ratio: denominator expression.
+    #[schemars(with = "Option<String>")]
     pub denominator: Option<Spanned<String>>,
     /// Quantile: the probability, in (0, 1).
     pub probability: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IndicatorKind {
+    /// The weighted share of `value` (a condition) in the population (R `svymean`).
     Proportion,
+    /// The weighted mean of `value` (R `svymean`).
     Mean,
+    /// The weighted total of `value` (R `svytotal`).
     Total,
+    /// The ratio of the totals of `numerator` and `denominator` (R `svyratio`).
     Ratio,
+    /// The `probability` quantile of `value` (R `svyquantile(qrule = "math")`).
     Quantile,
 }
 
@@ -238,13 +271,17 @@ impl IndicatorKind {
     }
 }
 
-/// Confidence interval methods; names as in DESIGN.md, R equivalents in `estimate::ci`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+/// The interval method of a proportion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CiMethod {
+    /// R `svyciprop(method = "xlogit")`.
     Logit,
+    /// R `svyciprop(method = "wilson")`.
     Wilson,
+    /// R `svyciprop(method = "beta")`.
     KornGraubard,
+    /// R `svyciprop(method = "mean")`: estimate ± t·SE.
     Wald,
 }
 
@@ -259,7 +296,7 @@ impl CiMethod {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentsSpec {
     /// Include the whole population as segment `total`.
@@ -267,6 +304,7 @@ pub struct SegmentsSpec {
     pub total: bool,
     /// Segmentations: each a list of variables, crossed.
     #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
     pub by: Vec<Spanned<Vec<String>>>,
 }
 
@@ -283,7 +321,7 @@ impl Default for SegmentsSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureSpec {
     /// Unweighted domain size below this: estimate suppressed.
@@ -331,7 +369,7 @@ impl Default for DisclosureSpec {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Output folder, relative to the pipeline file; `--out` overrides.

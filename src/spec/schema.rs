@@ -11,25 +11,30 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::Expr;
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::{expr_columns, line_col, parse_sql, sha256_hex};
 use crate::diag::{catalog, Diagnostic, Failure, Place};
 
-#[derive(Debug, Deserialize)]
+/// A schema file (`schemas/*.schema.toml`): what each column of an export must hold.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaSpec {
     /// Name of the export format.
     pub name: String,
     /// Columns whose values identify a respondent; must be unique.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub primary_key: Vec<Spanned<String>>,
-    /// Raw strings read as system-missing.
+    /// Raw strings read as system-missing, besides an empty field.
     #[serde(default = "default_missing_values")]
     pub missing_values: Vec<String>,
+    /// One per column the export must have.
     #[serde(default)]
     pub field: Vec<FieldSpec>,
+    /// Routing rules: SQL conditions over the values as answered.
     #[serde(default)]
     pub rule: Vec<RuleSpec>,
 }
@@ -38,10 +43,14 @@ fn default_missing_values() -> Vec<String> {
     vec![String::new()]
 }
 
-#[derive(Debug, Deserialize)]
+/// One column of the export.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
+    /// The column's name, as in the export's header.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    /// How the values are read: `string`, `integer`, `number`, `boolean` or `date`.
     #[serde(rename = "type")]
     pub field_type: FieldType,
     /// Question text or description.
@@ -49,35 +58,52 @@ pub struct FieldSpec {
     /// A system-missing value rejects the row.
     #[serde(default)]
     pub required: bool,
-    /// Valid codes and their labels; any other (non-missing) value rejects the row.
+    /// Valid codes and their labels (`{ 1 = "man", 2 = "vrouw" }`); any other value that is not
+    /// missing rejects the row.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
     pub categories: Option<Spanned<toml::Table>>,
-    /// User-missing codes and their labels.
+    /// User-missing codes and their labels (`{ 9 = "geen antwoord" }`): kept in the private
+    /// microdata, null in every analysis.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
     pub missing: Option<Spanned<toml::Table>>,
+    /// A smaller value rejects the row (user-missing codes are not checked).
     pub minimum: Option<f64>,
+    /// A larger value rejects the row (user-missing codes are not checked).
     pub maximum: Option<f64>,
     /// Regular expression a string value must match (whole value).
+    #[schemars(with = "Option<String>")]
     pub pattern: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A routing rule: `require` must hold for the rows where `when` holds.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
+    /// The rule's name, the `rule` column of the rejects.
+    #[schemars(with = "String")]
     pub id: Spanned<String>,
     /// SQL condition selecting the rows the rule applies to; absent: every row.
+    #[schemars(with = "Option<String>")]
     pub when: Option<Spanned<String>>,
     /// SQL condition that must hold for those rows.
+    #[schemars(with = "String")]
     pub require: Spanned<String>,
     /// Message for the rejects file; default: the rule's conditions.
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
+    /// Any text.
     String,
+    /// Whole numbers.
     Integer,
+    /// Decimal numbers, with the input's decimal mark.
     Number,
+    /// `true`, `false`, `1` or `0`.
     Boolean,
+    /// `YYYY-MM-DD`.
     Date,
 }
 

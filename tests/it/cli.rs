@@ -552,3 +552,71 @@ fn validate_summarizes_the_rejects_by_rule_with_lines() {
     assert!(output.status.success());
     insta::assert_snapshot!("validate_summary", String::from_utf8_lossy(&output.stderr));
 }
+
+fn check_in(dir: &Path, spec: &str) -> std::process::Output {
+    peiling()
+        .current_dir(dir)
+        .args(["check", spec])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_summarises_a_pipeline_without_reading_its_data() {
+    let output = check_in(&root(), "pipelines/dementiemonitor.toml");
+    assert!(output.status.success());
+    insta::assert_snapshot!("check_sample", String::from_utf8_lossy(&output.stdout));
+
+    // The data are not read: a binary file where the export should be passes the check.
+    let spec = MINIMAL_SPEC.replace("data.csv", "kapot.csv");
+    let (dir, output) = common::in_scratch("validate", &spec, &[("kapot.csv", [0u8, 1, 2, 3])]);
+    assert_eq!(output.status.code(), Some(1), "validate reads it");
+    let output = check_in(dir.path(), "spec.toml");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!dir.path().join("output").exists(), "check writes nothing");
+}
+
+#[test]
+fn check_reports_every_problem_at_once() {
+    let spec = r#"[pipeline]
+name = "t"
+
+[[input]]
+wave = 2024
+path = "ontbreekt.csv"
+schema = "schemas/dementiemonitor.schema.toml"
+
+[[indicator]]
+id = "uren"
+label = "Uren"
+kind = "mean"
+value = "uren_pw +"
+ci = "wilson"
+
+[segments]
+by = [["provincie"], ["gemeente_code"]]
+
+[disclosure]
+max_rse = 0
+"#;
+    let (dir, _) = common::in_scratch("validate", spec, &[] as &[(&str, &str)]);
+    let output = check_in(dir.path(), "spec.toml");
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!("check_problems", String::from_utf8_lossy(&output.stderr));
+
+    // A schema that cannot be read is reported with the pipeline's own problems.
+    let broken =
+        "name = \"kapot\"\n\n[[field]]\nname = \"id\"\ntype = \"string\"\npattern = \"[0-9\"\n";
+    let spec = spec.replace("schemas/dementiemonitor.schema.toml", "kapot.schema.toml");
+    let (dir, _) = common::in_scratch("validate", &spec, &[("kapot.schema.toml", broken)]);
+    let output = check_in(dir.path(), "spec.toml");
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(
+        "check_problems_with_a_broken_schema",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

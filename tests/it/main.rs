@@ -8,16 +8,20 @@
 //! - `r_reference`, `r_parity`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
 //! - `output_safety`: a run never destroys what it did not write;
+//! - `init`: drafts from an export validate and run it unedited;
 //! - `sample_data`: the sample waves are what the docs say;
+//! - `docs`: the user documentation matches the code (keys, columns, codes, links, JSON Schemas);
 //! - `nightly`: the nightly benchmark's regression judgement.
 
 mod common;
 
 mod cli;
 mod csv_differential;
+mod docs;
 mod estimation;
 mod ingest;
 mod ingest_props;
+mod init;
 mod nightly;
 mod output_safety;
 mod publication;
