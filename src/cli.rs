@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use peiling::diag::{self, catalog, Diagnostic, ExitStatus, Failure, LogFormat, Place};
+use peiling::diag::{self, catalog, Diagnostic, ExitStatus, Failure, LogFormat};
 use peiling::output::folder;
 use peiling::spec::Overrides;
 use peiling::{generate, Outcome, Progress};
@@ -402,22 +402,7 @@ fn plural(count: usize) -> &'static str {
 
 fn describe(file: &std::path::Path, schema: Option<&std::path::Path>) -> Result<(), Failure> {
     let schema = schema.map(peiling::spec::schema::load).transpose()?;
-    let format = peiling::spec::InputFormat::of(file).ok_or_else(|| {
-        Failure::from(
-            Diagnostic::error(
-                catalog::I009,
-                "unknown file type: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
-            )
-            .at(Place::file(file.display())),
-        )
-    })?;
-    let input = peiling::spec::InputPlan {
-        wave: 0,
-        path: file.to_path_buf(),
-        format,
-        csv: Default::default(),
-    };
-    let raw = peiling::ingest::read(&input)?;
+    let (raw, _) = peiling::ingest::read_file(file)?;
     print!("{}", peiling::ingest::describe(&raw, schema.as_ref()));
     Ok(())
 }

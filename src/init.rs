@@ -21,10 +21,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::diag::{catalog, Diagnostic, Failure, Place};
+use rayon::prelude::*;
+
+use crate::diag::{catalog, Diagnostic, Failure};
 use crate::ingest::{self, ColumnCodebook, FileMissing, RawFrame};
 use crate::output::folder;
-use crate::spec::{json_schema, FieldType, InputFormat, InputPlan};
+use crate::spec::{json_schema, FieldType, InputFormat};
 use crate::validate::parse::{parse_integer, parse_number};
 
 /// What to draft, and where.
@@ -52,21 +54,7 @@ pub struct Drafted {
 /// Drafts the schema and pipeline of `options.file`; both or neither are written.
 pub fn draft(options: &Options) -> Result<Drafted, Failure> {
     let file = &options.file;
-    let format = InputFormat::of(file).ok_or_else(|| {
-        Failure::from(
-            Diagnostic::error(
-                catalog::I009,
-                "unknown file type: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
-            )
-            .at(Place::file(file.display())),
-        )
-    })?;
-    let raw = ingest::read(&InputPlan {
-        wave: 0,
-        path: file.clone(),
-        format,
-        csv: Default::default(),
-    })?;
+    let (raw, format) = ingest::read_file(file)?;
     let name = options.name.clone().unwrap_or_else(|| name_of(file));
     let schema_path = options
         .out
@@ -165,7 +153,7 @@ fn profile(raw: &RawFrame, format: InputFormat) -> Vec<Column> {
     let empty_codebook = ColumnCodebook::default();
     raw.frame
         .columns()
-        .iter()
+        .par_iter()
         .map(|column| {
             let name = column.name().to_string();
             let codebook = raw.codebook.get(&name).unwrap_or(&empty_codebook);
@@ -185,10 +173,14 @@ fn column_profile(
     codebook: &ColumnCodebook,
     comma: bool,
 ) -> Column {
-    let distinct: BTreeMap<&str, usize> = values.iter().fold(BTreeMap::new(), |mut m, v| {
-        *m.entry(*v).or_default() += 1;
-        m
-    });
+    // The distinct values, in order.
+    let mut distinct: Vec<&str> = values
+        .iter()
+        .copied()
+        .collect::<foldhash::HashSet<&str>>()
+        .into_iter()
+        .collect();
+    distinct.sort_unstable();
     let field_type = if values.is_empty() {
         FieldType::String
     } else if values.iter().all(|v| parse_integer(v).is_some()) {
@@ -248,7 +240,7 @@ fn column_profile(
         .map(|(code, label)| (code.to_string(), label.to_string()))
         .collect();
     let unlabelled: Vec<String> = distinct
-        .keys()
+        .iter()
         .filter(|v| !is_missing(v) && !labelled.iter().any(|(code, _)| code == *v))
         .map(|v| v.to_string())
         .collect();
@@ -273,7 +265,7 @@ fn column_profile(
         (FieldType::Integer, true)
             if distinct.len() <= 12 && values.len() >= 5 * distinct.len() =>
         {
-            let mut codes: Vec<&str> = distinct.keys().copied().collect();
+            let mut codes = distinct.clone();
             codes.sort_by_key(|c| parse_integer(c));
             codes.into_iter().map(str::to_string).collect()
         }

@@ -121,6 +121,27 @@ pub fn read(input: &InputPlan) -> Result<RawFrame, Failure> {
     }
 }
 
+/// Reads a file on its own, outside a pipeline (`peiling describe`, `peiling init`): the format
+/// from its extension, the CSV dialect detected.
+pub fn read_file(path: &Path) -> Result<(RawFrame, InputFormat), Failure> {
+    let format = InputFormat::of(path).ok_or_else(|| {
+        Failure::from(
+            Diagnostic::error(
+                catalog::I009,
+                "unknown file type: expected .csv, .txt, .tsv, .parquet, .pq, .sav or .zsav",
+            )
+            .at(Place::file(path.display())),
+        )
+    })?;
+    let input = InputPlan {
+        wave: 0,
+        path: path.to_path_buf(),
+        format,
+        csv: Default::default(),
+    };
+    Ok((read(&input)?, format))
+}
+
 /// A number as text that parses back to the same `f64`: whole numbers without a decimal point
 /// (so an integer field accepts them), others in Rust's shortest round-trip form.
 pub fn number_text(value: f64) -> String {
