@@ -263,7 +263,7 @@ fn column_profile(
     let codes = match (field_type, categories.is_empty() && unrestricting.is_none()) {
         // A few values, each many times: codes rather than counts or ages.
         (FieldType::Integer, true)
-            if distinct.len() <= 12 && values.len() >= 5 * distinct.len() =>
+            if (2..=12).contains(&distinct.len()) && values.len() >= 5 * distinct.len() =>
         {
             let mut codes = distinct.clone();
             codes.sort_by_key(|c| parse_integer(c));
