@@ -475,7 +475,7 @@ struct Observation {
 fn replicate(population: &Population, plan: &Plan, truths: &[Truth], r: usize) -> Vec<Observation> {
     let frame = population.sample(r);
     let derived = DerivedFrame {
-        wave: 2024,
+        wave: 2024.into(),
         coded: frame.clone(),
         analysis: frame,
     };

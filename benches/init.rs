@@ -102,7 +102,7 @@ fn wide_sav() -> PathBuf {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn read_sav_as_text(bencher: divan::Bencher) {
     let input = InputPlan {
-        wave: 0,
+        wave: 0.into(),
         path: wide_sav(),
         format: InputFormat::Sav,
         csv: Default::default(),

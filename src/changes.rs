@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use crate::disclosure::{ReleasedRow, ReleasedTable};
 use crate::estimate::ci::{t_two_sided_p, t_upper_quantile};
 use crate::spec::IndicatorKind;
+use crate::spec::Wave;
 
 /// One row of `changes.parquet`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,9 +28,9 @@ pub struct ChangeRow {
     pub segment: String,
     pub segment_label: String,
     /// The latest wave.
-    pub wave: i32,
+    pub wave: Wave,
     /// The earlier wave it is compared with.
-    pub base_wave: i32,
+    pub base_wave: Wave,
     pub estimate: Option<f64>,
     pub base_estimate: Option<f64>,
     pub difference: Option<f64>,
@@ -201,7 +202,7 @@ mod tests {
 
     fn released(wave: i32, estimate: f64, se: f64, suppressed: bool) -> ReleasedRow {
         ReleasedRow {
-            wave,
+            wave: wave.into(),
             indicator: "x".into(),
             kind: IndicatorKind::Proportion,
             segmentation: "total".into(),
@@ -262,10 +263,10 @@ mod tests {
                 changes[0].suppressed,
                 changes[0].difference
             ),
-            (2020, true, None)
+            (2020.into(), true, None)
         );
         assert_eq!(changes[0].flag.as_deref(), Some("suppressed_in_base_wave"));
-        assert_eq!(changes[1].base_wave, 2022);
+        assert_eq!(changes[1].base_wave, 2022.into());
         assert!(!changes[1].suppressed);
         assert!((changes[1].difference.unwrap() - 0.05).abs() < 1e-15);
         assert_eq!(changes[1].significant, Some(false));

@@ -10,6 +10,7 @@
 use polars::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure};
+use crate::spec::Wave;
 use crate::spec::{DerivePlan, ScalePlan};
 use crate::validate::ValidFrame;
 
@@ -17,7 +18,7 @@ use crate::validate::ValidFrame;
 /// private microdata hold them.
 #[derive(Debug, Clone)]
 pub struct DerivedFrame {
-    pub wave: i32,
+    pub wave: Wave,
     pub coded: DataFrame,
     pub analysis: DataFrame,
 }

@@ -30,12 +30,13 @@
 use std::collections::HashMap;
 
 use crate::estimate::{EstimateRow, EstimateTable};
+use crate::spec::Wave;
 use crate::spec::{DisclosurePlan, IndicatorKind};
 
 /// A publishable row of `estimates.parquet`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasedRow {
-    pub wave: i32,
+    pub wave: Wave,
     pub indicator: String,
     pub kind: IndicatorKind,
     pub segmentation: String,
@@ -229,7 +230,7 @@ pub fn apply(table: EstimateTable, rules: &DisclosurePlan) -> ReleasedTable {
     let rows = table.rows;
     let reasons: Vec<Option<&str>> = rows.iter().map(|r| primary_reason(r, rules)).collect();
     let mut suppressed: Vec<bool> = reasons.iter().map(Option::is_some).collect();
-    let mut by_table: HashMap<(i32, &str), Vec<usize>> = HashMap::new();
+    let mut by_table: HashMap<(Wave, &str), Vec<usize>> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
         by_table
             .entry((row.wave, row.indicator.as_str()))
@@ -298,7 +299,7 @@ mod tests {
     fn proportion(n: i64, yes: i64, se: f64) -> EstimateRow {
         let p = yes as f64 / n as f64;
         EstimateRow {
-            wave: 2024,
+            wave: 2024.into(),
             indicator: "x".into(),
             kind: IndicatorKind::Proportion,
             segmentation: "total".into(),
@@ -549,11 +550,10 @@ mod tests {
             cell("regio", "1", 20),
             cell("regio", "2", 380),
         ];
-        rows.extend(
-            rows.clone()
-                .into_iter()
-                .map(|r| EstimateRow { wave: 2022, ..r }),
-        );
+        rows.extend(rows.clone().into_iter().map(|r| EstimateRow {
+            wave: 2022.into(),
+            ..r
+        }));
         rows.push(EstimateRow {
             indicator: "y".into(),
             ..cell("regio", "2", 40)

@@ -51,6 +51,7 @@ pub mod levels;
 pub mod generate;
 pub mod init;
 
+use crate::spec::Wave;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -93,12 +94,12 @@ struct Validated {
     frames: Vec<ValidFrame>,
     rejects: Vec<Rejects>,
     reports: Vec<ValidationReport>,
-    lines: HashMap<i32, Option<Vec<u32>>>,
+    lines: HashMap<Wave, Option<Vec<u32>>>,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl Validated {
-    fn line(&self, wave: i32, row: usize) -> Option<u32> {
+    fn line(&self, wave: Wave, row: usize) -> Option<u32> {
         self.lines.get(&wave)?.as_ref().map(|lines| lines[row])
     }
 
@@ -345,7 +346,7 @@ pub fn run(
     // The manifest is written by the output stage, so it records the stages before it.
     let mut manifest = manifest(&plan, &validated, &designs, Some(&released));
     manifest.timings_seconds = Some(clock.timings.clone());
-    let lines = |wave: i32, row: usize| validated.line(wave, row);
+    let lines = |wave: Wave, row: usize| validated.line(wave, row);
     let artifacts = output::Artifacts {
         plan: &plan,
         manifest: &manifest,
@@ -379,7 +380,7 @@ pub fn validate(
     let validated = ingest_and_validate(&plan, &mut clock, progress)?;
     let mut manifest = manifest(&plan, &validated, &[], None);
     manifest.timings_seconds = Some(clock.timings.clone());
-    let lines = |wave: i32, row: usize| validated.line(wave, row);
+    let lines = |wave: Wave, row: usize| validated.line(wave, row);
     output::write_validation(&manifest, &validated.rejects, &lines, &out)?;
     check_reject_share(&plan, &validated)?;
     let mut diagnostics = validated.diagnostics.clone();

@@ -483,7 +483,8 @@ mod tests {
             margins: &margins,
             categories: vec![sex, region],
         };
-        let (weights, calibration) = calibrate(&plan, 2024, &coded, &design_weights).unwrap();
+        let (weights, calibration) =
+            calibrate(&plan, 2024.into(), &coded, &design_weights).unwrap();
         assert!(calibration.report.trimmed_low + calibration.report.trimmed_high > 0);
         // The margins hold before trimming, and the report says where trimming left them.
         for m in &calibration.report.margins {

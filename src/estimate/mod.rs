@@ -38,6 +38,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure, Progress};
+use crate::spec::Wave;
 use crate::spec::{CiMethod, IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
 use kernel::Stats;
@@ -48,7 +49,7 @@ pub const LEVEL: f64 = 0.95;
 /// One estimate: a row of `estimates.parquet` before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EstimateRow {
-    pub wave: i32,
+    pub wave: Wave,
     pub indicator: String,
     pub kind: IndicatorKind,
     pub segmentation: String,
@@ -386,7 +387,7 @@ fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
 
 /// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.
 fn row(
-    wave: i32,
+    wave: Wave,
     indicator: &IndicatorPlan,
     segmentation: &str,
     segment: &str,

@@ -27,12 +27,13 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure, Place};
+use crate::spec::Wave;
 use crate::spec::{InputFormat, InputPlan};
 
 /// One wave's export, every column as text.
 #[derive(Debug, Clone)]
 pub struct RawFrame {
-    pub wave: i32,
+    pub wave: Wave,
     pub path: PathBuf,
     pub sha256: String,
     /// String columns named as in the file's header.
@@ -134,7 +135,7 @@ pub fn read_file(path: &Path) -> Result<(RawFrame, InputFormat), Failure> {
         )
     })?;
     let input = InputPlan {
-        wave: 0,
+        wave: Wave::default(),
         path: path.to_path_buf(),
         format,
         csv: Default::default(),
@@ -197,7 +198,7 @@ fn guarded<T, E>(
 }
 
 /// The frame of a typed format (no lines, no dialect), or a user error when it has no rows.
-fn typed_raw(wave: i32, path: &Path, bytes: &[u8], frame: DataFrame) -> Result<RawFrame, Failure> {
+fn typed_raw(wave: Wave, path: &Path, bytes: &[u8], frame: DataFrame) -> Result<RawFrame, Failure> {
     if frame.height() == 0 {
         return Err(
             Diagnostic::error(catalog::I006, "the file has columns but no data rows")

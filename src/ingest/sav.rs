@@ -18,9 +18,10 @@ use rayon::prelude::*;
 
 use super::{guarded, number_text, typed_raw, ColumnCodebook, FileMissing, RawFrame, Signature};
 use crate::diag::{catalog, Diagnostic, Failure, Place};
+use crate::spec::Wave;
 
 /// Reads an SPSS file from memory; `path` is used for messages.
-pub fn read_bytes(wave: i32, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
+pub fn read_bytes(wave: Wave, path: &Path, bytes: &[u8]) -> Result<RawFrame, Failure> {
     let file_error =
         |code, message: String| Diagnostic::error(code, message).at(Place::file(path.display()));
     let signature = Signature {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::spec::Wave;
 use crate::validate::ValidationReport;
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +36,7 @@ pub struct FileRecord {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DesignRecord {
-    pub wave: i32,
+    pub wave: Wave,
     pub design: String,
     pub rows: usize,
     pub strata: usize,

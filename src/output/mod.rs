@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use crate::changes::ChangeRow;
 use crate::diag::{catalog, Diagnostic, Failure};
 use crate::disclosure::ReleasedTable;
-use crate::spec::Plan;
+use crate::spec::{Plan, Wave};
 use crate::validate::Rejects;
 use crate::weight::SurveyDesign;
 use manifest::Manifest;
@@ -40,7 +40,7 @@ pub struct Artifacts<'a> {
     pub before_weighting: &'a ReleasedTable,
     pub rejects: &'a [Rejects],
     /// Line number of a data row of a wave, for the rejects file.
-    pub lines: &'a dyn Fn(i32, usize) -> Option<u32>,
+    pub lines: &'a dyn Fn(Wave, usize) -> Option<u32>,
     pub designs: &'a [SurveyDesign],
     pub progress: &'a dyn crate::diag::Progress,
 }
@@ -64,7 +64,7 @@ pub fn write(artifacts: &Artifacts, out: &folder::Claim) -> Result<(), Failure> 
 pub fn write_validation(
     manifest: &Manifest,
     rejects: &[Rejects],
-    lines: &dyn Fn(i32, usize) -> Option<u32>,
+    lines: &dyn Fn(Wave, usize) -> Option<u32>,
     out: &folder::Claim,
 ) -> Result<(), Failure> {
     out.write(|dir| {
@@ -132,7 +132,7 @@ fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<(), Failure> {
 
 fn write_rejects(
     rejects: &[Rejects],
-    lines: &dyn Fn(i32, usize) -> Option<u32>,
+    lines: &dyn Fn(Wave, usize) -> Option<u32>,
     dir: &Path,
 ) -> Result<(), Failure> {
     let path = dir.join("private").join("rejects.parquet");

@@ -13,7 +13,7 @@ use polars::prelude::*;
 
 use crate::changes::ChangeRow;
 use crate::disclosure::ReleasedTable;
-use crate::spec::SchemaPlan;
+use crate::spec::{SchemaPlan, Wave};
 use crate::validate::Rejects;
 
 pub const PIPELINE: &str = "pipeline";
@@ -77,10 +77,7 @@ pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<Da
         rows.len(),
         vec![
             text(PIPELINE, &|_| Some(pipeline.to_string())),
-            Column::new(
-                WAVE.into(),
-                rows.iter().map(|r| r.wave).collect::<Vec<i32>>(),
-            ),
+            wave_column(WAVE, rows.iter().map(|r| r.wave)),
             text(INDICATOR, &|i| Some(rows[i].indicator.clone())),
             text(KIND, &|i| Some(rows[i].kind.as_str().to_string())),
             text(SEGMENTATION, &|i| Some(rows[i].segmentation.clone())),
@@ -123,9 +120,7 @@ pub fn changes_frame(pipeline: &str, rows: &[ChangeRow]) -> PolarsResult<DataFra
     let number = |name: &str, f: &dyn Fn(&ChangeRow) -> Option<f64>| {
         Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
     };
-    let wave = |name: &str, f: &dyn Fn(&ChangeRow) -> i32| {
-        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
-    };
+    let wave = |name: &str, f: &dyn Fn(&ChangeRow) -> Wave| wave_column(name, rows.iter().map(f));
     DataFrame::new(
         rows.len(),
         vec![
@@ -164,7 +159,7 @@ pub fn changes_frame(pipeline: &str, rows: &[ChangeRow]) -> PolarsResult<DataFra
 /// The rejects of all waves: one row per problem.
 pub fn rejects_frame(
     rejects: &[Rejects],
-    lines: &dyn Fn(i32, usize) -> Option<u32>,
+    lines: &dyn Fn(Wave, usize) -> Option<u32>,
 ) -> PolarsResult<DataFrame> {
     let problems: Vec<(&Rejects, &crate::validate::Problem)> = rejects
         .iter()
@@ -174,10 +169,7 @@ pub fn rejects_frame(
     DataFrame::new(
         height,
         vec![
-            Column::new(
-                WAVE.into(),
-                problems.iter().map(|(w, _)| w.wave).collect::<Vec<i32>>(),
-            ),
+            wave_column(WAVE, problems.iter().map(|(w, _)| w.wave)),
             Column::new(
                 "file".into(),
                 problems
@@ -335,6 +327,23 @@ pub fn label_columns(frame: &DataFrame, schema: &SchemaPlan) -> PolarsResult<Vec
         columns.push(Column::new(name.into(), values));
     }
     Ok(columns)
+}
+
+/// A column of waves: Int32 when every wave is an integer (as the pipeline gave them), else
+/// their names as text.
+pub fn wave_column(name: &str, waves: impl Iterator<Item = Wave>) -> Column {
+    let waves: Vec<Wave> = waves.collect();
+    match waves
+        .iter()
+        .map(|w| w.number())
+        .collect::<Option<Vec<i32>>>()
+    {
+        Some(numbers) => Column::new(name.into(), numbers),
+        None => Column::new(
+            name.into(),
+            waves.iter().map(|w| w.name()).collect::<Vec<&str>>(),
+        ),
+    }
 }
 
 /// Writes a frame with key-value metadata.

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::format::{self, DASH};
+use crate::spec::Wave;
 
 /// Everything on the page.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub struct RuleCount {
 /// figures move.
 #[derive(Debug, Clone)]
 pub struct WeightingSection {
-    pub wave: i32,
+    pub wave: Wave,
     pub lines: Vec<(String, String)>,
     pub margins: Vec<MarginRow>,
     pub headline: Vec<HeadlineRow>,
@@ -71,7 +72,7 @@ pub struct IndicatorSection {
     pub id: String,
     pub label: String,
     pub kind: String,
-    pub wave: i32,
+    pub wave: Wave,
     /// With several waves: the trend chart (SVG document) and the change of the national value.
     pub trend_svg: Option<String>,
     pub changes: Vec<ChangeLine>,
@@ -81,8 +82,8 @@ pub struct IndicatorSection {
 /// The national value of the latest wave against an earlier wave.
 #[derive(Debug, Clone)]
 pub struct ChangeLine {
-    pub base_wave: i32,
-    pub wave: i32,
+    pub base_wave: Wave,
+    pub wave: Wave,
     /// `None` when suppressed.
     pub difference: Option<f64>,
     pub ci_lower: Option<f64>,
@@ -548,7 +549,7 @@ mod tests {
                 example: "2024 regel 7: 130 > 120".into(),
             }],
             weighting: vec![WeightingSection {
-                wave: 2024,
+                wave: 2024.into(),
                 lines: vec![("methode".into(), "rake".into())],
                 margins: vec![MarginRow {
                     variable: "provincie".into(),
@@ -568,7 +569,7 @@ mod tests {
                 id: "overbelast".into(),
                 label: "Zeer zwaar belast & overbelast".into(),
                 kind: "proportion".into(),
-                wave: 2024,
+                wave: 2024.into(),
                 trend_svg: None,
                 changes: Vec::new(),
                 tables: vec![SegmentTable {
@@ -657,7 +658,7 @@ mod tests {
                 id: String::new(),
                 label: String::new(),
                 kind: String::new(),
-                wave: 0,
+                wave: 0.into(),
                 trend_svg: None,
                 changes: Vec::new(),
                 tables: vec![SegmentTable {
@@ -678,7 +679,7 @@ mod tests {
             id: id.into(),
             label: id.into(),
             kind: "mean".into(),
-            wave: 2024,
+            wave: 2024.into(),
             trend_svg: None,
             changes: Vec::new(),
             tables: Vec::new(),

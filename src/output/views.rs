@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{chart, report, xlsx, Artifacts};
 use crate::disclosure::{ReleasedRow, ReleasedTable};
+use crate::spec::Wave;
 use crate::spec::{IndicatorKind, Plan};
 use crate::weight::SurveyDesign;
 
@@ -14,7 +15,7 @@ pub(super) fn latest<'a>(
     table: &'a ReleasedTable,
     indicator: &str,
     segmentation: &str,
-    wave: i32,
+    wave: Wave,
 ) -> Vec<&'a ReleasedRow> {
     table
         .rows
@@ -215,7 +216,7 @@ pub(super) fn trend_chart(
     })
 }
 
-pub(super) fn latest_wave(plan: &Plan) -> i32 {
+pub(super) fn latest_wave(plan: &Plan) -> Wave {
     plan.inputs.iter().map(|i| i.wave).max().unwrap_or_default()
 }
 

@@ -287,7 +287,10 @@ fn segmentation_sheet(
             // Belt and braces: nothing of a suppressed row is written, whatever it holds.
             let shown = |v: Option<f64>| v.filter(|_| !released.suppressed);
             sheet.write_string(row, 0, &released.segment_label)?;
-            sheet.write_number_with_format(row, 1, released.wave, &styles.wave)?;
+            match released.wave.number() {
+                Some(number) => sheet.write_number_with_format(row, 1, number, &styles.wave)?,
+                None => sheet.write_string(row, 1, released.wave.name())?,
+            };
             number(sheet, row, 2, shown(released.estimate), value)?;
             number(sheet, row, 3, shown(released.ci_lower), value)?;
             number(sheet, row, 4, shown(released.ci_upper), value)?;
@@ -450,7 +453,7 @@ mod tests {
     ) -> ReleasedRow {
         let suppressed = estimate.is_none();
         ReleasedRow {
-            wave,
+            wave: wave.into(),
             indicator: indicator.into(),
             kind: IndicatorKind::Proportion,
             segmentation: segmentation.into(),

@@ -145,7 +145,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
 }
 
 /// The margins file of a wave: `{wave}` in the spec's path replaced.
-fn margins_path(base: &Path, spec: &WeightingSpec, wave: i32) -> PathBuf {
+fn margins_path(base: &Path, spec: &WeightingSpec, wave: Wave) -> PathBuf {
     base.join(spec.margins.get_ref().replace("{wave}", &wave.to_string()))
 }
 
@@ -324,12 +324,13 @@ impl Compiler<'_> {
     fn inputs(&mut self, base: &Path, inputs: &[InputSpec]) -> Vec<InputPlan> {
         let mut plans = Vec::new();
         let mut waves = BTreeSet::new();
-        for input in inputs {
-            if !waves.insert(input.wave) {
+        let specs: Vec<&WaveSpec> = inputs.iter().map(|input| &input.wave).collect();
+        for (input, wave) in inputs.iter().zip(Wave::of_inputs(&specs)) {
+            if !waves.insert(wave.name()) {
                 self.error_at(
                     catalog::S005,
                     &input.path,
-                    format!("wave {} appears in more than one [[input]]", input.wave),
+                    format!("wave {wave} appears in more than one [[input]]"),
                 );
             }
             let path = base.join(input.path.get_ref());
@@ -373,7 +374,7 @@ impl Compiler<'_> {
             }
             let csv = self.csv_options(input);
             plans.push(InputPlan {
-                wave: input.wave,
+                wave,
                 path,
                 format: format.unwrap_or(InputFormat::Csv),
                 csv,

@@ -8,6 +8,7 @@ use polars::prelude::Expr;
 
 use super::{
     expr_columns, margins, CalibrationMethod, CiMethod, IndicatorKind, LonelyPsu, SchemaPlan,
+    WaveSpec,
 };
 
 /// Everything a run needs, checked and resolved. Paths are absolute or relative to the current
@@ -29,9 +30,107 @@ pub struct Plan {
     pub output: OutputPlan,
 }
 
+/// A survey wave: its name as the pipeline writes it (`2024`, `"2024-najaar"`) and its place
+/// among the run's waves. Waves given as integers are in the integers' order; when any wave
+/// has a name, the order of the `[[input]]`s is the order of all waves. Waves sort by their
+/// place; they print by their name, and serialize as the integer or the text the pipeline gave.
+///
+/// The name is interned: a wave is `Copy`, as the integer it replaced, and the text of every
+/// distinct name lives once for the process (a handful per pipeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Wave {
+    order: i64,
+    name: &'static str,
+    number: Option<i32>,
+}
+
+impl Wave {
+    /// The waves of a run's inputs, in their order (see [`Wave`]).
+    pub fn of_inputs(specs: &[&WaveSpec]) -> Vec<Wave> {
+        let numbered = specs.iter().all(|spec| matches!(spec, WaveSpec::Number(_)));
+        specs
+            .iter()
+            .enumerate()
+            .map(|(order, spec)| match (spec, numbered) {
+                (WaveSpec::Number(number), true) => Wave::from(*number),
+                (WaveSpec::Number(number), false) => Wave {
+                    order: order as i64,
+                    name: intern(&number.to_string()),
+                    number: None,
+                },
+                (WaveSpec::Name(name), _) => Wave {
+                    order: order as i64,
+                    name: intern(name),
+                    number: None,
+                },
+            })
+            .collect()
+    }
+
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The wave as an integer, when the pipeline gave every wave as one.
+    pub fn number(self) -> Option<i32> {
+        self.number
+    }
+}
+
+/// A wave named by an integer, in the integers' order (for the simulator and the tests).
+impl From<i32> for Wave {
+    fn from(number: i32) -> Wave {
+        Wave {
+            order: i64::from(number),
+            name: intern(&number.to_string()),
+            number: Some(number),
+        }
+    }
+}
+
+/// Wave 0, of a file read outside a pipeline.
+impl Default for Wave {
+    fn default() -> Wave {
+        Wave::from(0)
+    }
+}
+
+impl std::fmt::Display for Wave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl serde::Serialize for Wave {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.number {
+            Some(number) => serializer.serialize_i32(number),
+            None => serializer.serialize_str(self.name),
+        }
+    }
+}
+
+/// The one copy of a wave's name.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<BTreeSet<&'static str>>> =
+        std::sync::OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match names.get(name) {
+        Some(known) => known,
+        None => {
+            let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+            names.insert(name);
+            name
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct InputPlan {
-    pub wave: i32,
+    pub wave: Wave,
     pub path: PathBuf,
     pub format: InputFormat,
     pub csv: CsvOptions,
@@ -155,11 +254,11 @@ pub struct WeightingPlan {
     pub tolerance: f64,
     pub trim: Option<Trim>,
     /// The margins of each wave, in the order of the inputs.
-    pub margins: Vec<(i32, margins::Margins)>,
+    pub margins: Vec<(Wave, margins::Margins)>,
 }
 
 impl WeightingPlan {
-    pub fn margins(&self, wave: i32) -> Option<&margins::Margins> {
+    pub fn margins(&self, wave: Wave) -> Option<&margins::Margins> {
         self.margins
             .iter()
             .find(|(w, _)| *w == wave)
@@ -270,5 +369,36 @@ impl From<&super::DisclosureSpec> for DisclosurePlan {
             min_effective_n,
             min_df,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_follow_their_integers_or_else_the_inputs() {
+        let numbers = [WaveSpec::Number(2024), WaveSpec::Number(2020)];
+        let waves = Wave::of_inputs(&numbers.iter().collect::<Vec<_>>());
+        assert_eq!(waves, [Wave::from(2024), Wave::from(2020)]);
+        assert!(waves[1] < waves[0], "integers in their order");
+        let named = [
+            WaveSpec::Name("2023-najaar".into()),
+            WaveSpec::Number(2023),
+            WaveSpec::Name("2009-2010".into()),
+        ];
+        let waves = Wave::of_inputs(&named.iter().collect::<Vec<_>>());
+        assert!(
+            waves[0] < waves[1] && waves[1] < waves[2],
+            "the inputs' order"
+        );
+        let names: Vec<String> = waves.iter().map(|w| w.to_string()).collect();
+        assert_eq!(names, ["2023-najaar", "2023", "2009-2010"]);
+        assert_eq!(
+            waves.iter().map(|w| w.number()).collect::<Vec<_>>(),
+            [None; 3]
+        );
+        assert_eq!(serde_json::to_string(&waves[0]).unwrap(), "\"2023-najaar\"");
+        assert_eq!(serde_json::to_string(&Wave::from(2024)).unwrap(), "2024");
     }
 }

@@ -50,8 +50,9 @@ pub struct PipelineSection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
-    /// Survey wave (year) of this file.
-    pub wave: i32,
+    /// The survey wave of this file: a year (`2024`) or a name (`"2024-najaar"`). The order of
+    /// the inputs is the order of the waves.
+    pub wave: WaveSpec,
     /// Respondent export, relative to the pipeline file: `.csv`, `.parquet`, `.sav` or `.zsav`.
     #[schemars(with = "String")]
     pub path: Spanned<String>,
@@ -67,6 +68,16 @@ pub struct InputSpec {
     /// CSV text encoding (`utf-8`, `windows-1252`, ...); detected when absent.
     #[schemars(with = "Option<String>")]
     pub encoding: Option<Spanned<String>>,
+}
+
+/// A wave as the pipeline writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum WaveSpec {
+    /// A year or another integer.
+    Number(i32),
+    /// A name, such as `"2009-2010"`.
+    Name(String),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

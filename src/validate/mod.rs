@@ -19,13 +19,14 @@ use rayon::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::ingest::RawFrame;
+use crate::spec::Wave;
 use crate::spec::{FieldPlan, FieldType, SchemaPlan};
 pub use rules::Problem;
 
 /// Rows that passed validation, typed.
 #[derive(Debug, Clone)]
 pub struct ValidFrame {
-    pub wave: i32,
+    pub wave: Wave,
     /// Typed values as answered: user-missing codes kept (the private microdata).
     pub coded: DataFrame,
     /// Typed values for analysis: user-missing codes are null.
@@ -36,7 +37,7 @@ pub struct ValidFrame {
 /// Counts for the manifest and the summary.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ValidationReport {
-    pub wave: i32,
+    pub wave: Wave,
     pub file: String,
     pub sha256: String,
     pub dialect: Option<crate::ingest::Dialect>,
@@ -52,7 +53,7 @@ pub struct ValidationReport {
 /// The rejects of one wave: one row per problem.
 #[derive(Debug, Clone)]
 pub struct Rejects {
-    pub wave: i32,
+    pub wave: Wave,
     pub file: String,
     pub problems: Vec<Problem>,
 }
@@ -148,7 +149,7 @@ pub fn apply(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects
 
 /// Every read row typed, with the problems found in it (sorted, keys filled in).
 struct Checked {
-    wave: i32,
+    wave: Wave,
     file: String,
     sha256: String,
     dialect: Option<crate::ingest::Dialect>,
@@ -327,7 +328,7 @@ fn key_of(raw: &RawFrame, schema: &SchemaPlan, row: usize) -> Option<String> {
 /// Counts of problems per rule with the first examples, for messages.
 pub fn summarize(
     rejects: &[Rejects],
-    raw_lines: &HashMap<i32, Option<Vec<u32>>>,
+    raw_lines: &HashMap<Wave, Option<Vec<u32>>>,
     examples: usize,
 ) -> Vec<String> {
     let mut by_rule: BTreeMap<&str, Vec<(&Rejects, &Problem)>> = BTreeMap::new();

@@ -39,11 +39,12 @@ use crate::diag::{catalog, Diagnostic, Failure};
 use crate::ingest::csv::blocks::{Blocks, Source, Stop, BLOCK};
 use crate::ingest::csv::fields::{pick, split, Records, Table, TakeColumn};
 use crate::ingest::{Dialect, RaggedRow};
+use crate::spec::Wave;
 use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
 
 /// The result of the streaming pass, checked value by value; [`finish`] finishes it.
 pub struct Parsed {
-    wave: i32,
+    wave: Wave,
     source: Source,
     sha256: String,
     decimal_comma: bool,
@@ -368,7 +369,7 @@ struct Fold<'a> {
 }
 
 impl<'a> Fold<'a> {
-    fn new(wave: i32, context: &Context<'a>) -> Fold<'a> {
+    fn new(wave: Wave, context: &Context<'a>) -> Fold<'a> {
         let source = context.source;
         Fold {
             fields: &context.schema.fields,

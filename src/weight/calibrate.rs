@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::spec::margins::Margins;
+use crate::spec::Wave;
 use crate::spec::{CalibrationMethod, Trim, WeightingPlan};
 
 /// A Gram matrix entry below this times its diagonal is taken as linearly dependent.
@@ -150,7 +151,7 @@ pub struct MarginCodes<'a> {
 /// record. `coded` gives each row's categories.
 pub fn calibrate(
     plan: &WeightingPlan,
-    wave: i32,
+    wave: Wave,
     coded: &MarginCodes,
     design_weights: &[f64],
 ) -> Result<(Vec<f64>, Calibration), Failure> {
@@ -383,7 +384,7 @@ fn gram_matrix(columns: &[Vec<u32>], width: usize, d: &[f64]) -> Vec<f64> {
 /// to, reached in a handful of steps instead of tens to hundreds of sweeps.
 fn rake(
     plan: &WeightingPlan,
-    wave: i32,
+    wave: Wave,
     margins: &Margins,
     columns: &[Vec<u32>],
     offsets: &[usize],

@@ -24,13 +24,14 @@ use polars::prelude::*;
 use crate::derive::DerivedFrame;
 use crate::diag::{catalog, Diagnostic, Failure};
 use crate::levels::{encode, Key};
+use crate::spec::Wave;
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
 
 /// One wave's data with its design, ready for estimation.
 #[derive(Debug, Clone)]
 pub struct SurveyDesign {
-    pub wave: i32,
+    pub wave: Wave,
     pub data: DerivedFrame,
     pub weights: Vec<f64>,
     /// Dense stratum per row (all 0 without strata).

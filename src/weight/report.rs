@@ -3,6 +3,7 @@
 
 use super::{calibrate, SegmentIndex, SurveyDesign};
 use crate::diag::{catalog, Diagnostic, Place};
+use crate::spec::Wave;
 
 /// Distribution of a set of weights, for `weights.json`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,7 +59,7 @@ impl WeightSummary {
 /// One wave's entry in `weights.json`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WeightsReport {
-    pub wave: i32,
+    pub wave: Wave,
     pub design: String,
     /// The weights of the design, before calibration.
     pub design_weights: WeightSummary,

@@ -7,6 +7,7 @@ use polars::prelude::*;
 use super::calibrate;
 use crate::diag::{catalog, Diagnostic, Failure, Place};
 use crate::levels::{encode, Key};
+use crate::spec::Wave;
 use crate::spec::{SchemaPlan, Segmentation};
 
 /// The category of every row (design order) for each margin variable, matched by text as
@@ -15,7 +16,7 @@ pub(super) fn code_margins<'a>(
     frame: &DataFrame,
     margins: &'a crate::spec::margins::Margins,
     schema: &SchemaPlan,
-    wave: i32,
+    wave: Wave,
 ) -> Result<calibrate::MarginCodes<'a>, Failure> {
     let mut categories = Vec::with_capacity(margins.variables.len());
     for variable in &margins.variables {

@@ -620,3 +620,52 @@ max_rse = 0
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn waves_with_names_keep_the_order_of_the_inputs() {
+    // Named waves in an order that is not alphabetical: the later input is the latest wave.
+    let spec = MINIMAL_SPEC.replace(
+        "[[input]]\nwave = 2024\npath = \"data.csv\"",
+        "[[input]]\nwave = \"2023-najaar\"\npath = \"eerst.csv\"\n\
+         schema = \"schemas/dementiemonitor.schema.toml\"\n\n\
+         [[input]]\nwave = \"2023-lente\"\npath = \"data.csv\"",
+    );
+    let (dir, output) = common::in_scratch(
+        "run",
+        &spec,
+        &[
+            ("eerst.csv", sample_rows(300)),
+            ("data.csv", sample_rows(400)),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let estimates = read_parquet(&dir.path().join("output/estimates.parquet"));
+    let waves: Vec<String> = (0..estimates.height())
+        .map(|row| common::text(&estimates, "wave", row))
+        .collect();
+    assert!(waves.contains(&"2023-najaar".to_string()), "{waves:?}");
+    assert!(waves.contains(&"2023-lente".to_string()), "{waves:?}");
+    let changes = read_parquet(&dir.path().join("output/changes.parquet"));
+    assert!(changes.height() > 0);
+    for row in 0..changes.height() {
+        assert_eq!(common::text(&changes, "wave", row), "2023-lente");
+        assert_eq!(common::text(&changes, "base_wave", row), "2023-najaar");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("output/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["inputs"][0]["wave"], "2023-najaar", "{manifest}");
+    // Integer waves keep their Int32 column.
+    let (dir, output) = common::in_scratch("run", MINIMAL_SPEC, &[("data.csv", sample_rows(300))]);
+    assert!(output.status.success());
+    let estimates = read_parquet(&dir.path().join("output/estimates.parquet"));
+    assert_eq!(
+        estimates.column("wave").unwrap().dtype(),
+        &polars::prelude::DataType::Int32
+    );
+}

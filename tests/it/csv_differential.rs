@@ -53,7 +53,7 @@ fn input(dir: &Path, bytes: &[u8]) -> (InputPlan, SchemaPlan) {
     let schema_path = dir.join("differential.schema.toml");
     std::fs::write(&schema_path, SCHEMA).unwrap();
     let input = InputPlan {
-        wave: 2024,
+        wave: 2024.into(),
         path,
         format: InputFormat::Csv,
         csv: CsvOptions {

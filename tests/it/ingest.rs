@@ -146,7 +146,7 @@ fn csv_raw(path: &Path) -> RawFrame {
 
 fn read_input(path: &Path, format: InputFormat) -> RawFrame {
     ingest::read(&InputPlan {
-        wave: 2024,
+        wave: 2024.into(),
         path: path.to_path_buf(),
         format,
         csv: Default::default(),

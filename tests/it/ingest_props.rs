@@ -17,9 +17,9 @@ use proptest::prelude::*;
 
 fn read_all(bytes: &[u8]) {
     let path = Path::new("fuzz");
-    let _ = csv::read_bytes(2024, path, bytes, &CsvOptions::default());
-    let _ = parquet::read_bytes(2024, path, bytes);
-    let _ = sav::read_bytes(2024, path, bytes);
+    let _ = csv::read_bytes(2024.into(), path, bytes, &CsvOptions::default());
+    let _ = parquet::read_bytes(2024.into(), path, bytes);
+    let _ = sav::read_bytes(2024.into(), path, bytes);
 }
 
 fn small_parquet() -> Vec<u8> {
@@ -56,11 +56,11 @@ proptest! {
     ) {
         for name in ["labels.sav", "labels.zsav"] {
             let bytes = std::fs::read(root().join("tests/fixtures/sav").join(name)).unwrap();
-            let _ = sav::read_bytes(2024, Path::new(name), &damaged(bytes, &edits, keep));
+            let _ = sav::read_bytes(2024.into(), Path::new(name), &damaged(bytes, &edits, keep));
         }
-        let _ = parquet::read_bytes(2024, Path::new("p"), &damaged(small_parquet(), &edits, keep));
+        let _ = parquet::read_bytes(2024.into(), Path::new("p"), &damaged(small_parquet(), &edits, keep));
         let csv_text = b"id;x;y\n\"a;\"\"b\";1;2,5\nc;2;\n".to_vec();
-        let _ = csv::read_bytes(2024, Path::new("c"), &damaged(csv_text, &edits, keep), &CsvOptions::default());
+        let _ = csv::read_bytes(2024.into(), Path::new("c"), &damaged(csv_text, &edits, keep), &CsvOptions::default());
     }
 }
 
@@ -158,7 +158,7 @@ proptest! {
         }
         let bytes = writer.into_inner().unwrap();
         let options = CsvOptions { decimal_comma: Some(true), ..CsvOptions::default() };
-        let raw = csv::read_bytes(2024, Path::new("props.csv"), &bytes, &options).unwrap();
+        let raw = csv::read_bytes(2024.into(), Path::new("props.csv"), &bytes, &options).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let schema_path = dir.path().join("props.schema.toml");
@@ -246,7 +246,7 @@ fn stream_input(dir: &Path, bytes: &[u8]) -> (peiling::spec::InputPlan, peiling:
     let schema_path = dir.join("props.schema.toml");
     std::fs::write(&schema_path, stream_schema()).unwrap();
     let input = peiling::spec::InputPlan {
-        wave: 2024,
+        wave: 2024.into(),
         path,
         format: peiling::spec::InputFormat::Csv,
         csv: CsvOptions {

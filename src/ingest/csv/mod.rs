@@ -20,6 +20,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
+use crate::spec::Wave;
 use polars::prelude::*;
 
 pub mod blocks;
@@ -36,7 +37,7 @@ use crate::spec::{sha256_hex, CsvOptions};
 
 /// Reads CSV from memory; `path` is used for messages.
 pub fn read_bytes(
-    wave: i32,
+    wave: Wave,
     path: &Path,
     bytes: &[u8],
     options: &CsvOptions,
@@ -281,7 +282,12 @@ mod tests {
     use super::*;
 
     fn read(text: &[u8]) -> Result<RawFrame, Failure> {
-        read_bytes(2024, Path::new("test.csv"), text, &CsvOptions::default())
+        read_bytes(
+            2024.into(),
+            Path::new("test.csv"),
+            text,
+            &CsvOptions::default(),
+        )
     }
 
     fn column(raw: &RawFrame, name: &str) -> Vec<Option<String>> {

@@ -27,6 +27,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format;
+use crate::spec::Wave;
 
 /// One segment of a chart.
 #[derive(Debug, Clone)]
@@ -53,7 +54,7 @@ pub struct BarChart {
 /// One wave of a trend series.
 #[derive(Debug, Clone)]
 pub struct TrendPoint {
-    pub wave: i32,
+    pub wave: Wave,
     pub estimate: Option<f64>,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
@@ -397,7 +398,7 @@ mod tests {
 
     fn point(wave: i32, estimate: f64) -> TrendPoint {
         TrendPoint {
-            wave,
+            wave: wave.into(),
             estimate: Some(estimate),
             ci_lower: Some(estimate - 0.03),
             ci_upper: Some(estimate + 0.03),
@@ -407,7 +408,7 @@ mod tests {
 
     fn hidden(wave: i32) -> TrendPoint {
         TrendPoint {
-            wave,
+            wave: wave.into(),
             estimate: None,
             ci_lower: None,
             ci_upper: None,
@@ -556,11 +557,17 @@ mod tests {
     #[test]
     fn suppressed_points_break_the_line() {
         let layout = TrendLayout::of(&trend_sample()).expect("layout");
-        assert_eq!(layout.waves, [2018, 2020, 2022, 2024]);
+        let numbers =
+            |waves: &[Wave]| -> Vec<i32> { waves.iter().map(|w| w.number().unwrap()).collect() };
+        assert_eq!(numbers(&layout.waves), [2018, 2020, 2022, 2024]);
         let waves = |index: usize| -> Vec<Vec<i32>> {
             runs(&layout.series[index], |p| p.estimate)
                 .iter()
-                .map(|run| run.iter().map(|&(wave, _)| wave).collect())
+                .map(|run| {
+                    run.iter()
+                        .map(|&(wave, _)| wave.number().unwrap())
+                        .collect()
+                })
                 .collect()
         };
         assert_eq!(waves(0), [vec![2018, 2020, 2022, 2024]]);
@@ -582,7 +589,7 @@ mod tests {
     fn degenerate_trend_charts_draw() {
         let base = trend_sample();
         let weird = TrendPoint {
-            wave: 2021,
+            wave: 2021.into(),
             estimate: Some(f64::NAN),
             ci_lower: Some(f64::NEG_INFINITY),
             ci_upper: Some(f64::INFINITY),

@@ -1,6 +1,7 @@
 //! Trend charts of one indicator across waves.
 
 use super::*;
+use crate::spec::Wave;
 
 /// Text under the year of a wave where a series is suppressed.
 pub(super) const TREND_SUPPRESSED_TEXT: &str = "onderdrukt";
@@ -73,7 +74,7 @@ pub(super) fn text_shade(color: RGBColor) -> RGBColor {
 /// One point of a trend series as drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Plotted {
-    pub(super) wave: i32,
+    pub(super) wave: Wave,
     /// `None` for suppressed points and missing or non-finite estimates.
     pub(super) estimate: Option<f64>,
     /// The interval, lower ≤ upper; only with an estimate and both bounds finite.
@@ -110,7 +111,7 @@ pub(super) fn plotted(series: &TrendSeries) -> Vec<Plotted> {
 pub(super) fn runs<T>(
     points: &[Plotted],
     keep: impl Fn(&Plotted) -> Option<T>,
-) -> Vec<Vec<(i32, T)>> {
+) -> Vec<Vec<(Wave, T)>> {
     let mut runs = Vec::new();
     let mut current = Vec::new();
     for point in points {
@@ -128,7 +129,10 @@ pub(super) fn runs<T>(
 
 /// Per wave, the suppression notes to write under it: one per suppressed series (its index),
 /// or a single `None` when the chart has one series or every series there is suppressed.
-pub(super) fn suppression_notes(series: &[Vec<Plotted>], waves: &[i32]) -> Vec<Vec<Option<usize>>> {
+pub(super) fn suppression_notes(
+    series: &[Vec<Plotted>],
+    waves: &[Wave],
+) -> Vec<Vec<Option<usize>>> {
     waves
         .iter()
         .map(|&wave| {
@@ -181,7 +185,7 @@ pub(super) struct TrendLayout {
     pub(super) height: u32,
     pub(super) series: Vec<Vec<Plotted>>,
     /// All waves of all series, ascending: the categories of the x axis.
-    pub(super) waves: Vec<i32>,
+    pub(super) waves: Vec<Wave>,
     pub(super) axis: Axis,
     pub(super) left: i32,
     pub(super) right: i32,
@@ -219,7 +223,7 @@ impl TrendLayout {
         chart: &TrendChart,
     ) -> Measured<DB, TrendLayout> {
         let series: Vec<Vec<Plotted>> = chart.series.iter().map(plotted).collect();
-        let mut waves: Vec<i32> = series.iter().flatten().map(|p| p.wave).collect();
+        let mut waves: Vec<Wave> = series.iter().flatten().map(|p| p.wave).collect();
         waves.sort_unstable();
         waves.dedup();
         let scale = if chart.percent { 100.0 } else { 1.0 };
@@ -231,7 +235,7 @@ impl TrendLayout {
             .map(|v| v * scale)
             .filter(|v| v.is_finite())
             .collect();
-        let mut drawn: Vec<i32> = series
+        let mut drawn: Vec<Wave> = series
             .iter()
             .flatten()
             .filter(|p| p.estimate.is_some())
@@ -347,7 +351,7 @@ impl TrendLayout {
         self.left + WAVE_PAD + (span * share).round() as i32
     }
 
-    pub(super) fn x(&self, wave: i32) -> i32 {
+    pub(super) fn x(&self, wave: Wave) -> i32 {
         self.x_at(self.waves.binary_search(&wave).unwrap_or(0))
     }
 

@@ -37,7 +37,7 @@ pub fn plan_and_design_with(
     adjust(&mut plan);
     // One input: the first, or `wave`'s.
     match wave {
-        Some(wave) => plan.inputs.retain(|input| input.wave == wave),
+        Some(wave) => plan.inputs.retain(|input| input.wave == wave.into()),
         None => plan.inputs.truncate(1),
     }
     let prepared = peiling::prepare(&mut plan, &()).unwrap_or_else(|e| panic!("{e:?}"));
