@@ -104,7 +104,7 @@ fn the_committed_files_pass_their_json_schemas_and_mistakes_do_not() {
     let spec = read(&root().join("pipelines/dementiemonitor.toml"));
     for (mistake, from, to) in [
         ("unknown key", "[pipeline]\n", "[pipeline]\ntitel = \"x\"\n"),
-        ("wave as text", "wave = 2024", "wave = \"2024\""),
+        ("wave as a fraction", "wave = 2024", "wave = 2024.5"),
         ("unknown method", "method = \"rake\"", "method = \"raking\""),
         (
             "unknown ci",
