@@ -43,7 +43,8 @@ pub struct ChangeRow {
     pub significant: Option<bool>,
     pub suppressed: bool,
     /// `suppressed_in_wave`, `suppressed_in_base_wave` (both `;`-joined when both), or
-    /// `no_std_error` when a side has no SE.
+    /// `no_estimate` (a side has no estimate), `no_std_error` (a side has no SE) or `no_interval`
+    /// (no interval or p-value for the df).
     pub flag: Option<String>,
 }
 
