@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use crate::diag::{catalog, Diagnostic, Failure};
 use crate::ingest::{self, ColumnCodebook, FileMissing, RawFrame};
 use crate::output::folder;
-use crate::spec::{json_schema, FieldType, InputFormat};
+use crate::spec::{self, json_schema, FieldType, InputFormat};
 use crate::validate::parse::{parse_integer, parse_number};
 
 /// What to draft, and where.
@@ -64,9 +64,13 @@ pub fn draft(options: &Options) -> Result<Drafted, Failure> {
     for path in [&schema_path, &pipeline_path] {
         folder::refuse_existing(path, options.force)?;
     }
-    let columns = profile(&raw, format);
+    // The decimal mark of a CSV export's numbers, which both files follow.
+    let comma = format == InputFormat::Csv && decimal_comma(&raw);
+    let columns = profile(&raw, comma);
     let schema = schema_text(&name, &raw, &columns, &schema_path, &options.out);
-    let pipeline = pipeline_text(&name, &raw, format, &columns, &pipeline_path, &options.out);
+    let csv = (format == InputFormat::Csv).then_some(comma);
+    let paths = (schema_path.as_path(), pipeline_path.as_path());
+    let pipeline = pipeline_text(&name, &raw, csv, &columns, paths, &options.out);
     for (path, text) in [(&schema_path, &schema), (&pipeline_path, &pipeline)] {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -148,8 +152,7 @@ fn decimal_comma(raw: &RawFrame) -> bool {
     comma > point
 }
 
-fn profile(raw: &RawFrame, format: InputFormat) -> Vec<Column> {
-    let comma = format == InputFormat::Csv && decimal_comma(raw);
+fn profile(raw: &RawFrame, comma: bool) -> Vec<Column> {
     let empty_codebook = ColumnCodebook::default();
     raw.frame
         .columns()
@@ -384,10 +387,6 @@ fn inline_table(codes: &[(String, String)]) -> String {
     format!("{{ {} }}", entries.join(", "))
 }
 
-fn number_text(x: f64) -> String {
-    ingest::number_text(x)
-}
-
 /// The primary key: the first complete, unique text or integer column, preferring one named
 /// like an id.
 fn primary_key(columns: &[Column]) -> Option<&Column> {
@@ -417,23 +416,10 @@ fn schema_directive(file: &Path, out: &Path, json: &str) -> String {
     }
 }
 
-/// `target` as a path relative to the folder `from` (both made absolute), with `/`.
+/// `target` as a path relative to the folder `from` (both resolved as the spec resolves its
+/// paths), with `/`.
 fn relative(target: &Path, from: &Path) -> String {
-    let absolute = |p: &Path| -> PathBuf {
-        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut clean = PathBuf::new();
-        for part in p.components() {
-            match part {
-                Component::ParentDir => {
-                    clean.pop();
-                }
-                Component::CurDir => {}
-                other => clean.push(other),
-            }
-        }
-        clean
-    };
-    let (target, from) = (absolute(target), absolute(from));
+    let (target, from) = (spec::resolved(target), spec::resolved(from));
     let target_parts: Vec<Component> = target.components().collect();
     let from_parts: Vec<Component> = from.components().collect();
     let common = target_parts
@@ -533,16 +519,16 @@ fn schema_text(name: &str, raw: &RawFrame, columns: &[Column], path: &Path, out:
             let _ = writeln!(
                 text,
                 "# The file declares {} to {} user-missing; it is read from the file at every run.",
-                number_text(*low),
-                number_text(*high)
+                ingest::number_text(*low),
+                ingest::number_text(*high)
             );
         }
         if let Some((low, high)) = column.range.filter(|_| column.categories.is_empty()) {
             let _ = writeln!(
                 text,
                 "# minimum = {}\n# maximum = {}",
-                number_text(low),
-                number_text(high)
+                ingest::number_text(low),
+                ingest::number_text(high)
             );
         }
         if let Some(pattern) = &column.pattern {
@@ -631,12 +617,13 @@ fn wave_of(raw: &RawFrame, columns: &[Column]) -> (i32, &'static str) {
     }
 }
 
+/// The pipeline's text; `csv` is the decimal mark (comma or not) of a CSV export.
 fn pipeline_text(
     name: &str,
     raw: &RawFrame,
-    format: InputFormat,
+    csv: Option<bool>,
     columns: &[Column],
-    path: &Path,
+    (schema_path, path): (&Path, &Path),
     out: &Path,
 ) -> String {
     let folder = path.parent().unwrap_or(out);
@@ -653,19 +640,15 @@ fn pipeline_text(
         text,
         "[[input]]\nwave = {wave}  # {why}\npath = {}\nschema = {}",
         quoted(&relative(&raw.path, folder)),
-        quoted(&relative(
-            &out.join("schemas").join(format!("{name}.schema.toml")),
-            folder
-        )),
+        quoted(&relative(schema_path, folder)),
     );
-    if let (InputFormat::Csv, Some(dialect)) = (format, &raw.dialect) {
+    if let (Some(comma), Some(dialect)) = (csv, &raw.dialect) {
         let delimiter = match dialect.delimiter {
             '\t' => "\\t".to_string(),
             other => other.to_string(),
         };
         let _ = writeln!(text, "delimiter = {}", quoted(&delimiter));
         if columns.iter().any(|c| c.field_type == FieldType::Number) {
-            let comma = decimal_comma(raw);
             let _ = writeln!(text, "decimal = {}", quoted(if comma { "," } else { "." }));
         }
         let _ = writeln!(text, "encoding = {}", quoted(&dialect.encoding));

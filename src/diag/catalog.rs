@@ -340,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn every_code_has_a_stage_its_place_and_its_documentation() {
+    fn every_code_has_a_stage_its_place_and_its_text() {
         let mut previous = "";
         for entry in ALL {
             assert!(
@@ -362,15 +362,5 @@ mod tests {
             );
             previous = entry.id;
         }
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md");
-        let rendered = reference();
-        if std::env::var_os("PEILING_UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &rendered).unwrap();
-        }
-        let written = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            written == rendered,
-            "docs/diagnostics.md is not the catalog's documentation: run `PEILING_UPDATE_DOCS=1 cargo test` and commit it"
-        );
     }
 }

@@ -45,7 +45,8 @@ fn committed(relative: &str, rendered: &str) {
 }
 
 #[test]
-fn the_json_schemas_are_generated_from_the_types() {
+fn the_generated_pages_are_the_code_s() {
+    committed("docs/diagnostics.md", &catalog::reference());
     committed(json_schema::PIPELINE_PATH, &json_schema::pipeline());
     committed(json_schema::SCHEMA_PATH, &json_schema::schema_file());
 }
