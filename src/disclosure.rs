@@ -29,9 +29,10 @@
 
 use std::collections::HashMap;
 
+use crate::estimate::model::ModelRow;
 use crate::estimate::{EstimateRow, EstimateTable};
 use crate::spec::Wave;
-use crate::spec::{DisclosurePlan, IndicatorKind};
+use crate::spec::{DisclosurePlan, IndicatorKind, ModelFamily};
 
 /// A publishable row of `estimates.parquet`.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,6 +291,90 @@ pub fn apply(table: EstimateTable, rules: &DisclosurePlan) -> ReleasedTable {
         })
         .collect();
     ReleasedTable { rows }
+}
+
+/// A publishable row of `models.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasedModelRow {
+    pub wave: Wave,
+    pub model: String,
+    pub family: ModelFamily,
+    pub segmentation: String,
+    pub segment: String,
+    pub segment_label: String,
+    pub term: String,
+    pub level: Option<String>,
+    pub level_label: Option<String>,
+    pub estimate: Option<f64>,
+    pub std_error: Option<f64>,
+    pub statistic: Option<f64>,
+    pub df: Option<f64>,
+    pub p_value: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub n: Option<i64>,
+    pub n_weighted: Option<f64>,
+    pub suppressed: bool,
+    pub flag: Option<String>,
+}
+
+/// Why a count of rows, and of events among them (logistic), may not be published.
+fn count_reason(n: i64, events: Option<i64>, rules: &DisclosurePlan) -> Option<&'static str> {
+    if (n as u64) < rules.min_n {
+        return Some("n_below_min");
+    }
+    let events = events? as u64;
+    (events < rules.min_cell || n as u64 - events < rules.min_cell).then_some("cell_below_min")
+}
+
+/// Disclosure control of model coefficients, with the rules of the estimates: a model (in a
+/// segment) with fewer than `min_n` rows, or a logistic model with fewer than `min_cell` rows
+/// with outcome 1 or with outcome 0, is suppressed whole (its n and weighted n too); a
+/// coefficient whose level holds fewer than `min_n` rows, or (logistic) fewer than `min_cell`
+/// with either outcome, is suppressed alone. A published coefficient with `df` below `min_df`
+/// is flagged `low_df`. The counts behind the rules never leave this stage.
+pub fn models(rows: Vec<ModelRow>, rules: &DisclosurePlan) -> Vec<ReleasedModelRow> {
+    rows.into_iter()
+        .map(|row| {
+            let model = count_reason(row.n, row.events, rules);
+            let coefficient = row
+                .n_level
+                .and_then(|n| count_reason(n, row.events_level, rules));
+            let hidden = model.or(coefficient);
+            let mut flags: Vec<String> = hidden.map(String::from).into_iter().collect();
+            if hidden.is_none() {
+                flags.extend(row.flag.clone());
+                if row.estimate.is_some() && row.df.is_some_and(|df| df < rules.min_df) {
+                    flags.push("low_df".to_string());
+                }
+            }
+            let keep = hidden.is_none();
+            let publish = |value: Option<f64>| value.filter(|_| keep);
+            let model_keep = model.is_none();
+            ReleasedModelRow {
+                wave: row.wave,
+                model: row.model,
+                family: row.family,
+                segmentation: row.segmentation,
+                segment: row.segment,
+                segment_label: row.segment_label,
+                term: row.term,
+                level: row.level,
+                level_label: row.level_label,
+                estimate: publish(row.estimate),
+                std_error: publish(row.std_error),
+                statistic: publish(row.statistic),
+                df: publish(row.df),
+                p_value: publish(row.p_value),
+                ci_lower: publish(row.ci_lower),
+                ci_upper: publish(row.ci_upper),
+                n: Some(row.n).filter(|_| model_keep),
+                n_weighted: Some(row.n_weighted).filter(|_| model_keep),
+                suppressed: !keep,
+                flag: (!flags.is_empty()).then(|| flags.join(";")),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 //! derive::apply      ValidFrame                        -> DerivedFrame
 //! weight::of_plan    DerivedFrame                      -> SurveyDesign    (segments coded)
 //! estimate::all      SurveyDesign                      -> EstimateTable
+//! estimate::model::all SurveyDesign                    -> ModelTable      (R svyglm)
 //! disclosure::apply  EstimateTable                     -> ReleasedTable
+//!   (disclosure::models ModelTable rows               -> ReleasedModelRow)
 //! changes::between_waves ReleasedTable                 -> Vec<ChangeRow>
 //! output::write      everything                        -> <out>/ (atomically, claimed
 //!                                                         first by output::folder::claim)
@@ -331,6 +333,10 @@ pub fn run(
         disclosure::apply(estimates, &plan.disclosure)
     });
     let changes = changes::between_waves(&released, estimate::LEVEL);
+    let models = clock.time("models", progress, || estimate::model::all(&designs, &plan))?;
+    let mut diagnostics = validated.diagnostics.clone();
+    diagnostics.extend(models.diagnostics);
+    let models = disclosure::models(models.rows, &plan.disclosure);
     // With calibration, the report shows the headline figures before it too.
     let uncalibrated: Vec<weight::SurveyDesign> = designs
         .iter()
@@ -351,6 +357,7 @@ pub fn run(
         plan: &plan,
         manifest: &manifest,
         released: &released,
+        models: &models,
         changes: &changes,
         before_weighting: &before_weighting,
         rejects: &validated.rejects,
@@ -362,7 +369,7 @@ pub fn run(
     Ok(Outcome {
         out_dir: plan.output.dir.clone(),
         manifest,
-        diagnostics: validated.diagnostics,
+        diagnostics,
     })
 }
 

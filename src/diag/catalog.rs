@@ -122,6 +122,16 @@ catalog! {
         "Cross the variables with `*` into one margin variable, or use `method = \"rake\"` or `\"linear\"`.";
     S050: "The output folder is, or contains, the current directory or a folder the run reads",
         "Choose another folder with `--out`, or with `dir` in the pipeline's `[output]`; it must be a folder of its own.";
+    S051: "Two `[[model]]` entries have the same `id`",
+        "Give every `[[model]]` its own `id`; it names the model's rows in `models.parquet`.";
+    S052: "A model's `terms` is empty, names an unknown column, repeats a term or writes an interaction wrongly",
+        "List the model's explanatory columns in `terms`, each once; write an interaction as `\"a:b\"` of two different columns of the schema or `[[derive]]`.";
+    S053: "A model's `reference` names a column that is not one of its terms",
+        "Give a reference level only for a categorical column listed on its own in the model's `terms`, as `reference = { werk = 3 }`.";
+    S054: "A model's `by` is empty or names an unknown column",
+        "Give `by` as a list of one or more columns of the schema or `[[derive]]`, such as `by = [\"provincie\"]`, or leave it out to fit the model once.";
+    S055: "A model's `tolerance` or `max_iterations` is out of range",
+        "Give `tolerance` as a positive number (R's default is 1e-8) and `max_iterations` as 1 or more (R's default is 25).";
     S099: "Internal error: a derived column could not be added to the data",
         "This is a bug in peiling; please report it with the message and the run's `manifest.json`.";
     S101: "A schema file cannot be read",
@@ -242,10 +252,10 @@ catalog! {
     W099: "Building the survey design (weights, strata, PSUs, segments, design order) failed inside peiling",
         "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     // Estimation.
-    E001: "The indicators' expressions could not be evaluated on a wave's data",
-        "Check the `value`, `numerator`, `denominator` and `population` of each `[[indicator]]` against the columns' types; the message's cause says what failed.";
-    E002: "An indicator's `population` is not a true/false condition",
-        "Write the indicator's `population` as a condition, such as `belasting BETWEEN 1 AND 5`, not a number or text expression.";
+    E001: "The expressions of the indicators or of a model could not be evaluated on a wave's data",
+        "Check the `value`, `numerator`, `denominator` and `population` of each `[[indicator]]`, and the `outcome` and `population` of each `[[model]]`, against the columns' types; the message's cause says what failed.";
+    E002: "An indicator's or a model's `population` is not a true/false condition",
+        "Write the `population` as a condition, such as `belasting BETWEEN 1 AND 5`, not a number or text expression.";
     E003: "An indicator gives infinity or NaN for a respondent, usually a division by zero",
         "Guard the division in the indicator's expression, e.g. `CASE WHEN x <> 0 THEN y / x END`, so such rows give null instead.";
     E004: "A proportion's value gives something other than a condition or 0/1",
@@ -254,6 +264,22 @@ catalog! {
         "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     E101: "A stratum has a single PSU in a domain while `lonely_psu` is \"fail\"",
         "Set `[design] lonely_psu` to `remove`, `adjust`, `average` or `certainty`, or merge the stratum with a neighbouring one.";
+    E201: "A model's outcome or term does not fit its family: a non-0/1 outcome for `logistic`, a negative one for `poisson`, text where a number is needed",
+        "Write a logistic model's `outcome` as a condition such as `belasting >= 4`, give a poisson model a count or other number of 0 or more, and make each term a number or a categorical column (schema `categories`, value labels or text).";
+    E202: "No respondent of a wave is in a model: none in its `population` has the outcome and every term",
+        "Check the model's `population`, `outcome` and `terms`: a term that is null for everyone (a question not asked that wave) empties the model.";
+    E203: "A model's categorical term cannot be contrasted: one level only, a `reference` level without respondents, or an interaction without its main effect",
+        "Leave the term out or widen the `population`; name a `reference` level that has respondents; list each categorical column of an interaction `a:b` as a term of its own too.";
+    E204: "A model's terms are collinear: a coefficient is a linear combination of others",
+        "Leave out one of the terms the message names (a column derived from others, or two codings of the same question).";
+    E205: "A model's fitted probabilities are numerically 0 or 1 (perfect separation), or its fitted rates numerically 0",
+        "Some level of a term (or combination) predicts the outcome perfectly: merge that level with a neighbouring one, leave the term out, or narrow the model.";
+    E206: "A model's fit did not converge within `max_iterations`",
+        "Raise the model's `max_iterations`; if it still does not converge, look for separation (E205) or a badly scaled number term (rescale it, e.g. income in thousands).";
+    E210: "A model could not be fitted in one segment of its `by` (warning)",
+        "The segment's rows in `models.parquet` carry the flag `not_fitted`; the message gives the reason (one of E203 to E206). Merge small segments or simplify the model.";
+    E299: "Preparing a model's data failed inside peiling",
+        "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     // The output folder.
     O001: "A file or folder of the run's output could not be written",
         "Check free disk space, write permission and path lengths where the output folder goes, then run again; the previous output is left as it was.";

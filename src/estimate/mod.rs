@@ -32,6 +32,7 @@
 pub mod calibrated;
 pub mod ci;
 pub mod kernel;
+pub mod model;
 pub mod quantile;
 
 use polars::prelude::*;

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::changes::ChangeRow;
 use crate::diag::{catalog, Diagnostic, Failure};
-use crate::disclosure::ReleasedTable;
+use crate::disclosure::{ReleasedModelRow, ReleasedTable};
 use crate::spec::{Plan, Wave};
 use crate::validate::Rejects;
 use crate::weight::SurveyDesign;
@@ -34,6 +34,8 @@ pub struct Artifacts<'a> {
     pub plan: &'a Plan,
     pub manifest: &'a Manifest,
     pub released: &'a ReleasedTable,
+    /// Every model's coefficients, released.
+    pub models: &'a [ReleasedModelRow],
     /// The latest wave against each earlier one; empty with one wave.
     pub changes: &'a [ChangeRow],
     /// With `[weighting]`: the `total` estimates with the design weights, for the report.
@@ -91,6 +93,13 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     parquet::write(&mut estimates, &estimates_path, metadata.clone())
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
 
+    if !plan.models.is_empty() {
+        let path = dir.join("models.parquet");
+        let mut models = parquet::models_frame(&plan.name, artifacts.models)
+            .map_err(|e| io_failure("models", &path, e))?;
+        parquet::write(&mut models, &path, metadata.clone())
+            .map_err(|e| io_failure("models", &path, e))?;
+    }
     if waves(plan) > 1 {
         let path = dir.join("changes.parquet");
         let mut changes = parquet::changes_frame(&plan.name, artifacts.changes)

@@ -1,5 +1,5 @@
-//! Parquet tables: `estimates.parquet` (the contract of DESIGN.md §6), `changes.parquet`, and
-//! the private `respondents.parquet` and `rejects.parquet`.
+//! Parquet tables: `estimates.parquet` (the contract of DESIGN.md §6), `changes.parquet`,
+//! `models.parquet`, and the private `respondents.parquet` and `rejects.parquet`.
 //!
 //! Column names are the constants below: rename nothing, add freely. `estimates.parquet` holds
 //! the deterministic part of the manifest in its key-value metadata (`peiling:manifest`), so
@@ -12,8 +12,8 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::changes::ChangeRow;
-use crate::disclosure::ReleasedTable;
-use crate::spec::{SchemaPlan, Wave};
+use crate::disclosure::{ReleasedModelRow, ReleasedTable};
+use crate::spec::{ModelFamily, SchemaPlan, Wave};
 use crate::validate::Rejects;
 
 pub const PIPELINE: &str = "pipeline";
@@ -101,6 +101,90 @@ pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<Da
                 rows.iter().map(|r| r.suppressed).collect::<Vec<bool>>(),
             ),
             text(FLAG, &|i| rows[i].flag.clone()),
+        ],
+    )
+}
+
+pub const MODEL: &str = "model";
+pub const FAMILY: &str = "family";
+pub const TERM: &str = "term";
+pub const LEVEL: &str = "level";
+pub const LEVEL_LABEL: &str = "level_label";
+pub const STATISTIC: &str = "statistic";
+pub const EXP_ESTIMATE: &str = "exp_estimate";
+pub const EXP_CI_LOWER: &str = "exp_ci_lower";
+pub const EXP_CI_UPPER: &str = "exp_ci_upper";
+
+/// Every column of `models.parquet`, in order.
+pub const MODEL_COLUMNS: [&str; 24] = [
+    PIPELINE,
+    WAVE,
+    MODEL,
+    FAMILY,
+    SEGMENTATION,
+    SEGMENT,
+    SEGMENT_LABEL,
+    TERM,
+    LEVEL,
+    LEVEL_LABEL,
+    ESTIMATE,
+    STD_ERROR,
+    STATISTIC,
+    DF,
+    P_VALUE,
+    CI_LOWER,
+    CI_UPPER,
+    EXP_ESTIMATE,
+    EXP_CI_LOWER,
+    EXP_CI_UPPER,
+    N,
+    N_WEIGHTED,
+    SUPPRESSED,
+    FLAG,
+];
+
+/// The released model coefficients as a polars frame: [`MODEL_COLUMNS`]. The exponentiated
+/// estimate and interval (odds ratio, rate ratio) are there for logistic and poisson models.
+pub fn models_frame(pipeline: &str, rows: &[ReleasedModelRow]) -> PolarsResult<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&ReleasedModelRow) -> Option<String>| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let number = |name: &str, f: &dyn Fn(&ReleasedModelRow) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let exp = |r: &ReleasedModelRow, v: Option<f64>| {
+        v.filter(|_| r.family != ModelFamily::Linear).map(f64::exp)
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            text(PIPELINE, &|_| Some(pipeline.to_string())),
+            wave_column(WAVE, rows.iter().map(|r| r.wave)),
+            text(MODEL, &|r| Some(r.model.clone())),
+            text(FAMILY, &|r| Some(r.family.as_str().to_string())),
+            text(SEGMENTATION, &|r| Some(r.segmentation.clone())),
+            text(SEGMENT, &|r| Some(r.segment.clone())),
+            text(SEGMENT_LABEL, &|r| Some(r.segment_label.clone())),
+            text(TERM, &|r| Some(r.term.clone())),
+            text(LEVEL, &|r| r.level.clone()),
+            text(LEVEL_LABEL, &|r| r.level_label.clone()),
+            number(ESTIMATE, &|r| r.estimate),
+            number(STD_ERROR, &|r| r.std_error),
+            number(STATISTIC, &|r| r.statistic),
+            number(DF, &|r| r.df),
+            number(P_VALUE, &|r| r.p_value),
+            number(CI_LOWER, &|r| r.ci_lower),
+            number(CI_UPPER, &|r| r.ci_upper),
+            number(EXP_ESTIMATE, &|r| exp(r, r.estimate)),
+            number(EXP_CI_LOWER, &|r| exp(r, r.ci_lower)),
+            number(EXP_CI_UPPER, &|r| exp(r, r.ci_upper)),
+            Column::new(N.into(), rows.iter().map(|r| r.n).collect::<Vec<_>>()),
+            number(N_WEIGHTED, &|r| r.n_weighted),
+            Column::new(
+                SUPPRESSED.into(),
+                rows.iter().map(|r| r.suppressed).collect::<Vec<bool>>(),
+            ),
+            text(FLAG, &|r| r.flag.clone()),
         ],
     )
 }

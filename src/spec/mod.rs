@@ -81,6 +81,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         .map(|w| cx.weighting(base, w, &inputs, &columns));
     let indicators = cx.indicators(&spec.indicator, &columns);
     let segmentations = cx.segmentations(&spec.segments, &columns);
+    let models = cx.models(&spec.model, &columns);
     let disclosure = DisclosurePlan::from(&spec.disclosure);
     if disclosure.max_rse.is_nan() || disclosure.max_rse <= 0.0 {
         cx.problems.push(Diagnostic::error(
@@ -138,6 +139,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         design,
         weighting,
         indicators,
+        models,
         segmentations,
         disclosure,
         output,
@@ -747,6 +749,142 @@ impl Compiler<'_> {
                     });
                 }
             }
+        }
+        plans
+    }
+
+    fn models(&mut self, specs: &[ModelSpec], columns: &Columns) -> Vec<ModelPlan> {
+        let mut plans = Vec::new();
+        let mut ids = BTreeSet::new();
+        for spec in specs {
+            let id = spec.id.get_ref().clone();
+            let what = format!("model {id:?}");
+            let problems = self.problems.len();
+            if !ids.insert(id.clone()) {
+                self.error_at(catalog::S051, &spec.id, format!("{what} is defined twice"));
+            }
+            let terms = self.model_terms(&what, &spec.terms, columns);
+            let mut reference = Vec::new();
+            if let Some(references) = &spec.reference {
+                for (column, code) in references.get_ref() {
+                    if !terms.iter().any(|t| t.len() == 1 && &t[0] == column) {
+                        self.error_at(
+                            catalog::S053,
+                            references,
+                            format!("{what}: `reference` names {column:?}, which is not one of its terms"),
+                        );
+                    }
+                    reference.push((column.clone(), code.clone()));
+                }
+            }
+            let by = spec.by.as_ref().map(|by| {
+                let segmentation = Segmentation {
+                    variables: by.get_ref().clone(),
+                };
+                let unknown: Vec<&String> = by
+                    .get_ref()
+                    .iter()
+                    .filter(|c| !columns.contains(c))
+                    .collect();
+                if segmentation.is_total() || !unknown.is_empty() {
+                    self.error_at(
+                        catalog::S054,
+                        by,
+                        format!(
+                            "{what}: `by` must list known columns, got {:?}",
+                            by.get_ref()
+                        ),
+                    );
+                }
+                segmentation
+            });
+            if !(spec.tolerance.is_finite() && spec.tolerance > 0.0) || spec.max_iterations == 0 {
+                self.error_at(
+                    catalog::S055,
+                    &spec.id,
+                    format!(
+                        "{what}: `tolerance` must be a positive number and `max_iterations` at least 1, got {} and {}",
+                        spec.tolerance, spec.max_iterations
+                    ),
+                );
+            }
+            let outcome = self.sql(&spec.outcome, &format!("{what} outcome"), columns);
+            let population = spec
+                .population
+                .as_ref()
+                .and_then(|p| self.sql(p, &format!("{what} population"), columns));
+            if self.problems.len() > problems {
+                continue;
+            }
+            if let Some(outcome) = outcome {
+                plans.push(ModelPlan {
+                    id,
+                    label: spec.label.clone(),
+                    family: spec.family,
+                    outcome,
+                    outcome_text: spec.outcome.get_ref().clone(),
+                    population,
+                    population_text: spec.population.as_ref().map(|p| p.get_ref().clone()),
+                    terms,
+                    reference,
+                    by,
+                    max_iterations: spec.max_iterations,
+                    tolerance: spec.tolerance,
+                });
+            }
+        }
+        plans
+    }
+
+    /// A model's terms, each split into the columns it multiplies.
+    fn model_terms(
+        &mut self,
+        what: &str,
+        terms: &Spanned<Vec<String>>,
+        columns: &Columns,
+    ) -> Vec<Vec<String>> {
+        if terms.get_ref().is_empty() {
+            self.error_at(
+                catalog::S052,
+                terms,
+                format!("{what}: `terms` is empty; name at least one column"),
+            );
+        }
+        let mut plans: Vec<Vec<String>> = Vec::new();
+        for term in terms.get_ref() {
+            let factors: Vec<String> = term.split(':').map(|f| f.trim().to_string()).collect();
+            let mut sorted = factors.clone();
+            sorted.sort();
+            sorted.dedup();
+            if factors.iter().any(String::is_empty) || sorted.len() != factors.len() {
+                self.error_at(
+                    catalog::S052,
+                    terms,
+                    format!("{what}: term {term:?} is not a column or an interaction `a:b` of distinct columns"),
+                );
+                continue;
+            }
+            for factor in &factors {
+                if !columns.contains(factor) {
+                    self.error_at(
+                        catalog::S052,
+                        terms,
+                        format!("{what}: term {term:?} names unknown column {factor:?}"),
+                    );
+                }
+            }
+            if plans.iter().any(|p| {
+                let mut p = p.clone();
+                p.sort();
+                p == sorted
+            }) {
+                self.error_at(
+                    catalog::S052,
+                    terms,
+                    format!("{what}: term {term:?} is listed twice"),
+                );
+            }
+            plans.push(factors);
         }
         plans
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::Expr;
 
 use super::{
-    expr_columns, margins, CalibrationMethod, CiMethod, IndicatorKind, LonelyPsu, SchemaPlan,
-    WaveSpec,
+    expr_columns, margins, CalibrationMethod, CiMethod, CodeSpec, IndicatorKind, LonelyPsu,
+    ModelFamily, SchemaPlan, WaveSpec,
 };
 
 /// Everything a run needs, checked and resolved. Paths are absolute or relative to the current
@@ -25,6 +25,7 @@ pub struct Plan {
     pub design: DesignPlan,
     pub weighting: Option<WeightingPlan>,
     pub indicators: Vec<IndicatorPlan>,
+    pub models: Vec<ModelPlan>,
     pub segmentations: Vec<Segmentation>,
     pub disclosure: DisclosurePlan,
     pub output: OutputPlan,
@@ -225,6 +226,14 @@ impl Plan {
                 columns.extend(expr_columns(expr));
             }
         }
+        for model in &self.models {
+            columns.extend(expr_columns(&model.outcome));
+            if let Some(population) = &model.population {
+                columns.extend(expr_columns(population));
+            }
+            columns.extend(model.terms.iter().flatten().cloned());
+            columns.extend(model.by.iter().flat_map(|by| by.variables.iter().cloned()));
+        }
         for segmentation in &self.segmentations {
             columns.extend(segmentation.variables.iter().cloned());
         }
@@ -283,6 +292,27 @@ pub struct IndicatorPlan {
     /// Quantile: the probability, in (0, 1).
     pub probability: Option<f64>,
     pub ci: CiMethod,
+}
+
+/// A design-based regression model (R `svyglm`), checked.
+#[derive(Debug, Clone)]
+pub struct ModelPlan {
+    pub id: String,
+    pub label: String,
+    pub family: ModelFamily,
+    pub outcome: Expr,
+    pub outcome_text: String,
+    /// `None`: everyone is in the domain.
+    pub population: Option<Expr>,
+    pub population_text: Option<String>,
+    /// The terms in order, each the columns it multiplies (one column for a main effect).
+    pub terms: Vec<Vec<String>>,
+    /// The reference level of a categorical column, where the spec names one.
+    pub reference: Vec<(String, CodeSpec)>,
+    /// Fit per segment of this segmentation, or once for everyone.
+    pub by: Option<Segmentation>,
+    pub max_iterations: u32,
+    pub tolerance: f64,
 }
 
 /// A way of cutting the population into segments: `total`, or one or more crossed variables.

@@ -29,6 +29,9 @@ pub struct PipelineSpec {
     /// What to estimate, one table per indicator.
     #[serde(default)]
     pub indicator: Vec<IndicatorSpec>,
+    /// Design-based regression models (R `svyglm`), one table of coefficients each.
+    #[serde(default)]
+    pub model: Vec<ModelSpec>,
     /// For which groups every indicator is estimated.
     #[serde(default)]
     pub segments: SegmentsSpec,
@@ -305,6 +308,81 @@ impl CiMethod {
             CiMethod::Wald => "wald",
         }
     }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Identifier; the `model` column of `models.parquet`.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Human-readable label for the report.
+    pub label: String,
+    /// The model: `linear`, `logistic` or `poisson`.
+    pub family: ModelFamily,
+    /// The outcome, an SQL expression: a condition (or 0/1) for `logistic`, a number otherwise.
+    #[schemars(with = "String")]
+    pub outcome: Spanned<String>,
+    /// The explanatory columns, in order; `"a:b"` is the interaction of `a` and `b`, which must
+    /// be terms too where they are categorical. A categorical column (one with `categories` or
+    /// value labels in the schema, or text) enters as treatment contrasts; a number as it is.
+    #[schemars(with = "Vec<String>")]
+    pub terms: Spanned<Vec<String>>,
+    /// The reference level of a categorical term, by code: `{ werk = 3 }`. Default: its first
+    /// level (the lowest code).
+    #[schemars(with = "Option<std::collections::BTreeMap<String, CodeSpec>>")]
+    pub reference: Option<Spanned<std::collections::BTreeMap<String, CodeSpec>>>,
+    /// SQL condition defining the model's domain; absent: everyone.
+    #[schemars(with = "Option<String>")]
+    pub population: Option<Spanned<String>>,
+    /// Fit the model per segment of these (crossed) columns, as `[segments] by` writes one.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub by: Option<Spanned<Vec<String>>>,
+    /// Most IRLS iterations before the fit is declared not to converge (R `glm.control(maxit)`).
+    #[serde(default = "default_model_iterations")]
+    pub max_iterations: u32,
+    /// Convergence: the relative change of the deviance below this (R `glm.control(epsilon)`).
+    #[serde(default = "default_model_tolerance")]
+    pub tolerance: f64,
+}
+
+fn default_model_iterations() -> u32 {
+    25
+}
+
+fn default_model_tolerance() -> f64 {
+    1e-8
+}
+
+/// The family of a model, as R's `svyglm(family = ...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelFamily {
+    /// Linear regression (R `gaussian()`).
+    Linear,
+    /// Logistic regression of a 0/1 outcome (R `quasibinomial()`); odds ratios beside.
+    Logistic,
+    /// Log-linear regression of a count or other non-negative outcome (R `quasipoisson()`);
+    /// rate ratios beside.
+    Poisson,
+}
+
+impl ModelFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFamily::Linear => "linear",
+            ModelFamily::Logistic => "logistic",
+            ModelFamily::Poisson => "poisson",
+        }
+    }
+}
+
+/// A category code as written: a whole number or a text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CodeSpec {
+    Int(i64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

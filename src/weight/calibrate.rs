@@ -552,6 +552,26 @@ impl Cholesky {
         Cholesky { width, lower, kept }
     }
 
+    /// Which columns were kept (the others are linear combinations of earlier ones).
+    pub fn kept(&self) -> &[bool] {
+        &self.kept
+    }
+
+    /// The inverse on the kept columns (row-major; rows and columns of dropped ones are 0).
+    pub fn inverse(&self) -> Vec<f64> {
+        let n = self.width;
+        let mut inverse = vec![0.0; n * n];
+        let mut unit = vec![0.0; n];
+        for j in (0..n).filter(|&j| self.kept[j]) {
+            unit[j] = 1.0;
+            for (i, v) in self.solve(&unit).into_iter().enumerate() {
+                inverse[i * n + j] = v;
+            }
+            unit[j] = 0.0;
+        }
+        inverse
+    }
+
     /// Solves `M β = b` on the kept columns; dropped columns get 0.
     pub fn solve(&self, b: &[f64]) -> Vec<f64> {
         let n = self.width;

@@ -16,8 +16,8 @@ mod segments;
 
 pub use report::{SegmentWeights, WeightSummary, WeightsReport};
 
-pub use segments::SegmentIndex;
-use segments::{code_margins, segment_index};
+use segments::code_margins;
+pub use segments::{segment_index, SegmentIndex};
 
 use polars::prelude::*;
 

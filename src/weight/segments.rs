@@ -76,7 +76,8 @@ pub struct SegmentIndex {
     pub domains: Vec<(String, String)>,
 }
 
-pub(super) fn segment_index(
+/// Codes the segments of `segmentation` in `frame`'s rows.
+pub fn segment_index(
     frame: &DataFrame,
     segmentation: &Segmentation,
     schema: &SchemaPlan,

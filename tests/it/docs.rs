@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use peiling::diag::catalog;
-use peiling::output::parquet::{changes_frame, ESTIMATE_COLUMNS};
+use peiling::output::parquet::{changes_frame, ESTIMATE_COLUMNS, MODEL_COLUMNS};
 use peiling::spec::json_schema;
 use regex::Regex;
 use serde_json::Value;
@@ -178,6 +178,7 @@ fn every_output_column_is_documented() {
         .collect();
     let columns = ESTIMATE_COLUMNS
         .iter()
+        .chain(&MODEL_COLUMNS)
         .map(|c| c.to_string())
         .chain(changes);
     let missing: Vec<String> = columns

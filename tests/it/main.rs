@@ -5,7 +5,7 @@
 //! - `ingest`, `ingest_props`: reading CSV, `.sav` and Parquet inputs, and the streaming CSV pass
 //!   held to the text path;
 //! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
-//! - `r_reference`, `r_parity`: agreement with R `survey` (`sample-data/reference/`);
+//! - `r_reference`, `r_parity`, `r_models`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
 //! - `output_safety`: a run never destroys what it did not write;
 //! - `init`: drafts from an export validate and run it unedited;
@@ -25,6 +25,7 @@ mod init;
 mod nightly;
 mod output_safety;
 mod publication;
+mod r_models;
 mod r_parity;
 mod r_reference;
 mod sample_data;

@@ -1,0 +1,1240 @@
+//! Design-based generalised linear models: R `svyglm(formula, design, family)` of survey 4.5,
+//! with its `vcov()`, `summary()` (t statistics and p-values) and `confint()` (t intervals).
+//!
+//! **Fit.** The coefficients come from iteratively reweighted least squares, R's `glm.fit` step
+//! for step, so that they stop where R's stop: the prior weights are the design's weights over
+//! their mean (`svyglm(rescale = TRUE)`: the mean over the rows of R's subset design, which are
+//! the domain's rows, or every row of a calibrated design, whose subsets keep all rows at weight
+//! 0); the start is the family's (`mustart`: `y` linear, `(w·y + ½)/(w + 1)` logistic, `y + 0.1`
+//! poisson); an iteration solves the weighted least squares of the working response and stops
+//! when `|dev − dev_old| / (|dev| + 0.1) < tolerance` (R `glm.control(epsilon)`, 1e-8), halving a
+//! step whose deviance is not finite. The links are R's, thresholds included (`logit` clamps
+//! `|η| > 30`, `log` floors `μ` at machine epsilon).
+//!
+//! **Variance.** R's sandwich, `svyrecvar(estfun %*% Ainv)`: the influence of coefficient *k* for
+//! row *i* is `z_ik = w_i·ω_i·r_i·(A⁻¹x_i)_k`, with `r_i = (y_i − μ_i)/μ'(η_i)` the working
+//! residual at the estimate, `ω_i = μ'(η)²/V(μ)` the working weight and `A = Σ w·ω·x·xᵀ` the
+//! information, both as R has them: from the last iteration's least squares, at the iterate
+//! before the estimate (so the standard errors agree with R's, which are up to ~1e-5 relative
+//! from the sandwich at the estimate itself under the default tolerance; a smaller tolerance
+//! brings both to it). The variance of each coefficient is [`kernel::accumulate`]'s of its
+//! influence, zero outside the model's rows, with strata, PSUs, fpc, lonely PSUs and
+//! calibration exactly as for the indicators. `df` is R's `degf(design) + 1 − p` over the model's
+//! rows (PSUs minus strata they touch); intervals are `β ± t(df)·SE`, p-values `2·P(T > |t|)`.
+//!
+//! **Rows.** A row enters the model where the `population` holds (and, with `by`, the segment
+//! variables are not null) and the outcome and every term column are not null (R `na.omit`).
+//! Categorical terms enter as treatment contrasts; a level without rows in the model's domain is
+//! left out (R gives it an aliased, NA coefficient) and its row flagged `empty_level`.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::kernel::{self, Layout};
+use super::{calibrated, ci, LEVEL};
+use crate::diag::{catalog, Diagnostic, Failure};
+use crate::levels::{encode, Key};
+use crate::spec::{CodeSpec, ModelFamily, ModelPlan, Plan, SchemaPlan, Wave};
+use crate::weight::calibrate::Cholesky;
+use crate::weight::SurveyDesign;
+
+/// The name R gives the intercept.
+pub const INTERCEPT: &str = "(Intercept)";
+
+/// One coefficient of one model in one segment: a row of `models.parquet` before disclosure
+/// control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRow {
+    pub wave: Wave,
+    pub model: String,
+    pub family: ModelFamily,
+    pub segmentation: String,
+    pub segment: String,
+    pub segment_label: String,
+    /// The term as written (`meals:stype`), or `(Intercept)`.
+    pub term: String,
+    /// The levels of the term's categorical columns, joined by `:` (`H`, `2:1`).
+    pub level: Option<String>,
+    pub level_label: Option<String>,
+    /// R's name of the coefficient (`stypeH`, `meals:stypeH`): for messages and the R suite.
+    pub coefficient: String,
+    pub estimate: Option<f64>,
+    pub std_error: Option<f64>,
+    pub statistic: Option<f64>,
+    pub df: Option<f64>,
+    pub p_value: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    /// Rows in the model (the domain's rows without a null in its columns).
+    pub n: i64,
+    pub n_weighted: f64,
+    pub iterations: u32,
+    /// Rows at this coefficient's level (for disclosure control; not published); `None` for a
+    /// term without categorical columns.
+    pub n_level: Option<i64>,
+    /// Logistic: rows with outcome 1 in the model, and at this coefficient's level.
+    pub events: Option<i64>,
+    pub events_level: Option<i64>,
+    pub flag: Option<String>,
+}
+
+/// Every model's coefficients, and warnings about segments a model could not be fitted in.
+#[derive(Debug, Clone, Default)]
+pub struct ModelTable {
+    pub rows: Vec<ModelRow>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Fits every model of the plan in every wave.
+pub fn all(designs: &[SurveyDesign], plan: &Plan) -> Result<ModelTable, Failure> {
+    let mut table = ModelTable::default();
+    for design in designs {
+        for model in &plan.models {
+            wave(design, model, &plan.schema, &mut table)?;
+        }
+    }
+    table.rows.sort_by(|a, b| {
+        (&a.model, &a.segmentation, &a.segment, a.wave).cmp(&(
+            &b.model,
+            &b.segmentation,
+            &b.segment,
+            b.wave,
+        ))
+    });
+    Ok(table)
+}
+
+/// A column of the model: numbers (NaN for null) or category codes (`u32::MAX` for null).
+enum Factor {
+    Number(Vec<f64>),
+    Category {
+        codes: Vec<u32>,
+        keys: Vec<Key>,
+        labels: Vec<String>,
+        reference: u32,
+    },
+}
+
+impl Factor {
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Factor::Number(values) => values[i].is_nan(),
+            Factor::Category { codes, .. } => codes[i] == u32::MAX,
+        }
+    }
+
+    /// Levels other than the reference, in key order.
+    fn contrasts(&self) -> usize {
+        match self {
+            Factor::Number(_) => 1,
+            Factor::Category { keys, .. } => keys.len().saturating_sub(1),
+        }
+    }
+}
+
+/// A column of the design matrix: the intercept, or a term at one level combination.
+struct Coefficient {
+    term: String,
+    /// Per factor of the term: the key index of a categorical one (`None` for a number).
+    levels: Vec<Option<u32>>,
+    level: Option<String>,
+    level_label: Option<String>,
+}
+
+/// The design matrix of a wave's model rows, sparse by row (CSR), in design order.
+struct Matrix {
+    coefficients: Vec<Coefficient>,
+    /// Design-order index of each model row.
+    rows: Vec<u32>,
+    starts: Vec<usize>,
+    entries: Vec<(u32, f64)>,
+    y: Vec<f64>,
+}
+
+impl Matrix {
+    fn row(&self, r: usize) -> &[(u32, f64)] {
+        &self.entries[self.starts[r]..self.starts[r + 1]]
+    }
+}
+
+fn model_error(code: catalog::Entry, message: String) -> Failure {
+    Failure::from(Diagnostic::error(code, message))
+}
+
+/// Fits one model in one wave, appending its rows (or, for a segment it cannot be fitted in, a
+/// warning) to `table`.
+fn wave(
+    design: &SurveyDesign,
+    model: &ModelPlan,
+    schema: &SchemaPlan,
+    table: &mut ModelTable,
+) -> Result<(), Failure> {
+    let what = format!("wave {}: model {:?}", design.wave, model.id);
+    let frame = &design.data.analysis;
+    let n = frame.height();
+    let (outcome, in_population) = outcome_and_population(frame, model, &what)?;
+
+    // Segments: the `by` segmentation's codes (design order), coded with the estimates' when
+    // `[segments]` has it too, or everyone.
+    let (own, everyone);
+    let (segmentation, codes, domains): (String, &[u32], &[(String, String)]) = match &model.by {
+        Some(by) => {
+            let index = match design.segments.iter().find(|s| s.name == by.name()) {
+                Some(index) => index,
+                None => {
+                    own = crate::weight::segment_index(frame, by, schema)?;
+                    &own
+                }
+            };
+            (index.name.clone(), &index.codes, &index.domains)
+        }
+        None => {
+            everyone = (
+                vec![0u32; n],
+                vec![("total".to_string(), "Totaal".to_string())],
+            );
+            ("total".to_string(), &everyone.0, &everyone.1)
+        }
+    };
+
+    // Columns of the terms, each read once.
+    let mut names: Vec<&str> = model.terms.iter().flatten().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    let factors: Vec<(&str, Factor)> = names
+        .iter()
+        .map(|&name| Ok((name, factor(frame, name, model, schema, &what)?)))
+        .collect::<Result<_, Failure>>()?;
+    let factor_of = |name: &str| {
+        &factors
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("every term column was read")
+            .1
+    };
+    for term in model.terms.iter().filter(|t| t.len() > 1) {
+        for name in term {
+            let main = model.terms.iter().any(|t| t.len() == 1 && &t[0] == name);
+            if matches!(factor_of(name), Factor::Category { .. }) && !main {
+                return Err(model_error(
+                    catalog::E203,
+                    format!(
+                        "{what}: interaction {:?} has the categorical column {name:?}, which is not a term of its own; add {name:?} to `terms`",
+                        term.join(":")
+                    ),
+                ));
+            }
+        }
+    }
+
+    let matrix = design_matrix(model, &factors, &outcome, &in_population, codes, n);
+    if matrix.rows.is_empty() {
+        return Err(model_error(
+            catalog::E202,
+            format!(
+                "{what}: no respondent has the outcome and every term (and is in the population); check `outcome`, `terms` and `population`"
+            ),
+        ));
+    }
+    // The model's rows of each segment, in design order.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); domains.len()];
+    for (r, &i) in matrix.rows.iter().enumerate() {
+        members[codes[i as usize] as usize].push(r);
+    }
+    // R's rescaling of the weights: their mean over the rows of the subset design. Those are
+    // the rows of the population and segment (nulls included: R drops them after), except in a
+    // calibrated design, whose subsets keep every row, at weight 0 outside.
+    let weights = &design.ordered_weights;
+    let mut sums = vec![(0.0f64, 0usize); domains.len()];
+    for i in 0..n {
+        if in_population[i] && codes[i] != u32::MAX {
+            let s = &mut sums[codes[i] as usize];
+            s.0 += weights[i];
+            s.1 += 1;
+        }
+    }
+    let calibrated = design.calibration.is_some();
+    let mean_weights: Vec<f64> = sums
+        .iter()
+        .map(|&(w, rows)| w / if calibrated { n } else { rows.max(1) } as f64)
+        .collect();
+
+    let fits: Vec<Result<SegmentFit, String>> = members
+        .par_iter()
+        .enumerate()
+        .map(|(d, rows)| {
+            if rows.is_empty() {
+                return Err("no respondents in this segment".to_string());
+            }
+            fit_segment(model, &matrix, &factors, rows, weights, mean_weights[d])
+        })
+        .collect();
+
+    // A model without `by` must fit; per segment, a failure is a warning and flagged rows.
+    if model.by.is_none() {
+        if let Err(message) = &fits[0] {
+            return Err(model_error(fit_code(message), format!("{what}: {message}")));
+        }
+    }
+
+    // The influence of every coefficient, design order, NaN outside the model's rows.
+    let width = matrix.coefficients.len();
+    let mut influence = vec![vec![f64::NAN; n]; width];
+    for (d, fit) in fits.iter().enumerate() {
+        let Ok(fit) = fit else { continue };
+        let values = fit.influence(model.family, &matrix, &members[d], weights);
+        for (k, column) in values.into_iter().enumerate() {
+            for (&r, v) in members[d].iter().zip(column) {
+                influence[k][matrix.rows[r] as usize] = v;
+            }
+        }
+    }
+    let layout = Layout::of(design);
+    let columns: Vec<kernel::Column> = influence
+        .iter()
+        .map(|y| kernel::Column {
+            y,
+            x: None,
+            centre: false,
+        })
+        .collect();
+    let lonely = |e: kernel::LonelyStratum| {
+        model_error(
+            catalog::E101,
+            format!(
+                "{what}: stratum {} has only one PSU (lonely_psu = \"fail\") in segment {segmentation} = {}; \
+                 set [design] lonely_psu to remove, adjust, average or certainty, or merge strata",
+                design.stratum_keys[e.stratum as usize],
+                domains[e.domain as usize].0,
+            ),
+        )
+    };
+    let shift = vec![0.0; width * domains.len()];
+    let mut stats =
+        kernel::accumulate(&layout, codes, domains.len(), &columns, &shift).map_err(lonely)?;
+    if let Some(calibration) = &design.calibration {
+        let projection = calibrated::Projection::new(&layout, calibration);
+        calibrated::residualise(
+            &layout,
+            calibration,
+            projection.as_ref(),
+            codes,
+            domains.len(),
+            &columns,
+            &mut stats,
+        )
+        .map_err(lonely)?;
+    }
+
+    for (d, fit) in fits.into_iter().enumerate() {
+        let (segment, segment_label) = &domains[d];
+        let fit = match fit {
+            Ok(fit) => fit,
+            Err(message) => {
+                if members[d].is_empty() {
+                    continue;
+                }
+                table.diagnostics.push(Diagnostic::warning(
+                    catalog::E210,
+                    format!("{what}: not fitted in segment {segmentation} = {segment} ({segment_label}): {message}"),
+                ));
+                table.rows.extend(not_fitted(
+                    design.wave,
+                    model,
+                    &segmentation,
+                    &domains[d],
+                    &matrix,
+                    &members[d],
+                    weights,
+                ));
+                continue;
+            }
+        };
+        let s = &stats[d];
+        let df = f64::from(s.psus) - f64::from(s.strata) + 1.0 - fit.columns.len() as f64;
+        let counts = level_counts(model, &matrix, &members[d]);
+        for (k, coefficient) in matrix.coefficients.iter().enumerate() {
+            let (n_level, events_level) = counts[k];
+            let mut row = ModelRow {
+                wave: design.wave,
+                model: model.id.clone(),
+                family: model.family,
+                segmentation: segmentation.clone(),
+                segment: segment.clone(),
+                segment_label: segment_label.clone(),
+                term: coefficient.term.clone(),
+                level: coefficient.level.clone(),
+                level_label: coefficient.level_label.clone(),
+                coefficient: coefficient_name(coefficient),
+                estimate: None,
+                std_error: None,
+                statistic: None,
+                df: Some(df),
+                p_value: None,
+                ci_lower: None,
+                ci_upper: None,
+                n: members[d].len() as i64,
+                n_weighted: fit.weight_sum,
+                iterations: fit.iterations,
+                n_level,
+                events: fit.events,
+                events_level,
+                flag: None,
+            };
+            match fit.columns.iter().position(|&c| c == k) {
+                None => row.flag = Some("empty_level".to_string()),
+                Some(local) => {
+                    let estimate = fit.beta[local];
+                    let se = stats[k * domains.len() + d].variance(1.0, 0.0).sqrt();
+                    row.estimate = Some(estimate);
+                    row.std_error = se.is_finite().then_some(se);
+                    if se > 0.0 && se.is_finite() {
+                        let t = estimate / se;
+                        row.statistic = Some(t);
+                        row.p_value = ci::t_two_sided_p(t, df);
+                    }
+                    if let Some((lower, upper)) = ci::t_interval(estimate, se, df, LEVEL) {
+                        row.ci_lower = Some(lower);
+                        row.ci_upper = Some(upper);
+                    }
+                }
+            }
+            table.rows.push(row);
+        }
+    }
+    Ok(())
+}
+
+/// The diagnostic code of a fitting failure, from its message's kind.
+fn fit_code(message: &str) -> catalog::Entry {
+    if message.contains("converge") {
+        catalog::E206
+    } else if message.contains("numerically") {
+        catalog::E205
+    } else if message.contains("collinear") {
+        catalog::E204
+    } else {
+        catalog::E203
+    }
+}
+
+/// The outcome (NaN where null or outside the population) and the population of every row.
+fn outcome_and_population(
+    frame: &DataFrame,
+    model: &ModelPlan,
+    what: &str,
+) -> Result<(Vec<f64>, Vec<bool>), Failure> {
+    let population = model.population.clone().unwrap_or(lit(true));
+    let evaluated = frame
+        .clone()
+        .lazy()
+        .select([
+            model.outcome.clone().alias("outcome"),
+            population.fill_null(lit(false)).alias("population"),
+        ])
+        .collect()
+        .map_err(|e| {
+            Failure::from(
+                Diagnostic::error(
+                    catalog::E001,
+                    format!("{what}: the outcome or population could not be evaluated"),
+                )
+                .caused_by(e),
+            )
+        })?;
+    let column = |name: &str| evaluated.column(name).expect("selected above");
+    let in_population: Vec<bool> = match column("population").bool() {
+        Ok(values) => values.iter().map(|v| v == Some(true)).collect(),
+        Err(_) => {
+            return Err(model_error(
+                catalog::E002,
+                format!(
+                    "{what}: population {:?} is not a condition",
+                    model.population_text.as_deref().unwrap_or("")
+                ),
+            ))
+        }
+    };
+    let outcome = column("outcome");
+    let dtype = outcome.dtype().clone();
+    let numeric = dtype.is_primitive_numeric() || dtype == DataType::Boolean;
+    let values: Vec<f64> = match outcome.cast(&DataType::Float64) {
+        Ok(values) if numeric => super::nan_for_null(values.f64().expect("cast to f64")),
+        _ => {
+            return Err(model_error(
+                catalog::E201,
+                format!(
+                    "{what}: outcome {:?} is {dtype}, not a number or a condition",
+                    model.outcome_text
+                ),
+            ))
+        }
+    };
+    let values: Vec<f64> = values
+        .into_iter()
+        .zip(&in_population)
+        .map(|(v, &p)| if p { v } else { f64::NAN })
+        .collect();
+    let bad = |v: &f64| match model.family {
+        ModelFamily::Linear => v.is_infinite(),
+        ModelFamily::Logistic => !v.is_nan() && *v != 0.0 && *v != 1.0,
+        ModelFamily::Poisson => v.is_infinite() || *v < 0.0,
+    };
+    if let Some(v) = values.iter().find(|v| bad(v)) {
+        let wants = match model.family {
+            ModelFamily::Linear => "a finite number",
+            ModelFamily::Logistic => "a condition or 0/1",
+            ModelFamily::Poisson => "a number of 0 or more",
+        };
+        return Err(model_error(
+            catalog::E201,
+            format!(
+                "{what}: outcome {:?} is {v} for a respondent; family {:?} needs {wants}",
+                model.outcome_text,
+                model.family.as_str()
+            ),
+        ));
+    }
+    Ok((values, in_population))
+}
+
+/// Reads a term column: categorical (schema categories or value labels, text, true/false) as
+/// codes with their reference level, anything else as numbers.
+fn factor(
+    frame: &DataFrame,
+    name: &str,
+    model: &ModelPlan,
+    schema: &SchemaPlan,
+    what: &str,
+) -> Result<Factor, Failure> {
+    let column = frame.column(name).map_err(|e| {
+        Failure::internal(
+            Diagnostic::error(
+                catalog::E299,
+                format!("internal: {what}: column {name:?} is not in the analysis data"),
+            )
+            .caused_by(e),
+        )
+    })?;
+    let field = schema.field(name);
+    let categorical = field.is_some_and(|f| !f.categories.is_empty() || !f.value_labels.is_empty())
+        || matches!(column.dtype(), DataType::String | DataType::Boolean);
+    let reference = model.reference.iter().find(|(c, _)| c == name);
+    if !categorical {
+        if reference.is_some() {
+            return Err(model_error(
+                catalog::E203,
+                format!(
+                    "{what}: `reference` is given for {name:?}, which is a number, not categorical"
+                ),
+            ));
+        }
+        return match column.cast(&DataType::Float64) {
+            Ok(values) if column.dtype().is_primitive_numeric() => Ok(Factor::Number(
+                super::nan_for_null(values.f64().expect("cast to f64")),
+            )),
+            _ => Err(model_error(
+                catalog::E201,
+                format!(
+                    "{what}: term {name:?} is {}, not a number or a categorical column",
+                    column.dtype()
+                ),
+            )),
+        };
+    }
+    let coded = encode(column).map_err(|e| {
+        Failure::internal(
+            Diagnostic::error(
+                catalog::E299,
+                format!("internal: {what}: column {name:?} could not be coded into levels"),
+            )
+            .caused_by(e),
+        )
+    })?;
+    // The reference level: the one named, else the first (the lowest code).
+    let reference = match reference {
+        None => 0,
+        Some((_, code)) => {
+            let wanted = match code {
+                CodeSpec::Int(v) => v.to_string(),
+                CodeSpec::Text(v) => v.clone(),
+            };
+            coded
+                .keys
+                .iter()
+                .position(|k| k.to_string() == wanted)
+                .ok_or_else(|| {
+                    model_error(
+                        catalog::E203,
+                        format!("{what}: reference level {wanted} of {name:?} has no respondents in this wave"),
+                    )
+                })? as u32
+        }
+    };
+    let labels = coded
+        .keys
+        .iter()
+        .map(|key| {
+            field
+                .and_then(|f| f.label_of(&key.code()))
+                .map_or_else(|| key.to_string(), str::to_string)
+        })
+        .collect();
+    Ok(Factor::Category {
+        codes: coded.codes.iter().map(|c| c.unwrap_or(u32::MAX)).collect(),
+        keys: coded.keys,
+        labels,
+        reference,
+    })
+}
+
+/// The coefficients of a model (R's column order: each term's level combinations with the first
+/// column varying fastest) and its rows, sparse.
+fn design_matrix(
+    model: &ModelPlan,
+    factors: &[(&str, Factor)],
+    outcome: &[f64],
+    in_population: &[bool],
+    segments: &[u32],
+    n: usize,
+) -> Matrix {
+    let factor_of =
+        |name: &str| -> &Factor { &factors.iter().find(|(n, _)| *n == name).expect("read").1 };
+    let mut coefficients = vec![Coefficient {
+        term: INTERCEPT.to_string(),
+        levels: Vec::new(),
+        level: None,
+        level_label: None,
+    }];
+    // The first coefficient of each term.
+    let mut bases = Vec::with_capacity(model.terms.len());
+    for term in &model.terms {
+        bases.push(coefficients.len());
+        let count: usize = term.iter().map(|f| factor_of(f).contrasts()).product();
+        for mut index in 0..count {
+            let mut levels = Vec::with_capacity(term.len());
+            let (mut codes, mut labels) = (Vec::new(), Vec::new());
+            for name in term {
+                match factor_of(name) {
+                    Factor::Number(_) => levels.push(None),
+                    Factor::Category {
+                        keys,
+                        labels: names,
+                        reference,
+                        ..
+                    } => {
+                        let contrasts = keys.len() - 1;
+                        let position = (index % contrasts) as u32;
+                        index /= contrasts;
+                        let key = position + u32::from(position >= *reference);
+                        levels.push(Some(key));
+                        codes.push(keys[key as usize].to_string());
+                        labels.push(names[key as usize].clone());
+                    }
+                }
+            }
+            coefficients.push(Coefficient {
+                term: term.join(":"),
+                levels,
+                level: (!codes.is_empty()).then(|| codes.join(":")),
+                level_label: (!labels.is_empty()).then(|| labels.join(" : ")),
+            });
+        }
+    }
+    let mut matrix = Matrix {
+        coefficients,
+        rows: Vec::new(),
+        starts: vec![0],
+        entries: Vec::new(),
+        y: Vec::new(),
+    };
+    for i in 0..n {
+        if !in_population[i] || segments[i] == u32::MAX || outcome[i].is_nan() {
+            continue;
+        }
+        if factors.iter().any(|(_, f)| f.is_null(i)) {
+            continue;
+        }
+        matrix.entries.push((0, 1.0));
+        for (term, &base) in model.terms.iter().zip(&bases) {
+            if let Some((offset, value)) = term_at(term, &factor_of, i) {
+                matrix.entries.push(((base + offset) as u32, value));
+            }
+        }
+        matrix.rows.push(i as u32);
+        matrix.y.push(outcome[i]);
+        matrix.starts.push(matrix.entries.len());
+    }
+    matrix
+}
+
+/// A term's coefficient (its offset among the term's) and value in row `i`; `None` where a
+/// categorical column is at its reference level.
+fn term_at<'a>(
+    term: &[String],
+    factor_of: &impl Fn(&str) -> &'a Factor,
+    i: usize,
+) -> Option<(usize, f64)> {
+    let (mut value, mut offset, mut radix) = (1.0, 0usize, 1usize);
+    for name in term {
+        let factor = factor_of(name);
+        match factor {
+            Factor::Number(values) => value *= values[i],
+            Factor::Category {
+                codes, reference, ..
+            } => {
+                let code = codes[i];
+                if code == *reference {
+                    return None;
+                }
+                offset += (code - u32::from(code > *reference)) as usize * radix;
+                radix *= factor.contrasts();
+            }
+        }
+    }
+    Some((offset, value))
+}
+
+/// Per coefficient: the rows at its level (`None` without a categorical column) and, for a
+/// logistic model, the events among them.
+fn level_counts(
+    model: &ModelPlan,
+    matrix: &Matrix,
+    rows: &[usize],
+) -> Vec<(Option<i64>, Option<i64>)> {
+    let width = matrix.coefficients.len();
+    let mut counts = vec![(0i64, 0i64); width];
+    for &r in rows {
+        for &(c, _) in matrix.row(r) {
+            counts[c as usize].0 += 1;
+            counts[c as usize].1 += (matrix.y[r] == 1.0) as i64;
+        }
+    }
+    matrix
+        .coefficients
+        .iter()
+        .zip(counts)
+        .map(|(coefficient, (n, events))| {
+            let categorical = coefficient.levels.iter().any(Option::is_some);
+            (
+                categorical.then_some(n),
+                (categorical && model.family == ModelFamily::Logistic).then_some(events),
+            )
+        })
+        .collect()
+}
+
+/// The rows of a segment the model could not be fitted in: no estimates, flag `not_fitted`.
+fn not_fitted(
+    wave: Wave,
+    model: &ModelPlan,
+    segmentation: &str,
+    domain: &(String, String),
+    matrix: &Matrix,
+    rows: &[usize],
+    weights: &[f64],
+) -> Vec<ModelRow> {
+    let counts = level_counts(model, matrix, rows);
+    let events = (model.family == ModelFamily::Logistic)
+        .then(|| rows.iter().filter(|&&r| matrix.y[r] == 1.0).count() as i64);
+    let weight_sum = rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum();
+    matrix
+        .coefficients
+        .iter()
+        .zip(counts)
+        .map(|(coefficient, (n_level, events_level))| ModelRow {
+            wave,
+            model: model.id.clone(),
+            family: model.family,
+            segmentation: segmentation.to_string(),
+            segment: domain.0.clone(),
+            segment_label: domain.1.clone(),
+            term: coefficient.term.clone(),
+            level: coefficient.level.clone(),
+            level_label: coefficient.level_label.clone(),
+            coefficient: coefficient_name(coefficient),
+            estimate: None,
+            std_error: None,
+            statistic: None,
+            df: None,
+            p_value: None,
+            ci_lower: None,
+            ci_upper: None,
+            n: rows.len() as i64,
+            n_weighted: weight_sum,
+            iterations: 0,
+            n_level,
+            events,
+            events_level,
+            flag: Some("not_fitted".to_string()),
+        })
+        .collect()
+}
+
+/// A model fitted in one segment.
+struct SegmentFit {
+    /// The coefficients with rows in the segment (indices into `Matrix::coefficients`).
+    columns: Vec<usize>,
+    beta: Vec<f64>,
+    /// `A⁻¹`, on `columns`, row-major.
+    bread: Vec<f64>,
+    /// Where the last least squares' weights were taken (R's `glm$weights`).
+    bread_at: Point,
+    /// `1 / mean weight` (R's rescaling).
+    scale: f64,
+    iterations: u32,
+    weight_sum: f64,
+    events: Option<i64>,
+}
+
+/// A point of the iteration: R's start, or coefficients.
+#[derive(Clone)]
+enum Point {
+    Start,
+    At(Vec<f64>),
+}
+
+/// The family's functions, as R's `family` objects compute them.
+#[derive(Clone, Copy)]
+struct Family(ModelFamily);
+
+const EPSILON: f64 = f64::EPSILON;
+const THRESHOLD: f64 = 30.0;
+
+impl Family {
+    fn start(self, y: f64, prior: f64) -> f64 {
+        match self.0 {
+            ModelFamily::Linear => y,
+            ModelFamily::Logistic => (prior * y + 0.5) / (prior + 1.0),
+            ModelFamily::Poisson => y + 0.1,
+        }
+    }
+
+    fn link(self, mu: f64) -> f64 {
+        match self.0 {
+            ModelFamily::Linear => mu,
+            ModelFamily::Logistic => (mu / (1.0 - mu)).ln(),
+            ModelFamily::Poisson => mu.ln(),
+        }
+    }
+
+    fn inverse(self, eta: f64) -> f64 {
+        match self.0 {
+            ModelFamily::Linear => eta,
+            ModelFamily::Logistic => {
+                let e = if eta < -THRESHOLD {
+                    EPSILON
+                } else if eta > THRESHOLD {
+                    1.0 / EPSILON
+                } else {
+                    eta.exp()
+                };
+                e / (1.0 + e)
+            }
+            ModelFamily::Poisson => eta.exp().max(EPSILON),
+        }
+    }
+
+    /// `dμ/dη`.
+    fn slope(self, eta: f64) -> f64 {
+        match self.0 {
+            ModelFamily::Linear => 1.0,
+            ModelFamily::Logistic => {
+                if !(-THRESHOLD..=THRESHOLD).contains(&eta) {
+                    EPSILON
+                } else {
+                    let e = eta.exp();
+                    e / ((1.0 + e) * (1.0 + e))
+                }
+            }
+            ModelFamily::Poisson => eta.exp().max(EPSILON),
+        }
+    }
+
+    fn variance(self, mu: f64) -> f64 {
+        match self.0 {
+            ModelFamily::Linear => 1.0,
+            ModelFamily::Logistic => mu * (1.0 - mu),
+            ModelFamily::Poisson => mu,
+        }
+    }
+
+    fn deviance(self, y: f64, mu: f64, prior: f64) -> f64 {
+        let y_log_y = |y: f64, mu: f64| if y != 0.0 { y * (y / mu).ln() } else { 0.0 };
+        match self.0 {
+            ModelFamily::Linear => prior * (y - mu) * (y - mu),
+            ModelFamily::Logistic => 2.0 * prior * (y_log_y(y, mu) + y_log_y(1.0 - y, 1.0 - mu)),
+            ModelFamily::Poisson => {
+                if y > 0.0 {
+                    2.0 * prior * (y * (y / mu).ln() - (y - mu))
+                } else {
+                    2.0 * mu * prior
+                }
+            }
+        }
+    }
+
+    /// `η` and `μ` of a row at a point.
+    fn at(self, point: &Point, y: f64, prior: f64, x: &[(u32, f64)], local: &[u32]) -> (f64, f64) {
+        match point {
+            Point::Start => {
+                let eta = self.link(self.start(y, prior));
+                (eta, self.inverse(eta))
+            }
+            Point::At(beta) => {
+                let eta: f64 = x
+                    .iter()
+                    .map(|&(c, v)| v * beta[local[c as usize] as usize])
+                    .sum();
+                (eta, self.inverse(eta))
+            }
+        }
+    }
+}
+
+/// Rows per parallel chunk of a pass; fixed, so results do not depend on the thread count.
+const CHUNK: usize = 1 << 14;
+
+/// One pass over a segment's rows at a point: the deviance there and the weighted least squares
+/// of the next iteration (`XᵀWX`, upper triangle, and `XᵀWz`).
+struct Pass {
+    deviance: f64,
+    xwx: Vec<f64>,
+    xwz: Vec<f64>,
+}
+
+struct Segment<'a> {
+    family: Family,
+    matrix: &'a Matrix,
+    rows: &'a [usize],
+    prior: Vec<f64>,
+    /// Local column of each coefficient (`u32::MAX` where the segment has no rows for it).
+    local: Vec<u32>,
+    width: usize,
+}
+
+impl Segment<'_> {
+    fn pass(&self, point: &Point) -> Pass {
+        let p = self.width;
+        let part = |range: std::ops::Range<usize>| {
+            let mut pass = Pass {
+                deviance: 0.0,
+                xwx: vec![0.0; p * p],
+                xwz: vec![0.0; p],
+            };
+            let mut x = Vec::with_capacity(p);
+            for k in range {
+                let r = self.rows[k];
+                let (y, prior) = (self.matrix.y[r], self.prior[k]);
+                let entries = self.matrix.row(r);
+                let (eta, mu) = self.family.at(point, y, prior, entries, &self.local);
+                pass.deviance += self.family.deviance(y, mu, prior);
+                let slope = self.family.slope(eta);
+                let z = eta + (y - mu) / slope;
+                let w = prior * slope * slope / self.family.variance(mu);
+                x.clear();
+                // Entries are in column order, so `j >= i` below: the upper triangle.
+                x.extend(
+                    entries
+                        .iter()
+                        .map(|&(c, v)| (self.local[c as usize] as usize, v)),
+                );
+                for (a, &(i, vi)) in x.iter().enumerate() {
+                    let wv = w * vi;
+                    pass.xwz[i] += wv * z;
+                    for &(j, vj) in &x[a..] {
+                        pass.xwx[i * p + j] += wv * vj;
+                    }
+                }
+            }
+            pass
+        };
+        let n = self.rows.len();
+        let parts: Vec<Pass> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| part(c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .collect();
+        let mut total = Pass {
+            deviance: 0.0,
+            xwx: vec![0.0; p * p],
+            xwz: vec![0.0; p],
+        };
+        for part in parts {
+            total.deviance += part.deviance;
+            total
+                .xwx
+                .iter_mut()
+                .zip(&part.xwx)
+                .for_each(|(t, v)| *t += v);
+            total
+                .xwz
+                .iter_mut()
+                .zip(&part.xwz)
+                .for_each(|(t, v)| *t += v);
+        }
+        // The lower triangle from the upper.
+        for i in 0..p {
+            for j in 0..i {
+                total.xwx[i * p + j] = total.xwx[j * p + i];
+            }
+        }
+        total
+    }
+
+    /// The least squares of a pass, equilibrated (`D M D`, `D = diag(M)^-½`) for accuracy;
+    /// `Err` names the aliased coefficients.
+    fn solve(&self, pass: &Pass) -> Result<(Vec<f64>, Vec<f64>), Vec<usize>> {
+        let p = self.width;
+        let scale: Vec<f64> = (0..p)
+            .map(|i| {
+                let d = pass.xwx[i * p + i];
+                if d > 0.0 {
+                    1.0 / d.sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut m = pass.xwx.clone();
+        for i in 0..p {
+            for j in 0..p {
+                m[i * p + j] *= scale[i] * scale[j];
+            }
+        }
+        let cholesky = Cholesky::new(&m);
+        let aliased: Vec<usize> = (0..p).filter(|&i| !cholesky.kept()[i]).collect();
+        if !aliased.is_empty() {
+            return Err(aliased);
+        }
+        let b: Vec<f64> = (0..p).map(|i| pass.xwz[i] * scale[i]).collect();
+        let beta = cholesky
+            .solve(&b)
+            .into_iter()
+            .zip(&scale)
+            .map(|(v, s)| v * s)
+            .collect();
+        let mut inverse = cholesky.inverse();
+        for i in 0..p {
+            for j in 0..p {
+                inverse[i * p + j] *= scale[i] * scale[j];
+            }
+        }
+        Ok((beta, inverse))
+    }
+}
+
+/// IRLS in one segment, as R's `glm.fit`.
+fn fit_segment(
+    model: &ModelPlan,
+    matrix: &Matrix,
+    factors: &[(&str, Factor)],
+    rows: &[usize],
+    weights: &[f64],
+    mean_weight: f64,
+) -> Result<SegmentFit, String> {
+    let family = Family(model.family);
+    // Coefficients with rows here; a categorical main effect needs its reference level and one
+    // other.
+    let counts = level_counts(model, matrix, rows);
+    for (name, factor) in factors {
+        let Factor::Category {
+            codes,
+            keys,
+            reference,
+            ..
+        } = factor
+        else {
+            continue;
+        };
+        if !model.terms.iter().any(|t| t.len() == 1 && t[0] == *name) {
+            continue;
+        }
+        let mut seen = vec![false; keys.len()];
+        for &r in rows {
+            seen[codes[matrix.rows[r] as usize] as usize] = true;
+        }
+        if !seen[*reference as usize] {
+            return Err(format!(
+                "the reference level {} of {name:?} has no respondents in the model; choose another with `reference`",
+                keys[*reference as usize]
+            ));
+        }
+        if seen.iter().filter(|&&s| s).count() < 2 {
+            return Err(format!(
+                "term {name:?} has respondents at one level only ({}); leave it out or widen the population",
+                keys[*reference as usize]
+            ));
+        }
+    }
+    let columns: Vec<usize> = (0..matrix.coefficients.len())
+        .filter(|&k| k == 0 || counts[k].0.is_none_or(|n| n > 0))
+        .collect();
+    let mut local = vec![u32::MAX; matrix.coefficients.len()];
+    for (l, &k) in columns.iter().enumerate() {
+        local[k] = l as u32;
+    }
+    let prior: Vec<f64> = rows
+        .iter()
+        .map(|&r| weights[matrix.rows[r] as usize] / mean_weight)
+        .collect();
+    let segment = Segment {
+        family,
+        matrix,
+        rows,
+        prior,
+        local,
+        width: columns.len(),
+    };
+    let aliased = |aliased: Vec<usize>| {
+        let names: Vec<String> = aliased
+            .iter()
+            .map(|&l| coefficient_name(&matrix.coefficients[columns[l]]))
+            .collect();
+        format!(
+            "the terms are collinear: {} {} a combination of the others; leave a term out",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" }
+        )
+    };
+
+    let mut point = Point::Start;
+    let mut pass = segment.pass(&point);
+    let mut deviance_old = pass.deviance;
+    let mut previous: Option<Vec<f64>> = None;
+    for iteration in 1..=model.max_iterations {
+        let (mut beta, bread) = segment.solve(&pass).map_err(aliased)?;
+        let mut next = segment.pass(&Point::At(beta.clone()));
+        // A step to a non-finite deviance is halved towards the previous coefficients.
+        let mut halvings = 0;
+        while !next.deviance.is_finite() {
+            let Some(old) = &previous else {
+                return Err("no coefficients with a finite deviance were found".to_string());
+            };
+            halvings += 1;
+            if halvings > model.max_iterations {
+                return Err(format!(
+                    "did not converge: the step could not be shortened to a finite deviance (iteration {iteration})"
+                ));
+            }
+            beta.iter_mut()
+                .zip(old)
+                .for_each(|(b, o)| *b = (*b + o) / 2.0);
+            next = segment.pass(&Point::At(beta.clone()));
+        }
+        if (next.deviance - deviance_old).abs() / (next.deviance.abs() + 0.1) < model.tolerance {
+            let fit = SegmentFit {
+                columns,
+                beta,
+                bread,
+                bread_at: point,
+                scale: 1.0 / mean_weight,
+                iterations: iteration,
+                weight_sum: rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum(),
+                events: (model.family == ModelFamily::Logistic)
+                    .then(|| rows.iter().filter(|&&r| matrix.y[r] == 1.0).count() as i64),
+            };
+            fit.check_fitted(&segment)?;
+            return Ok(fit);
+        }
+        deviance_old = next.deviance;
+        previous = Some(beta.clone());
+        point = Point::At(beta);
+        pass = next;
+    }
+    Err(format!(
+        "did not converge in {} iterations (tolerance {}); raise `max_iterations`, or check the terms for separation",
+        model.max_iterations, model.tolerance
+    ))
+}
+
+/// A coefficient's name as R writes it: `(Intercept)`, `ell`, `stypeH`, `meals:stypeH`.
+fn coefficient_name(coefficient: &Coefficient) -> String {
+    if coefficient.levels.is_empty() {
+        return coefficient.term.clone();
+    }
+    let mut codes = coefficient.level.as_deref().unwrap_or("").split(':');
+    coefficient
+        .term
+        .split(':')
+        .zip(&coefficient.levels)
+        .map(|(name, level)| match level {
+            Some(_) => format!("{name}{}", codes.next().unwrap_or("")),
+            None => name.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+impl SegmentFit {
+    /// R's warning "fitted probabilities numerically 0 or 1" (and "fitted rates numerically 0")
+    /// is an error here: the estimates and SEs of such a fit are not to be trusted.
+    fn check_fitted(&self, segment: &Segment) -> Result<(), String> {
+        let limit = 10.0 * EPSILON;
+        let point = Point::At(self.beta.clone());
+        let degenerate = segment.rows.iter().enumerate().any(|(k, &r)| {
+            let (_, mu) = segment.family.at(
+                &point,
+                segment.matrix.y[r],
+                segment.prior[k],
+                segment.matrix.row(r),
+                &segment.local,
+            );
+            match segment.family.0 {
+                ModelFamily::Linear => false,
+                ModelFamily::Logistic => mu < limit || mu > 1.0 - limit,
+                ModelFamily::Poisson => mu < limit,
+            }
+        });
+        if degenerate {
+            return Err(match segment.family.0 {
+                ModelFamily::Logistic => "fitted probabilities numerically 0 or 1: the outcome is (quasi-)perfectly separated by the terms; merge levels or leave a term out",
+                _ => "fitted rates numerically 0: a level has only zero outcomes; merge levels or leave a term out",
+            }
+            .to_string());
+        }
+        Ok(())
+    }
+
+    /// Per coefficient (of the matrix), the values `y_ik` whose weighted totals `Σ w·y` are the
+    /// influence totals `z_ik = w·ω·r·(A⁻¹x)_k`: `scale·ω·r·(A⁻¹x)_k`, for the segment's rows in
+    /// order; 0 for a coefficient left out here.
+    fn influence(
+        &self,
+        family: ModelFamily,
+        matrix: &Matrix,
+        rows: &[usize],
+        weights: &[f64],
+    ) -> Vec<Vec<f64>> {
+        let family = Family(family);
+        let p = self.columns.len();
+        let mut local = vec![u32::MAX; matrix.coefficients.len()];
+        for (l, &k) in self.columns.iter().enumerate() {
+            local[k] = l as u32;
+        }
+        let at = Point::At(self.beta.clone());
+        let mut out = vec![vec![0.0; rows.len()]; matrix.coefficients.len()];
+        let mut ax = vec![0.0; p];
+        for (k, &r) in rows.iter().enumerate() {
+            let y = matrix.y[r];
+            let prior = weights[matrix.rows[r] as usize] * self.scale;
+            let x = matrix.row(r);
+            let (eta, mu) = family.at(&at, y, prior, x, &local);
+            let residual = (y - mu) / family.slope(eta);
+            let (eta_w, mu_w) = family.at(&self.bread_at, y, prior, x, &local);
+            let slope = family.slope(eta_w);
+            let omega = slope * slope / family.variance(mu_w);
+            ax.iter_mut().for_each(|v| *v = 0.0);
+            for &(c, v) in x {
+                let j = local[c as usize] as usize;
+                for (i, a) in ax.iter_mut().enumerate() {
+                    *a += self.bread[i * p + j] * v;
+                }
+            }
+            let factor = self.scale * omega * residual;
+            for (l, &c) in self.columns.iter().enumerate() {
+                out[c][k] = factor * ax[l];
+            }
+        }
+        out
+    }
+}
