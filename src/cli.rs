@@ -331,6 +331,12 @@ fn report(result: Result<Outcome, Failure>, format: LogFormat, quiet: bool) -> C
             m.indicators, m.estimates, m.suppressed
         );
     }
+    if m.models > 0 {
+        println!(
+            "  {} model(s), {} coefficients ({} suppressed)",
+            m.models, m.coefficients, m.coefficients_suppressed
+        );
+    }
     println!("  output: {}", outcome.out_dir.display());
     Ok(format)
 }

@@ -211,6 +211,8 @@ fn manifest(
     validated: &Validated,
     designs: &[weight::SurveyDesign],
     released: Option<&disclosure::ReleasedTable>,
+    models: &[disclosure::ReleasedModelRow],
+    diagnostics: &[Diagnostic],
 ) -> Manifest {
     let (read, accepted, rejected) = validated.counts();
     Manifest {
@@ -244,7 +246,10 @@ fn manifest(
         indicators: plan.indicators.len(),
         estimates: released.map_or(0, |r| r.rows.len()),
         suppressed: released.map_or(0, |r| r.suppressed()),
-        diagnostics: validated.diagnostics.clone(),
+        models: plan.models.len(),
+        coefficients: models.len(),
+        coefficients_suppressed: models.iter().filter(|r| r.suppressed).count(),
+        diagnostics: diagnostics.to_vec(),
         timings_seconds: None,
     }
 }
@@ -350,7 +355,14 @@ pub fn run(
     };
 
     // The manifest is written by the output stage, so it records the stages before it.
-    let mut manifest = manifest(&plan, &validated, &designs, Some(&released));
+    let mut manifest = manifest(
+        &plan,
+        &validated,
+        &designs,
+        Some(&released),
+        &models,
+        &diagnostics,
+    );
     manifest.timings_seconds = Some(clock.timings.clone());
     let lines = |wave: Wave, row: usize| validated.line(wave, row);
     let artifacts = output::Artifacts {
@@ -385,7 +397,7 @@ pub fn validate(
     let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
     let out = output::folder::claim(&plan.output.dir)?;
     let validated = ingest_and_validate(&plan, &mut clock, progress)?;
-    let mut manifest = manifest(&plan, &validated, &[], None);
+    let mut manifest = manifest(&plan, &validated, &[], None, &[], &validated.diagnostics);
     manifest.timings_seconds = Some(clock.timings.clone());
     let lines = |wave: Wave, row: usize| validated.line(wave, row);
     output::write_validation(&manifest, &validated.rejects, &lines, &out)?;

@@ -22,6 +22,10 @@ pub struct Manifest {
     pub indicators: usize,
     pub estimates: usize,
     pub suppressed: usize,
+    /// Models, and rows of `models.parquet` (coefficients) and how many are suppressed.
+    pub models: usize,
+    pub coefficients: usize,
+    pub coefficients_suppressed: usize,
     pub diagnostics: Vec<Diagnostic>,
     /// Seconds per stage; absent from the copy inside `estimates.parquet`, which must not vary.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -222,12 +222,11 @@ fn estimates_are_byte_identical_for_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     run_sample(&dir.path().join("one"), "1");
     run_sample(&dir.path().join("two"), "2");
-    let one = std::fs::read(dir.path().join("one/estimates.parquet")).unwrap();
-    let two = std::fs::read(dir.path().join("two/estimates.parquet")).unwrap();
-    assert!(
-        one == two,
-        "estimates.parquet differs between --threads 1 and 2"
-    );
+    for file in ["estimates.parquet", "models.parquet"] {
+        let one = std::fs::read(dir.path().join("one").join(file)).unwrap();
+        let two = std::fs::read(dir.path().join("two").join(file)).unwrap();
+        assert!(one == two, "{file} differs between --threads 1 and 2");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! - `cli`: the command line, its messages (insta snapshots in `snapshots/`) and exit codes;
 //! - `ingest`, `ingest_props`: reading CSV, `.sav` and Parquet inputs, and the streaming CSV pass
 //!   held to the text path;
+//! - `models`: `[[model]]` errors, warnings and disclosure control;
 //! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
 //! - `r_reference`, `r_parity`, `r_models`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
@@ -22,6 +23,7 @@ mod estimation;
 mod ingest;
 mod ingest_props;
 mod init;
+mod models;
 mod nightly;
 mod output_safety;
 mod publication;
