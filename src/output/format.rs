@@ -30,6 +30,28 @@ pub fn number(value: f64, decimals: usize) -> String {
     }
 }
 
+/// A model's coefficient, ratio or interval bound with about four significant digits: three
+/// decimals below 10 (`0,883`, `1,018`, `-2,725`), two below 100, one below 1000, then none.
+pub fn coefficient(value: f64) -> String {
+    coefficient_at(value, value.abs())
+}
+
+/// As [`coefficient`], with the decimals of a number as large as `size`: an estimate and its
+/// interval written alike (`9,17 (-16,77 – 35,10)`).
+pub fn coefficient_at(value: f64, size: f64) -> String {
+    let size = if size.is_finite() { size.abs() } else { 0.0 };
+    let decimals = if size < 9.9995 {
+        3
+    } else if size < 99.995 {
+        2
+    } else if size < 999.95 {
+        1
+    } else {
+        0
+    };
+    number(value, decimals)
+}
+
 /// A number in [0, 1] with a fixed number of decimals, no grouping: `0,047`.
 pub fn decimals(value: f64, decimals: usize) -> String {
     format!("{value:.decimals$}").replace('.', ",")
@@ -68,5 +90,16 @@ mod tests {
         assert_eq!(number(-0.4, 0), "0");
         assert_eq!(decimals(0.04712, 3), "0,047");
         assert_eq!(thousands("-1234567"), "-1.234.567");
+        assert_eq!(coefficient(0.88312), "0,883");
+        assert_eq!(coefficient(-2.7251), "-2,725");
+        assert_eq!(coefficient(1.0181), "1,018");
+        assert_eq!(coefficient(9.9999), "10,00");
+        assert_eq!(coefficient(12.346), "12,35");
+        assert_eq!(coefficient(-123.46), "-123,5");
+        assert_eq!(coefficient(12345.6), "12.346");
+        assert_eq!(coefficient(-0.0001), "0,000");
+        assert_eq!(coefficient(f64::INFINITY), DASH);
+        assert_eq!(coefficient_at(9.167, 35.1), "9,17");
+        assert_eq!(coefficient_at(0.5, f64::NAN), "0,500");
     }
 }

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page — inline CSS and inline SVG, no scripts, nothing
 //! fetched from the network — with the run summary, the validation summary, a table of
-//! contents, and per indicator a chart and a table per segmentation, followed by notes.
+//! contents, per indicator a chart and a table per segmentation, per model its coefficients of
+//! the latest wave and (without `by`) a forest plot, followed by notes.
 //!
 //! All text that comes from specs, schemas or data is HTML-escaped; chart SVGs are inlined from
 //! their `<svg` tag on (any XML prologue dropped). Numbers are Dutch (`13,2%`, `1.234`), and
@@ -10,6 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::format::{self, DASH};
+use crate::estimate::model::INTERCEPT;
 use crate::spec::Wave;
 
 /// Everything on the page.
@@ -26,6 +28,8 @@ pub struct Report {
     /// Calibration per wave; empty without `[weighting]`.
     pub weighting: Vec<WeightingSection>,
     pub indicators: Vec<IndicatorSection>,
+    /// The `[[model]]`s, after the indicators.
+    pub models: Vec<ModelSection>,
     /// Flag explanations and methods text.
     pub notes: Vec<String>,
 }
@@ -118,6 +122,49 @@ pub struct TableRow {
     pub percent: bool,
 }
 
+/// One model: what it models, and its coefficients in the latest wave.
+#[derive(Debug, Clone)]
+pub struct ModelSection {
+    pub id: String,
+    pub label: String,
+    /// The family in words, e.g. "logistische regressie".
+    pub family: String,
+    pub wave: Wave,
+    /// Outcome, population, segments and n as key/value lines.
+    pub lines: Vec<(String, String)>,
+    /// The terms: as written in the pipeline, and what each is in words.
+    pub terms: Vec<(String, String)>,
+    /// Logistic and poisson: the name of `exp(coefficient)` ("odds ratio", "rate ratio"), shown
+    /// with its interval; `None` for a linear model, whose coefficients show with theirs.
+    pub ratio: Option<String>,
+    /// With `by`: a segment column, the rows of each segment together.
+    pub segmented: bool,
+    pub rows: Vec<CoefficientRow>,
+    /// Without `by`: the forest plot (SVG document), inlined under the table.
+    pub forest_svg: Option<String>,
+    /// What the numbers mean, and the flags of the rows.
+    pub notes: Vec<String>,
+}
+
+/// One coefficient, on the model's scale (log odds, log rates, or the outcome's units).
+/// A row without an estimate (suppressed, `empty_level`, `not_fitted`) shows "—" for every
+/// number; a suppressed row also for n.
+#[derive(Debug, Clone)]
+pub struct CoefficientRow {
+    pub segment_label: String,
+    /// `(Intercept)`, or the term as written (`werk`, `werk:mz_geslacht`).
+    pub term: String,
+    pub level_label: Option<String>,
+    pub estimate: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub p_value: Option<f64>,
+    /// Respondents in the model (in its segment).
+    pub n: Option<i64>,
+    pub suppressed: bool,
+    pub flag: Option<String>,
+}
+
 const STYLE: &str = "\
 :root{color-scheme:light}
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;\
@@ -136,6 +183,7 @@ tbody tr:nth-child(odd){background:#f5f7f9}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.flag{color:#777;font-size:.85rem}
 td.nowrap{white-space:nowrap}
+ul.notes{color:#555;font-size:.9rem;padding-left:1.2rem}
 tr.suppressed td{color:#888}
 table.summary th{font-weight:600;padding-right:1.5rem}
 figure.chart{margin:.5rem 0}
@@ -166,13 +214,17 @@ pub fn escape(text: &str) -> String {
 pub fn render(report: &Report) -> String {
     let mut html = String::new();
     let anchors = anchors(&report.indicators);
+    let model_anchors = model_anchors(&report.models);
     head(&mut html, report);
     summary(&mut html, &report.summary);
     validation(&mut html, &report.validation);
     weighting(&mut html, &report.weighting);
-    contents(&mut html, &report.indicators, &anchors);
+    contents(&mut html, report, &anchors, &model_anchors);
     for (indicator, anchor) in report.indicators.iter().zip(&anchors) {
         indicator_section(&mut html, indicator, anchor);
+    }
+    for (model, anchor) in report.models.iter().zip(&model_anchors) {
+        model_section(&mut html, model, anchor);
     }
     notes(&mut html, &report.notes);
     let _ = write!(
@@ -296,19 +348,28 @@ fn weighting(html: &mut String, waves: &[WeightingSection]) {
     }
 }
 
-fn contents(html: &mut String, indicators: &[IndicatorSection], anchors: &[String]) {
+/// The list of indicators, and after them the models.
+fn contents(html: &mut String, report: &Report, anchors: &[String], model_anchors: &[String]) {
     html.push_str("<h2 id=\"indicatoren\">Indicatoren</h2>\n");
-    if indicators.is_empty() {
+    if report.indicators.is_empty() && report.models.is_empty() {
         html.push_str("<p class=\"muted\">Geen indicatoren.</p>\n");
         return;
     }
     html.push_str("<nav>\n<ol>\n");
-    for (indicator, anchor) in indicators.iter().zip(anchors) {
+    for (indicator, anchor) in report.indicators.iter().zip(anchors) {
         let _ = writeln!(
             html,
             "<li><a href=\"#{anchor}\">{}</a> <code>{}</code></li>",
             escape(&indicator.label),
             escape(&indicator.id)
+        );
+    }
+    for (model, anchor) in report.models.iter().zip(model_anchors) {
+        let _ = writeln!(
+            html,
+            "<li>model: <a href=\"#{anchor}\">{}</a> <code>{}</code></li>",
+            escape(&model.label),
+            escape(&model.id)
         );
     }
     html.push_str("</ol>\n</nav>\n");
@@ -420,13 +481,7 @@ fn change_table(html: &mut String, changes: &[ChangeLine]) {
             (Some(_), Some(lower), Some(upper)) => format!("{} – {}", signed(lower), signed(upper)),
             _ => DASH.to_string(),
         };
-        let p = change.p_value.map_or(DASH.to_string(), |p| {
-            if p < 0.001 {
-                "&lt; 0,001".to_string()
-            } else {
-                format::decimals(p, 3)
-            }
-        });
+        let p = p_value(change.p_value);
         let remark = match (change.significant, change.flag.as_deref()) {
             (_, Some(flag)) => escape(flag),
             (Some(true), None) => "significant".to_string(),
@@ -447,6 +502,165 @@ fn change_table(html: &mut String, changes: &[ChangeLine]) {
         );
     }
     html.push_str("</tbody>\n</table>\n");
+}
+
+/// A model: what it models, its coefficients of the latest wave, the forest plot, the notes.
+fn model_section(html: &mut String, model: &ModelSection, anchor: &str) {
+    let _ = write!(
+        html,
+        "<section id=\"{anchor}\">\n<h2>{} <code>{}</code></h2>\n\
+         <p class=\"meta\">model · {} · meting {}</p>\n",
+        escape(&model.label),
+        escape(&model.id),
+        escape(&model.family),
+        model.wave
+    );
+    html.push_str("<table class=\"summary\">\n<tbody>\n");
+    for (key, value) in &model.lines {
+        let _ = writeln!(
+            html,
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            escape(key),
+            escape(value)
+        );
+    }
+    if !model.terms.is_empty() {
+        html.push_str("<tr><th scope=\"row\">verklarende variabelen</th><td>");
+        for (index, (term, text)) in model.terms.iter().enumerate() {
+            let separator = if index == 0 { "" } else { "<br>" };
+            let _ = write!(
+                html,
+                "{separator}<code>{}</code> {}",
+                escape(term),
+                escape(text)
+            );
+        }
+        html.push_str("</td></tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n");
+    coefficient_table(html, model);
+    if let Some(svg) = model.forest_svg.as_deref().and_then(svg_element) {
+        let _ = writeln!(
+            html,
+            "<figure class=\"chart\">\n{}\n</figure>",
+            svg.trim_end()
+        );
+    }
+    if !model.notes.is_empty() {
+        html.push_str("<ul class=\"notes\">\n");
+        for note in &model.notes {
+            let _ = writeln!(html, "<li>{}</li>", escape(note));
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</section>\n");
+}
+
+/// The coefficients: (segment,) term, level, coefficient, (ratio,) interval, p, n, flags.
+fn coefficient_table(html: &mut String, model: &ModelSection) {
+    let _ = writeln!(html, "<h3>coëfficiënten, meting {}</h3>", model.wave);
+    if model.rows.is_empty() {
+        html.push_str("<p class=\"muted\">Geen coëfficiënten.</p>\n");
+        return;
+    }
+    html.push_str("<table>\n<thead><tr>");
+    if model.segmented {
+        html.push_str("<th>segment</th>");
+    }
+    html.push_str("<th>term</th><th>niveau</th><th class=\"num\">coëfficiënt</th>");
+    if let Some(ratio) = &model.ratio {
+        let _ = write!(html, "<th class=\"num\">{}</th>", escape(ratio));
+    }
+    html.push_str(
+        "<th class=\"num\">95%-BI</th><th class=\"num\">p</th><th class=\"num\">n</th>\
+         <th>opmerking</th></tr></thead>\n<tbody>\n",
+    );
+    for row in &model.rows {
+        coefficient_row(html, row, model);
+    }
+    html.push_str("</tbody>\n</table>\n");
+}
+
+fn coefficient_row(html: &mut String, row: &CoefficientRow, model: &ModelSection) {
+    let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+    let estimate = finite(row.estimate).filter(|_| !row.suppressed);
+    let ratio = model.ratio.is_some();
+    let (lower, upper) = (finite(row.ci_lower), finite(row.ci_upper));
+    // The interval of the ratio for logistic and poisson models, else of the coefficient; it
+    // is written with the decimals of the largest of the three.
+    let scaled = |v: f64| {
+        if ratio {
+            v.clamp(-700.0, 700.0).exp()
+        } else {
+            v
+        }
+    };
+    let size = [estimate, lower, upper]
+        .into_iter()
+        .flatten()
+        .map(|v| scaled(v).abs())
+        .fold(0.0, f64::max);
+    let shown = |v: f64| format::coefficient_at(scaled(v), size);
+    let coefficient = |v: f64| {
+        if ratio {
+            format::coefficient(v)
+        } else {
+            shown(v)
+        }
+    };
+    let class = if estimate.is_none() {
+        " class=\"suppressed\""
+    } else {
+        ""
+    };
+    let _ = write!(html, "<tr{class}>");
+    if model.segmented {
+        let _ = write!(html, "<td>{}</td>", escape(&row.segment_label));
+    }
+    let term = if row.term == INTERCEPT {
+        "intercept".to_string()
+    } else {
+        format!("<code>{}</code>", escape(&row.term.replace(':', " × ")))
+    };
+    let _ = write!(
+        html,
+        "<td>{term}</td><td>{}</td><td class=\"num\">{}</td>",
+        escape(row.level_label.as_deref().unwrap_or("")),
+        estimate.map_or(DASH.to_string(), coefficient),
+    );
+    if ratio {
+        let _ = write!(
+            html,
+            "<td class=\"num\">{}</td>",
+            estimate.map_or(DASH.to_string(), shown)
+        );
+    }
+    let interval = match (estimate, lower, upper) {
+        (Some(_), Some(lower), Some(upper)) => format!("{} – {}", shown(lower), shown(upper)),
+        _ => DASH.to_string(),
+    };
+    let p = p_value(finite(row.p_value).filter(|_| estimate.is_some()));
+    let n = match row.n.filter(|n| !row.suppressed && *n >= 0) {
+        Some(n) => format::thousands(&n.to_string()),
+        None => DASH.to_string(),
+    };
+    let _ = writeln!(
+        html,
+        "<td class=\"num\">{interval}</td><td class=\"num\">{p}</td><td class=\"num\">{n}</td>\
+         <td class=\"flag\">{}</td></tr>",
+        escape(row.flag.as_deref().unwrap_or(""))
+    );
+}
+
+/// A p-value with three decimals, or "&lt; 0,001"; "—" without one.
+fn p_value(p: Option<f64>) -> String {
+    p.map_or(DASH.to_string(), |p| {
+        if p < 0.001 {
+            "&lt; 0,001".to_string()
+        } else {
+            format::decimals(p, 3)
+        }
+    })
 }
 
 /// `11,2 – 15,3%`, or "—" without an estimate or a complete interval.
@@ -491,31 +705,37 @@ fn svg_element(document: &str) -> Option<&str> {
 /// Unique, URL-safe anchors for the indicator sections: `ind-` and the id's letters, digits,
 /// `-` and `_`, other characters as `-`, with `-2`, `-3`, … on collisions.
 fn anchors(indicators: &[IndicatorSection]) -> Vec<String> {
+    unique_anchors("ind", indicators.iter().map(|i| i.id.as_str()))
+}
+
+/// The anchors of the model sections, as [`anchors`] with `model-`.
+fn model_anchors(models: &[ModelSection]) -> Vec<String> {
+    unique_anchors("model", models.iter().map(|m| m.id.as_str()))
+}
+
+fn unique_anchors<'a>(prefix: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut used = BTreeSet::new();
-    indicators
-        .iter()
-        .map(|indicator| {
-            let slug: String = indicator
-                .id
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let base = format!("ind-{slug}");
-            let mut anchor = base.clone();
-            let mut suffix = 2;
-            while !used.insert(anchor.clone()) {
-                anchor = format!("{base}-{suffix}");
-                suffix += 1;
-            }
-            anchor
-        })
-        .collect()
+    ids.map(|id| {
+        let slug: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let base = format!("{prefix}-{slug}");
+        let mut anchor = base.clone();
+        let mut suffix = 2;
+        while !used.insert(anchor.clone()) {
+            anchor = format!("{base}-{suffix}");
+            suffix += 1;
+        }
+        anchor
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -585,6 +805,7 @@ mod tests {
                     ),
                 }],
             }],
+            models: Vec::new(),
             notes: vec!["onderdrukt: minder dan 30 waarnemingen & \"te klein\"".into()],
         }
     }
@@ -667,6 +888,7 @@ mod tests {
                     chart_svg: Some("not an svg".into()),
                 }],
             }],
+            models: Vec::new(),
             notes: Vec::new(),
         });
         assert!(html.contains("Geen schattingen") && !html.contains("not an svg"));
@@ -694,5 +916,228 @@ mod tests {
     #[test]
     fn output_is_deterministic() {
         assert_eq!(render(&sample()), render(&sample()));
+    }
+
+    fn coefficient(
+        term: &str,
+        level: Option<&str>,
+        estimate: Option<f64>,
+        p_value: Option<f64>,
+        flag: Option<&str>,
+    ) -> CoefficientRow {
+        CoefficientRow {
+            segment_label: "Totaal".into(),
+            term: term.into(),
+            level_label: level.map(str::to_string),
+            estimate,
+            ci_lower: estimate.map(|v| v - 0.1),
+            ci_upper: estimate.map(|v| v + 0.1),
+            p_value,
+            n: Some(9002),
+            suppressed: false,
+            flag: flag.map(str::to_string),
+        }
+    }
+
+    fn model_sample() -> ModelSection {
+        ModelSection {
+            id: "overbelast_model".into(),
+            label: "Overbelast naar werk & leeftijd".into(),
+            family: "logistische regressie".into(),
+            wave: 2024.into(),
+            lines: vec![
+                ("uitkomst".into(), "belasting >= 4".into()),
+                ("n in het model".into(), "9.002 respondenten".into()),
+            ],
+            terms: vec![
+                (
+                    "werk".into(),
+                    "Werksituatie: categorieën, elk vergeleken met de referentie «betaald werk»"
+                        .into(),
+                ),
+                ("uren_pw".into(), "een getal".into()),
+            ],
+            ratio: Some("odds ratio".into()),
+            segmented: false,
+            rows: vec![
+                coefficient("(Intercept)", None, Some(-2.725), Some(1e-9), None),
+                coefficient(
+                    "werk",
+                    Some("gepensioneerd"),
+                    Some(1.25f64.ln()),
+                    Some(0.2038),
+                    None,
+                ),
+                CoefficientRow {
+                    suppressed: true,
+                    // Were a number to reach a suppressed row, it still shows none.
+                    ..coefficient(
+                        "werk",
+                        Some("student of scholier"),
+                        Some(0.4242),
+                        Some(0.5),
+                        Some("n_below_min"),
+                    )
+                },
+                coefficient("werk", Some("anders"), None, None, Some("empty_level")),
+                coefficient("uren_pw", None, Some(0.018), Some(0.0004), None),
+            ],
+            forest_svg: None,
+            notes: vec!["empty_level: niemand in het model heeft dit niveau.".into()],
+        }
+    }
+
+    #[test]
+    fn a_model_section_renders_after_the_indicators() {
+        let html = render(&Report {
+            models: vec![model_sample()],
+            ..sample()
+        });
+        for text in [
+            "<li>model: <a href=\"#model-overbelast_model\">Overbelast naar werk &amp; leeftijd</a> \
+             <code>overbelast_model</code></li>",
+            "<section id=\"model-overbelast_model\">",
+            "<p class=\"meta\">model · logistische regressie · meting 2024</p>",
+            "<tr><th scope=\"row\">uitkomst</th><td>belasting &gt;= 4</td></tr>",
+            "<code>werk</code> Werksituatie: categorieën, elk vergeleken met de referentie «betaald werk»<br>\
+             <code>uren_pw</code> een getal",
+            "<h3>coëfficiënten, meting 2024</h3>",
+            "<th>term</th><th>niveau</th><th class=\"num\">coëfficiënt</th>\
+             <th class=\"num\">odds ratio</th><th class=\"num\">95%-BI</th>",
+            // The intercept: exp(-2.725) = 0,066; its interval exp(-2.825) – exp(-2.625).
+            "<tr><td>intercept</td><td></td><td class=\"num\">-2,725</td><td class=\"num\">0,066</td>\
+             <td class=\"num\">0,059 – 0,072</td><td class=\"num\">&lt; 0,001</td>\
+             <td class=\"num\">9.002</td><td class=\"flag\"></td></tr>",
+            "<tr><td><code>werk</code></td><td>gepensioneerd</td><td class=\"num\">0,223</td>\
+             <td class=\"num\">1,250</td><td class=\"num\">1,131 – 1,381</td>\
+             <td class=\"num\">0,204</td>",
+            "<li>empty_level: niemand in het model heeft dit niveau.</li>",
+        ] {
+            assert!(html.contains(text), "{text} missing from\n{html}");
+        }
+        let at = |text: &str| html.find(text).unwrap();
+        assert!(at("id=\"ind-overbelast\"") < at("id=\"model-overbelast_model\""));
+        assert!(at("id=\"model-overbelast_model\"") < at("id=\"toelichting\""));
+        // Without indicators the models are still listed.
+        let only = render(&Report {
+            indicators: Vec::new(),
+            models: vec![model_sample()],
+            ..sample()
+        });
+        assert!(!only.contains("Geen indicatoren") && only.contains("href=\"#model-"));
+
+        // A linear model by segment: a segment column, the coefficient's own interval.
+        let linear = ModelSection {
+            ratio: None,
+            segmented: true,
+            rows: vec![CoefficientRow {
+                segment_label: "Fryslân".into(),
+                ..coefficient("uren_pw", None, Some(-1.5), Some(0.02), Some("low_df"))
+            }],
+            ..model_sample()
+        };
+        let html = render(&Report {
+            models: vec![linear],
+            ..sample()
+        });
+        assert!(html.contains(
+            "<th>segment</th><th>term</th><th>niveau</th><th class=\"num\">coëfficiënt</th>\
+             <th class=\"num\">95%-BI</th>"
+        ));
+        assert!(html.contains(
+            "<tr><td>Fryslân</td><td><code>uren_pw</code></td><td></td><td class=\"num\">-1,500</td>\
+             <td class=\"num\">-1,600 – -1,400</td><td class=\"num\">0,020</td>\
+             <td class=\"num\">9.002</td><td class=\"flag\">low_df</td></tr>"
+        ));
+        assert!(!html.contains("odds ratio"));
+    }
+
+    #[test]
+    fn a_suppressed_coefficient_shows_no_number() {
+        let html = render(&Report {
+            models: vec![model_sample()],
+            ..sample()
+        });
+        assert!(html.contains(
+            "<tr class=\"suppressed\"><td><code>werk</code></td><td>student of scholier</td>\
+             <td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td>\
+             <td class=\"num\">—</td><td class=\"num\">—</td><td class=\"flag\">n_below_min</td></tr>"
+        ));
+        // Neither the coefficient, its ratio, its interval nor its p-value.
+        for number in ["0,424", "1,528", "0,324", "0,524", "0,500"] {
+            assert!(!html.contains(number), "{number} shown");
+        }
+        // A level without respondents is no secret: it shows n and says why there is no number.
+        assert!(html.contains(
+            "<tr class=\"suppressed\"><td><code>werk</code></td><td>anders</td>\
+             <td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td>\
+             <td class=\"num\">—</td><td class=\"num\">9.002</td><td class=\"flag\">empty_level</td></tr>"
+        ));
+    }
+
+    #[test]
+    fn the_forest_plot_has_one_mark_per_published_coefficient() {
+        use crate::disclosure::ReleasedModelRow;
+        use crate::spec::ModelFamily;
+        let row = |term: &str, level: Option<&str>, estimate: Option<f64>, flag: Option<&str>| {
+            let suppressed = flag.is_some_and(|f| f.ends_with("below_min"));
+            ReleasedModelRow {
+                wave: 2024.into(),
+                model: "m".into(),
+                family: ModelFamily::Logistic,
+                segmentation: "total".into(),
+                segment: "total".into(),
+                segment_label: "Totaal".into(),
+                term: term.into(),
+                level: level.map(|_| "2".to_string()),
+                level_label: level.map(str::to_string),
+                estimate,
+                std_error: estimate.map(|_| 0.1),
+                statistic: estimate.map(|v| v / 0.1),
+                df: estimate.map(|_| 120.0),
+                p_value: estimate.map(|_| 0.04),
+                ci_lower: estimate.map(|v| v - 0.2),
+                ci_upper: estimate.map(|v| v + 0.2),
+                n: Some(900),
+                n_weighted: Some(900.0),
+                suppressed,
+                flag: flag.map(str::to_string),
+            }
+        };
+        let rows = [
+            row("(Intercept)", None, Some(-2.0), None),
+            row("werk", Some("gepensioneerd"), Some(0.2), None),
+            row("werk", Some("student"), None, Some("n_below_min")),
+            row("werk", Some("anders"), None, Some("empty_level")),
+            row("werk", Some("uitkering"), Some(-0.3), Some("low_df")),
+            row("uren_pw", None, Some(0.018), None),
+        ];
+        let refs: Vec<&ReleasedModelRow> = rows.iter().collect();
+        for family in [ModelFamily::Logistic, ModelFamily::Linear] {
+            let chart = super::super::views::forest_chart(
+                "m",
+                "Overbelast",
+                family,
+                2024.into(),
+                &refs,
+                &|term| format!("term {term}"),
+            );
+            assert_eq!(chart.rows.len(), 5, "the intercept is left out");
+            assert_eq!(chart.ratio, family != ModelFamily::Linear);
+            let svg = super::super::chart::forest_chart_svg(&chart).unwrap();
+            // The three published coefficients but the intercept, and a note on the others.
+            assert_eq!(super::super::chart::forest_marks(&svg), 3);
+            assert!(svg.contains("niet getoond: term werk: student (onderdrukt)"));
+            assert!(svg.contains("niet getoond: term werk: anders (geen schatting)"));
+            let html = render(&Report {
+                models: vec![ModelSection {
+                    forest_svg: Some(svg),
+                    ..model_sample()
+                }],
+                ..sample()
+            });
+            assert_eq!(super::super::chart::forest_marks(&html), 3);
+            assert!(html.contains("<figure class=\"chart\">\n<svg"));
+        }
     }
 }

@@ -2,12 +2,16 @@
 //! municipalities exchange. A first sheet "Toelichting" explains the columns and the flags and
 //! links to the other sheets; then comes one sheet per segmentation, in spec order, with per
 //! indicator a block of one row per segment × wave: the estimate, its 95% interval, the
-//! unweighted and weighted n, and the flags in Dutch ("opmerking").
+//! unweighted and weighted n, and the flags in Dutch ("opmerking"). With `[[model]]`s a last
+//! sheet "modellen" holds every released coefficient: a row per model × wave × segment ×
+//! coefficient with the coefficient, its standard error and interval, for logistic and poisson
+//! models the odds or rate ratio and its interval, t, df, p, n and the remarks.
 //!
 //! Only released rows go in, and the values of a suppressed row are never written, so the book
 //! shows no more than `estimates.parquet` publishes. Values are numbers with a number format
-//! (`0.0%` for proportions, `0.00` otherwise, `#,##0` for counts): Excel shows them in the
-//! reader's locale (13,2% in a Dutch Excel) and they can be computed with.
+//! (`0.0%` for proportions, `0.00` otherwise, `#,##0` for counts, `0.000` for the coefficients,
+//! ratios and p-values of models): Excel shows them in the reader's locale (13,2% in a Dutch
+//! Excel) and they can be computed with.
 //!
 //! Sheet names follow Excel's rules: at most 31 characters, none of `[]:*?/\`, no apostrophe at
 //! either end, unique regardless of case; `a*b` becomes `a x b`, and a name that truncation
@@ -23,7 +27,8 @@ use rust_xlsxwriter::{
     Workbook, Worksheet, XlsxError,
 };
 
-use crate::disclosure::ReleasedRow;
+use crate::disclosure::{ReleasedModelRow, ReleasedRow};
+use crate::spec::ModelFamily;
 
 /// Everything in the book.
 #[derive(Debug, Clone)]
@@ -38,6 +43,10 @@ pub struct Tabellenboek<'a> {
     pub segmentations: Vec<String>,
     /// Released rows; rows of other indicators or segmentations are left out.
     pub rows: &'a [ReleasedRow],
+    /// The models in spec order; with none there is no sheet "modellen".
+    pub models: Vec<ModelInfo>,
+    /// Every released coefficient, in the order of `models.parquet`.
+    pub model_rows: &'a [ReleasedModelRow],
     /// Flag explanations, one per line.
     pub notes: Vec<String>,
 }
@@ -50,6 +59,81 @@ pub struct IndicatorInfo {
     /// Values are shares (0–1), shown as percentages.
     pub percent: bool,
 }
+
+/// A model as the book lists it.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub id: String,
+    pub label: String,
+    /// In words: "logistische regressie".
+    pub family: String,
+}
+
+/// Name of the sheet of the models' coefficients.
+pub const MODELLEN: &str = "modellen";
+
+/// The column headers of the sheet "modellen"; from `coëfficiënt` on up to `n gewogen` the
+/// columns hold numbers.
+const MODEL_COLUMNS: [&str; 19] = [
+    "model",
+    "meting",
+    "uitsplitsing",
+    "segment",
+    "term",
+    "niveau",
+    "coëfficiënt",
+    "standaardfout",
+    "ondergrens",
+    "bovengrens",
+    "odds/rate ratio",
+    "ratio ondergrens",
+    "ratio bovengrens",
+    "t",
+    "vrijheidsgraden",
+    "p-waarde",
+    "n",
+    "n gewogen",
+    "opmerking",
+];
+
+/// The columns of the sheet "modellen" explained on the first sheet.
+const MODEL_GLOSSARY: [(&str, &str); 7] = [
+    (
+        "model",
+        "Het regressiemodel (zijn id in de pijplijn); naam en soort staan hieronder.",
+    ),
+    (
+        "uitsplitsing, segment",
+        "total en Totaal voor een model van alle respondenten; bij een model dat per groep apart \
+         geschat is de uitsplitsing en de groep.",
+    ),
+    (
+        "term, niveau",
+        "De verklarende variabele ((Intercept) voor het intercept) en bij een categorische de \
+         categorie, vergeleken met de referentiecategorie (die zelf geen rij heeft).",
+    ),
+    (
+        "coëfficiënt",
+        "Het effect van de term: bij lineaire regressie het verschil in de uitkomst, bij \
+         logistische in log-odds, bij poissonregressie in de logaritme van de uitkomst; met de \
+         standaardfout en het 95%-betrouwbaarheidsinterval (ondergrens, bovengrens).",
+    ),
+    (
+        "odds/rate ratio",
+        "exp(coëfficiënt): bij logistische regressie de odds ratio, bij poissonregressie de rate \
+         ratio, met het interval (ratio ondergrens, ratio bovengrens). Boven 1 een grotere kans \
+         of uitkomst dan in de referentiecategorie, onder 1 een kleinere. Leeg bij lineaire \
+         regressie.",
+    ),
+    (
+        "t, vrijheidsgraden, p-waarde",
+        "De t-toets van de coëfficiënt tegen 0, met de vrijheidsgraden van het design (R svyglm).",
+    ),
+    (
+        "n, n gewogen",
+        "Het aantal respondenten in het model (in deze groep) en de som van hun weegfactoren.",
+    ),
+];
 
 /// Name of the first sheet.
 const TOELICHTING: &str = "Toelichting";
@@ -124,7 +208,12 @@ fn workbook(book: &Tabellenboek) -> Result<Workbook, XlsxError> {
     workbook.set_properties(&properties);
 
     let styles = Styles::new();
-    let names = sheet_names(&book.segmentations);
+    let reserved: &[&str] = if book.models.is_empty() {
+        &[]
+    } else {
+        &[MODELLEN]
+    };
+    let names = sheet_names(&book.segmentations, reserved);
     explanation(workbook.add_worksheet(), book, &names, &styles)?;
 
     let mut blocks: HashMap<(&str, &str), Vec<&ReleasedRow>> = HashMap::new();
@@ -138,6 +227,11 @@ fn workbook(book: &Tabellenboek) -> Result<Workbook, XlsxError> {
         let sheet = workbook.add_worksheet();
         sheet.set_name(name)?;
         segmentation_sheet(sheet, book, segmentation, &blocks, &styles)?;
+    }
+    if !book.models.is_empty() {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(MODELLEN)?;
+        models_sheet(sheet, book, &styles)?;
     }
     Ok(workbook)
 }
@@ -155,6 +249,7 @@ struct Styles {
     percent: Format,
     decimal: Format,
     count: Format,
+    coefficient: Format,
 }
 
 impl Styles {
@@ -176,6 +271,7 @@ impl Styles {
             percent: Format::new().set_num_format("0.0%"),
             decimal: Format::new().set_num_format("0.00"),
             count: Format::new().set_num_format("#,##0"),
+            coefficient: Format::new().set_num_format("0.000"),
         }
     }
 }
@@ -209,6 +305,29 @@ fn explanation(
         row += 1;
     }
 
+    if !book.models.is_empty() {
+        row += 1;
+        sheet.write_string_with_format(row, 0, "Modellen", &styles.heading)?;
+        row += 1;
+        sheet.write_string(
+            row,
+            0,
+            "Het tabblad modellen heeft de coëfficiënten van de regressiemodellen: een rij per \
+             model, meting, segment en coëfficiënt.",
+        )?;
+        row += 1;
+        for (term, text) in MODEL_GLOSSARY {
+            sheet.write_string_with_format(row, 0, term, &styles.bold)?;
+            sheet.write_string_with_format(row, 1, text, &styles.wrap)?;
+            row += 1;
+        }
+        for model in &book.models {
+            sheet.write_string(row, 0, &model.id)?;
+            sheet.write_string(row, 1, format!("{} ({})", model.label, model.family))?;
+            row += 1;
+        }
+    }
+
     if !book.notes.is_empty() {
         row += 1;
         sheet.write_string_with_format(row, 0, "Opmerkingen", &styles.heading)?;
@@ -226,6 +345,12 @@ fn explanation(
         let link = format!("internal:'{}'!A1", name.replace('\'', "''"));
         sheet.write_url_with_text(row, 0, Url::new(link), name)?;
         sheet.write_string(row, 1, sheet_heading(segmentation))?;
+        row += 1;
+    }
+    if !book.models.is_empty() {
+        let link = format!("internal:'{MODELLEN}'!A1");
+        sheet.write_url_with_text(row, 0, Url::new(link), MODELLEN)?;
+        sheet.write_string(row, 1, "Regressiemodellen: de coëfficiënten")?;
         row += 1;
     }
 
@@ -330,6 +455,93 @@ fn column_headers(sheet: &mut Worksheet, row: RowNum, styles: &Styles) -> Result
     Ok(())
 }
 
+/// The sheet "modellen": a heading and the column headers (both frozen, with a filter), then
+/// every released coefficient.
+fn models_sheet(
+    sheet: &mut Worksheet,
+    book: &Tabellenboek,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    sheet.write_string_with_format(
+        0,
+        0,
+        "Regressiemodellen: coëfficiënten per model, meting en segment",
+        &styles.heading,
+    )?;
+    for (col, header) in (0..).zip(MODEL_COLUMNS) {
+        let format = if (1..=17).contains(&col) && !(2..=5).contains(&col) {
+            &styles.header_number
+        } else {
+            &styles.header
+        };
+        sheet.write_string_with_format(1, col, header, format)?;
+    }
+    sheet.set_freeze_panes(2, 0)?;
+
+    let mut widths: Vec<usize> = MODEL_COLUMNS.iter().map(|h| h.chars().count()).collect();
+    let mut text = |sheet: &mut Worksheet, row: RowNum, col: ColNum, value: &str| {
+        let width = &mut widths[usize::from(col)];
+        *width = (*width).max(value.chars().count());
+        sheet.write_string(row, col, value).map(|_| ())
+    };
+    let mut row: RowNum = 2;
+    if book.model_rows.is_empty() {
+        sheet.write_string_with_format(row, 0, "geen coëfficiënten", &styles.muted)?;
+        row += 1;
+    }
+    for released in book.model_rows {
+        // Belt and braces: nothing of a suppressed row is written, whatever it holds.
+        let shown = |v: Option<f64>| v.filter(|_| !released.suppressed);
+        let ratio = |v: Option<f64>| {
+            shown(v)
+                .filter(|_| released.family != ModelFamily::Linear)
+                .map(f64::exp)
+        };
+        text(sheet, row, 0, &released.model)?;
+        match released.wave.number() {
+            Some(number) => sheet.write_number_with_format(row, 1, number, &styles.wave)?,
+            None => sheet.write_string(row, 1, released.wave.name())?,
+        };
+        text(sheet, row, 2, &released.segmentation)?;
+        text(sheet, row, 3, &released.segment_label)?;
+        text(sheet, row, 4, &released.term)?;
+        let level = released.level_label.as_ref().or(released.level.as_ref());
+        if let Some(level) = level {
+            text(sheet, row, 5, level)?;
+        }
+        let coefficient = &styles.coefficient;
+        number(sheet, row, 6, shown(released.estimate), coefficient)?;
+        number(sheet, row, 7, shown(released.std_error), coefficient)?;
+        number(sheet, row, 8, shown(released.ci_lower), coefficient)?;
+        number(sheet, row, 9, shown(released.ci_upper), coefficient)?;
+        number(sheet, row, 10, ratio(released.estimate), coefficient)?;
+        number(sheet, row, 11, ratio(released.ci_lower), coefficient)?;
+        number(sheet, row, 12, ratio(released.ci_upper), coefficient)?;
+        number(sheet, row, 13, shown(released.statistic), &styles.decimal)?;
+        number(sheet, row, 14, shown(released.df), &styles.count)?;
+        number(sheet, row, 15, shown(released.p_value), coefficient)?;
+        let n = released.n.map(|n| n as f64);
+        number(sheet, row, 16, shown(n), &styles.count)?;
+        number(sheet, row, 17, shown(released.n_weighted), &styles.count)?;
+        let remark = remark(released.flag.as_deref(), released.suppressed);
+        if !remark.is_empty() {
+            text(sheet, row, 18, &remark)?;
+        }
+        row += 1;
+    }
+    sheet.autofilter(1, 0, row - 1, 18)?;
+    for (col, width) in (0..).zip(&widths) {
+        let width = match col {
+            1 => 9,
+            6..=17 => 12.max(*width),
+            18 => (width + 2).clamp(14, 90),
+            _ => (width + 2).clamp(10, 50),
+        };
+        sheet.set_column_width(col, width as f64)?;
+    }
+    Ok(())
+}
+
 /// A value cell; empty without a (finite) value.
 fn number(
     sheet: &mut Worksheet,
@@ -376,15 +588,18 @@ fn flag_text(code: &str) -> &str {
         "no_interval" => "geen betrouwbaarheidsinterval",
         crate::disclosure::EMPTY_DOMAIN => "geen respondenten in deze groep",
         "ci_korn_graubard" => "interval volgens Korn-Graubard (percentage 0 of 100)",
+        "empty_level" => "niemand in het model heeft dit niveau",
+        "not_fitted" => "model niet te schatten in dit segment",
         other => other,
     }
 }
 
 /// The sheet names of the segmentations, in order: valid in Excel and unique regardless of
-/// case, also against the first sheet.
-fn sheet_names(segmentations: &[String]) -> Vec<String> {
+/// case, also against the first sheet and the `reserved` names of other sheets.
+fn sheet_names(segmentations: &[String], reserved: &[&str]) -> Vec<String> {
     let mut taken: HashSet<String> = RESERVED.iter().map(|name| name.to_string()).collect();
     taken.insert(TOELICHTING.to_lowercase());
+    taken.extend(reserved.iter().map(|name| name.to_lowercase()));
     segmentations
         .iter()
         .map(|segmentation| unique_name(&sheet_name(segmentation), &mut taken))
@@ -535,6 +750,8 @@ mod tests {
                 "mz_geslacht*leeftijdsgroep".into(),
             ],
             rows,
+            models: Vec::new(),
+            model_rows: &[],
             notes: vec!["unreliable: relatieve standaardfout boven 0.3.".into()],
         }
     }
@@ -641,7 +858,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let names = sheet_names(&segmentations);
+        let names = sheet_names(&segmentations, &[]);
         assert_eq!(
             names,
             [
@@ -684,5 +901,111 @@ mod tests {
             remark(Some("no_interval;iets_nieuws"), false),
             "geen betrouwbaarheidsinterval; iets_nieuws"
         );
+    }
+
+    fn model_row(term: &str, estimate: Option<f64>, flag: Option<&str>) -> ReleasedModelRow {
+        let suppressed = flag == Some("n_below_min");
+        ReleasedModelRow {
+            wave: 2024.into(),
+            model: "overbelast_model".into(),
+            family: ModelFamily::Logistic,
+            segmentation: "total".into(),
+            segment: "total".into(),
+            segment_label: "Totaal".into(),
+            term: term.into(),
+            level: Some("6".into()),
+            level_label: Some("student of scholier".into()),
+            estimate,
+            std_error: estimate.map(|_| 0.1),
+            statistic: estimate.map(|v| v / 0.1),
+            df: Some(7654.0),
+            p_value: estimate.map(|_| 0.0123),
+            ci_lower: estimate.map(|v| v - 0.2),
+            ci_upper: estimate.map(|v| v + 0.2),
+            n: Some(9002),
+            n_weighted: Some(9102.5),
+            suppressed,
+            flag: flag.map(str::to_string),
+        }
+    }
+
+    /// The text of every part of a saved book.
+    fn book_text(workbook: &mut Workbook) -> String {
+        use std::io::Read;
+        let bytes = workbook.save_to_buffer().unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut text = String::new();
+        for i in 0..archive.len() {
+            archive
+                .by_index(i)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+        }
+        text
+    }
+
+    #[test]
+    fn models_get_their_own_sheet() {
+        let rows = rows();
+        let models = [
+            model_row("werk", Some(0.4321), None),
+            // Were a number to reach a suppressed row, it still is not written.
+            ReleasedModelRow {
+                estimate: Some(0.9876),
+                ..model_row("werk", None, Some("n_below_min"))
+            },
+            model_row("werk", None, Some("empty_level")),
+        ];
+        let mut with_models = book(&rows);
+        with_models.segmentations.push("Modellen".into());
+        with_models.models = vec![ModelInfo {
+            id: "overbelast_model".into(),
+            label: "Overbelast".into(),
+            family: "logistische regressie".into(),
+        }];
+        with_models.model_rows = &models;
+        let mut workbook = workbook(&with_models).unwrap();
+        let names: Vec<String> = workbook.worksheets().iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Toelichting",
+                "total",
+                "provincie",
+                "mz_geslacht x leeftijdsgroep",
+                "Modellen (2)",
+                "modellen"
+            ]
+        );
+        let text = book_text(&mut workbook);
+        for shown in [
+            "coëfficiënt",
+            "odds/rate ratio",
+            "p-waarde",
+            "<v>0.4321</v>",
+            // exp(0.4321)
+            "<v>1.54048",
+            "student of scholier",
+            "onderdrukt (te weinig waarnemingen)",
+            "niemand in het model heeft dit niveau",
+            "Overbelast (logistische regressie)",
+            "formatCode=\"0.000\"",
+        ] {
+            assert!(text.contains(shown), "{shown} missing");
+        }
+        assert!(!text.contains("0.9876") && !text.contains("2.6848"));
+        // Without models, no sheet.
+        let mut plain = workbook_names(&book(&rows));
+        assert_eq!(plain.pop().as_deref(), Some("mz_geslacht x leeftijdsgroep"));
+    }
+
+    fn workbook_names(book: &Tabellenboek) -> Vec<String> {
+        workbook(book)
+            .unwrap()
+            .worksheets()
+            .iter()
+            .map(|s| s.name())
+            .collect()
     }
 }

@@ -9,6 +9,12 @@
 //!   value label at each point. Waves are evenly spaced categories labelled with the year. A
 //!   suppressed point is not drawn: the line and band break there, and "onderdrukt" under the
 //!   year says why. The value axis starts at zero unless that would flatten the trend.
+//! - Forest plots of one model's coefficients: a line per coefficient (the levels of a
+//!   categorical term under a line naming it) with a square mark at the estimate and its 95%
+//!   interval as a whisker, the value and interval written beside it; odds and rate ratios on
+//!   a log axis with a dashed line at 1, linear coefficients on a linear axis with the line at
+//!   0. Suppressed coefficients and those without an estimate are not drawn; a note under the
+//!   plot names them.
 //!
 //! Charts are drawn with plotters primitives in pixel coordinates, which keeps the layout under
 //! our control (label column sized to the labels, value labels beside the whiskers and markers,
@@ -77,6 +83,33 @@ pub struct TrendChart {
     /// Proportions: values are shares (0–1), shown as percentages.
     pub percent: bool,
     pub series: Vec<TrendSeries>,
+}
+
+/// One coefficient of a forest plot, in the model's units (log odds, log rates, or the
+/// outcome's units).
+#[derive(Debug, Clone)]
+pub struct ForestRow {
+    /// The term as the plot names it; the levels of one term are grouped under it.
+    pub term: String,
+    /// The level's label for a categorical term, `None` for a number.
+    pub level: Option<String>,
+    pub estimate: Option<f64>,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub suppressed: bool,
+}
+
+/// The coefficients of one model in one wave (the intercept left out by the caller).
+#[derive(Debug, Clone)]
+pub struct ForestChart {
+    pub title: String,
+    pub subtitle: String,
+    /// Logistic and poisson: drawn as ratios, `exp` of the coefficients, on a log axis with
+    /// the line at 1; linear: as they are, with the line at 0.
+    pub ratio: bool,
+    /// What a value is: "odds ratio", "rate ratio", "coëfficiënt".
+    pub measure: String,
+    pub rows: Vec<ForestRow>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +235,44 @@ pub fn trend_chart_png(chart: &TrendChart, path: &Path) -> Result<(), ChartError
     })
 }
 
+/// The forest plot as an SVG document (for files and for inlining in the report).
+pub fn forest_chart_svg(chart: &ForestChart) -> Result<String, ChartError> {
+    ensure_font().map_err(|message| error(&chart.title, message))?;
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, forest_height(chart))).into_drawing_area();
+        let canvas = Canvas {
+            root: &root,
+            glyphs: None,
+        };
+        draw_forest(&canvas, chart).map_err(|e| error(&chart.title, e.to_string()))?;
+        root.present()
+            .map_err(|e| error(&chart.title, e.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Writes the forest plot as a PNG file.
+pub fn forest_chart_png(chart: &ForestChart, path: &Path) -> Result<(), ChartError> {
+    ensure_font().map_err(|message| error(&chart.title, message))?;
+    write_png(path, WIDTH, forest_height(chart), &chart.title, |canvas| {
+        draw_forest(canvas, chart)
+    })
+}
+
+/// The marks of a forest plot's SVG document: one per coefficient drawn (for tests).
+#[cfg(test)]
+pub(crate) fn forest_marks(svg: &str) -> usize {
+    let fill = format!(
+        "fill=\"#{:02X}{:02X}{:02X}\"",
+        forest::POINT.0,
+        forest::POINT.1,
+        forest::POINT.2
+    );
+    svg.matches(&fill).count()
+}
+
 fn error(title: &str, message: String) -> ChartError {
     ChartError::Draw {
         title: title.to_string(),
@@ -212,11 +283,13 @@ fn error(title: &str, message: String) -> ChartError {
 mod bar;
 mod canvas;
 mod font;
+mod forest;
 mod trend;
 
 use bar::*;
 use canvas::*;
 use font::*;
+use forest::*;
 use trend::*;
 
 #[cfg(test)]
@@ -740,5 +813,186 @@ mod tests {
         assert_eq!(spread(&[100, 104, 200], 15, 0, 500), [100, 115, 200]);
         assert_eq!(spread(&[490, 495], 15, 0, 492), [477, 492]);
         assert_eq!(spread(&[], 15, 0, 100), Vec::<i32>::new());
+    }
+
+    fn coefficient(term: &str, level: Option<&str>, ratio: f64, spread: f64) -> ForestRow {
+        ForestRow {
+            term: term.to_string(),
+            level: level.map(str::to_string),
+            estimate: Some(ratio.ln()),
+            ci_lower: Some(ratio.ln() - spread),
+            ci_upper: Some(ratio.ln() + spread),
+            suppressed: false,
+        }
+    }
+
+    fn forest_sample() -> ForestChart {
+        ForestChart {
+            title: "Zeer zwaar belast of overbelast".into(),
+            subtitle: "overbelast_model, 2024: odds ratio's (95%-betrouwbaarheidsinterval)".into(),
+            ratio: true,
+            measure: "odds ratio".into(),
+            rows: vec![
+                coefficient("Werksituatie", Some("betaald werk <12 uur"), 0.5, 0.2),
+                ForestRow {
+                    estimate: None,
+                    ci_lower: None,
+                    ci_upper: None,
+                    suppressed: true,
+                    ..coefficient("Werksituatie", Some("student of scholier"), 1.0, 0.0)
+                },
+                coefficient("Werksituatie", Some("gepensioneerd"), 1.25, 0.1),
+                coefficient("Uren mantelzorg per week", None, 1.018, 0.003),
+                ForestRow {
+                    estimate: None,
+                    ci_lower: None,
+                    ci_upper: None,
+                    ..coefficient("Leeftijd", Some("85 of ouder"), 1.0, 0.0)
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn forest_svg_has_terms_levels_values_and_what_is_left_out() {
+        let svg = forest_chart_svg(&forest_sample()).expect("svg");
+        for text in [
+            "Zeer zwaar belast of overbelast",
+            "Werksituatie",
+            "betaald werk &lt;12 uur",
+            "gepensioneerd",
+            "Uren mantelzorg per week",
+            "odds ratio (95%-BI)",
+            "odds ratio (logaritmische schaal)",
+            "0,500 (0,409 – 0,611)",
+            "1,018",
+            "niet getoond: Werksituatie: student of scholier (onderdrukt)",
+            "niet getoond: Leeftijd: 85 of ouder (geen schatting)",
+        ] {
+            assert!(svg.contains(text), "{text} missing from the svg");
+        }
+        // The term is named once, above its levels.
+        assert_eq!(svg.matches(">\nWerksituatie\n<").count(), 1, "{svg}");
+        assert_eq!(forest_marks(&svg), 3);
+        assert_eq!(forest_lines(&forest_sample()).len(), 4);
+        assert!(svg.contains(&format!("height=\"{}\"", forest_height(&forest_sample()))));
+    }
+
+    #[test]
+    fn forest_axes_are_log_for_ratios_and_hold_the_line_of_no_effect() {
+        let labels = |scale: &forest::Scale| -> Vec<String> {
+            scale.ticks.iter().map(|(_, label)| label.clone()).collect()
+        };
+        let narrow = forest::Scale::log(&[0.9f64.ln(), 1.1f64.ln()]);
+        assert_eq!(labels(&narrow), ["0,9", "0,95", "1", "1,05", "1,1"]);
+        let wide = forest::Scale::log(&[0.2f64.ln(), 5f64.ln()]);
+        assert_eq!(labels(&wide), ["0,25", "0,5", "1", "2", "4"]);
+        let huge = forest::Scale::log(&[-14.0, 14.0]);
+        assert_eq!(labels(&huge)[3], "1");
+        assert!(huge.ticks.len() <= 9, "{huge:?}");
+        for scale in [&narrow, &wide, &huge] {
+            assert!(scale.ticks.iter().any(|(t, l)| t.abs() < 1e-12 && l == "1"));
+            assert!(scale.min < 0.0 && scale.max > 0.0);
+        }
+        let linear = forest::Scale::linear(&[0.4, 0.8]);
+        assert!(
+            linear.ticks.iter().any(|(t, l)| *t == 0.0 && l == "0,0"),
+            "{linear:?}"
+        );
+        assert_eq!(linear.min, 0.0);
+        let flat = forest::Scale::log(&[]);
+        assert!(flat.min < 0.0 && flat.max > 0.0);
+    }
+
+    #[test]
+    fn linear_forest_plots_and_degenerate_ones_draw() {
+        let base = forest_sample();
+        let linear = ForestChart {
+            ratio: false,
+            measure: "coëfficiënt".into(),
+            rows: vec![
+                ForestRow {
+                    estimate: Some(-1.5),
+                    ci_lower: Some(-2.25),
+                    ci_upper: Some(-0.75),
+                    ..base.rows[0].clone()
+                },
+                ForestRow {
+                    estimate: Some(0.25),
+                    ci_lower: None,
+                    ci_upper: None,
+                    ..base.rows[3].clone()
+                },
+            ],
+            ..base.clone()
+        };
+        let svg = forest_chart_svg(&linear).expect("svg");
+        assert!(svg.contains("-1,500 (-2,250 – -0,750)") && svg.contains("0,250"));
+        assert!(!svg.contains("logaritmische"));
+        assert_eq!(forest_marks(&svg), 2);
+        let many = (0..40)
+            .map(|i| ForestRow {
+                term: format!("{} {i}", "Súdwest-Fryslân ".repeat(8)),
+                suppressed: true,
+                ..coefficient("", Some("x"), 1.0, 0.1)
+            })
+            .collect();
+        let charts = [
+            linear,
+            ForestChart {
+                rows: Vec::new(),
+                title: String::new(),
+                subtitle: String::new(),
+                ..base.clone()
+            },
+            ForestChart {
+                rows: many,
+                ..base.clone()
+            },
+            ForestChart {
+                rows: vec![
+                    ForestRow {
+                        estimate: Some(f64::NAN),
+                        ci_lower: Some(f64::NEG_INFINITY),
+                        ci_upper: Some(f64::INFINITY),
+                        ..base.rows[0].clone()
+                    },
+                    ForestRow {
+                        estimate: Some(1e300),
+                        ci_lower: Some(-1e300),
+                        ci_upper: Some(f64::MAX),
+                        ..base.rows[2].clone()
+                    },
+                ],
+                ..base.clone()
+            },
+            ForestChart {
+                ratio: false,
+                rows: vec![ForestRow {
+                    estimate: Some(f64::MAX),
+                    ci_lower: Some(-f64::MAX),
+                    ci_upper: Some(f64::MAX),
+                    ..base.rows[0].clone()
+                }],
+                ..base
+            },
+        ];
+        let dir = std::env::temp_dir().join(format!("peiling-forest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut svgs = Vec::new();
+        for (index, chart) in charts.iter().enumerate() {
+            let svg = forest_chart_svg(chart).expect("svg");
+            let path = dir.join(format!("{index}.png"));
+            forest_chart_png(chart, &path).expect("png");
+            let size = png_size(&std::fs::read(&path).expect("read png"));
+            assert_eq!(size, (WIDTH, forest_height(chart)));
+            svgs.push(svg);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(svgs[1].contains(EMPTY_TEXT));
+        assert!(svgs[2].contains(SUPPRESSED_TEXT) && svgs[2].contains("en nog 33 coëfficiënten"));
+        assert_eq!(forest_marks(&svgs[3]), 1);
+        assert_eq!(forest_marks(&svgs[4]), 1);
+        assert_eq!(forest_chart_svg(&charts[0]).expect("svg"), svgs[0]);
     }
 }
