@@ -132,6 +132,10 @@ catalog! {
         "Give `by` as a list of one or more columns of the schema or `[[derive]]`, such as `by = [\"provincie\"]`, or leave it out to fit the model once.";
     S055: "A model's `tolerance` or `max_iterations` is out of range",
         "Give `tolerance` as a positive number (R's default is 1e-8) and `max_iterations` as 1 or more (R's default is 25).";
+    S056: "An indicator's standard population file cannot be read or is malformed",
+        "Give `standardize.population` as a CSV with a header `category,share` (or `category,count`) and one row per category of the `by` column, each with a number of 0 or more; the message names the line.";
+    S057: "An indicator's `standardize` is given for a kind other than proportion or mean, or names an unknown column",
+        "Standardise proportions and means only, by a categorical column of the schema or `[[derive]]` (an age band, say).";
     S099: "Internal error: a derived column could not be added to the data",
         "This is a bug in peiling; please report it with the message and the run's `manifest.json`.";
     S101: "A schema file cannot be read",
@@ -260,6 +264,8 @@ catalog! {
         "Guard the division in the indicator's expression, e.g. `CASE WHEN x <> 0 THEN y / x END`, so such rows give null instead.";
     E004: "A proportion's value gives something other than a condition or 0/1",
         "Write the proportion's `value` as a condition such as `belasting >= 4` or a 0/1 column, or use `kind = \"mean\"` instead.";
+    E005: "A category of a standardised indicator's `by` column has no share in its standard population",
+        "Add the category to the standard population file (with share 0 to leave it out), or recode the column with a `[[derive]]` so that its categories are the file's.";
     E099: "Reading an indicator's evaluated values failed inside peiling",
         "A bug in peiling: report it with the run's `manifest.json` and the full message.";
     E101: "A stratum has a single PSU in a domain while `lonely_psu` is \"fail\"",

@@ -34,6 +34,7 @@ pub mod ci;
 pub mod kernel;
 pub mod model;
 pub mod quantile;
+pub mod standardize;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -120,8 +121,12 @@ fn wave(
     let columns = indicator_columns(design, plan)?;
     // Quantiles take a pass of their own (below); the rest share one pass per segmentation.
     let linear: Vec<usize> = (0..plan.indicators.len())
-        .filter(|&k| plan.indicators[k].kind != IndicatorKind::Quantile)
+        .filter(|&k| {
+            plan.indicators[k].kind != IndicatorKind::Quantile
+                && plan.indicators[k].standardize.is_none()
+        })
         .collect();
+    let categories = standard_categories(design, plan)?;
     let kernel_columns: Vec<kernel::Column> = linear
         .iter()
         .map(|&k| kernel::Column {
@@ -217,9 +222,110 @@ fn wave(
                 rows.push(out);
             }
         }
+        for (k, indicator) in plan.indicators.iter().enumerate() {
+            let Some(standardize) = &indicator.standardize else {
+                continue;
+            };
+            let shares: Vec<f64> = standardize.shares.iter().map(|(_, s)| *s).collect();
+            let estimates = standardize::estimate(
+                &layout,
+                &segments.codes,
+                n_domains,
+                &columns[k].values,
+                &categories[&standardize.by],
+                &shares,
+                design.calibration.as_ref(),
+            )
+            .map_err(|e| lonely(e, &indicator.id))?;
+            for (d, (code, label)) in segments.domains.iter().enumerate() {
+                let e = &estimates[d];
+                let mut out = row(
+                    design.wave,
+                    indicator,
+                    &segments.name,
+                    code,
+                    label,
+                    &e.stats,
+                );
+                if indicator.kind == IndicatorKind::Proportion {
+                    out.n_yes = Some(e.positive as i64);
+                }
+                if e.missing_categories > 0 && e.stats.n > 0 {
+                    push_flag(&mut out, "standardized_partial");
+                }
+                if e.stats.n > 0 {
+                    let (df, n) = (degf(&e.stats), e.stats.n as f64);
+                    publish(&mut out, indicator, e.estimate, e.variance, None, df, n);
+                }
+                rows.push(out);
+            }
+        }
         progress.step();
     }
     Ok(rows)
+}
+
+/// The category of the standard population of every row (design order), per `by` column of a
+/// standardised indicator; `u32::MAX` where the column is null.
+fn standard_categories(
+    design: &SurveyDesign,
+    plan: &Plan,
+) -> Result<std::collections::HashMap<String, Vec<u32>>, Failure> {
+    let mut out = std::collections::HashMap::new();
+    for standardize in plan
+        .indicators
+        .iter()
+        .filter_map(|i| i.standardize.as_ref())
+    {
+        if out.contains_key(&standardize.by) {
+            continue;
+        }
+        let column = design.data.analysis.column(&standardize.by).map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::E099,
+                    format!(
+                        "internal: column {:?} is not in the analysis data",
+                        standardize.by
+                    ),
+                )
+                .caused_by(e),
+            )
+        })?;
+        let coded = crate::levels::encode(column).map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::E099,
+                    format!("internal: column {:?} could not be coded", standardize.by),
+                )
+                .caused_by(e),
+            )
+        })?;
+        let mut lookup = Vec::with_capacity(coded.keys.len());
+        for key in &coded.keys {
+            let name = key.to_string();
+            let Some(c) = standardize.shares.iter().position(|(c, _)| *c == name) else {
+                return Err(Diagnostic::error(
+                    catalog::E005,
+                    format!(
+                        "wave {}: category {name} of {:?} has no share in the standard population {}",
+                        design.wave,
+                        standardize.by,
+                        standardize.path.display()
+                    ),
+                )
+                .into());
+            };
+            lookup.push(c as u32);
+        }
+        let categories = coded
+            .codes
+            .iter()
+            .map(|c| c.map_or(u32::MAX, |c| lookup[c as usize]))
+            .collect();
+        out.insert(standardize.by.clone(), categories);
+    }
+    Ok(out)
 }
 
 /// Evaluates populations and values of all indicators in one polars query.
@@ -470,12 +576,28 @@ fn linear_estimate(out: &mut EstimateRow, indicator: &IndicatorPlan, s: &Stats) 
         }
         IndicatorKind::Quantile => unreachable!("quantiles are estimated in estimate::quantile"),
     };
+    let srs_variance = (s.n > 1 && !s.values.constant()).then_some(srs_variance);
+    publish(out, indicator, estimate, variance, srs_variance, df, n);
+}
+
+/// Fills in an estimate with its variance: SE, rse, deff (over `srs_variance`, where there is
+/// one) and the interval of the indicator's method.
+fn publish(
+    out: &mut EstimateRow,
+    indicator: &IndicatorPlan,
+    estimate: f64,
+    variance: f64,
+    srs_variance: Option<f64>,
+    df: f64,
+    n: f64,
+) {
     let se = variance.sqrt();
     out.estimate = Some(estimate);
     out.df = Some(df);
     // A constant value has no deff (0/0), however its sums of squares round.
-    out.deff = (s.n > 1 && !s.values.constant() && srs_variance > 0.0 && variance.is_finite())
-        .then(|| variance / srs_variance);
+    out.deff = srs_variance
+        .filter(|&srs| srs > 0.0 && variance.is_finite())
+        .map(|srs| variance / srs);
     if !se.is_finite() {
         push_flag(out, "no_variance");
         return;

@@ -280,15 +280,22 @@ fn wave(
     // The influence of every coefficient, design order, NaN outside the model's rows.
     let width = matrix.coefficients.len();
     let mut influence = vec![vec![f64::NAN; n]; width];
-    for (d, fit) in fits.iter().enumerate() {
-        let Ok(fit) = fit else { continue };
-        let values = fit.influence(model.family, &matrix, &members[d], weights);
-        for (k, column) in values.into_iter().enumerate() {
-            for (&r, v) in members[d].iter().zip(column) {
-                influence[k][matrix.rows[r] as usize] = v;
+    influence
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(k, column)| {
+            for (d, fit) in fits.iter().enumerate() {
+                let Ok(fit) = fit else { continue };
+                let values = fit
+                    .columns
+                    .iter()
+                    .position(|&c| c == k)
+                    .map(|l| &fit.influence[l]);
+                for (j, &r) in members[d].iter().enumerate() {
+                    column[matrix.rows[r] as usize] = values.map_or(0.0, |v| v[j]);
+                }
             }
-        }
-    }
+        });
     let layout = Layout::of(design);
     let columns: Vec<kernel::Column> = influence
         .iter()
@@ -352,9 +359,8 @@ fn wave(
         };
         let s = &stats[d];
         let df = f64::from(s.psus) - f64::from(s.strata) + 1.0 - fit.columns.len() as f64;
-        let counts = level_counts(model, &matrix, &members[d]);
         for (k, coefficient) in matrix.coefficients.iter().enumerate() {
-            let (n_level, events_level) = counts[k];
+            let (n_level, events_level) = fit.counts[k];
             let mut row = ModelRow {
                 wave: design.wave,
                 model: model.id.clone(),
@@ -641,43 +647,60 @@ fn design_matrix(
             });
         }
     }
+    // The terms' factors resolved once; rows in parallel chunks, joined in order.
+    let terms: Vec<(Vec<&Factor>, usize)> = model
+        .terms
+        .iter()
+        .zip(&bases)
+        .map(|(term, &base)| (term.iter().map(|f| factor_of(f)).collect(), base))
+        .collect();
+    // Per chunk: its model rows, where each row's entries end, and the entries.
+    type Rows = (Vec<u32>, Vec<usize>, Vec<(u32, f64)>);
+    let chunks: Vec<Rows> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (mut rows, mut ends, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                if !in_population[i] || segments[i] == u32::MAX || outcome[i].is_nan() {
+                    continue;
+                }
+                if factors.iter().any(|(_, f)| f.is_null(i)) {
+                    continue;
+                }
+                entries.push((0, 1.0));
+                for (factors, base) in &terms {
+                    if let Some((offset, value)) = term_at(factors, i) {
+                        entries.push(((base + offset) as u32, value));
+                    }
+                }
+                rows.push(i as u32);
+                ends.push(entries.len());
+            }
+            (rows, ends, entries)
+        })
+        .collect();
     let mut matrix = Matrix {
         coefficients,
-        rows: Vec::new(),
+        rows: Vec::with_capacity(n),
         starts: vec![0],
         entries: Vec::new(),
-        y: Vec::new(),
+        y: Vec::with_capacity(n),
     };
-    for i in 0..n {
-        if !in_population[i] || segments[i] == u32::MAX || outcome[i].is_nan() {
-            continue;
-        }
-        if factors.iter().any(|(_, f)| f.is_null(i)) {
-            continue;
-        }
-        matrix.entries.push((0, 1.0));
-        for (term, &base) in model.terms.iter().zip(&bases) {
-            if let Some((offset, value)) = term_at(term, &factor_of, i) {
-                matrix.entries.push(((base + offset) as u32, value));
-            }
-        }
-        matrix.rows.push(i as u32);
-        matrix.y.push(outcome[i]);
-        matrix.starts.push(matrix.entries.len());
+    for (rows, ends, entries) in chunks {
+        let offset = matrix.entries.len();
+        matrix.starts.extend(ends.iter().map(|e| e + offset));
+        matrix.y.extend(rows.iter().map(|&i| outcome[i as usize]));
+        matrix.rows.extend(rows);
+        matrix.entries.extend(entries);
     }
     matrix
 }
 
 /// A term's coefficient (its offset among the term's) and value in row `i`; `None` where a
 /// categorical column is at its reference level.
-fn term_at<'a>(
-    term: &[String],
-    factor_of: &impl Fn(&str) -> &'a Factor,
-    i: usize,
-) -> Option<(usize, f64)> {
+fn term_at(factors: &[&Factor], i: usize) -> Option<(usize, f64)> {
     let (mut value, mut offset, mut radix) = (1.0, 0usize, 1usize);
-    for name in term {
-        let factor = factor_of(name);
+    for factor in factors {
         match factor {
             Factor::Number(values) => value *= values[i],
             Factor::Category {
@@ -776,12 +799,10 @@ struct SegmentFit {
     /// The coefficients with rows in the segment (indices into `Matrix::coefficients`).
     columns: Vec<usize>,
     beta: Vec<f64>,
-    /// `A⁻¹`, on `columns`, row-major.
-    bread: Vec<f64>,
-    /// Where the last least squares' weights were taken (R's `glm$weights`).
-    bread_at: Point,
-    /// `1 / mean weight` (R's rescaling).
-    scale: f64,
+    /// The influence of each coefficient of `columns`, over the segment's rows.
+    influence: Vec<Vec<f64>>,
+    /// Per coefficient of the matrix: rows at its level, events among them (`level_counts`).
+    counts: Vec<(Option<i64>, Option<i64>)>,
     iterations: u32,
     weight_sum: f64,
     events: Option<i64>,
@@ -818,36 +839,27 @@ impl Family {
         }
     }
 
-    fn inverse(self, eta: f64) -> f64 {
+    /// `μ` and `dμ/dη` at `η`, from one `exp` (R's `linkinv` and `mu.eta`, thresholds
+    /// included: the logit clamps `|η| > 30`, the log floors at machine epsilon).
+    fn mean(self, eta: f64) -> (f64, f64) {
         match self.0 {
-            ModelFamily::Linear => eta,
+            ModelFamily::Linear => (eta, 1.0),
             ModelFamily::Logistic => {
-                let e = if eta < -THRESHOLD {
-                    EPSILON
+                if eta < -THRESHOLD {
+                    (EPSILON / (1.0 + EPSILON), EPSILON)
                 } else if eta > THRESHOLD {
-                    1.0 / EPSILON
-                } else {
-                    eta.exp()
-                };
-                e / (1.0 + e)
-            }
-            ModelFamily::Poisson => eta.exp().max(EPSILON),
-        }
-    }
-
-    /// `dμ/dη`.
-    fn slope(self, eta: f64) -> f64 {
-        match self.0 {
-            ModelFamily::Linear => 1.0,
-            ModelFamily::Logistic => {
-                if !(-THRESHOLD..=THRESHOLD).contains(&eta) {
-                    EPSILON
+                    let e = 1.0 / EPSILON;
+                    (e / (1.0 + e), EPSILON)
                 } else {
                     let e = eta.exp();
-                    e / ((1.0 + e) * (1.0 + e))
+                    let opexp = 1.0 + e;
+                    (e / opexp, e / (opexp * opexp))
                 }
             }
-            ModelFamily::Poisson => eta.exp().max(EPSILON),
+            ModelFamily::Poisson => {
+                let e = eta.exp().max(EPSILON);
+                (e, e)
+            }
         }
     }
 
@@ -874,20 +886,14 @@ impl Family {
         }
     }
 
-    /// `η` and `μ` of a row at a point.
-    fn at(self, point: &Point, y: f64, prior: f64, x: &[(u32, f64)], local: &[u32]) -> (f64, f64) {
+    /// `η` of a row at a point.
+    fn eta(self, point: &Point, y: f64, prior: f64, x: &[(u32, f64)], local: &[u32]) -> f64 {
         match point {
-            Point::Start => {
-                let eta = self.link(self.start(y, prior));
-                (eta, self.inverse(eta))
-            }
-            Point::At(beta) => {
-                let eta: f64 = x
-                    .iter()
-                    .map(|&(c, v)| v * beta[local[c as usize] as usize])
-                    .sum();
-                (eta, self.inverse(eta))
-            }
+            Point::Start => self.link(self.start(y, prior)),
+            Point::At(beta) => x
+                .iter()
+                .map(|&(c, v)| v * beta[local[c as usize] as usize])
+                .sum(),
         }
     }
 }
@@ -899,6 +905,8 @@ const CHUNK: usize = 1 << 14;
 /// of the next iteration (`XᵀWX`, upper triangle, and `XᵀWz`).
 struct Pass {
     deviance: f64,
+    /// The smallest and largest fitted mean.
+    mu_range: (f64, f64),
     xwx: Vec<f64>,
     xwz: Vec<f64>,
 }
@@ -919,6 +927,7 @@ impl Segment<'_> {
         let part = |range: std::ops::Range<usize>| {
             let mut pass = Pass {
                 deviance: 0.0,
+                mu_range: (f64::INFINITY, f64::NEG_INFINITY),
                 xwx: vec![0.0; p * p],
                 xwz: vec![0.0; p],
             };
@@ -927,9 +936,10 @@ impl Segment<'_> {
                 let r = self.rows[k];
                 let (y, prior) = (self.matrix.y[r], self.prior[k]);
                 let entries = self.matrix.row(r);
-                let (eta, mu) = self.family.at(point, y, prior, entries, &self.local);
+                let eta = self.family.eta(point, y, prior, entries, &self.local);
+                let (mu, slope) = self.family.mean(eta);
                 pass.deviance += self.family.deviance(y, mu, prior);
-                let slope = self.family.slope(eta);
+                pass.mu_range = (pass.mu_range.0.min(mu), pass.mu_range.1.max(mu));
                 let z = eta + (y - mu) / slope;
                 let w = prior * slope * slope / self.family.variance(mu);
                 x.clear();
@@ -956,11 +966,16 @@ impl Segment<'_> {
             .collect();
         let mut total = Pass {
             deviance: 0.0,
+            mu_range: (f64::INFINITY, f64::NEG_INFINITY),
             xwx: vec![0.0; p * p],
             xwz: vec![0.0; p],
         };
         for part in parts {
             total.deviance += part.deviance;
+            total.mu_range = (
+                total.mu_range.0.min(part.mu_range.0),
+                total.mu_range.1.max(part.mu_range.1),
+            );
             total
                 .xwx
                 .iter_mut()
@@ -1122,18 +1137,18 @@ fn fit_segment(
             next = segment.pass(&Point::At(beta.clone()));
         }
         if (next.deviance - deviance_old).abs() / (next.deviance.abs() + 0.1) < model.tolerance {
+            segment.check_fitted(&next)?;
+            let influence = segment.influence(&beta, &bread, &point, mean_weight);
             let fit = SegmentFit {
                 columns,
                 beta,
-                bread,
-                bread_at: point,
-                scale: 1.0 / mean_weight,
+                influence,
+                counts,
                 iterations: iteration,
                 weight_sum: rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum(),
                 events: (model.family == ModelFamily::Logistic)
                     .then(|| rows.iter().filter(|&&r| matrix.y[r] == 1.0).count() as i64),
             };
-            fit.check_fitted(&segment)?;
             return Ok(fit);
         }
         deviance_old = next.deviance;
@@ -1165,76 +1180,72 @@ fn coefficient_name(coefficient: &Coefficient) -> String {
         .join(":")
 }
 
-impl SegmentFit {
+impl Segment<'_> {
     /// R's warning "fitted probabilities numerically 0 or 1" (and "fitted rates numerically 0")
     /// is an error here: the estimates and SEs of such a fit are not to be trusted.
-    fn check_fitted(&self, segment: &Segment) -> Result<(), String> {
+    fn check_fitted(&self, at_estimate: &Pass) -> Result<(), String> {
         let limit = 10.0 * EPSILON;
-        let point = Point::At(self.beta.clone());
-        let degenerate = segment.rows.iter().enumerate().any(|(k, &r)| {
-            let (_, mu) = segment.family.at(
-                &point,
-                segment.matrix.y[r],
-                segment.prior[k],
-                segment.matrix.row(r),
-                &segment.local,
-            );
-            match segment.family.0 {
-                ModelFamily::Linear => false,
-                ModelFamily::Logistic => mu < limit || mu > 1.0 - limit,
-                ModelFamily::Poisson => mu < limit,
-            }
-        });
-        if degenerate {
-            return Err(match segment.family.0 {
-                ModelFamily::Logistic => "fitted probabilities numerically 0 or 1: the outcome is (quasi-)perfectly separated by the terms; merge levels or leave a term out",
-                _ => "fitted rates numerically 0: a level has only zero outcomes; merge levels or leave a term out",
-            }
-            .to_string());
+        let (low, high) = at_estimate.mu_range;
+        match self.family.0 {
+            ModelFamily::Linear => Ok(()),
+            ModelFamily::Logistic if low < limit || high > 1.0 - limit => Err(
+                "fitted probabilities numerically 0 or 1: the outcome is (quasi-)perfectly separated by the terms; merge levels or leave a term out"
+                    .to_string(),
+            ),
+            ModelFamily::Poisson if low < limit => Err(
+                "fitted rates numerically 0: a level has only zero outcomes; merge levels or leave a term out"
+                    .to_string(),
+            ),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    /// Per coefficient (of the matrix), the values `y_ik` whose weighted totals `Σ w·y` are the
-    /// influence totals `z_ik = w·ω·r·(A⁻¹x)_k`: `scale·ω·r·(A⁻¹x)_k`, for the segment's rows in
-    /// order; 0 for a coefficient left out here.
+    /// The influence of every coefficient (one column per coefficient of `columns`, over the
+    /// segment's rows): the values `y_ik` whose weighted totals `Σ w·y` are the influence
+    /// totals `z_ik = w·ω·r·(A⁻¹x)_k`, that is `ω·r·(A⁻¹x)_k / mean weight` (the prior weight
+    /// is the weight over its mean). `r` is at the estimate `beta`, `ω` and `A` where the last
+    /// least squares took them (`bread_at`, `bread`).
     fn influence(
         &self,
-        family: ModelFamily,
-        matrix: &Matrix,
-        rows: &[usize],
-        weights: &[f64],
+        beta: &[f64],
+        bread: &[f64],
+        bread_at: &Point,
+        mean_weight: f64,
     ) -> Vec<Vec<f64>> {
-        let family = Family(family);
-        let p = self.columns.len();
-        let mut local = vec![u32::MAX; matrix.coefficients.len()];
-        for (l, &k) in self.columns.iter().enumerate() {
-            local[k] = l as u32;
-        }
-        let at = Point::At(self.beta.clone());
-        let mut out = vec![vec![0.0; rows.len()]; matrix.coefficients.len()];
-        let mut ax = vec![0.0; p];
-        for (k, &r) in rows.iter().enumerate() {
-            let y = matrix.y[r];
-            let prior = weights[matrix.rows[r] as usize] * self.scale;
-            let x = matrix.row(r);
-            let (eta, mu) = family.at(&at, y, prior, x, &local);
-            let residual = (y - mu) / family.slope(eta);
-            let (eta_w, mu_w) = family.at(&self.bread_at, y, prior, x, &local);
-            let slope = family.slope(eta_w);
-            let omega = slope * slope / family.variance(mu_w);
-            ax.iter_mut().for_each(|v| *v = 0.0);
-            for &(c, v) in x {
-                let j = local[c as usize] as usize;
-                for (i, a) in ax.iter_mut().enumerate() {
-                    *a += self.bread[i * p + j] * v;
+        let p = self.width;
+        let n = self.rows.len();
+        let at = Point::At(beta.to_vec());
+        // Row-major blocks in parallel, each turned into column pieces.
+        let blocks: Vec<Vec<Vec<f64>>> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                let mut block = vec![vec![0.0; range.len()]; p];
+                for (j, k) in range.enumerate() {
+                    let r = self.rows[k];
+                    let (y, prior) = (self.matrix.y[r], self.prior[k]);
+                    let x = self.matrix.row(r);
+                    let eta = self.family.eta(&at, y, prior, x, &self.local);
+                    let (mu, slope) = self.family.mean(eta);
+                    let residual = (y - mu) / slope;
+                    let eta_w = self.family.eta(bread_at, y, prior, x, &self.local);
+                    let (mu_w, slope_w) = self.family.mean(eta_w);
+                    let factor =
+                        slope_w * slope_w / self.family.variance(mu_w) * residual / mean_weight;
+                    for &(column, v) in x {
+                        let l = self.local[column as usize] as usize;
+                        let fv = factor * v;
+                        for (i, values) in block.iter_mut().enumerate() {
+                            values[j] += bread[i * p + l] * fv;
+                        }
+                    }
                 }
-            }
-            let factor = self.scale * omega * residual;
-            for (l, &c) in self.columns.iter().enumerate() {
-                out[c][k] = factor * ax[l];
-            }
-        }
-        out
+                block
+            })
+            .collect();
+        (0..p)
+            .into_par_iter()
+            .map(|i| blocks.iter().flat_map(|b| b[i].iter().copied()).collect())
+            .collect()
     }
 }

@@ -88,7 +88,7 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
             parquet::labels_json(&plan.schema),
         ),
     ];
-    let mut estimates = parquet::estimates_frame(&plan.name, artifacts.released)
+    let mut estimates = parquet::estimates_frame(plan, artifacts.released)
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
     parquet::write(&mut estimates, &estimates_path, metadata.clone())
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
@@ -108,12 +108,15 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
             .map_err(|e| io_failure("changes", &path, e))?;
     }
     let path = dir.join("tabellenboek.xlsx");
-    xlsx::tabellenboek(&tabellenboek(plan, artifacts.released), &path)
-        .map_err(|e| io_failure("table book", &path, e))?;
+    xlsx::tabellenboek(
+        &tabellenboek(plan, artifacts.released, artifacts.models),
+        &path,
+    )
+    .map_err(|e| io_failure("table book", &path, e))?;
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
     write_weights(plan, artifacts.designs, dir)?;
-    let figures = figures(plan, artifacts.released);
+    let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");
     let svgs = if plan.output.charts || plan.output.report {
         draw_svgs(&figures, &charts_dir)?

@@ -13,13 +13,14 @@ use polars::prelude::*;
 
 use crate::changes::ChangeRow;
 use crate::disclosure::{ReleasedModelRow, ReleasedTable};
-use crate::spec::{ModelFamily, SchemaPlan, Wave};
+use crate::spec::{ModelFamily, Plan, SchemaPlan, Wave};
 use crate::validate::Rejects;
 
 pub const PIPELINE: &str = "pipeline";
 pub const WAVE: &str = "wave";
 pub const INDICATOR: &str = "indicator";
 pub const KIND: &str = "kind";
+pub const STANDARDIZED_BY: &str = "standardized_by";
 pub const SEGMENTATION: &str = "segmentation";
 pub const SEGMENT: &str = "segment";
 pub const SEGMENT_LABEL: &str = "segment_label";
@@ -37,11 +38,12 @@ pub const SUPPRESSED: &str = "suppressed";
 pub const FLAG: &str = "flag";
 
 /// Every column of `estimates.parquet`, in order.
-pub const ESTIMATE_COLUMNS: [&str; 19] = [
+pub const ESTIMATE_COLUMNS: [&str; 20] = [
     PIPELINE,
     WAVE,
     INDICATOR,
     KIND,
+    STANDARDIZED_BY,
     SEGMENTATION,
     SEGMENT,
     SEGMENT_LABEL,
@@ -65,8 +67,15 @@ pub const DESIGN_WEIGHT: &str = "design_weight";
 pub const CALIBRATED_WEIGHT: &str = "calibrated_weight";
 
 /// The released estimates as a polars frame with the contract columns.
-pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<DataFrame> {
+pub fn estimates_frame(plan: &Plan, table: &ReleasedTable) -> PolarsResult<DataFrame> {
+    let pipeline = &plan.name;
     let rows = &table.rows;
+    // The `by` column of a standardised indicator.
+    let standardized: HashMap<&str, &str> = plan
+        .indicators
+        .iter()
+        .filter_map(|i| Some((i.id.as_str(), i.standardize.as_ref()?.by.as_str())))
+        .collect();
     let text = |name: &str, f: &dyn Fn(usize) -> Option<String>| {
         Column::new(name.into(), (0..rows.len()).map(f).collect::<Vec<_>>())
     };
@@ -80,6 +89,11 @@ pub fn estimates_frame(pipeline: &str, table: &ReleasedTable) -> PolarsResult<Da
             wave_column(WAVE, rows.iter().map(|r| r.wave)),
             text(INDICATOR, &|i| Some(rows[i].indicator.clone())),
             text(KIND, &|i| Some(rows[i].kind.as_str().to_string())),
+            text(STANDARDIZED_BY, &|i| {
+                standardized
+                    .get(rows[i].indicator.as_str())
+                    .map(|by| by.to_string())
+            }),
             text(SEGMENTATION, &|i| Some(rows[i].segmentation.clone())),
             text(SEGMENT, &|i| Some(rows[i].segment.clone())),
             text(SEGMENT_LABEL, &|i| Some(rows[i].segment_label.clone())),

@@ -224,6 +224,65 @@ pub fn load(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Margins, Vec<Di
     })
 }
 
+/// Reads a standard population for `standardize`: a CSV with columns `category` and `share`
+/// (or `count`), one row per category; the values are made shares (divided by their sum).
+pub fn load_standard(path: &Path) -> Result<Vec<(String, f64)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| {
+            format!(
+                "cannot read the standard population {}: {e}",
+                path.display()
+            )
+        })?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(category), Some(value)) = (find("category"), find("share").or_else(|| find("count")))
+    else {
+        return Err(format!(
+            "{} needs the columns `category` and `share` (or `count`), has {:?}",
+            path.display(),
+            headers.iter().collect::<Vec<_>>()
+        ));
+    };
+    let mut shares: Vec<(String, f64)> = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = line + 2;
+        let name = record.get(category).unwrap_or("").to_string();
+        let text = record.get(value).unwrap_or("");
+        let number: f64 = text
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "{} line {line}: {text:?} is not a number of 0 or more",
+                    path.display()
+                )
+            })?;
+        if name.is_empty() || shares.iter().any(|(c, _)| *c == name) {
+            return Err(format!(
+                "{} line {line}: category {name:?} is empty or listed twice",
+                path.display()
+            ));
+        }
+        shares.push((name, number));
+    }
+    let total: f64 = shares.iter().map(|(_, v)| v).sum();
+    if total <= 0.0 || total.is_nan() {
+        return Err(format!(
+            "{} has no category with a positive share",
+            path.display()
+        ));
+    }
+    Ok(shares.into_iter().map(|(c, v)| (c, v / total)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         .weighting
         .as_ref()
         .map(|w| cx.weighting(base, w, &inputs, &columns));
-    let indicators = cx.indicators(&spec.indicator, &columns);
+    let indicators = cx.indicators(base, &spec.indicator, &columns);
     let segmentations = cx.segmentations(&spec.segments, &columns);
     let models = cx.models(&spec.model, &columns);
     let disclosure = DisclosurePlan::from(&spec.disclosure);
@@ -116,6 +116,12 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
     let mut read = vec![("pipeline file", spec_path.to_path_buf())];
     read.extend(schema.iter().map(|s| ("schema", s.path.clone())));
     read.extend(inputs.iter().map(|i| ("input", i.path.clone())));
+    read.extend(
+        indicators
+            .iter()
+            .filter_map(|i| i.standardize.as_ref())
+            .map(|s| ("standard population", s.path.clone())),
+    );
     if let Some(w) = &spec.weighting {
         read.extend(
             inputs
@@ -629,7 +635,12 @@ impl Compiler<'_> {
         }
     }
 
-    fn indicators(&mut self, specs: &[IndicatorSpec], columns: &Columns) -> Vec<IndicatorPlan> {
+    fn indicators(
+        &mut self,
+        base: &Path,
+        specs: &[IndicatorSpec],
+        columns: &Columns,
+    ) -> Vec<IndicatorPlan> {
         let mut plans = Vec::new();
         let mut ids = BTreeSet::new();
         if specs.is_empty() {
@@ -746,11 +757,84 @@ impl Compiler<'_> {
                         denominator_text: spec.denominator.as_ref().map(|d| d.get_ref().clone()),
                         probability,
                         ci: spec.ci.unwrap_or(CiMethod::Logit),
+                        standardize: None,
                     });
+                    if let Some(standardize) = &spec.standardize {
+                        if let Some(plan) =
+                            self.standardized(base, &what, spec, standardize, columns)
+                        {
+                            let id = format!("{}_std", spec.id.get_ref());
+                            if !ids.insert(id.clone()) {
+                                self.error_at(
+                                    catalog::S021,
+                                    &spec.id,
+                                    format!("indicator {id:?}, the standardised {what}, is defined twice"),
+                                );
+                            }
+                            let crude = plans.last().expect("pushed above");
+                            plans.push(IndicatorPlan {
+                                id,
+                                label: format!(
+                                    "{} (gestandaardiseerd naar {})",
+                                    spec.label, plan.by
+                                ),
+                                standardize: Some(plan),
+                                ..crude.clone()
+                            });
+                        }
+                    }
                 }
             }
         }
         plans
+    }
+
+    /// Checks an indicator's `standardize` and reads its standard population.
+    fn standardized(
+        &mut self,
+        base: &Path,
+        what: &str,
+        spec: &IndicatorSpec,
+        standardize: &StandardizeSpec,
+        columns: &Columns,
+    ) -> Option<StandardizePlan> {
+        if !matches!(spec.kind, IndicatorKind::Proportion | IndicatorKind::Mean) {
+            self.error_at(
+                catalog::S057,
+                &spec.id,
+                format!(
+                    "{what}: `standardize` applies to proportions and means, not to kind {:?}",
+                    spec.kind.as_str()
+                ),
+            );
+            return None;
+        }
+        let by = standardize.by.get_ref();
+        if !columns.contains(by) {
+            self.error_at(
+                catalog::S057,
+                &standardize.by,
+                format!("{what}: `standardize` by unknown column {by:?}"),
+            );
+            return None;
+        }
+        let path = base.join(standardize.population.get_ref());
+        match margins::load_standard(&path) {
+            Ok(shares) => Some(StandardizePlan {
+                by: by.clone(),
+                shares,
+                path,
+            }),
+            Err(problem) => {
+                let location = self.location(standardize.population.span().start);
+                self.problems.push(
+                    Diagnostic::error(catalog::S056, format!("{what}: {problem}"))
+                        .at(Place::file(path.display()))
+                        .caused_by(format!("`standardize` at {location}")),
+                );
+                None
+            }
+        }
     }
 
     fn models(&mut self, specs: &[ModelSpec], columns: &Columns) -> Vec<ModelPlan> {

@@ -225,6 +225,7 @@ impl Plan {
             {
                 columns.extend(expr_columns(expr));
             }
+            columns.extend(indicator.standardize.iter().map(|s| s.by.clone()));
         }
         for model in &self.models {
             columns.extend(expr_columns(&model.outcome));
@@ -292,6 +293,18 @@ pub struct IndicatorPlan {
     /// Quantile: the probability, in (0, 1).
     pub probability: Option<f64>,
     pub ci: CiMethod,
+    /// A standardised indicator (`<id>_std`, made by [`super::compile`] beside the crude one):
+    /// what to standardise to.
+    pub standardize: Option<StandardizePlan>,
+}
+
+/// Direct standardisation: the standard population's share of each category of `by`.
+#[derive(Debug, Clone)]
+pub struct StandardizePlan {
+    pub by: String,
+    /// `(category, share)`, the shares summing to 1, in the file's order.
+    pub shares: Vec<(String, f64)>,
+    pub path: PathBuf,
 }
 
 /// A design-based regression model (R `svyglm`), checked.

@@ -256,6 +256,21 @@ pub struct IndicatorSpec {
     pub denominator: Option<Spanned<String>>,
     /// Quantile: the probability, in (0, 1).
     pub probability: Option<f64>,
+    /// Proportion or mean: also publish it directly standardised to a standard population's
+    /// distribution of one variable, as indicator `<id>_std` (R `svystandardize`).
+    pub standardize: Option<StandardizeSpec>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StandardizeSpec {
+    /// The categorical column whose distribution is standardised, such as an age band.
+    #[schemars(with = "String")]
+    pub by: Spanned<String>,
+    /// CSV of the standard population, relative to the pipeline file: columns `category` and
+    /// `share` (or `count`), one row per category of `by`.
+    #[schemars(with = "String")]
+    pub population: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]

@@ -62,6 +62,7 @@ ESTIMATES_COLUMNS = {
     "wave": INT32,
     "indicator": STRING,
     "kind": STRING,
+    "standardized_by": STRING,
     "segmentation": STRING,
     "segment": STRING,
     "segment_label": STRING,

@@ -35,7 +35,8 @@ fn the_sample_pipeline_writes_every_output() {
         .success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(stdout.contains("wave 2024: 9600 rows read"), "{stdout}");
-    assert!(stdout.contains("9 indicators"), "{stdout}");
+    assert!(stdout.contains("10 indicators"), "{stdout}");
+    assert!(stdout.contains("1 model(s), 42 coefficients"), "{stdout}");
     // Carers of sex 3 are outside the sex x age margin: said, not hidden.
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(
@@ -202,6 +203,48 @@ fn the_sample_pipeline_writes_every_output() {
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("<h2 id=\"weging\">Weging</h2>"));
 
+    // The model: a section of the report with its coefficients and forest plot, the plot in
+    // charts/, and its coefficients on the table book's sheet "modellen".
+    assert!(report.contains("<section id=\"model-overbelast_model\">"));
+    assert!(report.contains("<li>model: <a href=\"#model-overbelast_model\">"));
+    assert!(report.contains("<th class=\"num\">odds ratio</th>"));
+    let section = &report[report
+        .find("<section id=\"model-overbelast_model\">")
+        .unwrap()..];
+    assert!(
+        section[..section.find("</section>").unwrap()].contains("<figure class=\"chart\">\n<svg")
+    );
+    let forest = std::fs::read_to_string(out.join("charts/model-overbelast_model.svg")).unwrap();
+    assert!(
+        forest.contains("odds ratio (logaritmische schaal)"),
+        "{forest}"
+    );
+    assert!(std::fs::read(out.join("charts/model-overbelast_model.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+    let sheets = {
+        use std::io::Read;
+        let book = std::fs::File::open(out.join("tabellenboek.xlsx")).unwrap();
+        let mut archive = ::zip::ZipArchive::new(book).unwrap();
+        let mut workbook = String::new();
+        archive
+            .by_name("xl/workbook.xml")
+            .unwrap()
+            .read_to_string(&mut workbook)
+            .unwrap();
+        let names = regex::Regex::new(r#"<sheet name="([^"]+)""#).unwrap();
+        names
+            .captures_iter(&workbook)
+            .map(|c| c[1].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sheets.first().map(String::as_str), Some("Toelichting"));
+    assert_eq!(
+        sheets.last().map(String::as_str),
+        Some("modellen"),
+        "{sheets:?}"
+    );
+
     // Nothing outside private/ names a respondent.
     for file in ["manifest.json", "weights.json", "report.html"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
@@ -222,7 +265,14 @@ fn estimates_are_byte_identical_for_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     run_sample(&dir.path().join("one"), "1");
     run_sample(&dir.path().join("two"), "2");
-    for file in ["estimates.parquet", "models.parquet"] {
+    for file in [
+        "estimates.parquet",
+        "models.parquet",
+        "tabellenboek.xlsx",
+        "report.html",
+        "charts/model-overbelast_model.svg",
+        "charts/model-overbelast_model.png",
+    ] {
         let one = std::fs::read(dir.path().join("one").join(file)).unwrap();
         let two = std::fs::read(dir.path().join("two").join(file)).unwrap();
         assert!(one == two, "{file} differs between --threads 1 and 2");

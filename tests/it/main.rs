@@ -6,7 +6,7 @@
 //!   held to the text path;
 //! - `models`: `[[model]]` errors, warnings and disclosure control;
 //! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
-//! - `r_reference`, `r_parity`, `r_models`: agreement with R `survey` (`sample-data/reference/`);
+//! - `r_reference`, `r_parity`, `r_models`, `r_standardize`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
 //! - `output_safety`: a run never destroys what it did not write;
 //! - `init`: drafts from an export validate and run it unedited;
@@ -30,4 +30,5 @@ mod publication;
 mod r_models;
 mod r_parity;
 mod r_reference;
+mod r_standardize;
 mod sample_data;

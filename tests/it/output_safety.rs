@@ -45,8 +45,8 @@ fn hashes_outside(dir: &Path, skip: &str) -> BTreeMap<PathBuf, Vec<u8>> {
     found
 }
 
-/// A project of its own in a scratch folder: the sample pipeline, its schema, waves and
-/// margins, laid out as in the repository (`pipelines/`, `schemas/`, `sample-data/`).
+/// A project of its own in a scratch folder: the sample pipeline, its schema, waves, margins
+/// and standard population, laid out as in the repository (`pipelines/`, `schemas/`, `sample-data/`).
 fn scratch_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in [
@@ -58,6 +58,7 @@ fn scratch_project() -> tempfile::TempDir {
         "sample-data/margins/dementiemonitor-2020.csv",
         "sample-data/margins/dementiemonitor-2022.csv",
         "sample-data/margins/dementiemonitor-2024.csv",
+        "sample-data/standard/mantelzorgers-leeftijd.csv",
     ] {
         let to = dir.path().join(file);
         fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -184,6 +185,10 @@ fn the_output_folder_is_never_a_folder_the_run_reads_nor_the_current_directory()
         (
             "sample-data/margins",
             vec!["margins file", "dementiemonitor-2020.csv"],
+        ),
+        (
+            "sample-data/standard",
+            vec!["standard population", "mantelzorgers-leeftijd.csv"],
         ),
         ("schemas", vec!["schema", "dementiemonitor.schema.toml"]),
         ("pipelines", vec!["pipeline file", "dementiemonitor.toml"]),

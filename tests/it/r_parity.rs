@@ -11,7 +11,13 @@ use peiling::estimate::EstimateRow;
 use peiling::spec::Plan;
 
 fn compare(spec_file: &str, reference: &str, adjust: impl FnOnce(&mut Plan)) {
-    let (ours, accepted) = peiling_estimates_with(spec_file, Some(2024), adjust);
+    // The age-standardised indicator (`overbelast_std`) is `r_standardize`'s: on a domain of a
+    // raked design R's svystandardize fails or post-stratifies rows of weight 0
+    // (docs/statistics.md, the table of differences).
+    let (ours, accepted) = peiling_estimates_with(spec_file, Some(2024), |plan| {
+        plan.indicators.retain(|i| i.standardize.is_none());
+        adjust(plan)
+    });
     let meta = read_reference("sample-data/reference/dementiemonitor-2024-meta.csv");
     assert_eq!(
         accepted.to_string(),
