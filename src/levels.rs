@@ -54,7 +54,18 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
                 .all(|v| v.fract() == 0.0 && v.abs() < 9.0e15));
     if integral {
         let values = column.cast(&DataType::Int64)?;
-        let (codes, keys) = dense(values.i64()?.iter());
+        let values = values.i64()?;
+        // Codes in a narrow range (the usual: category codes) by a table, without hashing.
+        if let (Some(low), Some(high)) = (values.min(), values.max()) {
+            if high.checked_sub(low).is_some_and(|span| span < 1 << 20) {
+                let (codes, keys) = dense_range(values, low, high);
+                return Ok(Coded {
+                    codes,
+                    keys: keys.into_iter().map(Key::Int).collect(),
+                });
+            }
+        }
+        let (codes, keys) = dense(values.iter());
         Ok(Coded {
             codes,
             keys: keys.into_iter().map(Key::Int).collect(),
@@ -67,6 +78,26 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
             keys: keys.into_iter().map(|k| Key::Str(k.to_string())).collect(),
         })
     }
+}
+
+/// [`dense`] for integers between `low` and `high`: a table of the values present.
+fn dense_range(values: &Int64Chunked, low: i64, high: i64) -> (Vec<Option<u32>>, Vec<i64>) {
+    let mut rank = vec![u32::MAX; (high - low + 1) as usize];
+    for v in values.iter().flatten() {
+        rank[(v - low) as usize] = 0;
+    }
+    let mut keys = Vec::new();
+    for (offset, r) in rank.iter_mut().enumerate() {
+        if *r == 0 {
+            *r = keys.len() as u32;
+            keys.push(low + offset as i64);
+        }
+    }
+    let codes = values
+        .iter()
+        .map(|v| v.map(|v| rank[(v - low) as usize]))
+        .collect();
+    (codes, keys)
 }
 
 /// Codes of `values` in the sorted order of their distinct values.
@@ -109,6 +140,20 @@ mod tests {
         let coded = encode(&column).unwrap();
         assert_eq!(coded.keys, [Key::Int(9), Key::Int(10)]);
         assert_eq!(coded.codes, [Some(1), Some(0), None, Some(1)]);
+    }
+
+    #[test]
+    fn wide_and_narrow_integer_ranges_code_alike() {
+        let narrow = Column::new("x".into(), [Some(-3i64), Some(7), None, Some(-3), Some(2)]);
+        let wide = Column::new(
+            "x".into(),
+            [Some(-3i64 << 40), Some(7), None, Some(-3 << 40), Some(2)],
+        );
+        for (column, low) in [(narrow, -3), (wide, -3 << 40)] {
+            let coded = encode(&column).unwrap();
+            assert_eq!(coded.keys, [Key::Int(low), Key::Int(2), Key::Int(7)]);
+            assert_eq!(coded.codes, [Some(0), Some(2), None, Some(0), Some(1)]);
+        }
     }
 
     #[test]

@@ -141,19 +141,28 @@ struct Coefficient {
     level_label: Option<String>,
 }
 
-/// The design matrix of a wave's model rows, sparse by row (CSR), in design order.
-struct Matrix {
+/// The design matrix of a wave's model rows, in design order: a row's non-zero columns are
+/// made from the term columns when needed (a few per row), never stored.
+struct Matrix<'a> {
     coefficients: Vec<Coefficient>,
+    /// Each term's columns and its first coefficient.
+    terms: Vec<(Vec<&'a Factor>, usize)>,
     /// Design-order index of each model row.
     rows: Vec<u32>,
-    starts: Vec<usize>,
-    entries: Vec<(u32, f64)>,
     y: Vec<f64>,
 }
 
-impl Matrix {
-    fn row(&self, r: usize) -> &[(u32, f64)] {
-        &self.entries[self.starts[r]..self.starts[r + 1]]
+impl Matrix<'_> {
+    /// The non-zero columns of model row `r`, `(coefficient, value)` in coefficient order.
+    fn row(&self, r: usize, out: &mut Vec<(u32, f64)>) {
+        out.clear();
+        out.push((0, 1.0));
+        let i = self.rows[r] as usize;
+        for (factors, base) in &self.terms {
+            if let Some((offset, value)) = term_at(factors, i) {
+                out.push(((base + offset) as u32, value));
+            }
+        }
     }
 }
 
@@ -277,22 +286,54 @@ fn wave(
         }
     }
 
-    // The influence of every coefficient, design order, NaN outside the model's rows.
+    // The influence of every coefficient, design order, NaN outside the model's rows: each
+    // model row's `factor · A⁻¹x`, written in chunks of design rows, in parallel.
     let width = matrix.coefficients.len();
+    let mut slot = vec![0u32; matrix.rows.len()];
+    for rows in &members {
+        for (j, &r) in rows.iter().enumerate() {
+            slot[r] = j as u32;
+        }
+    }
     let mut influence = vec![vec![f64::NAN; n]; width];
-    influence
-        .par_iter_mut()
+    let mut pieces: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(CHUNK)).map(|_| Vec::new()).collect();
+    for column in &mut influence {
+        for (c, piece) in column.chunks_mut(CHUNK).enumerate() {
+            pieces[c].push(piece);
+        }
+    }
+    pieces
+        .into_par_iter()
         .enumerate()
-        .for_each(|(k, column)| {
-            for (d, fit) in fits.iter().enumerate() {
-                let Ok(fit) = fit else { continue };
-                let values = fit
-                    .columns
-                    .iter()
-                    .position(|&c| c == k)
-                    .map(|l| &fit.influence[l]);
-                for (j, &r) in members[d].iter().enumerate() {
-                    column[matrix.rows[r] as usize] = values.map_or(0.0, |v| v[j]);
+        .for_each(|(c, mut piece)| {
+            let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
+            let mut ax = vec![0.0; width];
+            let mut x = Vec::new();
+            for (r, &i) in matrix.rows.iter().enumerate().skip(first) {
+                let i = i as usize;
+                if i >= (c + 1) * CHUNK {
+                    break;
+                }
+                let Ok(fit) = &fits[codes[i] as usize] else {
+                    continue;
+                };
+                let p = fit.columns.len();
+                ax[..p].iter_mut().for_each(|a| *a = 0.0);
+                matrix.row(r, &mut x);
+                for &(column, v) in &x {
+                    let l = fit.local[column as usize] as usize;
+                    for (a, b) in ax[..p].iter_mut().zip(fit.bread.chunks_exact(p)) {
+                        *a += b[l] * v;
+                    }
+                }
+                let factor = fit.factor[slot[r] as usize];
+                for (k, values) in piece.iter_mut().enumerate() {
+                    let l = fit.local[k];
+                    values[i - c * CHUNK] = if l == u32::MAX {
+                        0.0
+                    } else {
+                        factor * ax[l as usize]
+                    };
                 }
             }
         });
@@ -596,14 +637,14 @@ fn factor(
 
 /// The coefficients of a model (R's column order: each term's level combinations with the first
 /// column varying fastest) and its rows, sparse.
-fn design_matrix(
+fn design_matrix<'a>(
     model: &ModelPlan,
-    factors: &[(&str, Factor)],
+    factors: &'a [(&'a str, Factor)],
     outcome: &[f64],
     in_population: &[bool],
     segments: &[u32],
     n: usize,
-) -> Matrix {
+) -> Matrix<'a> {
     let factor_of =
         |name: &str| -> &Factor { &factors.iter().find(|(n, _)| *n == name).expect("read").1 };
     let mut coefficients = vec![Coefficient {
@@ -654,46 +695,28 @@ fn design_matrix(
         .zip(&bases)
         .map(|(term, &base)| (term.iter().map(|f| factor_of(f)).collect(), base))
         .collect();
-    // Per chunk: its model rows, where each row's entries end, and the entries.
-    type Rows = (Vec<u32>, Vec<usize>, Vec<(u32, f64)>);
-    let chunks: Vec<Rows> = (0..n.div_ceil(CHUNK))
+    let chunks: Vec<Vec<u32>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let (mut rows, mut ends, mut entries) = (Vec::new(), Vec::new(), Vec::new());
-            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-                if !in_population[i] || segments[i] == u32::MAX || outcome[i].is_nan() {
-                    continue;
-                }
-                if factors.iter().any(|(_, f)| f.is_null(i)) {
-                    continue;
-                }
-                entries.push((0, 1.0));
-                for (factors, base) in &terms {
-                    if let Some((offset, value)) = term_at(factors, i) {
-                        entries.push(((base + offset) as u32, value));
-                    }
-                }
-                rows.push(i as u32);
-                ends.push(entries.len());
-            }
-            (rows, ends, entries)
+            (c * CHUNK..((c + 1) * CHUNK).min(n))
+                .filter(|&i| {
+                    in_population[i]
+                        && segments[i] != u32::MAX
+                        && !outcome[i].is_nan()
+                        && !factors.iter().any(|(_, f)| f.is_null(i))
+                })
+                .map(|i| i as u32)
+                .collect()
         })
         .collect();
-    let mut matrix = Matrix {
+    let rows: Vec<u32> = chunks.concat();
+    let y = rows.iter().map(|&i| outcome[i as usize]).collect();
+    Matrix {
         coefficients,
-        rows: Vec::with_capacity(n),
-        starts: vec![0],
-        entries: Vec::new(),
-        y: Vec::with_capacity(n),
-    };
-    for (rows, ends, entries) in chunks {
-        let offset = matrix.entries.len();
-        matrix.starts.extend(ends.iter().map(|e| e + offset));
-        matrix.y.extend(rows.iter().map(|&i| outcome[i as usize]));
-        matrix.rows.extend(rows);
-        matrix.entries.extend(entries);
+        terms,
+        rows,
+        y,
     }
-    matrix
 }
 
 /// A term's coefficient (its offset among the term's) and value in row `i`; `None` where a
@@ -726,13 +749,30 @@ fn level_counts(
     rows: &[usize],
 ) -> Vec<(Option<i64>, Option<i64>)> {
     let width = matrix.coefficients.len();
-    let mut counts = vec![(0i64, 0i64); width];
-    for &r in rows {
-        for &(c, _) in matrix.row(r) {
-            counts[c as usize].0 += 1;
-            counts[c as usize].1 += (matrix.y[r] == 1.0) as i64;
-        }
-    }
+    let counts = rows
+        .par_chunks(CHUNK)
+        .map(|rows| {
+            let mut counts = vec![(0i64, 0i64); width];
+            let mut x = Vec::new();
+            for &r in rows {
+                matrix.row(r, &mut x);
+                for &(c, _) in &x {
+                    counts[c as usize].0 += 1;
+                    counts[c as usize].1 += i64::from(matrix.y[r] == 1.0);
+                }
+            }
+            counts
+        })
+        .reduce(
+            || vec![(0, 0); width],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(a, b)| {
+                    a.0 += b.0;
+                    a.1 += b.1;
+                });
+                a
+            },
+        );
     matrix
         .coefficients
         .iter()
@@ -799,8 +839,14 @@ struct SegmentFit {
     /// The coefficients with rows in the segment (indices into `Matrix::coefficients`).
     columns: Vec<usize>,
     beta: Vec<f64>,
-    /// The influence of each coefficient of `columns`, over the segment's rows.
-    influence: Vec<Vec<f64>>,
+    /// `A⁻¹` on `columns` (row-major), and the local column of each coefficient of the matrix
+    /// (`u32::MAX` where the segment has none).
+    bread: Vec<f64>,
+    local: Vec<u32>,
+    /// Per row of the segment, `ω·r / mean weight`: the influence of coefficient `k` in the
+    /// row is `factor · (A⁻¹x)_k`, whose weighted total `Σ w·factor·(A⁻¹x)_k` is R's
+    /// `estfun %*% Ainv` (the prior weight is the weight over its mean).
+    factor: Vec<f64>,
     /// Per coefficient of the matrix: rows at its level, events among them (`level_counts`).
     counts: Vec<(Option<i64>, Option<i64>)>,
     iterations: u32,
@@ -913,7 +959,7 @@ struct Pass {
 
 struct Segment<'a> {
     family: Family,
-    matrix: &'a Matrix,
+    matrix: &'a Matrix<'a>,
     rows: &'a [usize],
     prior: Vec<f64>,
     /// Local column of each coefficient (`u32::MAX` where the segment has no rows for it).
@@ -932,11 +978,12 @@ impl Segment<'_> {
                 xwz: vec![0.0; p],
             };
             let mut x = Vec::with_capacity(p);
+            let mut entries = Vec::with_capacity(p);
             for k in range {
                 let r = self.rows[k];
                 let (y, prior) = (self.matrix.y[r], self.prior[k]);
-                let entries = self.matrix.row(r);
-                let eta = self.family.eta(point, y, prior, entries, &self.local);
+                self.matrix.row(r, &mut entries);
+                let eta = self.family.eta(point, y, prior, &entries, &self.local);
                 let (mu, slope) = self.family.mean(eta);
                 pass.deviance += self.family.deviance(y, mu, prior);
                 pass.mu_range = (pass.mu_range.0.min(mu), pass.mu_range.1.max(mu));
@@ -1053,10 +1100,7 @@ fn fit_segment(
     let counts = level_counts(model, matrix, rows);
     for (name, factor) in factors {
         let Factor::Category {
-            codes,
-            keys,
-            reference,
-            ..
+            keys, reference, ..
         } = factor
         else {
             continue;
@@ -1064,17 +1108,21 @@ fn fit_segment(
         if !model.terms.iter().any(|t| t.len() == 1 && t[0] == *name) {
             continue;
         }
-        let mut seen = vec![false; keys.len()];
-        for &r in rows {
-            seen[codes[matrix.rows[r] as usize] as usize] = true;
-        }
-        if !seen[*reference as usize] {
+        // The rows at each other level are its coefficient's; the rest are at the reference.
+        let levels: Vec<i64> = matrix
+            .coefficients
+            .iter()
+            .zip(&counts)
+            .filter(|(c, _)| c.term == *name)
+            .map(|(_, (n, _))| n.unwrap_or(0))
+            .collect();
+        if rows.len() as i64 == levels.iter().sum::<i64>() {
             return Err(format!(
                 "the reference level {} of {name:?} has no respondents in the model; choose another with `reference`",
                 keys[*reference as usize]
             ));
         }
-        if seen.iter().filter(|&&s| s).count() < 2 {
+        if levels.iter().all(|&n| n == 0) {
             return Err(format!(
                 "term {name:?} has respondents at one level only ({}); leave it out or widen the population",
                 keys[*reference as usize]
@@ -1138,11 +1186,13 @@ fn fit_segment(
         }
         if (next.deviance - deviance_old).abs() / (next.deviance.abs() + 0.1) < model.tolerance {
             segment.check_fitted(&next)?;
-            let influence = segment.influence(&beta, &bread, &point, mean_weight);
+            let factor = segment.influence_factors(&beta, &point, mean_weight);
             let fit = SegmentFit {
                 columns,
                 beta,
-                influence,
+                bread,
+                local: segment.local.clone(),
+                factor,
                 counts,
                 iterations: iteration,
                 weight_sum: rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum(),
@@ -1200,52 +1250,26 @@ impl Segment<'_> {
         }
     }
 
-    /// The influence of every coefficient (one column per coefficient of `columns`, over the
-    /// segment's rows): the values `y_ik` whose weighted totals `Σ w·y` are the influence
-    /// totals `z_ik = w·ω·r·(A⁻¹x)_k`, that is `ω·r·(A⁻¹x)_k / mean weight` (the prior weight
-    /// is the weight over its mean). `r` is at the estimate `beta`, `ω` and `A` where the last
-    /// least squares took them (`bread_at`, `bread`).
-    fn influence(
-        &self,
-        beta: &[f64],
-        bread: &[f64],
-        bread_at: &Point,
-        mean_weight: f64,
-    ) -> Vec<Vec<f64>> {
-        let p = self.width;
-        let n = self.rows.len();
+    /// Per row of the segment, the factor `ω·r / mean weight` of its influence (see
+    /// [`SegmentFit`]): the working residual `r` at the estimate `beta`, the working weight `ω`
+    /// where the last least squares took it (`bread_at`).
+    fn influence_factors(&self, beta: &[f64], bread_at: &Point, mean_weight: f64) -> Vec<f64> {
         let at = Point::At(beta.to_vec());
-        // Row-major blocks in parallel, each turned into column pieces.
-        let blocks: Vec<Vec<Vec<f64>>> = (0..n.div_ceil(CHUNK))
+        (0..self.rows.len())
             .into_par_iter()
-            .map(|c| {
-                let range = c * CHUNK..((c + 1) * CHUNK).min(n);
-                let mut block = vec![vec![0.0; range.len()]; p];
-                for (j, k) in range.enumerate() {
-                    let r = self.rows[k];
-                    let (y, prior) = (self.matrix.y[r], self.prior[k]);
-                    let x = self.matrix.row(r);
-                    let eta = self.family.eta(&at, y, prior, x, &self.local);
-                    let (mu, slope) = self.family.mean(eta);
-                    let residual = (y - mu) / slope;
-                    let eta_w = self.family.eta(bread_at, y, prior, x, &self.local);
-                    let (mu_w, slope_w) = self.family.mean(eta_w);
-                    let factor =
-                        slope_w * slope_w / self.family.variance(mu_w) * residual / mean_weight;
-                    for &(column, v) in x {
-                        let l = self.local[column as usize] as usize;
-                        let fv = factor * v;
-                        for (i, values) in block.iter_mut().enumerate() {
-                            values[j] += bread[i * p + l] * fv;
-                        }
-                    }
-                }
-                block
+            .with_min_len(CHUNK)
+            .map_init(Vec::new, |x, k| {
+                let r = self.rows[k];
+                let (y, prior) = (self.matrix.y[r], self.prior[k]);
+                self.matrix.row(r, x);
+                let (mu, slope) = self
+                    .family
+                    .mean(self.family.eta(&at, y, prior, x, &self.local));
+                let (mu_w, slope_w) =
+                    self.family
+                        .mean(self.family.eta(bread_at, y, prior, x, &self.local));
+                slope_w * slope_w / self.family.variance(mu_w) * ((y - mu) / slope) / mean_weight
             })
-            .collect();
-        (0..p)
-            .into_par_iter()
-            .map(|i| blocks.iter().flat_map(|b| b[i].iter().copied()).collect())
             .collect()
     }
 }
