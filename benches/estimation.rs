@@ -15,11 +15,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{fifty_indicators, prepare, SHARE, SIX_SEGMENTATIONS};
+use common::{fifty_indicators, polars_share_by_municipality, prepare, SHARE, SIX_SEGMENTATIONS};
 use peiling::estimate;
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
-use polars::prelude::*;
 
 fn main() {
     divan::main();
@@ -45,19 +44,7 @@ fn one_share_by_municipality(bencher: divan::Bencher) {
 fn polars_bare_share(bencher: divan::Bencher) {
     let (_, design) = one_share();
     let frame = design.data.analysis.clone();
-    bencher.bench(|| {
-        frame
-            .clone()
-            .lazy()
-            .group_by([col("gemeente")])
-            .agg([
-                ((col("mantelzorger").eq(lit(1)).cast(DataType::Float64) * col("gewicht")).sum()
-                    / col("gewicht").sum())
-                .alias("share"),
-            ])
-            .collect()
-            .unwrap()
-    });
+    bencher.bench(|| polars_share_by_municipality(&frame));
 }
 
 #[divan::bench(sample_count = 10)]

@@ -16,11 +16,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::prepare;
+use common::{polars_share_by_municipality, prepare};
 use peiling::estimate::model;
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
-use polars::prelude::*;
 
 fn main() {
     let (plan, design) = input();
@@ -63,19 +62,7 @@ fn logistic_12_coefficients(bencher: divan::Bencher) {
 fn polars_weighted_group_by(bencher: divan::Bencher) {
     let (_, design) = input();
     let frame = design.data.analysis.clone();
-    bencher.bench(|| {
-        frame
-            .clone()
-            .lazy()
-            .group_by([col("gemeente")])
-            .agg([
-                ((col("mantelzorger").eq(lit(1)).cast(DataType::Float64) * col("gewicht")).sum()
-                    / col("gewicht").sum())
-                .alias("share"),
-            ])
-            .collect()
-            .unwrap()
-    });
+    bencher.bench(|| polars_share_by_municipality(&frame));
 }
 
 #[divan::bench(args = [1, 2], sample_count = 10)]

@@ -11,6 +11,7 @@ use peiling::derive::DerivedFrame;
 use peiling::generate::{self, Kind, Options};
 use peiling::spec::{self, Overrides, Plan};
 use peiling::weight::SurveyDesign;
+use polars::prelude::*;
 
 pub fn rows() -> usize {
     std::env::var("PEILING_BENCH_ROWS")
@@ -227,3 +228,19 @@ pub fn fifty_indicators() -> String {
 
 pub const SIX_SEGMENTATIONS: &str = r#"total = true
 by = [["gemeente"], ["ggd_regio"], ["provincie"], ["leeftijd_cat"], ["geslacht", "leeftijd_cat"]]"#;
+
+/// The baseline of one pass over the data: polars' weighted `group_by(gemeente)` of the share
+/// `mantelzorger = 1` (point estimates only).
+pub fn polars_share_by_municipality(frame: &DataFrame) -> DataFrame {
+    frame
+        .clone()
+        .lazy()
+        .group_by([col("gemeente")])
+        .agg([
+            ((col("mantelzorger").eq(lit(1)).cast(DataType::Float64) * col("gewicht")).sum()
+                / col("gewicht").sum())
+            .alias("share"),
+        ])
+        .collect()
+        .unwrap()
+}

@@ -401,33 +401,14 @@ fn wave(
         let s = &stats[d];
         let df = f64::from(s.psus) - f64::from(s.strata) + 1.0 - fit.columns.len() as f64;
         for (k, coefficient) in matrix.coefficients.iter().enumerate() {
-            let (n_level, events_level) = fit.counts[k];
-            let mut row = ModelRow {
-                wave: design.wave,
-                model: model.id.clone(),
-                family: model.family,
-                segmentation: segmentation.clone(),
-                segment: segment.clone(),
-                segment_label: segment_label.clone(),
-                term: coefficient.term.clone(),
-                level: coefficient.level.clone(),
-                level_label: coefficient.level_label.clone(),
-                coefficient: coefficient_name(coefficient),
-                estimate: None,
-                std_error: None,
-                statistic: None,
-                df: Some(df),
-                p_value: None,
-                ci_lower: None,
-                ci_upper: None,
-                n: members[d].len() as i64,
-                n_weighted: fit.weight_sum,
-                iterations: fit.iterations,
-                n_level,
-                events: fit.events,
-                events_level,
-                flag: None,
-            };
+            let mut row = ModelRow::blank(
+                (design.wave, model, &segmentation, &domains[d]),
+                coefficient,
+                (members[d].len() as i64, fit.weight_sum, fit.events),
+                fit.counts[k],
+            );
+            row.df = Some(df);
+            row.iterations = fit.iterations;
             match fit.columns.iter().position(|&c| c == k) {
                 None => row.flag = Some("empty_level".to_string()),
                 Some(local) => {
@@ -805,13 +786,40 @@ fn not_fitted(
         .coefficients
         .iter()
         .zip(counts)
-        .map(|(coefficient, (n_level, events_level))| ModelRow {
+        .map(|(coefficient, counts)| {
+            let mut row = ModelRow::blank(
+                (wave, model, segmentation, domain),
+                coefficient,
+                (rows.len() as i64, weight_sum, events),
+                counts,
+            );
+            row.flag = Some("not_fitted".to_string());
+            row
+        })
+        .collect()
+}
+
+impl ModelRow {
+    /// A coefficient's row without estimates: `(wave, model, segmentation, segment)`, the
+    /// model's rows, weight and events there, and the rows and events at the coefficient's level.
+    fn blank(
+        (wave, model, segmentation, (segment, segment_label)): (
+            Wave,
+            &ModelPlan,
+            &str,
+            &(String, String),
+        ),
+        coefficient: &Coefficient,
+        (n, n_weighted, events): (i64, f64, Option<i64>),
+        (n_level, events_level): (Option<i64>, Option<i64>),
+    ) -> ModelRow {
+        ModelRow {
             wave,
             model: model.id.clone(),
             family: model.family,
             segmentation: segmentation.to_string(),
-            segment: domain.0.clone(),
-            segment_label: domain.1.clone(),
+            segment: segment.clone(),
+            segment_label: segment_label.clone(),
             term: coefficient.term.clone(),
             level: coefficient.level.clone(),
             level_label: coefficient.level_label.clone(),
@@ -823,15 +831,15 @@ fn not_fitted(
             p_value: None,
             ci_lower: None,
             ci_upper: None,
-            n: rows.len() as i64,
-            n_weighted: weight_sum,
+            n,
+            n_weighted,
             iterations: 0,
             n_level,
             events,
             events_level,
-            flag: Some("not_fitted".to_string()),
-        })
-        .collect()
+            flag: None,
+        }
+    }
 }
 
 /// A model fitted in one segment.

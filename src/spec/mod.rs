@@ -79,7 +79,7 @@ pub fn compile(spec_path: &Path, overrides: &Overrides) -> Result<Plan, Failure>
         .weighting
         .as_ref()
         .map(|w| cx.weighting(base, w, &inputs, &columns));
-    let indicators = cx.indicators(base, &spec.indicator, &columns);
+    let indicators = cx.indicators(base, &spec.indicator, &columns, schema.as_ref());
     let segmentations = cx.segmentations(&spec.segments, &columns);
     let models = cx.models(&spec.model, &columns);
     let disclosure = DisclosurePlan::from(&spec.disclosure);
@@ -640,6 +640,7 @@ impl Compiler<'_> {
         base: &Path,
         specs: &[IndicatorSpec],
         columns: &Columns,
+        schema: Option<&SchemaPlan>,
     ) -> Vec<IndicatorPlan> {
         let mut plans = Vec::new();
         let mut ids = BTreeSet::new();
@@ -774,9 +775,14 @@ impl Compiler<'_> {
                             let crude = plans.last().expect("pushed above");
                             plans.push(IndicatorPlan {
                                 id,
+                                // "naar leeftijdsgroep mantelzorger": the column's label.
                                 label: format!(
                                     "{} (gestandaardiseerd naar {})",
-                                    spec.label, plan.by
+                                    spec.label,
+                                    schema
+                                        .and_then(|s| s.field(&plan.by))
+                                        .and_then(|f| f.label.as_deref())
+                                        .map_or_else(|| plan.by.clone(), str::to_lowercase)
                                 ),
                                 standardize: Some(plan),
                                 ..crude.clone()
