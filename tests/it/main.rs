@@ -4,7 +4,8 @@
 //! - `cli`: the command line, its messages (insta snapshots in `snapshots/`) and exit codes;
 //! - `ingest`, `ingest_props`: reading CSV, `.sav` and Parquet inputs, and the streaming CSV pass
 //!   held to the text path;
-//! - `models`: `[[model]]` errors, warnings and disclosure control;
+//! - `models`, `standardize`: `[[model]]` and `standardize` errors, warnings, properties and
+//!   disclosure control;
 //! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
 //! - `r_reference`, `r_parity`, `r_models`, `r_standardize`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
@@ -32,3 +33,4 @@ mod r_parity;
 mod r_reference;
 mod r_standardize;
 mod sample_data;
+mod standardize;
