@@ -211,7 +211,7 @@ fn wave(
     names.sort_unstable();
     names.dedup();
     let factors: Vec<(&str, Factor)> = names
-        .iter()
+        .par_iter()
         .map(|&name| Ok((name, factor(frame, name, model, schema, &what)?)))
         .collect::<Result<_, Failure>>()?;
     let factor_of = |name: &str| {
@@ -295,7 +295,9 @@ fn wave(
             slot[r] = j as u32;
         }
     }
-    let mut influence = vec![vec![f64::NAN; n]; width];
+    // Zeroed columns are pages not yet touched; each chunk fills its own (NaN outside the
+    // model's rows), in parallel.
+    let mut influence = vec![vec![0.0; n]; width];
     let mut pieces: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(CHUNK)).map(|_| Vec::new()).collect();
     for column in &mut influence {
         for (c, piece) in column.chunks_mut(CHUNK).enumerate() {
@@ -306,6 +308,7 @@ fn wave(
         .into_par_iter()
         .enumerate()
         .for_each(|(c, mut piece)| {
+            piece.iter_mut().for_each(|values| values.fill(f64::NAN));
             let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
             let mut ax = vec![0.0; width];
             let mut x = Vec::new();
