@@ -286,8 +286,9 @@ fn wave(
         }
     }
 
-    // The influence of every coefficient, design order, NaN outside the model's rows: each
-    // model row's `factor · A⁻¹x`, written in chunks of design rows, in parallel.
+    // The variance of every coefficient in every segment: its influence in design order (NaN
+    // outside the model's rows) through the kernel, a batch of coefficients at a time so that
+    // a model with many (a municipality term) holds a bounded number of full columns.
     let width = matrix.coefficients.len();
     let mut slot = vec![0u32; matrix.rows.len()];
     for rows in &members {
@@ -295,60 +296,11 @@ fn wave(
             slot[r] = j as u32;
         }
     }
-    // Zeroed columns are pages not yet touched; each chunk fills its own (NaN outside the
-    // model's rows), in parallel.
-    let mut influence = vec![vec![0.0; n]; width];
-    let mut pieces: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(CHUNK)).map(|_| Vec::new()).collect();
-    for column in &mut influence {
-        for (c, piece) in column.chunks_mut(CHUNK).enumerate() {
-            pieces[c].push(piece);
-        }
-    }
-    pieces
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut piece)| {
-            piece.iter_mut().for_each(|values| values.fill(f64::NAN));
-            let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
-            let mut ax = vec![0.0; width];
-            let mut x = Vec::new();
-            for (r, &i) in matrix.rows.iter().enumerate().skip(first) {
-                let i = i as usize;
-                if i >= (c + 1) * CHUNK {
-                    break;
-                }
-                let Ok(fit) = &fits[codes[i] as usize] else {
-                    continue;
-                };
-                let p = fit.columns.len();
-                ax[..p].iter_mut().for_each(|a| *a = 0.0);
-                matrix.row(r, &mut x);
-                for &(column, v) in &x {
-                    let l = fit.local[column as usize] as usize;
-                    for (a, b) in ax[..p].iter_mut().zip(fit.bread.chunks_exact(p)) {
-                        *a += b[l] * v;
-                    }
-                }
-                let factor = fit.factor[slot[r] as usize];
-                for (k, values) in piece.iter_mut().enumerate() {
-                    let l = fit.local[k];
-                    values[i - c * CHUNK] = if l == u32::MAX {
-                        0.0
-                    } else {
-                        factor * ax[l as usize]
-                    };
-                }
-            }
-        });
     let layout = Layout::of(design);
-    let columns: Vec<kernel::Column> = influence
-        .iter()
-        .map(|y| kernel::Column {
-            y,
-            x: None,
-            centre: false,
-        })
-        .collect();
+    let projection = design
+        .calibration
+        .as_ref()
+        .and_then(|c| calibrated::Projection::new(&layout, c));
     let lonely = |e: kernel::LonelyStratum| {
         model_error(
             catalog::E101,
@@ -360,23 +312,44 @@ fn wave(
             ),
         )
     };
-    let shift = vec![0.0; width * domains.len()];
-    let mut stats =
-        kernel::accumulate(&layout, codes, domains.len(), &columns, &shift).map_err(lonely)?;
-    if let Some(calibration) = &design.calibration {
-        let projection = calibrated::Projection::new(&layout, calibration);
-        calibrated::residualise(
-            &layout,
-            calibration,
-            projection.as_ref(),
-            codes,
-            domains.len(),
-            &columns,
-            &mut stats,
-        )
-        .map_err(lonely)?;
+    let batch = (BATCH_VALUES / n.max(1)).clamp(1, width);
+    let mut variances = Vec::with_capacity(width * domains.len());
+    // PSUs and strata of the model's rows per segment (the intercept's domain), for df.
+    let mut degrees = Vec::new();
+    for first in (0..width).step_by(batch) {
+        let batch = first..(first + batch).min(width);
+        let influence = influence_columns(&matrix, &fits, &slot, codes, n, batch.clone());
+        let columns: Vec<kernel::Column> = influence
+            .iter()
+            .map(|y| kernel::Column {
+                y,
+                x: None,
+                centre: false,
+            })
+            .collect();
+        let shift = vec![0.0; columns.len() * domains.len()];
+        let mut stats = kernel::accumulate(&layout, codes, domains.len(), &columns, &shift)
+            .map_err(lonely)?;
+        if let Some(calibration) = &design.calibration {
+            calibrated::residualise(
+                &layout,
+                calibration,
+                projection.as_ref(),
+                codes,
+                domains.len(),
+                &columns,
+                &mut stats,
+            )
+            .map_err(lonely)?;
+        }
+        if first == 0 {
+            degrees = stats[..domains.len()]
+                .iter()
+                .map(|s| f64::from(s.psus) - f64::from(s.strata))
+                .collect();
+        }
+        variances.extend(stats.iter().map(|s| s.variance(1.0, 0.0)));
     }
-
     for (d, fit) in fits.into_iter().enumerate() {
         let (segment, segment_label) = &domains[d];
         let fit = match fit {
@@ -401,8 +374,7 @@ fn wave(
                 continue;
             }
         };
-        let s = &stats[d];
-        let df = f64::from(s.psus) - f64::from(s.strata) + 1.0 - fit.columns.len() as f64;
+        let df = degrees[d] + 1.0 - fit.columns.len() as f64;
         for (k, coefficient) in matrix.coefficients.iter().enumerate() {
             let mut row = ModelRow::blank(
                 (design.wave, model, &segmentation, &domains[d]),
@@ -416,7 +388,7 @@ fn wave(
                 None => row.flag = Some("empty_level".to_string()),
                 Some(local) => {
                     let estimate = fit.beta[local];
-                    let se = stats[k * domains.len() + d].variance(1.0, 0.0).sqrt();
+                    let se = variances[k * domains.len() + d].sqrt();
                     row.estimate = Some(estimate);
                     row.std_error = se.is_finite().then_some(se);
                     if se > 0.0 && se.is_finite() {
@@ -434,6 +406,66 @@ fn wave(
         }
     }
     Ok(())
+}
+
+/// Full columns held at once for the variance, in values (bounds memory to 8 × this many
+/// bytes, 128 MiB).
+const BATCH_VALUES: usize = 1 << 24;
+
+/// The influence of coefficients `batch`, in design order: for each model row of a fitted
+/// segment `factor · (A⁻¹x)_k` (0 for a coefficient the segment left out), NaN elsewhere.
+/// Written in chunks of design rows, in parallel; zeroed columns are pages not yet touched,
+/// which each chunk fills.
+fn influence_columns(
+    matrix: &Matrix,
+    fits: &[Result<SegmentFit, String>],
+    slot: &[u32],
+    codes: &[u32],
+    n: usize,
+    batch: std::ops::Range<usize>,
+) -> Vec<Vec<f64>> {
+    let mut influence = vec![vec![0.0; n]; batch.len()];
+    let mut pieces: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(CHUNK)).map(|_| Vec::new()).collect();
+    for column in &mut influence {
+        for (c, piece) in column.chunks_mut(CHUNK).enumerate() {
+            pieces[c].push(piece);
+        }
+    }
+    pieces
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, mut piece)| {
+            piece.iter_mut().for_each(|values| values.fill(f64::NAN));
+            let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
+            let mut x = Vec::new();
+            for (r, &i) in matrix.rows.iter().enumerate().skip(first) {
+                let i = i as usize;
+                if i >= (c + 1) * CHUNK {
+                    break;
+                }
+                let Ok(fit) = &fits[codes[i] as usize] else {
+                    continue;
+                };
+                let p = fit.columns.len();
+                matrix.row(r, &mut x);
+                let factor = fit.factor[slot[r] as usize];
+                // Only the rows of A⁻¹ of this batch's coefficients.
+                for (k, values) in batch.clone().zip(piece.iter_mut()) {
+                    let l = fit.local[k];
+                    values[i - c * CHUNK] = if l == u32::MAX {
+                        0.0
+                    } else {
+                        let bread = &fit.bread[l as usize * p..(l as usize + 1) * p];
+                        let ax: f64 = x
+                            .iter()
+                            .map(|&(column, v)| bread[fit.local[column as usize] as usize] * v)
+                            .sum();
+                        factor * ax
+                    };
+                }
+            }
+        });
+    influence
 }
 
 /// The diagnostic code of a fitting failure, from its message's kind.
