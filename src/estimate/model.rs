@@ -15,7 +15,7 @@
 //! row *i* is `z_ik = w_i·ω_i·r_i·(A⁻¹x_i)_k`, with `r_i = (y_i − μ_i)/μ'(η_i)` the working
 //! residual at the estimate, `ω_i = μ'(η)²/V(μ)` the working weight and `A = Σ w·ω·x·xᵀ` the
 //! information, both as R has them: from the last iteration's least squares, at the iterate
-//! before the estimate (so the standard errors agree with R's, which are up to ~1e-5 relative
+//! before the estimate (so the standard errors agree with R's, which are up to ~1e-4 relative
 //! from the sandwich at the estimate itself under the default tolerance; a smaller tolerance
 //! brings both to it). The variance of each coefficient is [`kernel::accumulate`]'s of its
 //! influence, zero outside the model's rows, with strata, PSUs, fpc, lonely PSUs and
@@ -166,6 +166,9 @@ impl Matrix<'_> {
     }
 }
 
+/// Why a model could not be fitted (in a segment): its diagnostic code and the reason.
+type Unfitted = (catalog::Entry, String);
+
 fn model_error(code: catalog::Entry, message: String) -> Failure {
     Failure::from(Diagnostic::error(code, message))
 }
@@ -268,12 +271,12 @@ fn wave(
         .map(|&(w, rows)| w / if calibrated { n } else { rows.max(1) } as f64)
         .collect();
 
-    let fits: Vec<Result<SegmentFit, String>> = members
+    let fits: Vec<Result<SegmentFit, Unfitted>> = members
         .par_iter()
         .enumerate()
         .map(|(d, rows)| {
             if rows.is_empty() {
-                return Err("no respondents in this segment".to_string());
+                return Err((catalog::E202, "no respondents in this segment".to_string()));
             }
             fit_segment(model, &matrix, &factors, rows, weights, mean_weights[d])
         })
@@ -281,8 +284,8 @@ fn wave(
 
     // A model without `by` must fit; per segment, a failure is a warning and flagged rows.
     if model.by.is_none() {
-        if let Err(message) = &fits[0] {
-            return Err(model_error(fit_code(message), format!("{what}: {message}")));
+        if let Err((code, message)) = &fits[0] {
+            return Err(model_error(*code, format!("{what}: {message}")));
         }
     }
 
@@ -328,8 +331,8 @@ fn wave(
             })
             .collect();
         let shift = vec![0.0; columns.len() * domains.len()];
-        let mut stats = kernel::accumulate(&layout, codes, domains.len(), &columns, &shift)
-            .map_err(lonely)?;
+        let mut stats =
+            kernel::accumulate(&layout, codes, domains.len(), &columns, &shift).map_err(lonely)?;
         if let Some(calibration) = &design.calibration {
             calibrated::residualise(
                 &layout,
@@ -354,7 +357,7 @@ fn wave(
         let (segment, segment_label) = &domains[d];
         let fit = match fit {
             Ok(fit) => fit,
-            Err(message) => {
+            Err((_, message)) => {
                 if members[d].is_empty() {
                     continue;
                 }
@@ -418,7 +421,7 @@ const BATCH_VALUES: usize = 1 << 24;
 /// which each chunk fills.
 fn influence_columns(
     matrix: &Matrix,
-    fits: &[Result<SegmentFit, String>],
+    fits: &[Result<SegmentFit, Unfitted>],
     slot: &[u32],
     codes: &[u32],
     n: usize,
@@ -466,19 +469,6 @@ fn influence_columns(
             }
         });
     influence
-}
-
-/// The diagnostic code of a fitting failure, from its message's kind.
-fn fit_code(message: &str) -> catalog::Entry {
-    if message.contains("converge") {
-        catalog::E206
-    } else if message.contains("numerically") {
-        catalog::E205
-    } else if message.contains("collinear") {
-        catalog::E204
-    } else {
-        catalog::E203
-    }
 }
 
 /// The outcome (NaN where null or outside the population) and the population of every row.
@@ -1136,7 +1126,7 @@ fn fit_segment(
     rows: &[usize],
     weights: &[f64],
     mean_weight: f64,
-) -> Result<SegmentFit, String> {
+) -> Result<SegmentFit, Unfitted> {
     let family = Family(model.family);
     // Coefficients with rows here; a categorical main effect needs its reference level and one
     // other.
@@ -1160,16 +1150,16 @@ fn fit_segment(
             .map(|(_, (n, _))| n.unwrap_or(0))
             .collect();
         if rows.len() as i64 == levels.iter().sum::<i64>() {
-            return Err(format!(
+            return Err((catalog::E203, format!(
                 "the reference level {} of {name:?} has no respondents in the model; choose another with `reference`",
                 keys[*reference as usize]
-            ));
+            )));
         }
         if levels.iter().all(|&n| n == 0) {
-            return Err(format!(
+            return Err((catalog::E203, format!(
                 "term {name:?} has respondents at one level only ({}); leave it out or widen the population",
                 keys[*reference as usize]
-            ));
+            )));
         }
     }
     let columns: Vec<usize> = (0..matrix.coefficients.len())
@@ -1196,11 +1186,12 @@ fn fit_segment(
             .iter()
             .map(|&l| coefficient_name(&matrix.coefficients[columns[l]]))
             .collect();
-        format!(
+        let message = format!(
             "the terms are collinear: {} {} a combination of the others; leave a term out",
             names.join(", "),
             if names.len() == 1 { "is" } else { "are" }
-        )
+        );
+        (catalog::E204, message)
     };
 
     let mut point = Point::Start;
@@ -1214,13 +1205,16 @@ fn fit_segment(
         let mut halvings = 0;
         while !next.deviance.is_finite() {
             let Some(old) = &previous else {
-                return Err("no coefficients with a finite deviance were found".to_string());
+                return Err((
+                    catalog::E206,
+                    "no coefficients with a finite deviance were found".to_string(),
+                ));
             };
             halvings += 1;
             if halvings > model.max_iterations {
-                return Err(format!(
+                return Err((catalog::E206, format!(
                     "did not converge: the step could not be shortened to a finite deviance (iteration {iteration})"
-                ));
+                )));
             }
             beta.iter_mut()
                 .zip(old)
@@ -1249,10 +1243,10 @@ fn fit_segment(
         point = Point::At(beta);
         pass = next;
     }
-    Err(format!(
+    Err((catalog::E206, format!(
         "did not converge in {} iterations (tolerance {}); raise `max_iterations`, or check the terms for separation",
         model.max_iterations, model.tolerance
-    ))
+    )))
 }
 
 /// A coefficient's name as R writes it: `(Intercept)`, `ell`, `stypeH`, `meals:stypeH`.
@@ -1276,19 +1270,21 @@ fn coefficient_name(coefficient: &Coefficient) -> String {
 impl Segment<'_> {
     /// R's warning "fitted probabilities numerically 0 or 1" (and "fitted rates numerically 0")
     /// is an error here: the estimates and SEs of such a fit are not to be trusted.
-    fn check_fitted(&self, at_estimate: &Pass) -> Result<(), String> {
+    fn check_fitted(&self, at_estimate: &Pass) -> Result<(), Unfitted> {
         let limit = 10.0 * EPSILON;
         let (low, high) = at_estimate.mu_range;
         match self.family.0 {
             ModelFamily::Linear => Ok(()),
-            ModelFamily::Logistic if low < limit || high > 1.0 - limit => Err(
+            ModelFamily::Logistic if low < limit || high > 1.0 - limit => Err((
+                catalog::E205,
                 "fitted probabilities numerically 0 or 1: the outcome is (quasi-)perfectly separated by the terms; merge levels or leave a term out"
                     .to_string(),
-            ),
-            ModelFamily::Poisson if low < limit => Err(
+            )),
+            ModelFamily::Poisson if low < limit => Err((
+                catalog::E205,
                 "fitted rates numerically 0: a level has only zero outcomes; merge levels or leave a term out"
                     .to_string(),
-            ),
+            )),
             _ => Ok(()),
         }
     }
