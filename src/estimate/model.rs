@@ -357,13 +357,16 @@ fn wave(
         let (segment, segment_label) = &domains[d];
         let fit = match fit {
             Ok(fit) => fit,
-            Err((_, message)) => {
+            Err((code, message)) => {
                 if members[d].is_empty() {
                     continue;
                 }
                 table.diagnostics.push(Diagnostic::warning(
                     catalog::E210,
-                    format!("{what}: not fitted in segment {segmentation} = {segment} ({segment_label}): {message}"),
+                    format!(
+                        "{what}: not fitted in segment {segmentation} = {segment} ({segment_label}): {message} ({})",
+                        code.id
+                    ),
                 ));
                 table.rows.extend(not_fitted(
                     design.wave,
