@@ -367,6 +367,14 @@ fn check_summary(plan: &peiling::spec::Plan) -> String {
         plan.segmentations.len(),
         plural(plan.segmentations.len()),
     ));
+    if !plan.models.is_empty() {
+        let models: Vec<String> = plan
+            .models
+            .iter()
+            .map(|m| format!("{} ({}, {} terms)", m.id, m.family.as_str(), m.terms.len()))
+            .collect();
+        out.push_str(&format!("  models: {}\n", models.join(", ")));
+    }
     let design = &plan.design;
     let parts: Vec<String> = [
         ("weight", &design.weight),
