@@ -136,6 +136,8 @@ catalog! {
         "Give `standardize.population` as a CSV with a header `category,share` (or `category,count`) and one row per category of the `by` column, each with a number of 0 or more; the message names the line.";
     S057: "An indicator's `standardize` is given for a kind other than proportion or mean, or names an unknown column",
         "Standardise proportions and means only, by a categorical column of the schema or `[[derive]]` (an age band, say).";
+    S058: "An indicator's or model's `id` is empty or holds a `/` or `\\`",
+        "Give the `id` as a name without path separators, such as `overbelast` or `overbelast_werk`: it names the chart files.";
     S099: "Internal error: a derived column could not be added to the data",
         "This is a bug in peiling; please report it with the message and the run's `manifest.json`.";
     S101: "A schema file cannot be read",

@@ -652,6 +652,7 @@ impl Compiler<'_> {
         }
         for spec in specs {
             let id = spec.id.get_ref().clone();
+            self.check_id(&spec.id);
             if !ids.insert(id.clone()) {
                 self.error_at(
                     catalog::S021,
@@ -795,6 +796,19 @@ impl Compiler<'_> {
         plans
     }
 
+    /// An indicator's or model's `id` names its charts: it may not be empty or hold a path
+    /// separator.
+    fn check_id(&mut self, id: &Spanned<String>) {
+        let text = id.get_ref();
+        if text.trim().is_empty() || text.contains(['/', '\\']) {
+            self.error_at(
+                catalog::S058,
+                id,
+                format!("id {text:?} is empty or holds a / or \\; it names the charts' files"),
+            );
+        }
+    }
+
     /// Checks an indicator's `standardize` and reads its standard population.
     fn standardized(
         &mut self,
@@ -848,6 +862,7 @@ impl Compiler<'_> {
         let mut ids = BTreeSet::new();
         for spec in specs {
             let id = spec.id.get_ref().clone();
+            self.check_id(&spec.id);
             let what = format!("model {id:?}");
             let problems = self.problems.len();
             if !ids.insert(id.clone()) {

@@ -39,6 +39,18 @@ fn an_unknown_term_is_named_with_its_line() {
 }
 
 #[test]
+fn an_id_that_cannot_name_a_file_is_refused() {
+    let spec = with_model(&format!("{LOGISTIC}\nterms = [\"werk\"]"))
+        .replace("id = \"m\"", "id = \"m/2024\"");
+    let (status, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("S058") && stderr.contains("m/2024"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_logistic_outcome_that_is_not_0_or_1_is_named() {
     let stderr = fails(
         &with_model("family = \"logistic\"\noutcome = \"belasting\"\nterms = [\"werk\"]"),
