@@ -9,8 +9,14 @@
 //!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
 //!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file beside
 //!    them; and `peiling validate` once for the peak RSS of ingest and validation alone;
-//! 3. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS);
-//! 4. compares it with the previous result file there (`nightly/results.rs`) and exits 1 on a
+//! 3. times the GGD workload of issue 20 beside its peer: `peiling run` of one proportion ×
+//!    342 municipalities (SE, logit interval, no charts or report) against DuckDB's load of the
+//!    same file and weighted `GROUP BY` (`nightly/duckdb_peer.py`, in the Python of
+//!    `NIGHTLY_PYTHON`, which `nightly.sh` sets to the pinned venv of `tests/interop/venv.sh`;
+//!    without it the peer is skipped with a line saying so), and records peiling's time as a
+//!    ratio to DuckDB's;
+//! 4. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS);
+//! 5. compares it with the previous result file there (`nightly/results.rs`) and exits 1 on a
 //!    regression beyond the noise thresholds.
 
 mod common;
@@ -21,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bench_dir, data_file_of, fifty_indicators, pipeline, SIX_SEGMENTATIONS};
+use common::{bench_dir, data_file_of, fifty_indicators, pipeline, SHARE, SIX_SEGMENTATIONS};
 use polars::prelude::{CsvReadOptions, SerReader};
 use results::{compare, report, Machine, Results, THRESHOLDS};
 
@@ -64,6 +70,7 @@ fn main() {
     }
     for &n in &rows {
         end_to_end(n, &mut results);
+        peer(n, &mut results);
     }
 
     std::fs::create_dir_all(&out).unwrap();
@@ -159,6 +166,53 @@ fn end_to_end(rows: usize, results: &mut Results) {
     results
         .peak_rss_mb
         .insert(format!("e2e/{rows}"), peak_kb / 1024.0);
+}
+
+/// The GGD workload beside its peer: `peiling run` of one proportion × 342 municipalities with
+/// SE and logit interval (no charts, no report), and DuckDB's load + weighted `GROUP BY` of the
+/// same file (point estimates only), the fastest of three runs each (two above 1,000,000 rows).
+/// peiling's time is recorded against DuckDB's, DuckDB's against the CSV read.
+fn peer(rows: usize, results: &mut Results) {
+    let data = data_file_of(rows);
+    let spec = bench_dir().join(format!("nightly-ggd-{rows}.toml"));
+    let segments = "total = false\nby = [[\"gemeente\"]]";
+    let text = pipeline(SHARE, segments, &data) + "\n[output]\ncharts = false\nreport = false\n";
+    std::fs::write(&spec, text).unwrap();
+    let out = bench_dir().join(format!("nightly-ggd-out-{rows}"));
+    let runs = if rows <= 1_000_000 { 3 } else { 2 };
+    let walls: Vec<f64> = (0..runs).map(|_| timed_run("run", &spec, &out).0).collect();
+    let peiling = fastest(&walls);
+    let name = format!("e2e/{rows}/ggd_peiling");
+    results.seconds.insert(name.clone(), peiling);
+    let Ok(python) = std::env::var("NIGHTLY_PYTHON") else {
+        println!("  GGD workload on {rows} rows: peiling {peiling:.2} s; no NIGHTLY_PYTHON (Python 3.11+ with DuckDB): the DuckDB peer is skipped");
+        results.baselines.insert(name, CSV_READ.to_string());
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/nightly/duckdb_peer.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .arg(&data)
+        .arg(runs.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("{python} {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "the DuckDB peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let duckdb: f64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the DuckDB peer prints its seconds");
+    let peer = format!("e2e/{rows}/duckdb_load_query");
+    results.seconds.insert(peer.clone(), duckdb);
+    results.baselines.insert(peer.clone(), CSV_READ.to_string());
+    results.baselines.insert(name, peer);
+    println!(
+        "  GGD workload on {rows} rows: peiling {peiling:.2} s, DuckDB load + query {duckdb:.2} s: {:.2} x DuckDB",
+        peiling / duckdb
+    );
 }
 
 /// Seconds for polars' CSV reader on `path` with its own type inference (`;`, decimal comma):
