@@ -169,7 +169,10 @@ gm_models <- list(
   hours_poisson = model("poisson", function(d) d$uren_pw, c("leeftijd_cat"),
                         population = function(d) d$mantelzorger == 1),
   hours_by_region = model("linear", function(d) d$uren_pw, c("geslacht"),
-                          population = function(d) d$mantelzorger == 1, by = "ggd_regio"))
+                          population = function(d) d$mantelzorger == 1, by = "ggd_regio"),
+  # No population: the non-carers' outcome is NA, so svyglm's na.omit drops them after it has
+  # rescaled the weights by their mean over every row (the start of the IRLS depends on it).
+  overload_all = model("logistic", function(d) d$belasting >= 4, c("geslacht", "leeftijd_cat")))
 families <- list(linear = gaussian(), logistic = quasibinomial(), poisson = quasipoisson())
 
 num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "NA")
