@@ -82,17 +82,8 @@ fn primary_reason(row: &EstimateRow, rules: &DisclosurePlan) -> Option<&'static 
     if row.n == 0 {
         return None;
     }
-    if (row.n as u64) < rules.min_n {
-        return Some("n_below_min");
-    }
-    if row.kind == IndicatorKind::Proportion {
-        let yes = row.n_yes.unwrap_or(0) as u64;
-        let no = row.n as u64 - yes;
-        if yes < rules.min_cell || no < rules.min_cell {
-            return Some("cell_below_min");
-        }
-    }
-    None
+    let yes = (row.kind == IndicatorKind::Proportion).then(|| row.n_yes.unwrap_or(0));
+    count_reason(row.n, yes, rules)
 }
 
 /// The effective sample size of an estimate (NCHS): p(1 − p) / SE² for a proportion strictly
@@ -318,7 +309,9 @@ pub struct ReleasedModelRow {
     pub flag: Option<String>,
 }
 
-/// Why a count of rows, and of events among them (logistic), may not be published.
+/// Why a count of rows, and of yes answers or events among them (a proportion, a logistic
+/// model), may not be published: fewer than `min_n` rows, or fewer than `min_cell` with either
+/// answer.
 fn count_reason(n: i64, events: Option<i64>, rules: &DisclosurePlan) -> Option<&'static str> {
     if (n as u64) < rules.min_n {
         return Some("n_below_min");

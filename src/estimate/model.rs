@@ -135,10 +135,20 @@ impl Factor {
 /// A column of the design matrix: the intercept, or a term at one level combination.
 struct Coefficient {
     term: String,
-    /// Per factor of the term: the key index of a categorical one (`None` for a number).
-    levels: Vec<Option<u32>>,
+    /// R's name: each categorical column's name with its code (`stypeH`, `meals:stypeH`).
+    name: String,
+    /// The codes of the term's categorical columns, joined by `:`; `None` without one.
     level: Option<String>,
     level_label: Option<String>,
+}
+
+/// The column `name` of a model, read once in [`wave`].
+fn factor_of<'a>(factors: &'a [(&str, Factor)], name: &str) -> &'a Factor {
+    &factors
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("every term column was read")
+        .1
 }
 
 /// The design matrix of a wave's model rows, in design order: a row's non-zero columns are
@@ -217,17 +227,10 @@ fn wave(
         .par_iter()
         .map(|&name| Ok((name, factor(frame, name, model, schema, &what)?)))
         .collect::<Result<_, Failure>>()?;
-    let factor_of = |name: &str| {
-        &factors
-            .iter()
-            .find(|(n, _)| *n == name)
-            .expect("every term column was read")
-            .1
-    };
     for term in model.terms.iter().filter(|t| t.len() > 1) {
         for name in term {
             let main = model.terms.iter().any(|t| t.len() == 1 && &t[0] == name);
-            if matches!(factor_of(name), Factor::Category { .. }) && !main {
+            if matches!(factor_of(&factors, name), Factor::Category { .. }) && !main {
                 return Err(model_error(
                     catalog::E203,
                     format!(
@@ -654,11 +657,10 @@ fn design_matrix<'a>(
     segments: &[u32],
     n: usize,
 ) -> Matrix<'a> {
-    let factor_of =
-        |name: &str| -> &Factor { &factors.iter().find(|(n, _)| *n == name).expect("read").1 };
+    let factor_of = |name: &str| factor_of(factors, name);
     let mut coefficients = vec![Coefficient {
         term: INTERCEPT.to_string(),
-        levels: Vec::new(),
+        name: INTERCEPT.to_string(),
         level: None,
         level_label: None,
     }];
@@ -668,11 +670,11 @@ fn design_matrix<'a>(
         bases.push(coefficients.len());
         let count: usize = term.iter().map(|f| factor_of(f).contrasts()).product();
         for mut index in 0..count {
-            let mut levels = Vec::with_capacity(term.len());
+            let mut parts = Vec::with_capacity(term.len());
             let (mut codes, mut labels) = (Vec::new(), Vec::new());
             for name in term {
                 match factor_of(name) {
-                    Factor::Number(_) => levels.push(None),
+                    Factor::Number(_) => parts.push(name.clone()),
                     Factor::Category {
                         keys,
                         labels: names,
@@ -683,15 +685,15 @@ fn design_matrix<'a>(
                         let position = (index % contrasts) as u32;
                         index /= contrasts;
                         let key = position + u32::from(position >= *reference);
-                        levels.push(Some(key));
                         codes.push(keys[key as usize].to_string());
+                        parts.push(format!("{name}{}", keys[key as usize]));
                         labels.push(names[key as usize].clone());
                     }
                 }
             }
             coefficients.push(Coefficient {
                 term: term.join(":"),
-                levels,
+                name: parts.join(":"),
                 level: (!codes.is_empty()).then(|| codes.join(":")),
                 level_label: (!labels.is_empty()).then(|| labels.join(" : ")),
             });
@@ -787,7 +789,7 @@ fn level_counts(
         .iter()
         .zip(counts)
         .map(|(coefficient, (n, events))| {
-            let categorical = coefficient.levels.iter().any(Option::is_some);
+            let categorical = coefficient.level.is_some();
             (
                 categorical.then_some(n),
                 (categorical && model.family == ModelFamily::Logistic).then_some(events),
@@ -851,7 +853,7 @@ impl ModelRow {
             term: coefficient.term.clone(),
             level: coefficient.level.clone(),
             level_label: coefficient.level_label.clone(),
-            coefficient: coefficient_name(coefficient),
+            coefficient: coefficient.name.clone(),
             estimate: None,
             std_error: None,
             statistic: None,
@@ -1187,7 +1189,7 @@ fn fit_segment(
     let aliased = |aliased: Vec<usize>| {
         let names: Vec<String> = aliased
             .iter()
-            .map(|&l| coefficient_name(&matrix.coefficients[columns[l]]))
+            .map(|&l| matrix.coefficients[columns[l]].name.clone())
             .collect();
         let message = format!(
             "the terms are collinear: {} {} a combination of the others; leave a term out",
@@ -1250,24 +1252,6 @@ fn fit_segment(
         "did not converge in {} iterations (tolerance {}); raise `max_iterations`, or check the terms for separation",
         model.max_iterations, model.tolerance
     )))
-}
-
-/// A coefficient's name as R writes it: `(Intercept)`, `ell`, `stypeH`, `meals:stypeH`.
-fn coefficient_name(coefficient: &Coefficient) -> String {
-    if coefficient.levels.is_empty() {
-        return coefficient.term.clone();
-    }
-    let mut codes = coefficient.level.as_deref().unwrap_or("").split(':');
-    coefficient
-        .term
-        .split(':')
-        .zip(&coefficient.levels)
-        .map(|(name, level)| match level {
-            Some(_) => format!("{name}{}", codes.next().unwrap_or("")),
-            None => name.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 impl Segment<'_> {
