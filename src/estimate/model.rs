@@ -151,28 +151,37 @@ fn factor_of<'a>(factors: &'a [(&str, Factor)], name: &str) -> &'a Factor {
         .1
 }
 
-/// The design matrix of a wave's model rows, in design order: a row's non-zero columns are
-/// made from the term columns when needed (a few per row), never stored.
-struct Matrix<'a> {
+/// The design matrix of a wave's model rows, in design order, stored compactly: a row has one
+/// column per term at most (a categorical term's level, or none at its reference level), so
+/// each row is `stride` coefficient indices (the intercept first, then one per term) and, when a
+/// term has a number in it, their values.
+struct Matrix {
     coefficients: Vec<Coefficient>,
-    /// Each term's columns and its first coefficient.
-    terms: Vec<(Vec<&'a Factor>, usize)>,
     /// Design-order index of each model row.
     rows: Vec<u32>,
     y: Vec<f64>,
+    /// `1 +` the number of terms.
+    stride: usize,
+    /// Per row, `stride` coefficients; [`Matrix::absent`] where a term is at its reference
+    /// level (its value is 0 there, so it adds nothing).
+    cols: Vec<u32>,
+    /// Per row, `stride` values; empty when every term is categorical (every value is 1).
+    values: Vec<f64>,
 }
 
-impl Matrix<'_> {
-    /// The non-zero columns of model row `r`, `(coefficient, value)` in coefficient order.
-    fn row(&self, r: usize, out: &mut Vec<(u32, f64)>) {
-        out.clear();
-        out.push((0, 1.0));
-        let i = self.rows[r] as usize;
-        for (factors, base) in &self.terms {
-            if let Some((offset, value)) = term_at(factors, i) {
-                out.push(((base + offset) as u32, value));
-            }
-        }
+impl Matrix {
+    /// The coefficient index of a term at its reference level: one past the last coefficient,
+    /// a scratch column that the least squares and the variance leave out.
+    fn absent(&self) -> u32 {
+        self.coefficients.len() as u32
+    }
+
+    /// The coefficients of model row `r` and their values (`None`: all 1).
+    #[inline]
+    fn row(&self, r: usize) -> (&[u32], Option<&[f64]>) {
+        let span = r * self.stride..(r + 1) * self.stride;
+        let values = (!self.values.is_empty()).then(|| &self.values[span.clone()]);
+        (&self.cols[span], values)
     }
 }
 
@@ -322,10 +331,19 @@ fn wave(
     let mut variances = Vec::with_capacity(width * domains.len());
     // PSUs and strata of the model's rows per segment (the intercept's domain), for df.
     let mut degrees = Vec::new();
+    let mut influence = Vec::new();
     for first in (0..width).step_by(batch) {
         let batch = first..(first + batch).min(width);
-        let influence = influence_columns(&matrix, &fits, &slot, codes, n, batch.clone());
-        let columns: Vec<kernel::Column> = influence
+        influence_columns(
+            &matrix,
+            &fits,
+            &slot,
+            codes,
+            n,
+            batch.clone(),
+            &mut influence,
+        );
+        let columns: Vec<kernel::Column> = influence[..batch.len()]
             .iter()
             .map(|y| kernel::Column {
                 y,
@@ -418,13 +436,14 @@ fn wave(
 }
 
 /// Full columns held at once for the variance, in values (bounds memory to 8 × this many
-/// bytes, 128 MiB).
-const BATCH_VALUES: usize = 1 << 24;
+/// bytes, 32 MiB: four columns at a million rows). Fewer, reused columns fault in fewer fresh
+/// pages; each batch costs a pass over the rows, so not one column at a time.
+const BATCH_VALUES: usize = 1 << 22;
 
 /// The influence of coefficients `batch`, in design order: for each model row of a fitted
 /// segment `factor · (A⁻¹x)_k` (0 for a coefficient the segment left out), NaN elsewhere.
-/// Written in chunks of design rows, in parallel; zeroed columns are pages not yet touched,
-/// which each chunk fills.
+/// Written in chunks of design rows, in parallel, into `influence`: columns of `n` values made on
+/// the first batch and reused by the next.
 fn influence_columns(
     matrix: &Matrix,
     fits: &[Result<SegmentFit, Unfitted>],
@@ -432,10 +451,13 @@ fn influence_columns(
     codes: &[u32],
     n: usize,
     batch: std::ops::Range<usize>,
-) -> Vec<Vec<f64>> {
-    let mut influence = vec![vec![0.0; n]; batch.len()];
+    influence: &mut Vec<Vec<f64>>,
+) {
+    if influence.len() < batch.len() {
+        influence.resize_with(batch.len(), || vec![0.0; n]);
+    }
     let mut pieces: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(CHUNK)).map(|_| Vec::new()).collect();
-    for column in &mut influence {
+    for column in &mut influence[..batch.len()] {
         for (c, piece) in column.chunks_mut(CHUNK).enumerate() {
             pieces[c].push(piece);
         }
@@ -446,7 +468,7 @@ fn influence_columns(
         .for_each(|(c, mut piece)| {
             piece.iter_mut().for_each(|values| values.fill(f64::NAN));
             let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
-            let mut x = Vec::new();
+            let absent = matrix.absent();
             for (r, &i) in matrix.rows.iter().enumerate().skip(first) {
                 let i = i as usize;
                 if i >= (c + 1) * CHUNK {
@@ -456,7 +478,7 @@ fn influence_columns(
                     continue;
                 };
                 let p = fit.columns.len();
-                matrix.row(r, &mut x);
+                let (cols, row_values) = matrix.row(r);
                 let factor = fit.factor[slot[r] as usize];
                 // Only the rows of A⁻¹ of this batch's coefficients.
                 for (k, values) in batch.clone().zip(piece.iter_mut()) {
@@ -465,16 +487,19 @@ fn influence_columns(
                         0.0
                     } else {
                         let bread = &fit.bread[l as usize * p..(l as usize + 1) * p];
-                        let ax: f64 = x
+                        let ax: f64 = cols
                             .iter()
-                            .map(|&(column, v)| bread[fit.local[column as usize] as usize] * v)
+                            .enumerate()
+                            .filter(|&(_, &column)| column != absent)
+                            .map(|(t, &column)| {
+                                bread[fit.local[column as usize] as usize] * value(row_values, t)
+                            })
                             .sum();
                         factor * ax
                     };
                 }
             }
         });
-    influence
 }
 
 /// The outcome (NaN where null or outside the population) and the population of every row.
@@ -649,14 +674,14 @@ fn factor(
 
 /// The coefficients of a model (R's column order: each term's level combinations with the first
 /// column varying fastest) and its rows, sparse.
-fn design_matrix<'a>(
+fn design_matrix(
     model: &ModelPlan,
-    factors: &'a [(&'a str, Factor)],
+    factors: &[(&str, Factor)],
     outcome: &[f64],
     in_population: &[bool],
     segments: &[u32],
     n: usize,
-) -> Matrix<'a> {
+) -> Matrix {
     let factor_of = |name: &str| factor_of(factors, name);
     let mut coefficients = vec![Coefficient {
         term: INTERCEPT.to_string(),
@@ -706,28 +731,63 @@ fn design_matrix<'a>(
         .zip(&bases)
         .map(|(term, &base)| (term.iter().map(|f| factor_of(f)).collect(), base))
         .collect();
-    let chunks: Vec<Vec<u32>> = (0..n.div_ceil(CHUNK))
+    let stride = 1 + terms.len();
+    let absent = coefficients.len() as u32;
+    let numeric = factors.iter().any(|(_, f)| matches!(f, Factor::Number(_)));
+    let chunks: Vec<(Vec<u32>, Vec<u32>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            (c * CHUNK..((c + 1) * CHUNK).min(n))
-                .filter(|&i| {
-                    in_population[i]
-                        && segments[i] != u32::MAX
-                        && !outcome[i].is_nan()
-                        && !factors.iter().any(|(_, f)| f.is_null(i))
-                })
-                .map(|i| i as u32)
-                .collect()
+            let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                if !in_population[i]
+                    || segments[i] == u32::MAX
+                    || outcome[i].is_nan()
+                    || factors.iter().any(|(_, f)| f.is_null(i))
+                {
+                    continue;
+                }
+                rows.push(i as u32);
+                cols.push(0);
+                if numeric {
+                    values.push(1.0);
+                }
+                for (factors, base) in &terms {
+                    let (col, value) = match term_at(factors, i) {
+                        Some((offset, value)) => ((base + offset) as u32, value),
+                        None => (absent, 0.0),
+                    };
+                    cols.push(col);
+                    if numeric {
+                        values.push(value);
+                    }
+                }
+            }
+            (rows, cols, values)
         })
         .collect();
-    let rows: Vec<u32> = chunks.concat();
+    let mut rows = Vec::with_capacity(chunks.iter().map(|c| c.0.len()).sum());
+    let mut cols = Vec::with_capacity(rows.capacity() * stride);
+    let mut values = Vec::with_capacity(if numeric { cols.capacity() } else { 0 });
+    for (r, c, v) in chunks {
+        rows.extend(r);
+        cols.extend(c);
+        values.extend(v);
+    }
     let y = rows.iter().map(|&i| outcome[i as usize]).collect();
     Matrix {
         coefficients,
-        terms,
         rows,
         y,
+        stride,
+        cols,
+        values,
     }
+}
+
+/// Value `t` of a row's values (`None`: every value is 1).
+#[inline]
+fn value(values: Option<&[f64]>, t: usize) -> f64 {
+    values.map_or(1.0, |v| v[t])
 }
 
 /// A term's coefficient (its offset among the term's) and value in row `i`; `None` where a
@@ -759,17 +819,17 @@ fn level_counts(
     matrix: &Matrix,
     rows: &[usize],
 ) -> Vec<(Option<i64>, Option<i64>)> {
-    let width = matrix.coefficients.len();
+    // One more for the scratch column of reference levels, dropped below.
+    let width = matrix.coefficients.len() + 1;
     let counts = rows
         .par_chunks(CHUNK)
         .map(|rows| {
             let mut counts = vec![(0i64, 0i64); width];
-            let mut x = Vec::new();
             for &r in rows {
-                matrix.row(r, &mut x);
-                for &(c, _) in &x {
+                let event = i64::from(matrix.y[r] == 1.0);
+                for &c in matrix.row(r).0 {
                     counts[c as usize].0 += 1;
-                    counts[c as usize].1 += i64::from(matrix.y[r] == 1.0);
+                    counts[c as usize].1 += event;
                 }
             }
             counts
@@ -969,17 +1029,6 @@ impl Family {
             }
         }
     }
-
-    /// `η` of a row at a point.
-    fn eta(self, point: &Point, y: f64, prior: f64, x: &[(u32, f64)], local: &[u32]) -> f64 {
-        match point {
-            Point::Start => self.link(self.start(y, prior)),
-            Point::At(beta) => x
-                .iter()
-                .map(|&(c, v)| v * beta[local[c as usize] as usize])
-                .sum(),
-        }
-    }
 }
 
 /// Rows per parallel chunk of a pass; fixed, so results do not depend on the thread count.
@@ -997,48 +1046,83 @@ struct Pass {
 
 struct Segment<'a> {
     family: Family,
-    matrix: &'a Matrix<'a>,
+    matrix: &'a Matrix,
     rows: &'a [usize],
     prior: Vec<f64>,
-    /// Local column of each coefficient (`u32::MAX` where the segment has no rows for it).
+    /// Local column of each coefficient (`u32::MAX` where the segment has no rows for it),
+    /// and of the scratch column ([`Matrix::absent`]): `width`.
     local: Vec<u32>,
     width: usize,
 }
 
 impl Segment<'_> {
+    /// The coefficients at `point` by local column, with a 0 for the scratch column of
+    /// reference levels; `None` at R's start.
+    fn extended(&self, point: &Point) -> Option<Vec<f64>> {
+        match point {
+            Point::Start => None,
+            Point::At(beta) => Some(beta.iter().copied().chain([0.0]).collect()),
+        }
+    }
+
+    /// `η` of the segment's row `k` (whose local columns are `local`) at `beta` (from
+    /// [`Segment::extended`]).
+    #[inline]
+    fn eta(&self, beta: Option<&[f64]>, k: usize, local: &[usize], values: Option<&[f64]>) -> f64 {
+        match beta {
+            None => {
+                let r = self.rows[k];
+                self.family
+                    .link(self.family.start(self.matrix.y[r], self.prior[k]))
+            }
+            Some(beta) => local
+                .iter()
+                .enumerate()
+                .map(|(t, &l)| beta[l] * value(values, t))
+                .sum(),
+        }
+    }
+
+    /// The local columns of row `r` into `local` (the scratch column is `width`).
+    #[inline]
+    fn local_columns(&self, r: usize, local: &mut [usize]) -> Option<&[f64]> {
+        let (cols, values) = self.matrix.row(r);
+        for (l, &c) in local.iter_mut().zip(cols) {
+            *l = self.local[c as usize] as usize;
+        }
+        values
+    }
+
     fn pass(&self, point: &Point) -> Pass {
         let p = self.width;
+        // With the scratch column, which collects the reference levels' zeros and is dropped.
+        let q = p + 1;
+        let beta = self.extended(point);
         let part = |range: std::ops::Range<usize>| {
             let mut pass = Pass {
                 deviance: 0.0,
                 mu_range: (f64::INFINITY, f64::NEG_INFINITY),
-                xwx: vec![0.0; p * p],
-                xwz: vec![0.0; p],
+                xwx: vec![0.0; q * q],
+                xwz: vec![0.0; q],
             };
-            let mut x = Vec::with_capacity(p);
-            let mut entries = Vec::with_capacity(p);
+            let mut local = vec![0usize; self.matrix.stride];
             for k in range {
                 let r = self.rows[k];
                 let (y, prior) = (self.matrix.y[r], self.prior[k]);
-                self.matrix.row(r, &mut entries);
-                let eta = self.family.eta(point, y, prior, &entries, &self.local);
+                let values = self.local_columns(r, &mut local);
+                let eta = self.eta(beta.as_deref(), k, &local, values);
                 let (mu, slope) = self.family.mean(eta);
                 pass.deviance += self.family.deviance(y, mu, prior);
                 pass.mu_range = (pass.mu_range.0.min(mu), pass.mu_range.1.max(mu));
                 let z = eta + (y - mu) / slope;
                 let w = prior * slope * slope / self.family.variance(mu);
-                x.clear();
-                // Entries are in column order, so `j >= i` below: the upper triangle.
-                x.extend(
-                    entries
-                        .iter()
-                        .map(|&(c, v)| (self.local[c as usize] as usize, v)),
-                );
-                for (a, &(i, vi)) in x.iter().enumerate() {
-                    let wv = w * vi;
+                // Terms are in column order, so `j >= i` below (the upper triangle), except
+                // with the scratch column, whose entries are dropped.
+                for (a, &i) in local.iter().enumerate() {
+                    let wv = w * value(values, a);
                     pass.xwz[i] += wv * z;
-                    for &(j, vj) in &x[a..] {
-                        pass.xwx[i * p + j] += wv * vj;
+                    for (b, &j) in local.iter().enumerate().skip(a) {
+                        pass.xwx[i * q + j] += wv * value(values, b);
                     }
                 }
             }
@@ -1052,8 +1136,8 @@ impl Segment<'_> {
         let mut total = Pass {
             deviance: 0.0,
             mu_range: (f64::INFINITY, f64::NEG_INFINITY),
-            xwx: vec![0.0; p * p],
-            xwz: vec![0.0; p],
+            xwx: vec![0.0; q * q],
+            xwz: vec![0.0; q],
         };
         for part in parts {
             total.deviance += part.deviance;
@@ -1072,12 +1156,16 @@ impl Segment<'_> {
                 .zip(&part.xwz)
                 .for_each(|(t, v)| *t += v);
         }
-        // The lower triangle from the upper.
+        // The coefficients' block, the lower triangle from the upper.
+        let mut xwx = vec![0.0; p * p];
         for i in 0..p {
-            for j in 0..i {
-                total.xwx[i * p + j] = total.xwx[j * p + i];
+            for j in i..p {
+                xwx[i * p + j] = total.xwx[i * q + j];
+                xwx[j * p + i] = total.xwx[i * q + j];
             }
         }
+        total.xwx = xwx;
+        total.xwz.truncate(p);
         total
     }
 
@@ -1170,10 +1258,12 @@ fn fit_segment(
     let columns: Vec<usize> = (0..matrix.coefficients.len())
         .filter(|&k| k == 0 || counts[k].0.is_none_or(|n| n > 0))
         .collect();
-    let mut local = vec![u32::MAX; matrix.coefficients.len()];
+    // One more: the scratch column of reference levels, after the segment's columns.
+    let mut local = vec![u32::MAX; matrix.coefficients.len() + 1];
     for (l, &k) in columns.iter().enumerate() {
         local[k] = l as u32;
     }
+    local[matrix.absent() as usize] = columns.len() as u32;
     let prior: Vec<f64> = rows
         .iter()
         .map(|&r| weights[matrix.rows[r] as usize] / mean_weight)
@@ -1280,22 +1370,25 @@ impl Segment<'_> {
     /// [`SegmentFit`]): the working residual `r` at the estimate `beta`, the working weight `ω`
     /// where the last least squares took it (`bread_at`).
     fn influence_factors(&self, beta: &[f64], bread_at: &Point, mean_weight: f64) -> Vec<f64> {
-        let at = Point::At(beta.to_vec());
+        let at = self.extended(&Point::At(beta.to_vec()));
+        let bread_at = self.extended(bread_at);
         (0..self.rows.len())
             .into_par_iter()
             .with_min_len(CHUNK)
-            .map_init(Vec::new, |x, k| {
-                let r = self.rows[k];
-                let (y, prior) = (self.matrix.y[r], self.prior[k]);
-                self.matrix.row(r, x);
-                let (mu, slope) = self
-                    .family
-                    .mean(self.family.eta(&at, y, prior, x, &self.local));
-                let (mu_w, slope_w) =
-                    self.family
-                        .mean(self.family.eta(bread_at, y, prior, x, &self.local));
-                slope_w * slope_w / self.family.variance(mu_w) * ((y - mu) / slope) / mean_weight
-            })
+            .map_init(
+                || vec![0usize; self.matrix.stride],
+                |local, k| {
+                    let r = self.rows[k];
+                    let y = self.matrix.y[r];
+                    let values = self.local_columns(r, local);
+                    let (mu, slope) = self.family.mean(self.eta(at.as_deref(), k, local, values));
+                    let (mu_w, slope_w) =
+                        self.family
+                            .mean(self.eta(bread_at.as_deref(), k, local, values));
+                    slope_w * slope_w / self.family.variance(mu_w) * ((y - mu) / slope)
+                        / mean_weight
+                },
+            )
             .collect()
     }
 }
