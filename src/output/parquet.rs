@@ -403,25 +403,49 @@ pub fn label_columns(frame: &DataFrame, schema: &SchemaPlan) -> PolarsResult<Vec
         if labels.is_empty() || frame.column(&name).is_ok() {
             continue;
         }
-        // The code as `Code` displays it, so that it finds its label.
-        let text: Vec<Option<String>> = match codes.dtype() {
-            DataType::String => codes.str()?.iter().map(|v| v.map(String::from)).collect(),
-            DataType::Float64 => codes
-                .f64()?
-                .iter()
-                .map(|v| v.map(|v| format!("{v}")))
-                .collect(),
-            _ => codes
-                .cast(&DataType::Int64)?
-                .i64()?
-                .iter()
-                .map(|v| v.map(|v| v.to_string()))
-                .collect(),
+        // The label of each distinct code is looked up once, by the code as `Code` displays
+        // it; the rows then find theirs in a small map of codes.
+        let values: Vec<Option<&str>> = match codes.dtype() {
+            DataType::String => {
+                let mut memo: foldhash::HashMap<&str, Option<&str>> = foldhash::HashMap::default();
+                codes
+                    .str()?
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|c| *memo.entry(c).or_insert_with(|| labels.get(c).copied()))
+                    })
+                    .collect()
+            }
+            DataType::Float64 => {
+                let mut memo: foldhash::HashMap<u64, Option<&str>> = foldhash::HashMap::default();
+                codes
+                    .f64()?
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|v| {
+                            *memo
+                                .entry(v.to_bits())
+                                .or_insert_with(|| labels.get(&format!("{v}")).copied())
+                        })
+                    })
+                    .collect()
+            }
+            _ => {
+                let mut memo: foldhash::HashMap<i64, Option<&str>> = foldhash::HashMap::default();
+                codes
+                    .cast(&DataType::Int64)?
+                    .i64()?
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|v| {
+                            *memo
+                                .entry(v)
+                                .or_insert_with(|| labels.get(&v.to_string()).copied())
+                        })
+                    })
+                    .collect()
+            }
         };
-        let values: Vec<Option<&str>> = text
-            .iter()
-            .map(|code| code.as_ref().and_then(|c| labels.get(c).copied()))
-            .collect();
         columns.push(Column::new(name.into(), values));
     }
     Ok(columns)
