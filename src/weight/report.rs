@@ -1,6 +1,8 @@
 //! What `weights.json` and the report say of a design's weights: their distribution, overall
 //! and per segment, the calibration's report, and the warnings calibration leaves.
 
+use rayon::prelude::*;
+
 use super::{calibrate, SegmentIndex, SurveyDesign};
 use crate::diag::{catalog, Diagnostic, Place};
 use crate::spec::Wave;
@@ -28,8 +30,9 @@ impl WeightSummary {
         let n = weights.len();
         let sum: f64 = weights.iter().sum();
         let squares: f64 = weights.iter().map(|w| w * w).sum();
+        // Unstable is exact here: values equal under `total_cmp` are the same bits.
         let mut sorted = weights.to_vec();
-        sorted.sort_by(f64::total_cmp);
+        sorted.par_sort_unstable_by(f64::total_cmp);
         let quantile = |p: f64| {
             if sorted.is_empty() {
                 return f64::NAN;
