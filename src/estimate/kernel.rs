@@ -566,6 +566,66 @@ pub fn accumulate(
     Ok(totals)
 }
 
+/// The PSU totals of one (column, domain) in one stratum, summed by the caller (the models'
+/// cells, [`crate::estimate::model`]): `psus` PSUs with rows in the domain, `Σ A` and `Σ A²`.
+#[derive(Debug, Clone, Copy)]
+pub struct StratumTotals {
+    pub stratum: u32,
+    /// `column * n_domains + domain`, as [`accumulate`] indexes its result.
+    pub cell: u32,
+    pub psus: u32,
+    pub sum: f64,
+    pub sum_squares: f64,
+    /// `Some(a)` when every one of those PSU totals is exactly `a` (their co-moment is then
+    /// exactly 0, as [`accumulate`] makes it).
+    pub constant: Option<f64>,
+}
+
+/// [`Stats`] of totals (`variance(1.0, 0.0)`) from their PSU totals' sums per stratum: the
+/// padding with the stratum's other PSUs, the fpc and the lonely-PSU rules of [`accumulate`],
+/// which this shares. One entry per (stratum, cell) with rows, in any order; `cells` is
+/// `columns * n_domains`. `sum_wy` of a result is `Σ A` and `n` its PSUs.
+pub fn from_stratum_totals(
+    layout: &Layout,
+    n_domains: usize,
+    cells: usize,
+    strata: &[StratumTotals],
+) -> Result<Vec<Stats>, LonelyStratum> {
+    let mut totals = vec![Stats::default(); cells];
+    let mut adjusted = Vec::new();
+    for s in strata {
+        let m = f64::from(s.psus);
+        let (mean_a, m_aa) = match s.constant {
+            Some(a) => (a, 0.0),
+            None => {
+                let mean = s.sum / m;
+                (mean, (s.sum_squares - s.sum * mean).max(0.0))
+            }
+        };
+        let moments = Welford {
+            m: s.psus,
+            mean_a,
+            m_aa,
+            ..Welford::default()
+        };
+        let total = &mut totals[s.cell as usize];
+        total.n += u64::from(s.psus);
+        total.psus += s.psus;
+        total.sum_wy += s.sum;
+        close_cell(
+            layout,
+            s.stratum,
+            s.cell as usize,
+            n_domains,
+            &moments,
+            total,
+            &mut adjusted,
+        )?;
+    }
+    finish(layout, &mut totals, &adjusted);
+    Ok(totals)
+}
+
 /// `K` of every cell of every segmentation (`(segment of each row, number of domains)`):
 /// `Σwy / Σwx` for a column with `centre`, else 0. One pass over each column for all
 /// segmentations; sums per chunk, added in chunk order.
@@ -1088,5 +1148,106 @@ mod tests {
             }
             assert_eq!(s.strata, strata);
         }
+    }
+
+    #[test]
+    fn stratum_totals_give_the_accumulated_variance_under_every_lonely_rule() {
+        // Strata of 1, 2, 3, ... PSUs of 1-3 rows (stratum 0 lonely); three domains, one of
+        // them alone in some strata; y with gaps; fpc in stratum 2.
+        let (mut psu_starts, mut psu_stratum, mut rows) = (Vec::new(), Vec::new(), 0u32);
+        for h in 0..7u32 {
+            for j in 0..=h {
+                psu_starts.push(rows);
+                psu_stratum.push(h);
+                rows += 1 + (h + j) % 3;
+            }
+        }
+        psu_starts.push(rows);
+        let n = rows as usize;
+        let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i * 7 % 11) as f64 / 3.0).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| {
+                if i % 13 == 5 {
+                    f64::NAN
+                } else {
+                    (i * 31 % 17) as f64 - 4.5
+                }
+            })
+            .collect();
+        let segments: Vec<u32> = (0..n).map(|i| [0, 1, 0, 2][i % 4]).collect();
+        let mut fpc = vec![1.0; 7];
+        fpc[2] = 0.6;
+        let design = TestDesign::new(
+            weights.clone(),
+            psu_starts.clone(),
+            psu_stratum.clone(),
+            fpc,
+        );
+        let column = Column {
+            y: &y,
+            x: None,
+            centre: false,
+        };
+        // Per (stratum, domain): the PSU totals of w·y over the domain's rows.
+        let mut strata = Vec::new();
+        for h in 0..7u32 {
+            for d in 0..3u32 {
+                let totals: Vec<f64> = (0..psu_stratum.len())
+                    .filter(|&r| psu_stratum[r] == h)
+                    .filter_map(|r| {
+                        let rows = psu_starts[r] as usize..psu_starts[r + 1] as usize;
+                        let inside: Vec<usize> = rows
+                            .filter(|&i| segments[i] == d && !y[i].is_nan())
+                            .collect();
+                        (!inside.is_empty())
+                            .then(|| inside.iter().map(|&i| weights[i] * y[i]).sum::<f64>())
+                    })
+                    .collect();
+                if totals.is_empty() {
+                    continue;
+                }
+                strata.push(StratumTotals {
+                    stratum: h,
+                    cell: d,
+                    psus: totals.len() as u32,
+                    sum: totals.iter().sum(),
+                    sum_squares: totals.iter().map(|t| t * t).sum(),
+                    constant: totals.iter().all(|&t| t == totals[0]).then_some(totals[0]),
+                });
+            }
+        }
+        for lonely_psu in [
+            LonelyPsu::Remove,
+            LonelyPsu::Certainty,
+            LonelyPsu::Adjust,
+            LonelyPsu::Average,
+        ] {
+            for adjust_domain_lonely in [false, true] {
+                let mut layout = design.layout();
+                layout.lonely_psu = lonely_psu;
+                layout.adjust_domain_lonely = adjust_domain_lonely;
+                let accumulated = accumulate(&layout, &segments, 3, &[column], &[0.0; 3]).unwrap();
+                let summed = from_stratum_totals(&layout, 3, 3, &strata).unwrap();
+                for (a, s) in accumulated.iter().zip(&summed) {
+                    let (va, vs) = (a.variance(1.0, 0.0), s.variance(1.0, 0.0));
+                    assert!(
+                        (va - vs).abs() <= 1e-12 * va.abs().max(vs.abs())
+                            || va.is_nan() && vs.is_nan(),
+                        "{lonely_psu:?} {adjust_domain_lonely}: {va} vs {vs}"
+                    );
+                    assert!(va > 0.0);
+                    assert_eq!(
+                        (a.psus, a.strata, a.averaged),
+                        (s.psus, s.strata, s.averaged)
+                    );
+                }
+            }
+        }
+        let mut layout = design.layout();
+        layout.lonely_psu = LonelyPsu::Fail;
+        assert_eq!(
+            from_stratum_totals(&layout, 3, 3, &strata).unwrap_err(),
+            accumulate(&layout, &segments, 3, &[column], &[0.0; 3]).unwrap_err()
+        );
     }
 }
