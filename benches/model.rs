@@ -3,7 +3,10 @@
 //!
 //! * `logistic_12_coefficients`: `estimate::model::all` for one logistic model of
 //!   `mantelzorger = 1` on sex, age band and their interaction (12 coefficients): the whole
-//!   fit, every IRLS iteration and the design-based variance, as a run does it;
+//!   fit, every IRLS iteration and the design-based variance, as a run does it (its terms are
+//!   categorical, so on cells);
+//! * `logistic_12_coefficients_by_rows`: the same model fitted row by row, as a model with a
+//!   numeric term is (`model::Fitting::Rows`);
 //! * `polars_weighted_group_by`: polars' weighted `group_by` of the same outcome by
 //!   municipality, the baseline of one pass over the data;
 //! * `logistic_threads`: the model on a rayon pool of 1 and of 2 threads.
@@ -17,7 +20,7 @@ mod common;
 use std::sync::OnceLock;
 
 use common::{polars_share_by_municipality, prepare};
-use peiling::estimate::model;
+use peiling::estimate::model::{self, Fitting};
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
 
@@ -56,6 +59,12 @@ fn input() -> &'static (Plan, SurveyDesign) {
 fn logistic_12_coefficients(bencher: divan::Bencher) {
     let (plan, design) = input();
     bencher.bench(|| model::all(std::slice::from_ref(design), plan).unwrap());
+}
+
+#[divan::bench(sample_count = 10)]
+fn logistic_12_coefficients_by_rows(bencher: divan::Bencher) {
+    let (plan, design) = input();
+    bencher.bench(|| model::all_with(std::slice::from_ref(design), plan, Fitting::Rows).unwrap());
 }
 
 #[divan::bench(sample_count = 20)]

@@ -5,7 +5,7 @@
 //! - `ingest`, `ingest_props`: reading CSV, `.sav` and Parquet inputs, and the streaming CSV pass
 //!   held to the text path;
 //! - `models`, `standardize`: `[[model]]` and `standardize` errors, warnings, properties and
-//!   disclosure control;
+//!   disclosure control; `model_cells`: models fitted on cells agree with the row-by-row fit;
 //! - `estimation`: properties of the estimator (weights' scale, row order, domains, threads);
 //! - `r_reference`, `r_parity`, `r_models`, `r_standardize`: agreement with R `survey` (`sample-data/reference/`);
 //! - `publication`: disclosure control attacked on the sample run;
@@ -24,6 +24,7 @@ mod estimation;
 mod ingest;
 mod ingest_props;
 mod init;
+mod model_cells;
 mod models;
 mod nightly;
 mod output_safety;

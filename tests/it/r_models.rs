@@ -1,6 +1,7 @@
 //! Design-based regression models against R `survey` 4.5's `svyglm`: linear, logistic and
-//! poisson models on designs with strata, PSUs and fpc together, with lonely PSUs (adjust,
-//! average), calibrated (raked) designs, a domain (`population`) and per segment (`by`), with
+//! poisson models on designs with strata, PSUs and fpc together, with lonely PSUs (remove,
+//! adjust, average, and lonely within a domain), calibrated (raked) designs, a domain
+//! (`population`) and per segment (`by`), fitted on cells where the terms allow, with
 //! numeric and categorical terms, a chosen reference level and interactions (numeric ×
 //! categorical, categorical × categorical). Coefficients, SEs, t statistics, p-values, df,
 //! intervals and the rows and weights used agree to 1e-9 relative. Reference values and the R
@@ -16,7 +17,7 @@ use peiling::estimate::model::{self, ModelRow};
 const DIR: &str = "sample-data/reference/api";
 
 /// The designs with `[[model]]`s that models.R fits.
-const DESIGNS: [&str; 8] = [
+const DESIGNS: [&str; 10] = [
     "strat",
     "clus1",
     "strat-clus-fpc",
@@ -25,6 +26,8 @@ const DESIGNS: [&str; 8] = [
     "clus1-rake",
     "gm-remove",
     "gm-rake",
+    "gm-adjust-domain",
+    "gm-average-domain",
 ];
 
 fn models(design: &str) -> Vec<ModelRow> {

@@ -22,10 +22,16 @@
 //! calibration exactly as for the indicators. `df` is R's `degf(design) + 1 − p` over the model's
 //! rows (PSUs minus strata they touch); intervals are `β ± t(df)·SE`, p-values `2·P(T > |t|)`.
 //!
+//! **Cells.** A model whose terms are all categorical, on a design without PSUs or calibration,
+//! is fitted on the sums of its cells (segment, levels, outcome) after R's start, which is
+//! taken per respondent; [`cells`] says how, and when it falls back to the rows.
+//!
 //! **Rows.** A row enters the model where the `population` holds (and, with `by`, the segment
 //! variables are not null) and the outcome and every term column are not null (R `na.omit`).
 //! Categorical terms enter as treatment contrasts; a level without rows in the model's domain is
 //! left out (R gives it an aliased, NA coefficient) and its row flagged `empty_level`.
+
+mod cells;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -87,10 +93,31 @@ pub struct ModelTable {
 
 /// Fits every model of the plan in every wave.
 pub fn all(designs: &[SurveyDesign], plan: &Plan) -> Result<ModelTable, Failure> {
+    all_with(designs, plan, Fitting::Auto)
+}
+
+/// How a model is fitted: on the cells of its level combinations ([`cells`]) or row by row.
+/// Both give the same numbers up to rounding; a run uses [`Fitting::Auto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fitting {
+    /// On cells where the model and design allow it, else row by row.
+    Auto,
+    /// Row by row.
+    Rows,
+    /// On cells; a model that cannot be is an internal error (for tests and benchmarks).
+    Cells,
+}
+
+/// [`all`], fitted as `fitting` says.
+pub fn all_with(
+    designs: &[SurveyDesign],
+    plan: &Plan,
+    fitting: Fitting,
+) -> Result<ModelTable, Failure> {
     let mut table = ModelTable::default();
     for design in designs {
         for model in &plan.models {
-            wave(design, model, &plan.schema, &mut table)?;
+            wave(design, model, &plan.schema, fitting, &mut table)?;
         }
     }
     table.rows.sort_by(|a, b| {
@@ -167,6 +194,9 @@ struct Matrix {
     cols: Vec<u32>,
     /// Per row, `stride` values; empty when every term is categorical (every value is 1).
     values: Vec<f64>,
+    /// Per row, the respondents it stands for: empty when each row is one respondent; a cell's
+    /// respondents in a model fitted on [`cells`].
+    counts: Vec<u32>,
 }
 
 impl Matrix {
@@ -183,6 +213,21 @@ impl Matrix {
         let values = (!self.values.is_empty()).then(|| &self.values[span.clone()]);
         (&self.cols[span], values)
     }
+
+    /// The respondents row `r` stands for.
+    #[inline]
+    fn count(&self, r: usize) -> i64 {
+        self.counts.get(r).map_or(1, |&c| i64::from(c))
+    }
+
+    /// The respondents rows `rows` stand for.
+    fn respondents(&self, rows: &[usize]) -> i64 {
+        if self.counts.is_empty() {
+            rows.len() as i64
+        } else {
+            rows.iter().map(|&r| self.count(r)).sum()
+        }
+    }
 }
 
 /// Why a model could not be fitted (in a segment): its diagnostic code and the reason.
@@ -198,6 +243,7 @@ fn wave(
     design: &SurveyDesign,
     model: &ModelPlan,
     schema: &SchemaPlan,
+    fitting: Fitting,
     table: &mut ModelTable,
 ) -> Result<(), Failure> {
     let what = format!("wave {}: model {:?}", design.wave, model.id);
@@ -251,20 +297,6 @@ fn wave(
         }
     }
 
-    let matrix = design_matrix(model, &factors, &outcome, &in_population, codes, n);
-    if matrix.rows.is_empty() {
-        return Err(model_error(
-            catalog::E202,
-            format!(
-                "{what}: no respondent has the outcome and every term (and is in the population); check `outcome`, `terms` and `population`"
-            ),
-        ));
-    }
-    // The model's rows of each segment, in design order.
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); domains.len()];
-    for (r, &i) in matrix.rows.iter().enumerate() {
-        members[codes[i as usize] as usize].push(r);
-    }
     // R's rescaling of the weights: their mean over the rows of the subset design. Those are
     // the rows of the population and segment (nulls included: R drops them after), except in a
     // calibrated design, whose subsets keep every row, at weight 0 outside.
@@ -283,23 +315,217 @@ fn wave(
         .map(|&(w, rows)| w / if calibrated { n } else { rows.max(1) } as f64)
         .collect();
 
-    let fits: Vec<Result<SegmentFit, Unfitted>> = members
-        .par_iter()
-        .enumerate()
-        .map(|(d, rows)| {
-            if rows.is_empty() {
-                return Err((catalog::E202, "no respondents in this segment".to_string()));
-            }
-            fit_segment(model, &matrix, &factors, rows, weights, mean_weights[d])
-        })
-        .collect();
+    let job = Job {
+        design,
+        model,
+        what: &what,
+        factors: &factors,
+        outcome: &outcome,
+        in_population: &in_population,
+        codes,
+        domains,
+        segmentation: &segmentation,
+        mean_weights,
+    };
+    let on_cells = match fitting {
+        Fitting::Rows => None,
+        Fitting::Auto | Fitting::Cells => cells::fit(&job)?,
+    };
+    let fitted = match on_cells {
+        Some(fitted) => fitted,
+        None if fitting == Fitting::Cells => {
+            return Err(Failure::internal(Diagnostic::error(
+                catalog::E299,
+                format!("internal: {what}: cannot be fitted on cells"),
+            )))
+        }
+        None => by_rows(&job)?,
+    };
+    let Fitted {
+        matrix,
+        members,
+        weights,
+        fits,
+        variances,
+        degrees,
+    } = fitted;
 
-    // A model without `by` must fit; per segment, a failure is a warning and flagged rows.
-    if model.by.is_none() {
-        if let Err((code, message)) = &fits[0] {
-            return Err(model_error(*code, format!("{what}: {message}")));
+    for (d, fit) in fits.into_iter().enumerate() {
+        let (segment, segment_label) = &domains[d];
+        let fit = match fit {
+            Ok(fit) => fit,
+            Err((code, message)) => {
+                if members[d].is_empty() {
+                    continue;
+                }
+                table.diagnostics.push(Diagnostic::warning(
+                    catalog::E210,
+                    format!(
+                        "{what}: not fitted in segment {segmentation} = {segment} ({segment_label}): {message} ({})",
+                        code.id
+                    ),
+                ));
+                table.rows.extend(not_fitted(
+                    design.wave,
+                    model,
+                    &segmentation,
+                    &domains[d],
+                    &matrix,
+                    &members[d],
+                    &weights,
+                ));
+                continue;
+            }
+        };
+        let df = degrees[d] + 1.0 - fit.columns.len() as f64;
+        for (k, coefficient) in matrix.coefficients.iter().enumerate() {
+            let mut row = ModelRow::blank(
+                (design.wave, model, &segmentation, &domains[d]),
+                coefficient,
+                (matrix.respondents(&members[d]), fit.weight_sum, fit.events),
+                fit.counts[k],
+            );
+            row.df = Some(df);
+            row.iterations = fit.iterations;
+            match fit.columns.iter().position(|&c| c == k) {
+                None => row.flag = Some("empty_level".to_string()),
+                Some(local) => {
+                    let estimate = fit.beta[local];
+                    let se = variances[k * domains.len() + d].sqrt();
+                    row.estimate = Some(estimate);
+                    row.std_error = se.is_finite().then_some(se);
+                    if se > 0.0 && se.is_finite() {
+                        let t = estimate / se;
+                        row.statistic = Some(t);
+                        row.p_value = ci::t_two_sided_p(t, df);
+                    }
+                    if let Some((lower, upper)) = ci::t_interval(estimate, se, df, LEVEL) {
+                        row.ci_lower = Some(lower);
+                        row.ci_upper = Some(upper);
+                    }
+                }
+            }
+            table.rows.push(row);
         }
     }
+    Ok(())
+}
+
+/// One model in one wave, read: what [`by_rows`] and [`cells::fit`] fit.
+struct Job<'a> {
+    design: &'a SurveyDesign,
+    model: &'a ModelPlan,
+    /// `wave …: model "…"`, for messages.
+    what: &'a str,
+    factors: &'a [(&'a str, Factor)],
+    /// Per row (design order): the outcome, NaN where null or outside the population.
+    outcome: &'a [f64],
+    in_population: &'a [bool],
+    /// Per row, its segment of `by` (`u32::MAX`: none); `domains` are the segments.
+    codes: &'a [u32],
+    domains: &'a [(String, String)],
+    segmentation: &'a str,
+    /// Per segment, R's mean weight that the prior weights are the weights over.
+    mean_weights: Vec<f64>,
+}
+
+impl Job<'_> {
+    /// The error of a lonely stratum under `lonely_psu = "fail"`.
+    fn lonely(&self, e: kernel::LonelyStratum) -> Failure {
+        model_error(
+            catalog::E101,
+            format!(
+                "{}: stratum {} has only one PSU (lonely_psu = \"fail\") in segment {} = {}; \
+                 set [design] lonely_psu to remove, adjust, average or certainty, or merge strata",
+                self.what,
+                self.design.stratum_keys[e.stratum as usize],
+                self.segmentation,
+                self.domains[e.domain as usize].0,
+            ),
+        )
+    }
+
+    /// E202: no row of the wave is in the model.
+    fn no_rows(&self) -> Failure {
+        model_error(
+            catalog::E202,
+            format!(
+                "{}: no respondent has the outcome and every term (and is in the population); check `outcome`, `terms` and `population`",
+                self.what
+            ),
+        )
+    }
+
+    /// The fits of every segment; a model without `by` must fit.
+    fn fits(
+        &self,
+        matrix: &Matrix,
+        members: &[Vec<usize>],
+        weights: &[f64],
+        start: Option<&[Start]>,
+    ) -> Result<Vec<Result<SegmentFit, Unfitted>>, Failure> {
+        let fits: Vec<Result<SegmentFit, Unfitted>> = members
+            .par_iter()
+            .enumerate()
+            .map(|(d, rows)| {
+                if rows.is_empty() {
+                    return Err((catalog::E202, "no respondents in this segment".to_string()));
+                }
+                fit_segment(
+                    self.model,
+                    matrix,
+                    self.factors,
+                    rows,
+                    weights,
+                    self.mean_weights[d],
+                    start,
+                )
+            })
+            .collect();
+        if self.model.by.is_none() {
+            if let Err((code, message)) = &fits[0] {
+                return Err(model_error(*code, format!("{}: {message}", self.what)));
+            }
+        }
+        Ok(fits)
+    }
+}
+
+/// A model fitted in every segment of a wave: its design matrix (of respondents or of cells),
+/// each segment's rows of it, the weight of each row's respondents (by `matrix.rows`), the fits,
+/// and per segment the variance of every coefficient (`k * segments + d`) and R's `degf`.
+struct Fitted<'a> {
+    matrix: Matrix,
+    members: Vec<Vec<usize>>,
+    weights: std::borrow::Cow<'a, [f64]>,
+    fits: Vec<Result<SegmentFit, Unfitted>>,
+    variances: Vec<f64>,
+    degrees: Vec<f64>,
+}
+
+/// The model fitted row by row: a design matrix of the respondents, and the variance from each
+/// coefficient's influence in design order through the kernel.
+fn by_rows<'a>(job: &Job<'a>) -> Result<Fitted<'a>, Failure> {
+    let (design, domains, codes) = (job.design, job.domains, job.codes);
+    let n = design.data.analysis.height();
+    let matrix = design_matrix(
+        job.model,
+        job.factors,
+        job.outcome,
+        job.in_population,
+        codes,
+        n,
+    );
+    if matrix.rows.is_empty() {
+        return Err(job.no_rows());
+    }
+    // The model's rows of each segment, in design order.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); domains.len()];
+    for (r, &i) in matrix.rows.iter().enumerate() {
+        members[codes[i as usize] as usize].push(r);
+    }
+    let weights = &design.ordered_weights;
+    let fits = job.fits(&matrix, &members, weights, None)?;
 
     // The variance of every coefficient in every segment: its influence in design order (NaN
     // outside the model's rows) through the kernel, a batch of coefficients at a time so that
@@ -316,17 +542,7 @@ fn wave(
         .calibration
         .as_ref()
         .and_then(|c| calibrated::Projection::new(&layout, c));
-    let lonely = |e: kernel::LonelyStratum| {
-        model_error(
-            catalog::E101,
-            format!(
-                "{what}: stratum {} has only one PSU (lonely_psu = \"fail\") in segment {segmentation} = {}; \
-                 set [design] lonely_psu to remove, adjust, average or certainty, or merge strata",
-                design.stratum_keys[e.stratum as usize],
-                domains[e.domain as usize].0,
-            ),
-        )
-    };
+    let lonely = |e| job.lonely(e);
     let batch = (BATCH_VALUES / n.max(1)).clamp(1, width);
     let mut variances = Vec::with_capacity(width * domains.len());
     // PSUs and strata of the model's rows per segment (the intercept's domain), for df.
@@ -374,65 +590,14 @@ fn wave(
         }
         variances.extend(stats.iter().map(|s| s.variance(1.0, 0.0)));
     }
-    for (d, fit) in fits.into_iter().enumerate() {
-        let (segment, segment_label) = &domains[d];
-        let fit = match fit {
-            Ok(fit) => fit,
-            Err((code, message)) => {
-                if members[d].is_empty() {
-                    continue;
-                }
-                table.diagnostics.push(Diagnostic::warning(
-                    catalog::E210,
-                    format!(
-                        "{what}: not fitted in segment {segmentation} = {segment} ({segment_label}): {message} ({})",
-                        code.id
-                    ),
-                ));
-                table.rows.extend(not_fitted(
-                    design.wave,
-                    model,
-                    &segmentation,
-                    &domains[d],
-                    &matrix,
-                    &members[d],
-                    weights,
-                ));
-                continue;
-            }
-        };
-        let df = degrees[d] + 1.0 - fit.columns.len() as f64;
-        for (k, coefficient) in matrix.coefficients.iter().enumerate() {
-            let mut row = ModelRow::blank(
-                (design.wave, model, &segmentation, &domains[d]),
-                coefficient,
-                (members[d].len() as i64, fit.weight_sum, fit.events),
-                fit.counts[k],
-            );
-            row.df = Some(df);
-            row.iterations = fit.iterations;
-            match fit.columns.iter().position(|&c| c == k) {
-                None => row.flag = Some("empty_level".to_string()),
-                Some(local) => {
-                    let estimate = fit.beta[local];
-                    let se = variances[k * domains.len() + d].sqrt();
-                    row.estimate = Some(estimate);
-                    row.std_error = se.is_finite().then_some(se);
-                    if se > 0.0 && se.is_finite() {
-                        let t = estimate / se;
-                        row.statistic = Some(t);
-                        row.p_value = ci::t_two_sided_p(t, df);
-                    }
-                    if let Some((lower, upper)) = ci::t_interval(estimate, se, df, LEVEL) {
-                        row.ci_lower = Some(lower);
-                        row.ci_upper = Some(upper);
-                    }
-                }
-            }
-            table.rows.push(row);
-        }
-    }
-    Ok(())
+    Ok(Fitted {
+        matrix,
+        members,
+        weights: std::borrow::Cow::Borrowed(weights.as_slice()),
+        fits,
+        variances,
+        degrees,
+    })
 }
 
 /// Full columns held at once for the variance, in values (bounds memory to 8 × this many
@@ -468,7 +633,6 @@ fn influence_columns(
         .for_each(|(c, mut piece)| {
             piece.iter_mut().for_each(|values| values.fill(f64::NAN));
             let first = matrix.rows.partition_point(|&i| (i as usize) < c * CHUNK);
-            let absent = matrix.absent();
             for (r, &i) in matrix.rows.iter().enumerate().skip(first) {
                 let i = i as usize;
                 if i >= (c + 1) * CHUNK {
@@ -477,26 +641,9 @@ fn influence_columns(
                 let Ok(fit) = &fits[codes[i] as usize] else {
                     continue;
                 };
-                let p = fit.columns.len();
-                let (cols, row_values) = matrix.row(r);
-                let factor = fit.factor[slot[r] as usize];
                 // Only the rows of A⁻¹ of this batch's coefficients.
                 for (k, values) in batch.clone().zip(piece.iter_mut()) {
-                    let l = fit.local[k];
-                    values[i - c * CHUNK] = if l == u32::MAX {
-                        0.0
-                    } else {
-                        let bread = &fit.bread[l as usize * p..(l as usize + 1) * p];
-                        let ax: f64 = cols
-                            .iter()
-                            .enumerate()
-                            .filter(|&(_, &column)| column != absent)
-                            .map(|(t, &column)| {
-                                bread[fit.local[column as usize] as usize] * value(row_values, t)
-                            })
-                            .sum();
-                        factor * ax
-                    };
+                    values[i - c * CHUNK] = fit.influence(matrix, r, slot[r] as usize, k);
                 }
             }
         });
@@ -781,6 +928,7 @@ fn design_matrix(
         stride,
         cols,
         values,
+        counts: Vec::new(),
     }
 }
 
@@ -826,10 +974,11 @@ fn level_counts(
         .map(|rows| {
             let mut counts = vec![(0i64, 0i64); width];
             for &r in rows {
-                let event = i64::from(matrix.y[r] == 1.0);
+                let n = matrix.count(r);
+                let events = if matrix.y[r] == 1.0 { n } else { 0 };
                 for &c in matrix.row(r).0 {
-                    counts[c as usize].0 += 1;
-                    counts[c as usize].1 += event;
+                    counts[c as usize].0 += n;
+                    counts[c as usize].1 += events;
                 }
             }
             counts
@@ -858,6 +1007,16 @@ fn level_counts(
         .collect()
 }
 
+/// A logistic model's respondents with outcome 1 among `rows`.
+fn events(model: &ModelPlan, matrix: &Matrix, rows: &[usize]) -> Option<i64> {
+    (model.family == ModelFamily::Logistic).then(|| {
+        rows.iter()
+            .filter(|&&r| matrix.y[r] == 1.0)
+            .map(|&r| matrix.count(r))
+            .sum()
+    })
+}
+
 /// The rows of a segment the model could not be fitted in: no estimates, flag `not_fitted`.
 fn not_fitted(
     wave: Wave,
@@ -869,8 +1028,7 @@ fn not_fitted(
     weights: &[f64],
 ) -> Vec<ModelRow> {
     let counts = level_counts(model, matrix, rows);
-    let events = (model.family == ModelFamily::Logistic)
-        .then(|| rows.iter().filter(|&&r| matrix.y[r] == 1.0).count() as i64);
+    let events = events(model, matrix, rows);
     let weight_sum = rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum();
     matrix
         .coefficients
@@ -880,7 +1038,7 @@ fn not_fitted(
             let mut row = ModelRow::blank(
                 (wave, model, segmentation, domain),
                 coefficient,
-                (rows.len() as i64, weight_sum, events),
+                (matrix.respondents(rows), weight_sum, events),
                 counts,
             );
             row.flag = Some("not_fitted".to_string());
@@ -950,6 +1108,29 @@ struct SegmentFit {
     iterations: u32,
     weight_sum: f64,
     events: Option<i64>,
+}
+
+impl SegmentFit {
+    /// The influence of coefficient `k` in matrix row `r`, the segment's row `j`:
+    /// `factor · (A⁻¹x)_k`, 0 for a coefficient the segment left out.
+    #[inline]
+    fn influence(&self, matrix: &Matrix, r: usize, j: usize, k: usize) -> f64 {
+        let l = self.local[k];
+        if l == u32::MAX {
+            return 0.0;
+        }
+        let p = self.columns.len();
+        let bread = &self.bread[l as usize * p..(l as usize + 1) * p];
+        let (cols, values) = matrix.row(r);
+        let absent = matrix.absent();
+        let ax: f64 = cols
+            .iter()
+            .enumerate()
+            .filter(|&(_, &column)| column != absent)
+            .map(|(t, &column)| bread[self.local[column as usize] as usize] * value(values, t))
+            .sum();
+        self.factor[j] * ax
+    }
 }
 
 /// A point of the iteration: R's start, or coefficients.
@@ -1044,11 +1225,23 @@ struct Pass {
     xwz: Vec<f64>,
 }
 
+/// R's start summed over the respondents of a row of a cell matrix ([`cells`]), each from its
+/// own `mustart`: the working weights `Σ w`, `Σ w·z` and the deviance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Start {
+    w: f64,
+    wz: f64,
+    deviance: f64,
+}
+
 struct Segment<'a> {
     family: Family,
     matrix: &'a Matrix,
     rows: &'a [usize],
     prior: Vec<f64>,
+    /// Per matrix row, R's start over its respondents (a cell matrix), else `None`: the start
+    /// from the row itself.
+    start: Option<&'a [Start]>,
     /// Local column of each coefficient (`u32::MAX` where the segment has no rows for it),
     /// and of the scratch column ([`Matrix::absent`]): `width`.
     local: Vec<u32>,
@@ -1108,8 +1301,20 @@ impl Segment<'_> {
             let mut local = vec![0usize; self.matrix.stride];
             for k in range {
                 let r = self.rows[k];
-                let (y, prior) = (self.matrix.y[r], self.prior[k]);
                 let values = self.local_columns(r, &mut local);
+                if let (Some(start), None) = (self.start, &beta) {
+                    let start = &start[r];
+                    pass.deviance += start.deviance;
+                    for (a, &i) in local.iter().enumerate() {
+                        let va = value(values, a);
+                        pass.xwz[i] += va * start.wz;
+                        for (b, &j) in local.iter().enumerate().skip(a) {
+                            pass.xwx[i * q + j] += va * start.w * value(values, b);
+                        }
+                    }
+                    continue;
+                }
+                let (y, prior) = (self.matrix.y[r], self.prior[k]);
                 let eta = self.eta(beta.as_deref(), k, &local, values);
                 let (mu, slope) = self.family.mean(eta);
                 pass.deviance += self.family.deviance(y, mu, prior);
@@ -1219,6 +1424,7 @@ fn fit_segment(
     rows: &[usize],
     weights: &[f64],
     mean_weight: f64,
+    start: Option<&[Start]>,
 ) -> Result<SegmentFit, Unfitted> {
     let family = Family(model.family);
     // Coefficients with rows here; a categorical main effect needs its reference level and one
@@ -1242,7 +1448,7 @@ fn fit_segment(
             .filter(|(c, _)| c.term == *name)
             .map(|(_, (n, _))| n.unwrap_or(0))
             .collect();
-        if rows.len() as i64 == levels.iter().sum::<i64>() {
+        if matrix.respondents(rows) == levels.iter().sum::<i64>() {
             return Err((catalog::E203, format!(
                 "the reference level {} of {name:?} has no respondents in the model; choose another with `reference`",
                 keys[*reference as usize]
@@ -1273,6 +1479,7 @@ fn fit_segment(
         matrix,
         rows,
         prior,
+        start,
         local,
         width: columns.len(),
     };
@@ -1328,8 +1535,7 @@ fn fit_segment(
                 counts,
                 iterations: iteration,
                 weight_sum: rows.iter().map(|&r| weights[matrix.rows[r] as usize]).sum(),
-                events: (model.family == ModelFamily::Logistic)
-                    .then(|| rows.iter().filter(|&&r| matrix.y[r] == 1.0).count() as i64),
+                events: events(model, matrix, rows),
             };
             return Ok(fit);
         }
