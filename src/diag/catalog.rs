@@ -282,8 +282,8 @@ catalog! {
         "Leave out one of the terms the message names (a column derived from others, or two codings of the same question).";
     E205: "A model's fitted probabilities are numerically 0 or 1 (perfect separation), or its fitted rates numerically 0",
         "Some level of a term (or combination) predicts the outcome perfectly: merge that level with a neighbouring one, leave the term out, or narrow the model.";
-    E206: "A model's fit did not converge within `max_iterations`",
-        "Raise the model's `max_iterations`; if it still does not converge, look for separation (E205) or a badly scaled number term (rescale it, e.g. income in thousands).";
+    E206: "A model's fit did not converge within `max_iterations`, or diverged",
+        "Raise the model's `max_iterations`; if it still does not converge, or the message says it diverged, look for separation (E205) in a small domain or segment, or a badly scaled number term (rescale it, e.g. income in thousands).";
     E210: "A model could not be fitted in one segment of its `by` (warning)",
         "The segment's rows in `models.parquet` carry the flag `not_fitted`; the message gives the reason (one of E203 to E206). Merge small segments or simplify the model.";
     E299: "Preparing a model's data failed inside peiling",

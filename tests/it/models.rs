@@ -208,3 +208,49 @@ fn small_models_and_levels_are_suppressed() {
         );
     }
 }
+
+/// A logistic model on the regions of a raked design: R's prior weights there are some 50
+/// times their mean, and from R's start the iteration runs off (R reports an intercept of
+/// -3e15 as converged). The segments are named as diverged (E206), not as collinear terms.
+#[test]
+fn a_diverging_fit_is_named_as_such_not_as_collinear_terms() {
+    let dir = common::root().join("sample-data/reference/api");
+    let spec = std::fs::read_to_string(dir.join("gm-rake.toml"))
+        .unwrap()
+        .replace(
+            "path = \"gezondheidsmonitor-2022.csv\"",
+            &format!("path = {:?}", dir.join("gezondheidsmonitor-2022.csv")),
+        )
+        .replace(
+            "schema = \"../../../schemas/",
+            &format!("schema = \"{}/schemas/", common::root().display()),
+        )
+        .replace(
+            "margins = \"margins-gm-rake.csv\"",
+            &format!("margins = {:?}", dir.join("margins-gm-rake.csv")),
+        )
+        .replace(
+            "[segments]",
+            "[[model]]\nid = \"mz_by_region\"\nlabel = \"Geeft mantelzorg\"\nfamily = \"logistic\"\n\
+             population = \"leeftijd_cat >= 2\"\noutcome = \"mantelzorger = 1\"\nterms = [\"geslacht\"]\n\
+             by = [\"ggd_regio\"]\n\n[segments]",
+        );
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("rake.toml");
+    std::fs::write(&path, spec).unwrap();
+    let (plan, design, _) = common::plan_and_design(&path, None);
+    let table = peiling::estimate::model::all(&[design], &plan).unwrap();
+    let ours: Vec<&String> = table
+        .diagnostics
+        .iter()
+        .map(|d| &d.message)
+        .filter(|m| m.contains("mz_by_region"))
+        .collect();
+    assert!(!ours.is_empty(), "no segment of mz_by_region failed");
+    for message in ours {
+        assert!(
+            message.contains("(E206)") && message.contains("vanished"),
+            "{message}"
+        );
+    }
+}

@@ -1483,11 +1483,21 @@ fn fit_segment(
         local,
         width: columns.len(),
     };
-    let aliased = |aliased: Vec<usize>| {
+    // At R's start every working weight is positive, so a singular least squares there means
+    // collinear terms; later it means weights that vanished as the fit ran off towards fitted
+    // values of 0 or 1 (or rates of 0): a divergence, not a property of the terms.
+    let aliased = |iteration: u32, aliased: Vec<usize>| {
         let names: Vec<String> = aliased
             .iter()
             .map(|&l| matrix.coefficients[columns[l]].name.clone())
             .collect();
+        if iteration > 1 {
+            let message = format!(
+                "did not converge: at iteration {iteration} the working weights of {} vanished, the fit running off towards fitted values of 0 or 1; check the terms for separation, or fit a larger domain or segment",
+                names.join(", ")
+            );
+            return (catalog::E206, message);
+        }
         let message = format!(
             "the terms are collinear: {} {} a combination of the others; leave a term out",
             names.join(", "),
@@ -1501,7 +1511,7 @@ fn fit_segment(
     let mut deviance_old = pass.deviance;
     let mut previous: Option<Vec<f64>> = None;
     for iteration in 1..=model.max_iterations {
-        let (mut beta, bread) = segment.solve(&pass).map_err(aliased)?;
+        let (mut beta, bread) = segment.solve(&pass).map_err(|a| aliased(iteration, a))?;
         let mut next = segment.pass(&Point::At(beta.clone()));
         // A step to a non-finite deviance is halved towards the previous coefficients.
         let mut halvings = 0;
