@@ -77,6 +77,7 @@ pub fn write_validation(
 
 fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     let plan = artifacts.plan;
+    let mut laps = Laps::new();
     let estimates_path = dir.join("estimates.parquet");
     let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
         .map_err(|e| io_failure("manifest", &estimates_path, e))?;
@@ -107,15 +108,18 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         parquet::write(&mut changes, &path, metadata)
             .map_err(|e| io_failure("changes", &path, e))?;
     }
+    laps.lap("tables");
     let path = dir.join("tabellenboek.xlsx");
     xlsx::tabellenboek(
         &tabellenboek(plan, artifacts.released, artifacts.models),
         &path,
     )
     .map_err(|e| io_failure("table book", &path, e))?;
+    laps.lap("tabellenboek");
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
     write_weights(plan, artifacts.designs, dir)?;
+    laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");
     let svgs = if plan.output.charts || plan.output.report {
@@ -127,12 +131,53 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         artifacts.progress.steps("charts", figures.len() as u64);
         write_charts(&figures, &svgs, &charts_dir, artifacts.progress)?;
     }
+    laps.lap("charts");
     if plan.output.report {
         let html = report::render(&report_of(plan, artifacts, &svgs));
         let path = dir.join("report.html");
         std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
     }
-    write_manifest(artifacts.manifest, dir)
+    laps.lap("report");
+    // The manifest last, with the output stage's own timings.
+    let mut manifest = artifacts.manifest.clone();
+    if let Some(timings) = &mut manifest.timings_seconds {
+        timings.extend(laps.timings());
+    }
+    write_manifest(&manifest, dir)
+}
+
+/// Timings of the output stage's steps (`output/<step>`, and `output` for all of them): the
+/// manifest is written after them, so it can record them.
+struct Laps {
+    start: std::time::Instant,
+    last: std::time::Instant,
+    steps: Vec<(&'static str, f64)>,
+}
+
+impl Laps {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Laps {
+            start: now,
+            last: now,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The time since the previous lap is step `name`'s.
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((name, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+
+    fn timings(&self) -> impl Iterator<Item = (String, f64)> + '_ {
+        let total = (self.last - self.start).as_secs_f64();
+        self.steps
+            .iter()
+            .map(|&(name, seconds)| (format!("output/{name}"), seconds))
+            .chain([("output".to_string(), total)])
+    }
 }
 
 fn write_manifest(manifest: &Manifest, dir: &Path) -> Result<(), Failure> {

@@ -258,6 +258,27 @@ fn the_sample_pipeline_writes_every_output() {
         read,
         manifest["rows_accepted"].as_u64().unwrap() + manifest["rows_rejected"].as_u64().unwrap()
     );
+    // Every stage is timed, the output too, its steps adding up to it.
+    let timings = manifest["timings_seconds"].as_object().unwrap();
+    let seconds = |name: &str| {
+        timings
+            .get(name)
+            .and_then(|v| v.as_f64())
+            .unwrap_or_else(|| panic!("no timing {name:?}: {timings:?}"))
+    };
+    for stage in [
+        "ingest", "validate", "weight", "estimate", "models", "output",
+    ] {
+        assert!(seconds(stage) >= 0.0);
+    }
+    let steps: f64 = ["tables", "tabellenboek", "microdata", "charts", "report"]
+        .iter()
+        .map(|step| seconds(&format!("output/{step}")))
+        .sum();
+    assert!(
+        (steps - seconds("output")).abs() <= 1e-6 * seconds("output").max(1.0) && steps > 0.0,
+        "{timings:?}"
+    );
 }
 
 #[test]
