@@ -202,63 +202,15 @@ pub(super) fn fit<'a>(job: &Job<'a>) -> Result<Option<Fitted<'a>>, Failure> {
         }
     }
 
-    // Per stratum and segment, the sums of the respondents' influence and of its squares.
-    let mut strata = Vec::new();
-    let mut psus = vec![0u32; segments];
-    let mut details_in = vec![0u32; segments];
-    let mut first = vec![Sums::default(); segments];
-    let mut first_cell = vec![0usize; segments];
-    let mut sum = vec![0.0; segments * width];
-    let mut squares = vec![0.0; segments * width];
-    let mut touched: Vec<usize> = Vec::new();
-    let mut run = 0;
-    while run < details.len() {
-        let h = details[run].stratum;
-        let mut stop = run;
-        while stop < details.len() && details[stop].stratum == h {
-            let detail = &details[stop];
-            stop += 1;
-            let d = detail.cell as usize / per_segment;
-            if fits[d].is_err() {
-                continue;
-            }
-            let c = local[detail.cell as usize] as usize;
-            if details_in[d] == 0 {
-                touched.push(d);
-                first[d] = detail.sums;
-                first_cell[d] = c;
-            }
-            details_in[d] += 1;
-            psus[d] += detail.sums.count;
-            let g = &influence[c * width..(c + 1) * width];
-            let sums = &mut sum[d * width..(d + 1) * width];
-            let squares = &mut squares[d * width..(d + 1) * width];
-            for ((&g, sum), squares) in g.iter().zip(sums).zip(squares) {
-                *sum += detail.sums.w * g;
-                *squares += detail.sums.ww * g * g;
-            }
-        }
-        for &d in &touched {
-            // Every respondent of the stratum in one cell with one weight: equal totals.
-            let constant = details_in[d] == 1 && !first[d].varies;
-            let g = &influence[first_cell[d] * width..(first_cell[d] + 1) * width];
-            let sums = &mut sum[d * width..(d + 1) * width];
-            let squares = &mut squares[d * width..(d + 1) * width];
-            for (k, ((g, sum), squares)) in g.iter().zip(sums).zip(squares).enumerate() {
-                strata.push(kernel::StratumTotals {
-                    stratum: h,
-                    cell: (k * segments + d) as u32,
-                    psus: psus[d],
-                    sum: std::mem::take(sum),
-                    sum_squares: std::mem::take(squares),
-                    constant: constant.then(|| first[d].first * g),
-                });
-            }
-            (psus[d], details_in[d]) = (0, 0);
-        }
-        touched.clear();
-        run = stop;
-    }
+    // The segment and cell (a row of `influence`) of a detail; `None` where the segment has no
+    // fit.
+    let place = |detail: &Detail| {
+        let d = detail.cell as usize / per_segment;
+        fits[d]
+            .is_ok()
+            .then(|| (d, local[detail.cell as usize] as usize))
+    };
+    let strata = stratum_totals(&details, place, &influence, width, segments);
     let layout = Layout::of(design);
     let stats = kernel::from_stratum_totals(&layout, segments, width * segments, &strata)
         .map_err(|e| job.lonely(e))?;
@@ -274,6 +226,65 @@ pub(super) fn fit<'a>(job: &Job<'a>) -> Result<Option<Fitted<'a>>, Failure> {
         variances: stats.iter().map(|s| s.variance(1.0, 0.0)).collect(),
         degrees,
     }))
+}
+
+/// Per stratum and segment, each coefficient's sum of the respondents' influence
+/// (`w · influence` of their cell, a row of `width` in `influence`) and of its square, from the
+/// details in stratum order; `place` gives a detail's segment and cell, or `None` to skip it.
+fn stratum_totals(
+    details: &[Detail],
+    place: impl Fn(&Detail) -> Option<(usize, usize)>,
+    influence: &[f64],
+    width: usize,
+    segments: usize,
+) -> Vec<kernel::StratumTotals> {
+    let mut strata = Vec::new();
+    let mut psus = vec![0u32; segments];
+    // While the segment's respondents in the stratum are in one cell with one weight: that
+    // weight and cell (their totals are then equal).
+    let mut constant: Vec<Option<(f64, usize)>> = vec![None; segments];
+    let mut sum = vec![0.0; segments * width];
+    let mut squares = vec![0.0; segments * width];
+    let mut touched: Vec<usize> = Vec::new();
+    for run in details.chunk_by(|a, b| a.stratum == b.stratum) {
+        for detail in run {
+            let Some((d, c)) = place(detail) else {
+                continue;
+            };
+            let s = &detail.sums;
+            if psus[d] == 0 {
+                touched.push(d);
+                constant[d] = (!s.varies).then_some((s.first, c));
+            } else {
+                constant[d] = None;
+            }
+            psus[d] += s.count;
+            let g = &influence[c * width..(c + 1) * width];
+            let sums = &mut sum[d * width..(d + 1) * width];
+            let squares = &mut squares[d * width..(d + 1) * width];
+            for ((&g, sum), squares) in g.iter().zip(sums).zip(squares) {
+                *sum += s.w * g;
+                *squares += s.ww * g * g;
+            }
+        }
+        for &d in &touched {
+            let sums = &mut sum[d * width..(d + 1) * width];
+            let squares = &mut squares[d * width..(d + 1) * width];
+            for (k, (sum, squares)) in sums.iter_mut().zip(squares).enumerate() {
+                strata.push(kernel::StratumTotals {
+                    stratum: run[0].stratum,
+                    cell: (k * segments + d) as u32,
+                    psus: psus[d],
+                    sum: std::mem::take(sum),
+                    sum_squares: std::mem::take(squares),
+                    constant: constant[d].map(|(w, c)| w * influence[c * width + k]),
+                });
+            }
+            psus[d] = 0;
+        }
+        touched.clear();
+    }
+    strata
 }
 
 /// The outcome's distinct values (sorted), or `None` with more than [`MAX_OUTCOMES`].
@@ -329,7 +340,8 @@ fn detail(
                     }
                     'rows: for i in run..stop {
                         let (y, d) = (job.outcome[i], job.codes[i]);
-                        if y.is_nan() || d == u32::MAX || !job.in_population[i] {
+                        // The outcome is NaN outside the population.
+                        if y.is_nan() || d == u32::MAX {
                             continue;
                         }
                         let (mut pattern, mut place) = (0usize, 1usize);
