@@ -89,24 +89,23 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
             parquet::labels_json(&plan.schema),
         ),
     ];
-    let mut estimates = parquet::estimates_frame(plan, artifacts.released)
+    let estimates = parquet::estimates_frame(plan, artifacts.released)
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
-    parquet::write(&mut estimates, &estimates_path, metadata.clone())
+    parquet::write(&estimates, &estimates_path, metadata.clone())
         .map_err(|e| io_failure("estimates", &estimates_path, e))?;
 
     if !plan.models.is_empty() {
         let path = dir.join("models.parquet");
-        let mut models = parquet::models_frame(&plan.name, artifacts.models)
+        let models = parquet::models_frame(&plan.name, artifacts.models)
             .map_err(|e| io_failure("models", &path, e))?;
-        parquet::write(&mut models, &path, metadata.clone())
+        parquet::write(&models, &path, metadata.clone())
             .map_err(|e| io_failure("models", &path, e))?;
     }
     if waves(plan) > 1 {
         let path = dir.join("changes.parquet");
-        let mut changes = parquet::changes_frame(&plan.name, artifacts.changes)
+        let changes = parquet::changes_frame(&plan.name, artifacts.changes)
             .map_err(|e| io_failure("changes", &path, e))?;
-        parquet::write(&mut changes, &path, metadata)
-            .map_err(|e| io_failure("changes", &path, e))?;
+        parquet::write(&changes, &path, metadata).map_err(|e| io_failure("changes", &path, e))?;
     }
     laps.lap("tables");
     let path = dir.join("tabellenboek.xlsx");
@@ -194,9 +193,9 @@ fn write_rejects(
 ) -> Result<(), Failure> {
     let path = dir.join("private").join("rejects.parquet");
     std::fs::create_dir_all(dir.join("private")).map_err(|e| io_failure("folder", dir, e))?;
-    let mut frame =
+    let frame =
         parquet::rejects_frame(rejects, lines).map_err(|e| io_failure("rejects", &path, e))?;
-    parquet::write(&mut frame, &path, Vec::new()).map_err(|e| io_failure("rejects", &path, e))
+    parquet::write(&frame, &path, Vec::new()).map_err(|e| io_failure("rejects", &path, e))
 }
 
 /// `weights.json`: per wave the design weights, the weights used and the calibration record.
@@ -243,22 +242,11 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
             }
         });
     }
-    let Some(mut frame) = combined else {
+    let Some(frame) = combined else {
         return Ok(());
     };
-    for column in parquet::label_columns(&frame, &plan.schema)
-        .map_err(|e| io_failure("respondents", &path, e))?
-    {
-        frame
-            .with_column(column)
-            .map_err(|e| io_failure("respondents", &path, e))?;
-    }
-    parquet::write(
-        &mut frame,
-        &path,
-        vec![("peiling:labels".into(), parquet::labels_json(&plan.schema))],
-    )
-    .map_err(|e| io_failure("respondents", &path, e))
+    parquet::write_microdata(&frame, &plan.schema, &path)
+        .map_err(|e| io_failure("respondents", &path, e))
 }
 
 /// The SVG of every figure by stem, drawn in parallel.

@@ -6,7 +6,6 @@
 //! the same inputs, spec and version give the same bytes.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -15,6 +14,9 @@ use crate::changes::ChangeRow;
 use crate::disclosure::{ReleasedModelRow, ReleasedTable};
 use crate::spec::{ModelFamily, Plan, SchemaPlan, Wave};
 use crate::validate::Rejects;
+
+mod labels;
+mod write;
 
 pub const PIPELINE: &str = "pipeline";
 pub const WAVE: &str = "wave";
@@ -366,90 +368,8 @@ pub fn labels_json(schema: &SchemaPlan) -> String {
     serde_json::Value::Object(fields).to_string()
 }
 
-/// The Arrow schema hint of a frame (`ARROW:schema`) with strings as plain `string`.
-///
-/// polars describes its string columns to Arrow readers as `string_view`, and pyarrow gives
-/// such columns back as they are described. pyarrow's compute kernels (`filter`, `equal`, the
-/// `filters=` of `read_table`) do not take `string_view` yet, so a notebook could not filter a
-/// table on `indicator`. The column data in the file are the same either way (UTF-8 byte
-/// arrays); only the hint changes, and polars, DuckDB and pyarrow all read plain strings.
-fn plain_string_hint(frame: &DataFrame) -> (String, String) {
-    let schema = frame.schema().to_arrow(CompatLevel::oldest());
-    let hint = polars_parquet::arrow::write::schema_to_metadata_key(&schema);
-    (hint.key, hint.value.unwrap_or_default())
-}
-
 /// Suffix of the label column added beside a labelled column of the microdata.
 pub const LABEL_SUFFIX: &str = "_label";
-
-/// For every column of `frame` whose schema field has value labels (`categories`, `missing`
-/// codes, or an SPSS file's labels): a string column `<name>_label` with the label of each
-/// row's code (null for a null or an unlabelled code). Notebooks group and filter on these
-/// directly; the codes stay in their own column.
-pub fn label_columns(frame: &DataFrame, schema: &SchemaPlan) -> PolarsResult<Vec<Column>> {
-    let mut columns = Vec::new();
-    for field in &schema.fields {
-        let labels: HashMap<String, &str> = field
-            .categories
-            .iter()
-            .chain(&field.missing)
-            .chain(&field.value_labels)
-            .map(|(code, label)| (code.to_string(), label.as_str()))
-            .collect();
-        let name = format!("{}{LABEL_SUFFIX}", field.name);
-        let Some(codes) = frame.column(&field.name).ok() else {
-            continue;
-        };
-        if labels.is_empty() || frame.column(&name).is_ok() {
-            continue;
-        }
-        // The label of each distinct code is looked up once, by the code as `Code` displays
-        // it; the rows then find theirs in a small map of codes.
-        let values: Vec<Option<&str>> = match codes.dtype() {
-            DataType::String => {
-                let mut memo: foldhash::HashMap<&str, Option<&str>> = foldhash::HashMap::default();
-                codes
-                    .str()?
-                    .iter()
-                    .map(|v| {
-                        v.and_then(|c| *memo.entry(c).or_insert_with(|| labels.get(c).copied()))
-                    })
-                    .collect()
-            }
-            DataType::Float64 => {
-                let mut memo: foldhash::HashMap<u64, Option<&str>> = foldhash::HashMap::default();
-                codes
-                    .f64()?
-                    .iter()
-                    .map(|v| {
-                        v.and_then(|v| {
-                            *memo
-                                .entry(v.to_bits())
-                                .or_insert_with(|| labels.get(&format!("{v}")).copied())
-                        })
-                    })
-                    .collect()
-            }
-            _ => {
-                let mut memo: foldhash::HashMap<i64, Option<&str>> = foldhash::HashMap::default();
-                codes
-                    .cast(&DataType::Int64)?
-                    .i64()?
-                    .iter()
-                    .map(|v| {
-                        v.and_then(|v| {
-                            *memo
-                                .entry(v)
-                                .or_insert_with(|| labels.get(&v.to_string()).copied())
-                        })
-                    })
-                    .collect()
-            }
-        };
-        columns.push(Column::new(name.into(), values));
-    }
-    Ok(columns)
-}
 
 /// A column of waves: Int32 when every wave is an integer (as the pipeline gave them), else
 /// their names as text.
@@ -469,16 +389,22 @@ pub fn wave_column(name: &str, waves: impl Iterator<Item = Wave>) -> Column {
 }
 
 /// Writes a frame with key-value metadata.
-pub fn write(
-    frame: &mut DataFrame,
-    path: &Path,
-    mut metadata: Vec<(String, String)>,
-) -> PolarsResult<()> {
-    let file = File::create(path)?;
-    metadata.insert(0, plain_string_hint(frame));
-    let metadata = Some(KeyValueMetadata::from_static(metadata));
-    ParquetWriter::new(file)
-        .with_key_value_metadata(metadata)
-        .finish(frame)?;
-    Ok(())
+pub fn write(frame: &DataFrame, path: &Path, metadata: Vec<(String, String)>) -> PolarsResult<()> {
+    write::write_frame(frame, path, metadata)
+}
+
+/// Writes the microdata: the columns of `frame`, then a `<field>_label` column beside every
+/// column with value labels (`labels::label_columns`), with the schema's labels as JSON in
+/// the key-value metadata (`peiling:labels`).
+pub fn write_microdata(frame: &DataFrame, schema: &SchemaPlan, path: &Path) -> PolarsResult<()> {
+    let mut columns: Vec<write::FileColumn> =
+        frame.columns().iter().map(write::FileColumn::of).collect();
+    columns.extend(labels::label_columns(frame, schema)?);
+    write::write_columns(
+        path,
+        &columns,
+        frame.height(),
+        vec![("peiling:labels".into(), labels_json(schema))],
+        write::ROW_GROUP_ROWS,
+    )
 }

@@ -1,0 +1,314 @@
+//! The `<field>_label` columns of the microdata.
+//!
+//! A label column repeats a handful of strings a million times. It is written as what Parquet
+//! stores anyway, a dictionary of the labels and a key per row, built per row group from the
+//! codes: the labels in order of first appearance in the row group (as polars' writer orders
+//! a dictionary), so the dictionary page and its statistics hold only labels that occur there.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use polars::prelude::*;
+use polars_arrow::array::{ArrayRef, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+
+use super::write::FileColumn;
+use super::LABEL_SUFFIX;
+use crate::spec::SchemaPlan;
+
+/// A labelled column's codes in the type their labels are looked up by.
+enum Codes {
+    Text(StringChunked),
+    Float(Float64Chunked),
+    Int(Int64Chunked),
+}
+
+/// For every column of `frame` whose schema field has value labels (`categories`, `missing`
+/// codes, or an SPSS file's labels): a string column `<name>_label` with the label of each
+/// row's code (null for a null or an unlabelled code). Notebooks group and filter on these
+/// directly; the codes stay in their own column. Readers see plain strings.
+pub fn label_columns(
+    frame: &DataFrame,
+    schema: &SchemaPlan,
+) -> PolarsResult<Vec<FileColumn<'static>>> {
+    let mut columns = Vec::new();
+    for field in &schema.fields {
+        let name = format!("{}{LABEL_SUFFIX}", field.name);
+        let Ok(codes) = frame.column(&field.name) else {
+            continue;
+        };
+        // A later list's label wins for a code listed twice.
+        let by_code: HashMap<String, &str> = field
+            .categories
+            .iter()
+            .chain(&field.missing)
+            .chain(&field.value_labels)
+            .map(|(code, label)| (code.to_string(), label.as_str()))
+            .collect();
+        if by_code.is_empty() || frame.column(&name).is_ok() {
+            continue;
+        }
+        // Each distinct label once; a code's label by its index there.
+        let mut labels: Vec<String> = Vec::new();
+        let mut label_index: HashMap<&str, u32> = HashMap::new();
+        let code_label: HashMap<String, u32> = by_code
+            .into_iter()
+            .map(|(code, label)| {
+                let at = *label_index.entry(label).or_insert_with(|| {
+                    labels.push(label.to_string());
+                    labels.len() as u32 - 1
+                });
+                (code, at)
+            })
+            .collect();
+        let label_of = move |code: &str| code_label.get(code).copied();
+        let codes = match codes.dtype() {
+            DataType::String => Codes::Text(codes.str()?.rechunk().into_owned()),
+            DataType::Float64 => Codes::Float(codes.f64()?.rechunk().into_owned()),
+            _ => Codes::Int(codes.cast(&DataType::Int64)?.i64()?.rechunk().into_owned()),
+        };
+        let rows = move |start: usize, len: usize| {
+            let (start, labels) = (start as i64, labels.as_slice());
+            match &codes {
+                Codes::Text(codes) => {
+                    dictionary(codes.slice(start, len).iter(), |c| label_of(c), labels)
+                }
+                Codes::Float(codes) => dictionary(
+                    codes.slice(start, len).iter().map(|v| v.map(f64::to_bits)),
+                    |&bits| label_of(&f64::from_bits(bits).to_string()),
+                    labels,
+                ),
+                Codes::Int(codes) => dictionary(
+                    codes.slice(start, len).iter(),
+                    |v| label_of(&v.to_string()),
+                    labels,
+                ),
+            }
+        };
+        columns.push(FileColumn {
+            name: name.into(),
+            dtype: dictionary_type(),
+            hint: ArrowDataType::LargeUtf8,
+            rows: Box::new(rows),
+        });
+    }
+    Ok(columns)
+}
+
+fn dictionary_type() -> ArrowDataType {
+    ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    )
+}
+
+/// The labels of `codes` as a dictionary: `label_of` gives a code's index in `labels` (looked
+/// up once per distinct code), the dictionary holds the labels that occur, in order of first
+/// appearance.
+fn dictionary<K: Hash + Eq + Copy>(
+    codes: impl Iterator<Item = Option<K>>,
+    label_of: impl Fn(&K) -> Option<u32>,
+    labels: &[String],
+) -> PolarsResult<ArrayRef> {
+    let mut memo: foldhash::HashMap<K, Option<u32>> = foldhash::HashMap::default();
+    let mut key_of_label = vec![None; labels.len()];
+    let mut values: Vec<&str> = Vec::new();
+    let keys: PrimitiveArray<u32> = codes
+        .map(|code| {
+            let code = code?;
+            let label = (*memo.entry(code).or_insert_with(|| label_of(&code)))? as usize;
+            Some(*key_of_label[label].get_or_insert_with(|| {
+                values.push(&labels[label]);
+                values.len() as u32 - 1
+            }))
+        })
+        .collect();
+    let values = Utf8ViewArray::from_slice_values(&values);
+    let array = DictionaryArray::try_new(dictionary_type(), keys, Box::new(values))?;
+    Ok(Box::new(array))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use polars_parquet::parquet::statistics::Statistics;
+    use proptest::prelude::*;
+
+    use super::super::write::{write_columns, write_frame, FileColumn};
+    use super::*;
+    use crate::spec::schema::{Code, FieldPlan, FieldType};
+
+    fn field(name: &str, field_type: FieldType, codes: &[(Code, &str)]) -> FieldPlan {
+        FieldPlan {
+            name: name.into(),
+            field_type,
+            label: None,
+            required: false,
+            categories: Vec::new(),
+            missing: Vec::new(),
+            missing_ranges: Vec::new(),
+            value_labels: codes
+                .iter()
+                .map(|(c, l)| (c.clone(), l.to_string()))
+                .collect(),
+            minimum: None,
+            maximum: None,
+            pattern: None,
+        }
+    }
+
+    fn schema(fields: Vec<FieldPlan>) -> SchemaPlan {
+        SchemaPlan {
+            name: "test".into(),
+            path: "test.schema.toml".into(),
+            sha256: String::new(),
+            primary_key: Vec::new(),
+            missing_values: Vec::new(),
+            fields,
+            rules: Vec::new(),
+        }
+    }
+
+    /// The frame's columns and its label columns, in row groups of `group_rows`.
+    fn write_with_labels(
+        frame: &DataFrame,
+        schema: &SchemaPlan,
+        group_rows: usize,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("microdata.parquet");
+        let mut columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
+        columns.extend(label_columns(frame, schema).unwrap());
+        write_columns(&path, &columns, frame.height(), Vec::new(), group_rows).unwrap();
+        (dir, path)
+    }
+
+    fn read(path: &std::path::Path) -> DataFrame {
+        ParquetReader::new(File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    }
+
+    #[test]
+    fn label_columns_read_back_as_the_labels_of_the_codes() {
+        let int = |c: i64| Code::Int(c);
+        let schema = schema(vec![
+            field(
+                "g",
+                FieldType::Integer,
+                &[
+                    (int(1), "man"),
+                    (int(2), "vrouw"),
+                    (int(8), "weet niet"),
+                    (int(9), "weet niet"),
+                ],
+            ),
+            field(
+                "s",
+                FieldType::String,
+                &[
+                    (Code::Str("a".into()), "Alfa"),
+                    (Code::Str("b".into()), "Bèta"),
+                ],
+            ),
+            field(
+                "x",
+                FieldType::Number,
+                &[(Code::Num(1.5), "anderhalf"), (Code::Num(2.0), "twee")],
+            ),
+            field("unlabelled", FieldType::Integer, &[]),
+        ]);
+        // Row groups of 3: the second has no g, the third only "man" and an unlabelled code.
+        let frame = df![
+            "g" => [Some(1), Some(2), Some(9), None, None, None, Some(1), Some(1), Some(3), Some(8)],
+            "s" => [Some("a"), Some("b"), Some("c"), Some("a"), None, Some("b"), Some("b"), Some("b"), Some("b"), Some("a")],
+            "x" => [Some(1.5), Some(2.0), None, Some(1.5), Some(1.5), Some(7.0), Some(2.0), Some(1.5), Some(1.5), Some(2.0)],
+            "unlabelled" => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        ]
+        .unwrap();
+        let (_dir, path) = write_with_labels(&frame, &schema, 3);
+        let back = read(&path);
+        let names = ["g", "s", "x", "unlabelled", "g_label", "s_label", "x_label"];
+        assert_eq!(back.get_column_names(), names);
+        assert!(back
+            .select(["g", "s", "x", "unlabelled"])
+            .unwrap()
+            .equals_missing(&frame));
+        for name in ["g", "s", "x"] {
+            let field = schema.field(name).unwrap();
+            let codes = frame.column(name).unwrap().as_materialized_series();
+            let labels = back.column(&format!("{name}_label")).unwrap();
+            assert_eq!(labels.dtype(), &DataType::String, "{name}");
+            for (row, label) in labels.str().unwrap().iter().enumerate() {
+                let code = match codes.get(row).unwrap() {
+                    AnyValue::Null => None,
+                    AnyValue::Int32(v) => Some(Code::Int(v.into())),
+                    AnyValue::Float64(v) => Some(Code::Num(v)),
+                    AnyValue::String(v) => Some(Code::Str(v.into())),
+                    other => panic!("{other:?}"),
+                };
+                let want = code.and_then(|c| field.label_of(&c));
+                assert_eq!(label, want, "{name}, row {row}");
+            }
+        }
+
+        // Each row group's dictionary holds the labels that occur there, so its statistics
+        // are those of its rows.
+        let metadata =
+            polars_parquet::parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
+        assert_eq!(metadata.row_groups.len(), 4);
+        let g_label = |group: usize| {
+            let column = &metadata.row_groups[group].parquet_columns()[4];
+            match column.statistics(&metadata.footer_buf).unwrap().unwrap() {
+                Statistics::Binary(s) => (
+                    s.null_count,
+                    s.min_value.map(|v| String::from_utf8(v).unwrap()),
+                    s.max_value.map(|v| String::from_utf8(v).unwrap()),
+                ),
+                other => panic!("{other:?}"),
+            }
+        };
+        let text = |s: &str| Some(s.to_string());
+        assert_eq!(g_label(0), (Some(0), text("man"), text("weet niet")));
+        assert_eq!(g_label(1), (Some(3), None, None));
+        assert_eq!(g_label(2), (Some(1), text("man"), text("man")));
+        assert_eq!(g_label(3), (Some(0), text("weet niet"), text("weet niet")));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Any frame reads back as written, whatever the row groups.
+        #[test]
+        fn frames_read_back_as_written(
+            rows in prop::collection::vec(
+                (any::<Option<i32>>(), any::<Option<f64>>(), prop::option::of("[a-zé ]{0,20}")),
+                0..40,
+            ),
+            group_rows in 1usize..12,
+        ) {
+            let frame = df![
+                "i" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "f" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "s" => rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+            ]
+            .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("frame.parquet");
+            let columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
+            write_columns(&path, &columns, frame.height(), Vec::new(), group_rows).unwrap();
+            let back = read(&path);
+            prop_assert!(back.equals_missing(&frame), "{back} against {frame}");
+            let groups = polars_parquet::parquet::read::read_metadata(&mut File::open(&path).unwrap())
+                .unwrap()
+                .row_groups
+                .len();
+            prop_assert_eq!(groups, frame.height().div_ceil(group_rows));
+            // The frame writer is the same, with the default row group size.
+            write_frame(&frame, &path, Vec::new()).unwrap();
+            prop_assert!(read(&path).equals_missing(&frame));
+        }
+    }
+}
