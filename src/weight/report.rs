@@ -1,8 +1,6 @@
 //! What `weights.json` and the report say of a design's weights: their distribution, overall
 //! and per segment, the calibration's report, and the warnings calibration leaves.
 
-use rayon::prelude::*;
-
 use super::{calibrate, SegmentIndex, SurveyDesign};
 use crate::diag::{catalog, Diagnostic, Place};
 use crate::spec::Wave;
@@ -30,16 +28,28 @@ impl WeightSummary {
         let n = weights.len();
         let sum: f64 = weights.iter().sum();
         let squares: f64 = weights.iter().map(|w| w * w).sum();
-        // Unstable is exact here: values equal under `total_cmp` are the same bits.
-        let mut sorted = weights.to_vec();
-        sorted.par_sort_unstable_by(f64::total_cmp);
+        // Type 7 interpolates between the order statistics at floor(h) and ceil(h); only
+        // those are put in place, by selection rather than a sort of every weight.
+        const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+        let h = |p: f64| (n.saturating_sub(1)) as f64 * p;
+        let mut positions: Vec<usize> = [0.0, 1.0]
+            .iter()
+            .chain(&QUANTILES)
+            .flat_map(|&p| [h(p).floor() as usize, h(p).ceil() as usize])
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        let mut ordered = weights.to_vec();
+        if n > 0 {
+            select_positions(&mut ordered, &positions);
+        }
         let quantile = |p: f64| {
-            if sorted.is_empty() {
+            if ordered.is_empty() {
                 return f64::NAN;
             }
-            let h = (n - 1) as f64 * p;
+            let h = h(p);
             let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-            sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+            ordered[lo] + (h - lo as f64) * (ordered[hi] - ordered[lo])
         };
         let (min, max) = (quantile(0.0), quantile(1.0));
         WeightSummary {
@@ -49,7 +59,7 @@ impl WeightSummary {
             min,
             max,
             ratio: max / min,
-            quantiles: [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+            quantiles: QUANTILES
                 .into_iter()
                 .map(|p| (p, quantile(p)))
                 .collect(),
@@ -57,6 +67,21 @@ impl WeightSummary {
             effective_n: sum * sum / squares,
         }
     }
+}
+
+/// Puts the values at `positions` (ascending, distinct, in bounds) where a sort by
+/// `f64::total_cmp` would put them: a selection at the middle position, then the same on each
+/// side. Values equal under `total_cmp` are the same bits, so the order statistics are exact.
+fn select_positions(values: &mut [f64], positions: &[usize]) {
+    let Some(&at) = positions.get(positions.len() / 2) else {
+        return;
+    };
+    let (before, after) = positions.split_at(positions.len() / 2);
+    values.select_nth_unstable_by(at, f64::total_cmp);
+    let (left, right) = values.split_at_mut(at + 1);
+    select_positions(left, before);
+    let after: Vec<usize> = after[1..].iter().map(|p| p - at - 1).collect();
+    select_positions(right, &after);
 }
 
 /// One wave's entry in `weights.json`.
@@ -168,5 +193,39 @@ impl SurveyDesign {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The quantiles by selection are R's type 7 on the sorted weights, exactly.
+        #[test]
+        fn quantiles_are_type_7_of_the_sorted_weights(
+            weights in prop::collection::vec(prop_oneof![0.5f64..200.0, Just(1.0), Just(2.5)], 1..300),
+        ) {
+            let mut sorted = weights.clone();
+            sorted.sort_by(f64::total_cmp);
+            let summary = WeightSummary::of(&weights);
+            let n = sorted.len();
+            prop_assert_eq!(summary.min, sorted[0]);
+            prop_assert_eq!(summary.max, sorted[n - 1]);
+            for &(p, q) in &summary.quantiles {
+                let h = (n - 1) as f64 * p;
+                let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+                let want = sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]);
+                prop_assert_eq!(q.to_bits(), want.to_bits(), "p = {}", p);
+            }
+        }
+    }
+
+    #[test]
+    fn no_weights_have_no_quantiles() {
+        let summary = WeightSummary::of(&[]);
+        assert!(summary.min.is_nan() && summary.quantiles.iter().all(|(_, q)| q.is_nan()));
     }
 }
