@@ -59,10 +59,7 @@ impl WeightSummary {
             min,
             max,
             ratio: max / min,
-            quantiles: QUANTILES
-                .into_iter()
-                .map(|p| (p, quantile(p)))
-                .collect(),
+            quantiles: QUANTILES.into_iter().map(|p| (p, quantile(p))).collect(),
             kish_deff: n as f64 * squares / (sum * sum),
             effective_n: sum * sum / squares,
         }

@@ -28,40 +28,42 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
         Ok(i32::try_from(width).unwrap_or(i32::MAX))
     }
 
-    /// Width in fractional pixels, measured at a large size (plotters rounds widths down).
-    pub(super) fn exact_width(&self, text: &str, style: &TextStyle) -> Measured<DB, f64> {
-        const ZOOM: f64 = 64.0;
-        let large = TextStyle {
-            font: style.font.resize(style.font.get_size() * ZOOM),
-            ..style.clone()
-        };
-        let (width, _) = self.root.estimate_text_size(text, &large)?;
-        Ok(f64::from(width) / ZOOM)
-    }
-
     pub(super) fn text(&self, text: &str, (x, y): (i32, i32), style: &TextStyle) -> Drawn<DB> {
         let Some(glyphs) = self.glyphs else {
             return self.root.draw(&Text::new(text, (x, y), style.clone()));
         };
+        // What plotters would draw for each glyph as its own left-anchored `Text`, from a
+        // cache of rasterised glyphs: pixel for pixel the same, without outlining every
+        // glyph again and measuring every prefix of the text again.
+        let (alpha, (r, g, b)) = (style.color.alpha, style.color.rgb);
+        if alpha == 0.0 {
+            return Ok(());
+        }
+        let size = style.font.get_size();
+        let pens = glyphs.pens(text, size);
+        let width = pens.last().copied().unwrap_or_default();
         let left = f64::from(x)
             - match style.pos.h_pos {
                 HPos::Left => 0.0,
-                HPos::Center => self.exact_width(text, style)? / 2.0,
-                HPos::Right => self.exact_width(text, style)?,
+                HPos::Center => width / 2.0,
+                HPos::Right => width,
             };
-        let glyph_style = style.pos(Pos::new(HPos::Left, style.pos.v_pos));
-        for (index, c) in text.char_indices() {
+        // plotters' layout box of a glyph is the size over 1.24 high, in whole pixels.
+        let height = (size / 1.24) as i32;
+        let top = y - match style.pos.v_pos {
+            VPos::Top => 0,
+            VPos::Center => height / 2,
+            VPos::Bottom => height,
+        };
+        for (c, pen) in text.chars().zip(pens) {
             if c.is_whitespace() {
                 continue;
             }
-            let pen = (left + self.exact_width(&text[..index], style)?).round() as i32;
-            let bearing = glyphs.bearing_px(c, style.font.get_size());
-            let mut buffer = [0u8; 4];
-            self.root.draw(&Text::new(
-                &*c.encode_utf8(&mut buffer),
-                (pen + bearing, y),
-                glyph_style.clone(),
-            ))?;
+            let left = (left + pen).round() as i32 + glyphs.bearing_px(c, size);
+            for &(dx, dy, coverage) in glyphs.coverage(c, size).iter() {
+                let color = RGBAColor(r, g, b, alpha * f64::from(coverage));
+                self.root.draw_pixel((left + dx, top + dy), &color)?;
+            }
         }
         Ok(())
     }

@@ -457,6 +457,88 @@ mod tests {
         assert_eq!(glyphs.bearing_px('😀', 13.0), 0);
     }
 
+    /// Bitmap text from the glyph cache is pixel for pixel what plotters draws when every
+    /// glyph is its own left-anchored `Text` at the pen position plotters measures for the
+    /// prefix before it, plus the glyph's bearing (how PNG text was drawn before the cache).
+    #[test]
+    fn cached_glyphs_draw_what_plotters_draws() {
+        ensure_font().expect("font");
+        let glyphs = glyph_metrics().expect("font metrics");
+        let texts = [
+            "Súdwest-Fryslân",
+            "AVAWAY Tj, ‘ëï’ 13,2% (12,1–14,4)",
+            "  spaties  en\ttab ",
+            "😀 geen glyph",
+            "",
+        ];
+        let (width, height) = (700u32, 60u32);
+        let draw = |cached: bool, text: &str, size: f64, h: HPos, v: VPos| {
+            let mut pixels = vec![255u8; (width * height * 3) as usize];
+            {
+                let root =
+                    BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+                let style = canvas::style(size, &TEXT, h, v);
+                let at = (350, 30);
+                if cached {
+                    let canvas = Canvas {
+                        root: &root,
+                        glyphs: Some(glyphs),
+                    };
+                    canvas.text(text, at, &style).expect("cached");
+                } else {
+                    let measure = |prefix: &str| {
+                        let zoomed = TextStyle {
+                            font: style.font.resize(size * 64.0),
+                            ..style.clone()
+                        };
+                        let (w, _) = root.estimate_text_size(prefix, &zoomed).expect("size");
+                        f64::from(w) / 64.0
+                    };
+                    let left = f64::from(at.0)
+                        - match h {
+                            HPos::Left => 0.0,
+                            HPos::Center => measure(text) / 2.0,
+                            HPos::Right => measure(text),
+                        };
+                    let glyph_style = style.pos(Pos::new(HPos::Left, v));
+                    for (index, c) in text.char_indices() {
+                        if c.is_whitespace() {
+                            continue;
+                        }
+                        let pen = (left + measure(&text[..index])).round() as i32;
+                        let mut buffer = [0u8; 4];
+                        let glyph = Text::new(
+                            &*c.encode_utf8(&mut buffer),
+                            (pen + glyphs.bearing_px(c, size), at.1),
+                            glyph_style.clone(),
+                        );
+                        root.draw(&glyph).expect("plotters");
+                    }
+                }
+                root.present().expect("present");
+            }
+            pixels
+        };
+        let mut inked = 0;
+        for text in texts {
+            for size in [11.0, 13.0, 17.5, 20.0] {
+                for (anchor, h, v) in [
+                    ("left top", HPos::Left, VPos::Top),
+                    ("centre", HPos::Center, VPos::Center),
+                    ("right bottom", HPos::Right, VPos::Bottom),
+                ] {
+                    let cached = draw(true, text, size, h, v);
+                    assert!(
+                        cached == draw(false, text, size, h, v),
+                        "{text:?} at {size} px, {anchor}"
+                    );
+                    inked += usize::from(cached.iter().any(|&p| p != 255));
+                }
+            }
+        }
+        assert_eq!(inked, 4 * 4 * 3, "every text but the empty one draws ink");
+    }
+
     #[test]
     fn axis_is_rounded_and_capped() {
         let axis = Axis::of(&sample());
