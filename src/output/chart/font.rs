@@ -36,12 +36,15 @@ pub(super) struct GlyphMetrics {
     /// Ascender minus descender in font units: ab_glyph's pixel scale divides by this.
     pub(super) height: f64,
     /// Rasterised glyphs by character and size (`coverage`).
-    rasters: Mutex<HashMap<(char, u64), Arc<[Coverage]>>>,
+    rasters: Mutex<HashMap<(char, u64), Raster>>,
 }
 
 /// A pixel of a rasterised glyph: its offset from where plotters places the glyph, and the
 /// share of it the glyph covers.
 pub(super) type Coverage = (i32, i32, f32);
+
+/// A glyph's covered pixels.
+pub(super) type Raster = Arc<[Coverage]>;
 
 impl GlyphMetrics {
     pub(super) fn parse(bytes: &'static [u8]) -> Option<GlyphMetrics> {
@@ -88,7 +91,7 @@ impl GlyphMetrics {
     /// The pixels of `c` at `size` as plotters' ab_glyph renderer draws the glyph alone at
     /// (0, 0) (`FontDataInternal::draw`), rasterised once per character and size. Pixels it
     /// does not cover are left out: plotters draws nothing for them either.
-    pub(super) fn coverage(&self, c: char, size: f64) -> Arc<[Coverage]> {
+    pub(super) fn coverage(&self, c: char, size: f64) -> Raster {
         let key = (c, size.to_bits());
         if let Some(raster) = self.rasters.lock().ok().and_then(|r| r.get(&key).cloned()) {
             return raster;
@@ -100,7 +103,7 @@ impl GlyphMetrics {
         raster
     }
 
-    fn rasterise(&self, c: char, size: f64) -> Arc<[Coverage]> {
+    fn rasterise(&self, c: char, size: f64) -> Raster {
         use ab_glyph::{Font, ScaleFont};
         let font = self.font.as_scaled(size as f32);
         let Some(outline) = font.outline_glyph(font.scaled_glyph(c)) else {
