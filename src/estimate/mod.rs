@@ -472,20 +472,31 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
         .collect()
 }
 
-/// The values of a column with NaN for null, chunk by chunk.
+/// The values of a column with NaN for null, chunk by chunk: each chunk's values copied whole,
+/// then its nulls overwritten, found 64 at a time in the validity bitmap.
 fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
     let mut out = Vec::with_capacity(column.len());
     for array in column.downcast_iter() {
-        match array.validity() {
-            None => out.extend_from_slice(array.values()),
-            Some(valid) => {
-                out.extend(array.values().iter().zip(valid.iter()).map(|(&v, valid)| {
-                    if valid {
-                        v
-                    } else {
-                        f64::NAN
-                    }
-                }))
+        let start = out.len();
+        out.extend_from_slice(array.values());
+        let Some(valid) = array.validity().filter(|v| v.unset_bits() > 0) else {
+            continue;
+        };
+        let values = &mut out[start..];
+        let chunks = valid.chunks::<u64>();
+        let tail = chunks.remainder_len();
+        let tail_mask = if tail == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - tail)
+        };
+        let last = chunks.remainder() | !tail_mask;
+        let words = chunks.chain(std::iter::once(last));
+        for (word, valid) in words.enumerate() {
+            let mut nulls = !valid;
+            while nulls != 0 {
+                values[word * 64 + nulls.trailing_zeros() as usize] = f64::NAN;
+                nulls &= nulls - 1;
             }
         }
     }
@@ -657,5 +668,42 @@ fn quantile_estimate(out: &mut EstimateRow, q: &quantile::Estimate) {
             out.rse = (estimate != 0.0).then(|| se / estimate.abs());
         }
         _ => push_flag(out, "no_interval"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Every chunk's values, NaN where null, whatever the chunks' lengths and offsets.
+        #[test]
+        fn nan_for_null_is_the_values_with_nan_for_null(
+            chunks in prop::collection::vec(
+                (prop::collection::vec(prop::option::weighted(0.8, -1e3f64..1e3), 0..200), 0usize..70),
+                1..5,
+            ),
+        ) {
+            let mut column: Option<Float64Chunked> = None;
+            let mut want = Vec::new();
+            for (values, skip) in &chunks {
+                // A chunk sliced off its start: its validity bitmap starts mid-byte.
+                let skip = (*skip).min(values.len());
+                let chunk = Float64Chunked::new("v".into(), values).slice(skip as i64, values.len() - skip);
+                want.extend(values[skip..].iter().map(|v| v.unwrap_or(f64::NAN)));
+                column = Some(match column {
+                    None => chunk,
+                    Some(mut all) => {
+                        all.append(&chunk).unwrap();
+                        all
+                    }
+                });
+            }
+            let got = nan_for_null(&column.unwrap());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
     }
 }
