@@ -8,7 +8,9 @@
 //!    and 10,000,000; generated once, cached by rows and seed), under `/usr/bin/time` for the
 //!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
 //!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file beside
-//!    them; and `peiling validate` once for the peak RSS of ingest and validation alone;
+//!    them; and `peiling validate` once for the peak RSS of ingest and validation alone; up to
+//!    1,000,000 rows also the same run on one thread (`--threads 1`, the fastest of two), for
+//!    the speed-up from one thread to all (issue 20, goal 4);
 //! 3. times the GGD workload of issue 20 beside its peer: `peiling run` of one proportion ×
 //!    342 municipalities (SE, logit interval, no charts or report) against DuckDB's load of the
 //!    same file and weighted `GROUP BY` (`nightly/duckdb_peer.py`, in the Python of
@@ -132,7 +134,7 @@ fn end_to_end(rows: usize, results: &mut Results) {
     let mut peak_kb: f64 = 0.0;
     // Ingest and validation alone (`peiling validate`): its peak RSS against the file's size
     // is a budget of its own (issue 4: under 3x).
-    let (_, validate_kb) = timed_run("validate", &spec, &out);
+    let (_, validate_kb) = timed_run("validate", &spec, &out, &[]);
     results
         .peak_rss_mb
         .insert(format!("validate/{rows}"), validate_kb / 1024.0);
@@ -143,7 +145,7 @@ fn end_to_end(rows: usize, results: &mut Results) {
         validate_kb / 1024.0 / file_mb
     );
     for _ in 0..runs {
-        let (wall, kb) = timed_run("run", &spec, &out);
+        let (wall, kb) = timed_run("run", &spec, &out, &[]);
         walls.push(wall);
         peak_kb = peak_kb.max(kb);
         let manifest: serde_json::Value =
@@ -160,6 +162,21 @@ fn end_to_end(rows: usize, results: &mut Results) {
         results.baselines.insert(name, CSV_READ.to_string());
     };
     record(format!("e2e/{rows}/wall"), fastest(&walls));
+    if rows <= 1_000_000 {
+        // Against the CSV read like every time here, so that a slower single thread is a
+        // regression; the speed-up itself is printed.
+        let threads = ["--threads", "1"];
+        let one: Vec<f64> = (0..2)
+            .map(|_| timed_run("run", &spec, &out, &threads).0)
+            .collect();
+        record(format!("e2e/{rows}/wall_1_thread"), fastest(&one));
+        println!(
+            "  peiling run on {rows} rows: {:.2} s on one thread, {:.2} s on all: {:.2} x",
+            fastest(&one),
+            fastest(&walls),
+            fastest(&one) / fastest(&walls)
+        );
+    }
     for (stage, seconds) in stages {
         record(format!("e2e/{rows}/{stage}"), fastest(&seconds));
     }
@@ -180,7 +197,9 @@ fn peer(rows: usize, results: &mut Results) {
     std::fs::write(&spec, text).unwrap();
     let out = bench_dir().join(format!("nightly-ggd-out-{rows}"));
     let runs = if rows <= 1_000_000 { 3 } else { 2 };
-    let walls: Vec<f64> = (0..runs).map(|_| timed_run("run", &spec, &out).0).collect();
+    let walls: Vec<f64> = (0..runs)
+        .map(|_| timed_run("run", &spec, &out, &[]).0)
+        .collect();
     let peiling = fastest(&walls);
     let name = format!("e2e/{rows}/ggd_peiling");
     results.seconds.insert(name.clone(), peiling);
@@ -231,8 +250,9 @@ fn polars_bare_read(path: &Path) -> f64 {
     seconds
 }
 
-/// Wall seconds and peak RSS (KB) of one `peiling run` (or `validate`), from GNU time.
-fn timed_run(command: &str, spec: &Path, out: &Path) -> (f64, f64) {
+/// Wall seconds and peak RSS (KB) of one `peiling run` (or `validate`) with `options`, from
+/// GNU time.
+fn timed_run(command: &str, spec: &Path, out: &Path, options: &[&str]) -> (f64, f64) {
     let measured = bench_dir().join("nightly-time.txt");
     let status = Command::new("/usr/bin/time")
         .args(["-f", "%e %M", "-o"])
@@ -243,6 +263,7 @@ fn timed_run(command: &str, spec: &Path, out: &Path) -> (f64, f64) {
         .arg("--out")
         .arg(out)
         .arg("--quiet")
+        .args(options)
         .stdout(std::process::Stdio::null())
         .status()
         .expect("/usr/bin/time (GNU time) runs peiling");
