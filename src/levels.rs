@@ -2,7 +2,6 @@
 //! dense `u32` indices into a sorted list of distinct keys, so estimation never hashes or
 //! compares strings in its inner loop and results come out in a fixed order.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use polars::prelude::*;
@@ -104,7 +103,8 @@ fn dense_range(values: &Int64Chunked, low: i64, high: i64) -> (Vec<Option<u32>>,
 fn dense<T: Copy + Ord + std::hash::Hash>(
     values: impl Iterator<Item = Option<T>>,
 ) -> (Vec<Option<u32>>, Vec<T>) {
-    let mut first_seen: HashMap<T, u32> = HashMap::new();
+    // foldhash, not SipHash: a million ids or municipality codes are hashed here per column.
+    let mut first_seen: foldhash::HashMap<T, u32> = foldhash::HashMap::default();
     let mut distinct = Vec::new();
     let codes: Vec<Option<u32>> = values
         .map(|v| {

@@ -20,6 +20,7 @@ use segments::code_margins;
 pub use segments::{segment_index, SegmentIndex};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::derive::DerivedFrame;
 use crate::diag::{catalog, Diagnostic, Failure};
@@ -279,10 +280,12 @@ pub fn apply(
                 .caused_by(e),
             )
         })?;
-    let segments = segmentations
-        .iter()
+    // Each segmentation codes its own columns, in parallel; the first error in spec order.
+    let segments: Vec<Result<SegmentIndex, Failure>> = segmentations
+        .par_iter()
         .map(|s| segment_index(&frame, s, schema))
-        .collect::<Result<_, _>>()?;
+        .collect();
+    let segments = segments.into_iter().collect::<Result<_, _>>()?;
     let design_weights = weights.clone();
     let mut calibration = None;
     if let Some(margins) = weighting.and_then(|w| w.margins(data.wave)) {
