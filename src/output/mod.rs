@@ -121,7 +121,7 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");
-    let svgs = if plan.output.charts || plan.output.report {
+    let mut svgs = if plan.output.charts || plan.output.report {
         draw_svgs(&figures, &charts_dir)?
     } else {
         HashMap::new()
@@ -132,7 +132,7 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     }
     laps.lap("charts");
     if plan.output.report {
-        let html = report::render(&report_of(plan, artifacts, &svgs));
+        let html = report::render(&report_of(plan, artifacts, &mut svgs));
         let path = dir.join("report.html");
         std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
     }

@@ -212,7 +212,20 @@ pub fn escape(text: &str) -> String {
 
 /// The whole page.
 pub fn render(report: &Report) -> String {
-    let mut html = String::new();
+    // The inlined charts are most of the page (20 MB for 50 indicators × 342 municipalities):
+    // room for them up front, rather than a page grown by doubling, each time on fresh memory.
+    let svgs: usize = report
+        .indicators
+        .iter()
+        .flat_map(|i| {
+            let tables = i.tables.iter().map(|t| t.chart_svg.as_ref());
+            tables.chain([i.trend_svg.as_ref()])
+        })
+        .chain(report.models.iter().map(|m| m.forest_svg.as_ref()))
+        .flatten()
+        .map(String::len)
+        .sum();
+    let mut html = String::with_capacity(svgs + (1 << 20));
     let anchors = anchors(&report.indicators);
     let model_anchors = model_anchors(&report.models);
     head(&mut html, report);

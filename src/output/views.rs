@@ -437,7 +437,7 @@ pub(super) fn model_section(
     plan: &Plan,
     model: &ModelPlan,
     models: &[ReleasedModelRow],
-    svgs: &HashMap<String, String>,
+    svgs: &mut HashMap<String, String>,
 ) -> report::ModelSection {
     let wave = latest_wave(plan);
     let rows = model_rows(models, &model.id, wave);
@@ -488,7 +488,7 @@ pub(super) fn model_section(
             .to_string(),
     );
     let forest_svg = if model.by.is_none() {
-        svgs.get(&model_stem(&model.id)).cloned()
+        svgs.remove(&model_stem(&model.id))
     } else {
         None
     };
@@ -689,10 +689,11 @@ pub(super) fn figures(
     figures
 }
 
+/// The report's content; the charts' SVG documents are moved out of `svgs` into it.
 pub(super) fn report_of(
     plan: &Plan,
     artifacts: &Artifacts,
-    svgs: &HashMap<String, String>,
+    svgs: &mut HashMap<String, String>,
 ) -> report::Report {
     let manifest = artifacts.manifest;
     let wave = latest_wave(plan);
@@ -762,7 +763,7 @@ pub(super) fn report_of(
             label: indicator.label.clone(),
             kind: indicator.kind.as_str().to_string(),
             wave,
-            trend_svg: svgs.get(&chart_stem(&indicator.id, None)).cloned(),
+            trend_svg: svgs.remove(&chart_stem(&indicator.id, None)),
             changes: artifacts
                 .changes
                 .iter()
@@ -784,7 +785,7 @@ pub(super) fn report_of(
                 .iter()
                 .map(|segmentation| {
                     let name = segmentation.name();
-                    let chart_svg = svgs.get(&chart_stem(&indicator.id, Some(&name))).cloned();
+                    let chart_svg = svgs.remove(&chart_stem(&indicator.id, Some(&name)));
                     report::SegmentTable {
                         segmentation: name.clone(),
                         rows: latest(artifacts.released, &indicator.id, &name, wave)
