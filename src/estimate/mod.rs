@@ -375,31 +375,56 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
         )
     })?;
     // The frame is in design order (see `weight::apply`). Converting the evaluated columns to
-    // slices is per indicator: in parallel (the polars query above has already run).
-    let frame = &frame;
+    // slices is per indicator: in parallel (the polars query above has already run). Each
+    // indicator takes its columns out of the frame and drops them once copied, so the
+    // evaluated columns and their copies are not all in memory at once.
+    let mut evaluated: std::collections::HashMap<String, Column> = frame
+        .into_columns()
+        .into_iter()
+        .map(|c| (c.name().to_string(), c))
+        .collect();
+    let mut take = |name: String| {
+        evaluated.remove(&name).ok_or_else(|| {
+            Failure::internal(Diagnostic::error(
+                catalog::E099,
+                format!("internal: the evaluated indicator column {name} is missing"),
+            ))
+        })
+    };
+    let owned: Vec<(Column, Option<Column>)> = indicators
+        .iter()
+        .enumerate()
+        .map(|(k, indicator)| {
+            let values = take(format!("v{k}"))?;
+            let denominators = match indicator.denominator {
+                Some(_) => Some(take(format!("d{k}"))?),
+                None => None,
+            };
+            Ok((values, denominators))
+        })
+        .collect::<Result<_, Failure>>()?;
     // The values with NaN for null, and whether a non-null value is NaN itself.
-    let slice = |name: String| -> Result<(Vec<f64>, bool), Failure> {
-        let column = frame
-            .column(&name)
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| {
-                Failure::internal(
-                    Diagnostic::error(
-                        catalog::E099,
-                        "internal: an indicator's values could not be read as numbers",
-                    )
-                    .caused_by(e),
+    let slice = |column: &Column| -> Result<(Vec<f64>, bool), Failure> {
+        let column = column.f64().map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::E099,
+                    "internal: an indicator's values could not be read as numbers",
                 )
-            })?;
-        let values = nan_for_null(&column);
+                .caused_by(e),
+            )
+        })?;
+        let values = nan_for_null(column);
         let numbers = values.iter().filter(|v| !v.is_nan()).count();
         Ok((values, numbers != column.len() - column.null_count()))
     };
-    let column = |k: usize, indicator: &IndicatorPlan| -> Result<IndicatorColumn, Failure> {
-        let (mut values, mut nan_inside) = slice(format!("v{k}"))?;
-        let denominators = match indicator.denominator {
-            Some(_) => {
-                let (d, nan) = slice(format!("d{k}"))?;
+    let column = |indicator: &IndicatorPlan,
+                  (evaluated, evaluated_denominators): (Column, Option<Column>)|
+     -> Result<IndicatorColumn, Failure> {
+        let (mut values, mut nan_inside) = slice(&evaluated)?;
+        let denominators = match &evaluated_denominators {
+            Some(d) => {
+                let (d, nan) = slice(d)?;
                 nan_inside |= nan;
                 Some(d)
             }
@@ -415,10 +440,9 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
         });
         if nan_inside {
             // Rare: find the row (a NaN that is a value, not a null).
-            let names = [format!("v{k}"), format!("d{k}")];
-            bad = names
-                .iter()
-                .filter_map(|name| frame.column(name).ok()?.f64().ok().cloned())
+            bad = std::iter::once(&evaluated)
+                .chain(&evaluated_denominators)
+                .filter_map(|c| c.f64().ok())
                 .filter_map(|c| c.iter().position(|v| v.is_some_and(f64::is_nan)))
                 .min();
         }
@@ -467,8 +491,8 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
     };
     indicators
         .par_iter()
-        .enumerate()
-        .map(|(k, indicator)| column(k, indicator))
+        .zip(owned)
+        .map(|(indicator, evaluated)| column(indicator, evaluated))
         .collect()
 }
 
