@@ -403,9 +403,9 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
             Ok((values, denominators))
         })
         .collect::<Result<_, Failure>>()?;
-    // The values with NaN for null, and whether a non-null value is NaN itself.
-    let slice = |column: &Column| -> Result<(Vec<f64>, bool), Failure> {
-        let column = column.f64().map_err(|e| {
+    // The values with NaN for null, and the first row whose value is NaN itself (not null).
+    let slice = |column: Column| -> Result<(Vec<f64>, Option<usize>), Failure> {
+        let internal = |e: PolarsError| {
             Failure::internal(
                 Diagnostic::error(
                     catalog::E099,
@@ -413,22 +413,29 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
                 )
                 .caused_by(e),
             )
-        })?;
-        let values = nan_for_null(column);
-        let numbers = values.iter().filter(|v| !v.is_nan()).count();
-        Ok((values, numbers != column.len() - column.null_count()))
+        };
+        let nan_value = {
+            let values = column.f64().map_err(internal)?;
+            // Rare: only a NaN among the raw values (null slots included) asks where.
+            let raw_nan = values
+                .downcast_iter()
+                .any(|a| a.values().iter().any(|v| v.is_nan()));
+            raw_nan
+                .then(|| values.iter().position(|v| v.is_some_and(f64::is_nan)))
+                .flatten()
+        };
+        Ok((nan_for_null_owned(column).map_err(internal)?, nan_value))
     };
     let column = |indicator: &IndicatorPlan,
                   (evaluated, evaluated_denominators): (Column, Option<Column>)|
      -> Result<IndicatorColumn, Failure> {
-        let (mut values, mut nan_inside) = slice(&evaluated)?;
-        let denominators = match &evaluated_denominators {
+        let (mut values, value_nan) = slice(evaluated)?;
+        let (denominators, denominator_nan) = match evaluated_denominators {
             Some(d) => {
                 let (d, nan) = slice(d)?;
-                nan_inside |= nan;
-                Some(d)
+                (Some(d), nan)
             }
-            None => None,
+            None => (None, None),
         };
         // A value that is there but not finite (a division by zero in the SQL) is an error.
         // Null (NaN here) is outside the domain; a ratio needs both values.
@@ -438,13 +445,9 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
                 .as_ref()
                 .and_then(|d| d.iter().position(infinite))
         });
-        if nan_inside {
-            // Rare: find the row (a NaN that is a value, not a null).
-            bad = std::iter::once(&evaluated)
-                .chain(&evaluated_denominators)
-                .filter_map(|c| c.f64().ok())
-                .filter_map(|c| c.iter().position(|v| v.is_some_and(f64::is_nan)))
-                .min();
+        // A NaN that is a value, not a null, comes first.
+        if let Some(i) = value_nan.into_iter().chain(denominator_nan).min() {
+            bad = Some(i);
         }
         if let Some(i) = bad {
             return Err(Diagnostic::error(
@@ -497,34 +500,56 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
 }
 
 /// The values of a column with NaN for null, chunk by chunk: each chunk's values copied whole,
-/// then its nulls overwritten, found 64 at a time in the validity bitmap.
+/// then its nulls overwritten.
 fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
     let mut out = Vec::with_capacity(column.len());
     for array in column.downcast_iter() {
         let start = out.len();
         out.extend_from_slice(array.values());
-        let Some(valid) = array.validity().filter(|v| v.unset_bits() > 0) else {
-            continue;
-        };
-        let values = &mut out[start..];
-        let chunks = valid.chunks::<u64>();
-        let tail = chunks.remainder_len();
-        let tail_mask = if tail == 0 {
-            0
-        } else {
-            u64::MAX >> (64 - tail)
-        };
-        let last = chunks.remainder() | !tail_mask;
-        let words = chunks.chain(std::iter::once(last));
-        for (word, valid) in words.enumerate() {
-            let mut nulls = !valid;
-            while nulls != 0 {
-                values[word * 64 + nulls.trailing_zeros() as usize] = f64::NAN;
-                nulls &= nulls - 1;
-            }
-        }
+        set_nan_where_null(&mut out[start..], array.validity());
     }
     out
+}
+
+/// [`nan_for_null`] of a column the caller gives up. When it is one chunk whose values nothing
+/// else holds, that buffer is taken over and its nulls overwritten in place: a copy (80 MB a
+/// column at 10M rows) writes to fresh pages, and faulting those in costs more than copying,
+/// the more so on a virtual machine. Anything else is copied.
+fn nan_for_null_owned(column: Column) -> PolarsResult<Vec<f64>> {
+    let values = column.f64()?.clone();
+    drop(column);
+    if values.chunks().len() != 1 {
+        return Ok(nan_for_null(&values));
+    }
+    let Some(array) = values.downcast_into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let (_, buffer, validity) = array.into_inner();
+    let mut owned = buffer.into_mut().right_or_else(|shared| shared.to_vec());
+    set_nan_where_null(&mut owned, validity.as_ref());
+    Ok(owned)
+}
+
+/// Sets `values[i]` to NaN where `validity` says row `i` is null, 64 rows at a time.
+fn set_nan_where_null(values: &mut [f64], validity: Option<&polars_arrow::bitmap::Bitmap>) {
+    let Some(valid) = validity.filter(|v| v.unset_bits() > 0) else {
+        return;
+    };
+    let chunks = valid.chunks::<u64>();
+    let tail = chunks.remainder_len();
+    let tail_mask = if tail == 0 {
+        0
+    } else {
+        u64::MAX >> (64 - tail)
+    };
+    let last = chunks.remainder() | !tail_mask;
+    for (word, valid) in chunks.chain(std::iter::once(last)).enumerate() {
+        let mut nulls = !valid;
+        while nulls != 0 {
+            values[word * 64 + nulls.trailing_zeros() as usize] = f64::NAN;
+            nulls &= nulls - 1;
+        }
+    }
 }
 
 /// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.

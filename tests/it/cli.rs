@@ -739,3 +739,28 @@ fn waves_with_names_keep_the_order_of_the_inputs() {
         &polars::prelude::DataType::Int32
     );
 }
+
+/// A value that is there but not a finite number (0/0 is NaN, 1/0 infinite) stops the run
+/// naming the first respondent it meets; a null (an empty uren_pw) is only outside the domain.
+#[test]
+fn an_indicator_that_is_not_a_finite_number_names_the_respondent() {
+    for value in [
+        "(uren_pw - uren_pw) / (uren_pw - uren_pw)",
+        "1 / (uren_pw - uren_pw)",
+    ] {
+        let spec = MINIMAL_SPEC
+            .replace("kind = \"proportion\"", "kind = \"mean\"")
+            .replace(
+                "value = \"belasting >= 4\"",
+                &format!("value = \"{value}\""),
+            );
+        let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(50))]);
+        assert_eq!(code, 1, "{value}: {stderr}");
+        assert!(
+            stderr.contains("E003")
+                && stderr.contains("not a finite number")
+                && stderr.contains("DM24-000001"),
+            "{value}: {stderr}"
+        );
+    }
+}
