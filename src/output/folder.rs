@@ -48,6 +48,10 @@ struct Marker {
 struct FileStamp {
     bytes: u64,
     sha256: String,
+    /// Which file this was when it was written ([`fingerprint`]), on Unix: while the file
+    /// still has it, its content is the one hashed, and it is not read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unchanged_since: Option<String>,
 }
 
 impl Marker {
@@ -303,7 +307,12 @@ fn is_peilings(out: &Path, relative: &str, listed: &BTreeMap<String, FileStamp>)
     let Some(stamp) = listed.get(relative) else {
         return false;
     };
-    stamp_of(&out.join(relative)).is_ok_and(|now| now == *stamp)
+    let path = out.join(relative);
+    let unchanged = stamp.unchanged_since.as_ref().is_some_and(|then| {
+        fs::symlink_metadata(&path).is_ok_and(|meta| fingerprint(&meta).as_ref() == Some(then))
+    });
+    unchanged
+        || stamp_of(&path).is_ok_and(|now| now.bytes == stamp.bytes && now.sha256 == stamp.sha256)
 }
 
 /// Every file (and link, and anything else that is not a folder) under `dir`, by its
@@ -362,7 +371,35 @@ fn stamp_of(path: &Path) -> std::io::Result<FileStamp> {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
+        unchanged_since: fingerprint(&meta),
     })
+}
+
+/// A regular file's device, inode, size, and modification and change times to the
+/// nanosecond. The change time is the kernel's: every write moves it and no program can set
+/// it back (a modification time can be), so a file with the same fingerprint holds the same
+/// bytes. A copy, a restore from backup or another file system gives another fingerprint, and
+/// the file is hashed. `None` off Unix.
+#[cfg(unix)]
+fn fingerprint(meta: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    meta.is_file().then(|| {
+        format!(
+            "{}:{}:{}:{}.{:09}:{}.{:09}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn fingerprint(_meta: &fs::Metadata) -> Option<String> {
+    None
 }
 
 /// Fails (exit 1, `G002`) when `path` exists and `force` is not given: a file is never
@@ -515,6 +552,54 @@ mod tests {
             failure.to_string().contains("notes/thesis.docx"),
             "{failure}"
         );
+    }
+
+    /// A file is taken unread for peiling's while it is the very file the marker describes;
+    /// an edit of the same size with the modification time set back is still seen (the change
+    /// time moves), and a file only touched is hashed and found unchanged.
+    #[cfg(unix)]
+    #[test]
+    fn an_unchanged_file_is_not_read_again_but_a_disguised_edit_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        claim(&out)
+            .unwrap()
+            .write(|d| {
+                write(&d.join("report.html"), "<p>12,5%</p>");
+                write(&d.join("private/rejects.parquet"), "r");
+                Ok(())
+            })
+            .unwrap();
+        let marker = Marker::read(&out).unwrap();
+        let files = marker.files.unwrap();
+        let report = &files["report.html"];
+        let meta = fs::symlink_metadata(out.join("report.html")).unwrap();
+        assert_eq!(report.unchanged_since, fingerprint(&meta));
+        assert!(report.unchanged_since.is_some());
+        assert!(check_owned(&out).is_ok());
+
+        // Touched only: another fingerprint, the same bytes.
+        let touched = fs::File::options()
+            .write(true)
+            .open(out.join("report.html"))
+            .unwrap();
+        touched
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        assert!(check_owned(&out).is_ok());
+
+        // Edited to the same size, with the old modification time put back.
+        let modified = meta.modified().unwrap();
+        write(&out.join("report.html"), "<p>99,9%</p>");
+        let edited = fs::File::options()
+            .write(true)
+            .open(out.join("report.html"))
+            .unwrap();
+        edited.set_modified(modified).unwrap();
+        let now = fs::symlink_metadata(out.join("report.html")).unwrap();
+        assert_eq!((now.len(), now.modified().unwrap()), (meta.len(), modified));
+        let failure = check_owned(&out).unwrap_err();
+        assert!(failure.to_string().contains("report.html"), "{failure}");
     }
 
     #[test]
