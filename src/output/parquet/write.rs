@@ -100,7 +100,8 @@ pub fn write_columns(
     };
     let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), schema, options)?;
     let types = writer.parquet_schema().fields().to_vec();
-    for start in (0..rows).step_by(group_rows.max(1)) {
+    let group_rows = group_rows.max(1);
+    for start in (0..rows).step_by(group_rows) {
         let len = group_rows.min(rows - start);
         // Per column its leaves (one for a flat column), per leaf its compressed pages.
         let leaves: Vec<Vec<Vec<CompressedPage>>> = columns
