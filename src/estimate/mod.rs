@@ -403,8 +403,9 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
             Ok((values, denominators))
         })
         .collect::<Result<_, Failure>>()?;
-    // The values with NaN for null, and the first row whose value is NaN itself (not null).
-    let slice = |column: Column| -> Result<(Vec<f64>, Option<usize>), Failure> {
+    // The values with NaN for null, and the first rows whose value is there but NaN or
+    // infinite (a division by zero in the SQL), found before nulls become NaN too.
+    let slice = |column: Column| -> Result<(Vec<f64>, NotFinite), Failure> {
         let internal = |e: PolarsError| {
             Failure::internal(
                 Diagnostic::error(
@@ -414,41 +415,41 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
                 .caused_by(e),
             )
         };
-        let nan_value = {
+        let not_finite = {
             let values = column.f64().map_err(internal)?;
-            // Rare: only a NaN among the raw values (null slots included) asks where.
-            let raw_nan = values
+            // One pass over the raw values (null slots included); only a hit asks where.
+            let any = values
                 .downcast_iter()
-                .any(|a| a.values().iter().any(|v| v.is_nan()));
-            raw_nan
-                .then(|| values.iter().position(|v| v.is_some_and(f64::is_nan)))
-                .flatten()
+                .any(|a| a.values().iter().any(|v| !v.is_finite()));
+            let first = |bad: fn(f64) -> bool| values.iter().position(|v| v.is_some_and(bad));
+            NotFinite {
+                nan: any.then(|| first(f64::is_nan)).flatten(),
+                infinite: any.then(|| first(f64::is_infinite)).flatten(),
+            }
         };
-        Ok((nan_for_null_owned(column).map_err(internal)?, nan_value))
+        Ok((nan_for_null_owned(column).map_err(internal)?, not_finite))
     };
     let column = |indicator: &IndicatorPlan,
                   (evaluated, evaluated_denominators): (Column, Option<Column>)|
      -> Result<IndicatorColumn, Failure> {
-        let (mut values, value_nan) = slice(evaluated)?;
-        let (denominators, denominator_nan) = match evaluated_denominators {
+        let (mut values, in_values) = slice(evaluated)?;
+        let (denominators, in_denominators) = match evaluated_denominators {
             Some(d) => {
-                let (d, nan) = slice(d)?;
-                (Some(d), nan)
+                let (d, not_finite) = slice(d)?;
+                (Some(d), not_finite)
             }
-            None => (None, None),
+            None => (None, NotFinite::default()),
         };
-        // A value that is there but not finite (a division by zero in the SQL) is an error.
-        // Null (NaN here) is outside the domain; a ratio needs both values.
-        let infinite = |v: &f64| v.is_infinite();
-        let mut bad = values.iter().position(infinite).or_else(|| {
-            denominators
-                .as_ref()
-                .and_then(|d| d.iter().position(infinite))
-        });
-        // A NaN that is a value, not a null, comes first.
-        if let Some(i) = value_nan.into_iter().chain(denominator_nan).min() {
-            bad = Some(i);
-        }
+        // A value that is there but not finite is an error; null (NaN in `values`) is outside
+        // the domain, and a ratio needs both values. A NaN value is named before an infinite
+        // one, a value before a denominator.
+        let bad = in_values
+            .nan
+            .into_iter()
+            .chain(in_denominators.nan)
+            .min()
+            .or(in_values.infinite)
+            .or(in_denominators.infinite);
         if let Some(i) = bad {
             return Err(Diagnostic::error(
                 catalog::E003,
@@ -497,6 +498,15 @@ fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<Indicator
         .zip(owned)
         .map(|(indicator, evaluated)| column(indicator, evaluated))
         .collect()
+}
+
+/// Where an evaluated indicator column holds a value that is not a finite number.
+#[derive(Debug, Default, Clone, Copy)]
+struct NotFinite {
+    /// The first row whose value is NaN (not null).
+    nan: Option<usize>,
+    /// The first row whose value is infinite.
+    infinite: Option<usize>,
 }
 
 /// The values of a column with NaN for null, chunk by chunk: each chunk's values copied whole,
