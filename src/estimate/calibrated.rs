@@ -195,7 +195,7 @@ impl Projection {
             }
             for i in layout.psu_starts[j] as usize..layout.psu_starts[j + 1] as usize {
                 let d = segments[i];
-                let y = column.y[i];
+                let y = column.y.get(i);
                 if d == u32::MAX || y.is_nan() {
                     continue;
                 }
@@ -281,7 +281,8 @@ pub fn residualise(
         .map(|(k, column)| {
             let mut sums_a = vec![0.0; n_domains * width];
             let mut sums_b = vec![0.0; n_domains * width];
-            for (i, (&d, &y)) in segments.iter().zip(column.y).enumerate() {
+            for (i, &d) in segments.iter().enumerate() {
+                let y = column.y.get(i);
                 if d == u32::MAX || y.is_nan() {
                     continue;
                 }
@@ -366,7 +367,7 @@ pub fn residualise(
                         -ratio * calibration.fitted(i, beta_a),
                         -ratio * calibration.fitted(i, beta_b),
                     );
-                    let y = column.y[i];
+                    let y = column.y.get(i);
                     if segments[i] == d && !y.is_nan() {
                         let x = column.x.map_or(1.0, |x| x[i]);
                         ya += y - shift * x;
@@ -381,7 +382,7 @@ pub fn residualise(
         let residual_columns: Vec<Column> = residuals
             .iter()
             .map(|(a, b)| Column {
-                y: a,
+                y: a.into(),
                 x: Some(b),
                 centre: false,
             })
@@ -507,17 +508,17 @@ mod tests {
         let denominator: Vec<f64> = (0..rows).map(|i| 1.0 + uniform(i, 8)).collect();
         let columns = [
             Column {
-                y: &share,
+                y: (&share).into(),
                 x: None,
                 centre: true,
             },
             Column {
-                y: &mean,
+                y: (&mean).into(),
                 x: None,
                 centre: false,
             },
             Column {
-                y: &mean,
+                y: (&mean).into(),
                 x: Some(&denominator),
                 centre: true,
             },

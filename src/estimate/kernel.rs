@@ -221,11 +221,79 @@ impl TestDesign {
     }
 }
 
+/// An indicator's values in design order, NaN outside its domain: a number per row, or a byte
+/// per row into a table of at most 256 numbers. Most indicators are shares, counts or coded
+/// answers with a handful of distinct values; coded, they take an eighth of the memory and of
+/// the memory traffic of the passes over them.
+#[derive(Debug, Clone, Copy)]
+pub enum Values<'a> {
+    Plain(&'a [f64]),
+    Coded {
+        codes: &'a [u8],
+        table: &'a [f64; 256],
+    },
+}
+
+impl<'a> Values<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Plain(values) => values.len(),
+            Values::Coded { codes, .. } => codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of row `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Values::Plain(values) => values[i],
+            Values::Coded { codes, table } => table[codes[i] as usize],
+        }
+    }
+
+    /// The values of `rows`: borrowed when plain, decoded into `scratch` when coded.
+    pub fn rows<'s>(&'s self, rows: std::ops::Range<usize>, scratch: &'s mut Vec<f64>) -> &'s [f64]
+    where
+        'a: 's,
+    {
+        match self {
+            Values::Plain(values) => &values[rows],
+            Values::Coded { codes, table } => {
+                scratch.clear();
+                scratch.extend(codes[rows].iter().map(|&c| table[c as usize]));
+                scratch
+            }
+        }
+    }
+
+    /// Every value, decoded when coded.
+    pub fn to_vec(&self) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.rows(0..self.len(), &mut out).to_vec()
+    }
+}
+
+impl<'a> From<&'a [f64]> for Values<'a> {
+    fn from(values: &'a [f64]) -> Self {
+        Values::Plain(values)
+    }
+}
+
+impl<'a> From<&'a Vec<f64>> for Values<'a> {
+    fn from(values: &'a Vec<f64>) -> Self {
+        Values::Plain(values)
+    }
+}
+
 /// One indicator's values in design order: `y` is NaN outside the indicator's domain; `x`, a
 /// ratio's denominator, is `None` for every other kind (x = 1).
 #[derive(Debug, Clone, Copy)]
 pub struct Column<'a> {
-    pub y: &'a [f64],
+    pub y: Values<'a>,
     pub x: Option<&'a [f64]>,
     /// Accumulate around the cell's first value (estimators whose influence is centred).
     pub centre: bool,
@@ -381,6 +449,7 @@ fn visit_psus(
     layout: &Layout,
     segments: &[u32],
     column: &Column,
+    (y, offset): (&[f64], usize),
     shift: &[f64],
     runs: (usize, usize),
     psu: &mut [PsuSum],
@@ -392,7 +461,7 @@ fn visit_psus(
         let single = rows.len() == 1;
         for i in rows {
             let d = segments[i];
-            let y = column.y[i];
+            let y = y[i - offset];
             if d == u32::MAX || y.is_nan() {
                 continue;
             }
@@ -645,30 +714,37 @@ pub fn centres(
         .chunks
         .par_iter()
         .map(|&(start, end)| {
-            let rows = layout.psu_starts[start] as usize..layout.psu_starts[end] as usize;
+            let chunk_rows = layout.psu_starts[start] as usize..layout.psu_starts[end] as usize;
             let mut sums: Vec<Vec<(f64, f64)>> =
                 sizes.iter().map(|&cells| vec![(0.0, 0.0); cells]).collect();
-            let segments: Vec<&[u32]> = segmentations
-                .iter()
-                .map(|(codes, _)| &codes[rows.clone()])
-                .collect();
-            let w = &layout.weights[rows.clone()];
-            for (k, column) in columns.iter().enumerate().filter(|(_, c)| c.centre) {
-                let y = &column.y[rows.clone()];
-                let x = column.x.map(|x| &x[rows.clone()]);
-                for (i, (&y, &w)) in y.iter().zip(w).enumerate() {
-                    if y.is_nan() {
-                        continue;
-                    }
-                    let (wy, wx) = (w * y, x.map_or(w, |x| w * x[i]));
-                    for ((codes, sums), &(_, n)) in
-                        segments.iter().zip(&mut sums).zip(segmentations)
-                    {
-                        let d = codes[i];
-                        if d != u32::MAX {
-                            let sum = &mut sums[k * n + d as usize];
-                            sum.0 += wy;
-                            sum.1 += wx;
+            // Block by block, as in `chunk`: the block's weights and segments stay in cache
+            // while each column passes over them; a cell still adds its rows in order.
+            let block = (BLOCK_ROWS / segmentations.len().max(1)).max(1024);
+            let mut scratch = Vec::new();
+            for from in chunk_rows.clone().step_by(block) {
+                let rows = from..(from + block).min(chunk_rows.end);
+                let segments: Vec<&[u32]> = segmentations
+                    .iter()
+                    .map(|(codes, _)| &codes[rows.clone()])
+                    .collect();
+                let w = &layout.weights[rows.clone()];
+                for (k, column) in columns.iter().enumerate().filter(|(_, c)| c.centre) {
+                    let y = column.y.rows(rows.clone(), &mut scratch);
+                    let x = column.x.map(|x| &x[rows.clone()]);
+                    for (i, (&y, &w)) in y.iter().zip(w).enumerate() {
+                        if y.is_nan() {
+                            continue;
+                        }
+                        let (wy, wx) = (w * y, x.map_or(w, |x| w * x[i]));
+                        for ((codes, sums), &(_, n)) in
+                            segments.iter().zip(&mut sums).zip(segmentations)
+                        {
+                            let d = codes[i];
+                            if d != u32::MAX {
+                                let sum = &mut sums[k * n + d as usize];
+                                sum.0 += wy;
+                                sum.1 += wx;
+                            }
                         }
                     }
                 }
@@ -697,6 +773,10 @@ pub fn centres(
         })
         .collect()
 }
+
+/// Rows of a block of strata that [`chunk`] passes over column by column: its weights and
+/// segments (12 bytes a row) stay in a core's L2 cache.
+const BLOCK_ROWS: usize = 16_384;
 
 /// One chunk of PSU runs `start..end`.
 fn chunk(
@@ -727,102 +807,134 @@ fn chunk(
     let mut in_stratum: Vec<u32> = Vec::new();
     let mut psu = vec![PsuSum::default(); n_domains];
     let mut touched: Vec<u32> = Vec::new();
+    let mut scratch = Vec::new();
 
-    // Column by column: each pass reads one value column, the weights and the segments.
-    for (k, column) in columns.iter().enumerate() {
-        let base = k * n_domains;
-        let shift = &shift[base..base + n_domains];
-        let has_x = column.x.is_some();
-        let mut run = start;
-        while run < end {
-            let h = layout.psu_stratum[run];
-            let mut stop = run + 1;
-            while stop < end && layout.psu_stratum[stop] == h {
-                stop += 1;
+    // The chunk's strata (runs `run..stop` each), in blocks of whole strata of about
+    // `BLOCK_ROWS` rows. Block by block, then column by column: each pass reads one value
+    // column and the block's weights and segments, which stay in cache for the next column.
+    // A cell sees its strata in the same order as in one pass over the chunk.
+    let mut strata: Vec<(usize, usize)> = Vec::new();
+    let mut run = start;
+    while run < end {
+        let h = layout.psu_stratum[run];
+        let mut stop = run + 1;
+        while stop < end && layout.psu_stratum[stop] == h {
+            stop += 1;
+        }
+        strata.push((run, stop));
+        run = stop;
+    }
+    let mut blocks: Vec<&[(usize, usize)]> = Vec::new();
+    let mut rest = strata.as_slice();
+    while !rest.is_empty() {
+        let begin = layout.psu_starts[rest[0].0] as usize;
+        let mut take = 1;
+        while take < rest.len() && (layout.psu_starts[rest[take].0] as usize) - begin < BLOCK_ROWS {
+            take += 1;
+        }
+        let (block, tail) = rest.split_at(take);
+        blocks.push(block);
+        rest = tail;
+    }
+    // Under `fail`, the lonely stratum of the first column that meets one (its first stratum),
+    // as a pass column by column over the chunk would report it.
+    let mut lonely: Option<LonelyStratum> = None;
+    for block in blocks {
+        for (k, column) in columns.iter().enumerate() {
+            if lonely.as_ref().is_some_and(|l| l.column <= k) {
+                break;
             }
-            let rows = (run, stop);
-            let row_range = layout.psu_starts[run] as usize..layout.psu_starts[stop] as usize;
-            if !has_x && row_range.len() == stop - run {
-                // The common case, every row its own PSU and no denominator (b = w), inlined.
-                let (segments, y, w) = (
-                    &segments[row_range.clone()],
-                    &column.y[row_range.clone()],
-                    &layout.weights[row_range],
-                );
-                for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
-                    if d == u32::MAX || y.is_nan() {
-                        continue;
-                    }
-                    let centred = y - shift[d as usize];
-                    let wc = w * centred;
-                    let a = &mut acc[d as usize];
-                    if a.m == 0 {
-                        in_stratum.push(d);
-                        a.open(wc, w, y);
-                    }
-                    a.push(wc, w);
-                    a.n_positive += (y != 0.0) as u64;
-                    a.y_varies |= y != a.first_y;
-                    a.wyy += wc * centred;
-                }
-                for &d in &in_stratum {
-                    let a = &mut acc[d as usize];
-                    a.n = a.m as u64;
-                    a.w = a.sum_b;
-                }
-            } else {
-                visit_psus(
-                    layout,
-                    segments,
-                    column,
-                    shift,
-                    rows,
-                    &mut psu,
-                    &mut touched,
-                    |d, sum| {
+            let base = k * n_domains;
+            let shift = &shift[base..base + n_domains];
+            let has_x = column.x.is_some();
+            let block_start = layout.psu_starts[block[0].0] as usize;
+            let block_rows = block_start..layout.psu_starts[block[block.len() - 1].1] as usize;
+            let block_y = column.y.rows(block_rows, &mut scratch);
+            for &(run, stop) in block {
+                let h = layout.psu_stratum[run];
+                let rows = (run, stop);
+                let row_range = layout.psu_starts[run] as usize..layout.psu_starts[stop] as usize;
+                if !has_x && row_range.len() == stop - run {
+                    // The common case, every row its own PSU and no denominator (b = w), inlined.
+                    let (segments, y, w) = (
+                        &segments[row_range.clone()],
+                        &block_y[row_range.start - block_start..row_range.end - block_start],
+                        &layout.weights[row_range],
+                    );
+                    for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
+                        if d == u32::MAX || y.is_nan() {
+                            continue;
+                        }
+                        let centred = y - shift[d as usize];
+                        let wc = w * centred;
                         let a = &mut acc[d as usize];
                         if a.m == 0 {
                             in_stratum.push(d);
-                            a.open(sum.a, sum.b, sum.values.first);
+                            a.open(wc, w, y);
                         }
-                        a.push(sum.a, sum.b);
-                        a.n += sum.n;
-                        a.n_positive += sum.n_positive;
-                        a.y_varies |= sum.values.varies || sum.values.first != a.first_y;
-                        a.w += sum.w;
-                        a.wyy += sum.wyy;
-                        if has_x {
-                            a.wxy += sum.wxy;
-                            a.wxx += sum.wxx;
-                        }
-                    },
-                );
-            }
-            for &d in &in_stratum {
-                let a = std::mem::take(&mut acc[d as usize]);
-                let s = &mut stats[base + d as usize];
-                s.n += a.n;
-                s.n_positive += a.n_positive;
-                s.values.merge(&Sameness {
-                    first: a.first_y,
-                    seen: true,
-                    varies: a.y_varies,
-                });
-                s.sum_w += a.w;
-                s.sum_wy += a.sum_a;
-                s.sum_wx += a.sum_b;
-                s.sum_wyy += a.wyy;
-                s.sum_wxy += a.wxy;
-                s.sum_wxx += a.wxx;
-                s.psus += a.m;
-                let moments = a.moments();
-                let cell = base + d as usize;
-                if h == first_stratum {
-                    first[cell] = moments;
-                } else if h == last_stratum {
-                    last[cell] = moments;
+                        a.push(wc, w);
+                        a.n_positive += (y != 0.0) as u64;
+                        a.y_varies |= y != a.first_y;
+                        a.wyy += wc * centred;
+                    }
+                    for &d in &in_stratum {
+                        let a = &mut acc[d as usize];
+                        a.n = a.m as u64;
+                        a.w = a.sum_b;
+                    }
                 } else {
-                    close_cell(
+                    visit_psus(
+                        layout,
+                        segments,
+                        column,
+                        (block_y, block_start),
+                        shift,
+                        rows,
+                        &mut psu,
+                        &mut touched,
+                        |d, sum| {
+                            let a = &mut acc[d as usize];
+                            if a.m == 0 {
+                                in_stratum.push(d);
+                                a.open(sum.a, sum.b, sum.values.first);
+                            }
+                            a.push(sum.a, sum.b);
+                            a.n += sum.n;
+                            a.n_positive += sum.n_positive;
+                            a.y_varies |= sum.values.varies || sum.values.first != a.first_y;
+                            a.w += sum.w;
+                            a.wyy += sum.wyy;
+                            if has_x {
+                                a.wxy += sum.wxy;
+                                a.wxx += sum.wxx;
+                            }
+                        },
+                    );
+                }
+                for &d in &in_stratum {
+                    let a = std::mem::take(&mut acc[d as usize]);
+                    let s = &mut stats[base + d as usize];
+                    s.n += a.n;
+                    s.n_positive += a.n_positive;
+                    s.values.merge(&Sameness {
+                        first: a.first_y,
+                        seen: true,
+                        varies: a.y_varies,
+                    });
+                    s.sum_w += a.w;
+                    s.sum_wy += a.sum_a;
+                    s.sum_wx += a.sum_b;
+                    s.sum_wyy += a.wyy;
+                    s.sum_wxy += a.wxy;
+                    s.sum_wxx += a.wxx;
+                    s.psus += a.m;
+                    let moments = a.moments();
+                    let cell = base + d as usize;
+                    if h == first_stratum {
+                        first[cell] = moments;
+                    } else if h == last_stratum {
+                        last[cell] = moments;
+                    } else if let Err(e) = close_cell(
                         layout,
                         h,
                         cell,
@@ -830,12 +942,21 @@ fn chunk(
                         &moments,
                         &mut stats[cell],
                         &mut adjusted,
-                    )?;
+                    ) {
+                        if lonely.as_ref().is_none_or(|l| e.column < l.column) {
+                            lonely = Some(e);
+                        }
+                    }
+                }
+                in_stratum.clear();
+                if lonely.is_some() {
+                    break;
                 }
             }
-            in_stratum.clear();
-            run = stop;
         }
+    }
+    if let Some(e) = lonely {
+        return Err(e);
     }
     Ok(Partial {
         stats,
@@ -1032,7 +1153,7 @@ mod tests {
         let segments = vec![0u32; rows];
         for centre in [false, true] {
             let column = Column {
-                y: &y,
+                y: (&y).into(),
                 x: None,
                 centre,
             };
@@ -1045,7 +1166,7 @@ mod tests {
         }
         // One domain per stratum: each constant, across the chunks that split it.
         let column = Column {
-            y: &y,
+            y: (&y).into(),
             x: None,
             centre: true,
         };
@@ -1093,7 +1214,7 @@ mod tests {
         let layout = design.layout();
         assert!(layout.chunks.len() >= 3);
         let column = Column {
-            y: &y,
+            y: (&y).into(),
             x: None,
             centre: false,
         };
@@ -1103,7 +1224,7 @@ mod tests {
             .map(|i| [0.3, 480.7, 1.0 / 3.0][segments[i] as usize] + f64::from(i == last_of_2))
             .collect();
         let levels = Column {
-            y: &level,
+            y: (&level).into(),
             x: None,
             centre: false,
         };
@@ -1184,7 +1305,7 @@ mod tests {
             fpc,
         );
         let column = Column {
-            y: &y,
+            y: (&y).into(),
             x: None,
             centre: false,
         };

@@ -31,13 +31,11 @@
 
 pub mod calibrated;
 pub mod ci;
+pub mod evaluate;
 pub mod kernel;
 pub mod model;
 pub mod quantile;
 pub mod standardize;
-
-use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure, Progress};
 use crate::spec::Wave;
@@ -89,11 +87,30 @@ pub fn all_with_progress(
     plan: &Plan,
     progress: &dyn Progress,
 ) -> Result<EstimateTable, Failure> {
+    estimate_all(designs, plan, progress, evaluate::SLICE_ROWS)
+}
+
+/// [`all`] with the indicators evaluated in slices of `slice_rows` rows (see
+/// [`evaluate::SLICE_ROWS`]); the estimates do not depend on it.
+pub fn all_in_slices(
+    designs: &[SurveyDesign],
+    plan: &Plan,
+    slice_rows: usize,
+) -> Result<EstimateTable, Failure> {
+    estimate_all(designs, plan, &(), slice_rows)
+}
+
+fn estimate_all(
+    designs: &[SurveyDesign],
+    plan: &Plan,
+    progress: &dyn Progress,
+    slice_rows: usize,
+) -> Result<EstimateTable, Failure> {
     let steps: usize = designs.iter().map(|d| d.segments.len()).sum();
     progress.steps("segmentations", steps as u64);
     let mut rows = Vec::new();
     for design in designs {
-        rows.extend(wave(design, plan, progress)?);
+        rows.extend(wave(design, plan, progress, slice_rows)?);
     }
     rows.sort_by(|a, b| {
         (&a.indicator, &a.segmentation, &a.segment, a.wave).cmp(&(
@@ -106,19 +123,13 @@ pub fn all_with_progress(
     Ok(EstimateTable { rows })
 }
 
-/// An indicator evaluated on every row, in design order: `values` is NaN outside its
-/// population and where a value is null; `denominators` holds a ratio's denominator.
-struct IndicatorColumn {
-    values: Vec<f64>,
-    denominators: Option<Vec<f64>>,
-}
-
 fn wave(
     design: &SurveyDesign,
     plan: &Plan,
     progress: &dyn Progress,
+    slice_rows: usize,
 ) -> Result<Vec<EstimateRow>, Failure> {
-    let columns = indicator_columns(design, plan)?;
+    let columns = evaluate::indicator_columns(design, plan, slice_rows)?;
     // Quantiles take a pass of their own (below); the rest share one pass per segmentation.
     let linear: Vec<usize> = (0..plan.indicators.len())
         .filter(|&k| {
@@ -130,7 +141,7 @@ fn wave(
     let kernel_columns: Vec<kernel::Column> = linear
         .iter()
         .map(|&k| kernel::Column {
-            y: &columns[k].values,
+            y: columns[k].values.view(),
             x: columns[k].denominators.as_deref(),
             centre: plan.indicators[k].kind != IndicatorKind::Total,
         })
@@ -150,6 +161,20 @@ fn wave(
         .calibration
         .as_ref()
         .map(|c| (c, projection.as_ref()));
+
+    // Quantiles and standardised indicators read their values as plain numbers.
+    let plain: Vec<Vec<f64>> = plan
+        .indicators
+        .iter()
+        .zip(&columns)
+        .map(|(indicator, column)| {
+            if indicator.kind == IndicatorKind::Quantile || indicator.standardize.is_some() {
+                column.values.view().to_vec()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
 
     let mut rows = Vec::new();
     for (segments, shift) in design.segments.iter().zip(&shifts) {
@@ -203,7 +228,7 @@ fn wave(
                 &layout,
                 &segments.codes,
                 n_domains,
-                &columns[k].values,
+                &plain[k],
                 indicator.probability.unwrap_or(0.5),
                 calibration,
             )
@@ -231,7 +256,7 @@ fn wave(
                 &layout,
                 &segments.codes,
                 n_domains,
-                &columns[k].values,
+                &plain[k],
                 &categories[&standardize.by],
                 &shares,
                 design.calibration.as_ref(),
@@ -326,240 +351,6 @@ fn standard_categories(
         out.insert(standardize.by.clone(), categories);
     }
     Ok(out)
-}
-
-/// Evaluates populations and values of all indicators in one polars query.
-fn indicator_columns(design: &SurveyDesign, plan: &Plan) -> Result<Vec<IndicatorColumn>, Failure> {
-    let indicators = &plan.indicators;
-    let lazy = design.data.analysis.clone().lazy();
-    // Each value, and a ratio's denominator, where the population holds; null elsewhere.
-    let mut exprs = Vec::with_capacity(2 * indicators.len());
-    for (k, indicator) in indicators.iter().enumerate() {
-        let in_domain = |e: &Expr| match &indicator.population {
-            None => e.clone().cast(DataType::Float64),
-            Some(population) => when(population.clone().fill_null(lit(false)))
-                .then(e.clone().cast(DataType::Float64))
-                .otherwise(lit(NULL).cast(DataType::Float64)),
-        };
-        if let Some(population) = &indicator.population {
-            let dtype = lazy
-                .clone()
-                .select([population.clone().alias("p")])
-                .collect_schema()
-                .ok()
-                .and_then(|schema| schema.get("p").cloned());
-            if dtype != Some(DataType::Boolean) {
-                return Err(Diagnostic::error(
-                    catalog::E002,
-                    format!(
-                        "indicator {:?}: population {:?} is not a condition",
-                        indicator.id,
-                        indicator.population_text.as_deref().unwrap_or("")
-                    ),
-                )
-                .into());
-            }
-        }
-        exprs.push(in_domain(&indicator.value).alias(format!("v{k}")));
-        if let Some(denominator) = &indicator.denominator {
-            exprs.push(in_domain(denominator).alias(format!("d{k}")));
-        }
-    }
-    let frame = lazy.select(exprs).collect().map_err(|e| {
-        Failure::from(
-            Diagnostic::error(
-                catalog::E001,
-                format!("wave {}: indicators could not be evaluated", design.wave),
-            )
-            .caused_by(e),
-        )
-    })?;
-    // The frame is in design order (see `weight::apply`). Converting the evaluated columns to
-    // slices is per indicator: in parallel (the polars query above has already run). Each
-    // indicator takes its columns out of the frame and drops them once copied, so the
-    // evaluated columns and their copies are not all in memory at once.
-    let mut evaluated: std::collections::HashMap<String, Column> = frame
-        .into_columns()
-        .into_iter()
-        .map(|c| (c.name().to_string(), c))
-        .collect();
-    let mut take = |name: String| {
-        evaluated.remove(&name).ok_or_else(|| {
-            Failure::internal(Diagnostic::error(
-                catalog::E099,
-                format!("internal: the evaluated indicator column {name} is missing"),
-            ))
-        })
-    };
-    let owned: Vec<(Column, Option<Column>)> = indicators
-        .iter()
-        .enumerate()
-        .map(|(k, indicator)| {
-            let values = take(format!("v{k}"))?;
-            let denominators = match indicator.denominator {
-                Some(_) => Some(take(format!("d{k}"))?),
-                None => None,
-            };
-            Ok((values, denominators))
-        })
-        .collect::<Result<_, Failure>>()?;
-    // The values with NaN for null, and the first rows whose value is there but NaN or
-    // infinite (a division by zero in the SQL), found before nulls become NaN too.
-    let slice = |column: Column| -> Result<(Vec<f64>, NotFinite), Failure> {
-        let internal = |e: PolarsError| {
-            Failure::internal(
-                Diagnostic::error(
-                    catalog::E099,
-                    "internal: an indicator's values could not be read as numbers",
-                )
-                .caused_by(e),
-            )
-        };
-        let not_finite = {
-            let values = column.f64().map_err(internal)?;
-            // One pass over the raw values (null slots included); only a hit asks where.
-            let any = values
-                .downcast_iter()
-                .any(|a| a.values().iter().any(|v| !v.is_finite()));
-            let first = |bad: fn(f64) -> bool| values.iter().position(|v| v.is_some_and(bad));
-            NotFinite {
-                nan: any.then(|| first(f64::is_nan)).flatten(),
-                infinite: any.then(|| first(f64::is_infinite)).flatten(),
-            }
-        };
-        Ok((nan_for_null_owned(column).map_err(internal)?, not_finite))
-    };
-    let column = |indicator: &IndicatorPlan,
-                  (evaluated, evaluated_denominators): (Column, Option<Column>)|
-     -> Result<IndicatorColumn, Failure> {
-        let (mut values, in_values) = slice(evaluated)?;
-        let (denominators, in_denominators) = match evaluated_denominators {
-            Some(d) => {
-                let (d, not_finite) = slice(d)?;
-                (Some(d), not_finite)
-            }
-            None => (None, NotFinite::default()),
-        };
-        // A value that is there but not finite is an error; null (NaN in `values`) is outside
-        // the domain, and a ratio needs both values. A NaN value is named before an infinite
-        // one, a value before a denominator.
-        let bad = in_values
-            .nan
-            .into_iter()
-            .chain(in_denominators.nan)
-            .min()
-            .or(in_values.infinite)
-            .or(in_denominators.infinite);
-        if let Some(i) = bad {
-            return Err(Diagnostic::error(
-                catalog::E003,
-                format!(
-                    "wave {}: indicator {:?} is not a finite number for {} (a division by zero?)",
-                    design.wave,
-                    indicator.id,
-                    crate::weight::describe_row(
-                        &design.data.coded,
-                        &plan.schema,
-                        design.order[i] as usize
-                    )
-                ),
-            )
-            .into());
-        }
-        if let Some(d) = &denominators {
-            for (v, d) in values.iter_mut().zip(d) {
-                if d.is_nan() {
-                    *v = f64::NAN;
-                }
-            }
-        }
-        if indicator.kind == IndicatorKind::Proportion {
-            if let Some(bad) = values
-                .iter()
-                .find(|v| !v.is_nan() && **v != 0.0 && **v != 1.0)
-            {
-                return Err(Diagnostic::error(
-                    catalog::E004,
-                    format!(
-                        "indicator {:?}: the value of a proportion must be a condition or 0/1, but {:?} gives {bad}",
-                        indicator.id, indicator.value_text
-                    ),
-                )
-                .into());
-            }
-        }
-        Ok(IndicatorColumn {
-            values,
-            denominators,
-        })
-    };
-    indicators
-        .par_iter()
-        .zip(owned)
-        .map(|(indicator, evaluated)| column(indicator, evaluated))
-        .collect()
-}
-
-/// Where an evaluated indicator column holds a value that is not a finite number.
-#[derive(Debug, Default, Clone, Copy)]
-struct NotFinite {
-    /// The first row whose value is NaN (not null).
-    nan: Option<usize>,
-    /// The first row whose value is infinite.
-    infinite: Option<usize>,
-}
-
-/// The values of a column with NaN for null, chunk by chunk: each chunk's values copied whole,
-/// then its nulls overwritten.
-fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
-    let mut out = Vec::with_capacity(column.len());
-    for array in column.downcast_iter() {
-        let start = out.len();
-        out.extend_from_slice(array.values());
-        set_nan_where_null(&mut out[start..], array.validity());
-    }
-    out
-}
-
-/// [`nan_for_null`] of a column the caller gives up. When it is one chunk whose values nothing
-/// else holds, that buffer is taken over and its nulls overwritten in place: a copy (80 MB a
-/// column at 10M rows) writes to fresh pages, and faulting those in costs more than copying,
-/// the more so on a virtual machine. Anything else is copied.
-fn nan_for_null_owned(column: Column) -> PolarsResult<Vec<f64>> {
-    let values = column.f64()?.clone();
-    drop(column);
-    if values.chunks().len() != 1 {
-        return Ok(nan_for_null(&values));
-    }
-    let Some(array) = values.downcast_into_iter().next() else {
-        return Ok(Vec::new());
-    };
-    let (_, buffer, validity) = array.into_inner();
-    let mut owned = buffer.into_mut().right_or_else(|shared| shared.to_vec());
-    set_nan_where_null(&mut owned, validity.as_ref());
-    Ok(owned)
-}
-
-/// Sets `values[i]` to NaN where `validity` says row `i` is null, 64 rows at a time.
-fn set_nan_where_null(values: &mut [f64], validity: Option<&polars_arrow::bitmap::Bitmap>) {
-    let Some(valid) = validity.filter(|v| v.unset_bits() > 0) else {
-        return;
-    };
-    let chunks = valid.chunks::<u64>();
-    let tail = chunks.remainder_len();
-    let tail_mask = if tail == 0 {
-        0
-    } else {
-        u64::MAX >> (64 - tail)
-    };
-    let last = chunks.remainder() | !tail_mask;
-    for (word, valid) in chunks.chain(std::iter::once(last)).enumerate() {
-        let mut nulls = !valid;
-        while nulls != 0 {
-            values[word * 64 + nulls.trailing_zeros() as usize] = f64::NAN;
-            nulls &= nulls - 1;
-        }
-    }
 }
 
 /// The row of one domain, before its estimate: identity, sizes and the empty-domain flag.
@@ -727,42 +518,5 @@ fn quantile_estimate(out: &mut EstimateRow, q: &quantile::Estimate) {
             out.rse = (estimate != 0.0).then(|| se / estimate.abs());
         }
         _ => push_flag(out, "no_interval"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        /// Every chunk's values, NaN where null, whatever the chunks' lengths and offsets.
-        #[test]
-        fn nan_for_null_is_the_values_with_nan_for_null(
-            chunks in prop::collection::vec(
-                (prop::collection::vec(prop::option::weighted(0.8, -1e3f64..1e3), 0..200), 0usize..70),
-                1..5,
-            ),
-        ) {
-            let mut column: Option<Float64Chunked> = None;
-            let mut want = Vec::new();
-            for (values, skip) in &chunks {
-                // A chunk sliced off its start: its validity bitmap starts mid-byte.
-                let skip = (*skip).min(values.len());
-                let chunk = Float64Chunked::new("v".into(), values).slice(skip as i64, values.len() - skip);
-                want.extend(values[skip..].iter().map(|v| v.unwrap_or(f64::NAN)));
-                column = Some(match column {
-                    None => chunk,
-                    Some(mut all) => {
-                        all.append(&chunk).unwrap();
-                        all
-                    }
-                });
-            }
-            let got = nan_for_null(&column.unwrap());
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            prop_assert_eq!(bits(&got), bits(&want));
-        }
     }
 }

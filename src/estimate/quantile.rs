@@ -114,7 +114,7 @@ pub fn estimate(
         )
         .collect();
     let column = [kernel::Column {
-        y: &below,
+        y: (&below).into(),
         x: None,
         centre: true,
     }];

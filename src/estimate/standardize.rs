@@ -98,7 +98,7 @@ pub fn estimate(
         })
         .collect();
     let column = Column {
-        y: &residual,
+        y: (&residual).into(),
         x: None,
         centre: false,
     };
@@ -211,7 +211,7 @@ fn calibrated_variances(
         let columns: Vec<Column> = residuals
             .iter()
             .map(|y| Column {
-                y,
+                y: y.into(),
                 x: None,
                 centre: false,
             })

@@ -392,3 +392,62 @@ fn a_segment_equals_its_domain_as_a_population() {
         "mean, total, ratio and quantile of the segment"
     );
 }
+
+/// Indicators are evaluated in slices of rows: the estimates are the same, bit for bit, in
+/// any slices, for shares, means, totals, ratios and quantiles, values with few and with many
+/// distinct numbers (`gewicht`), and an expression that reads every row (`AVG`), which is not
+/// cut into slices.
+#[test]
+fn estimates_do_not_depend_on_the_slices_indicators_are_evaluated_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        kind: Kind::Gezondheidsmonitor,
+        rows: 12_000,
+        seed: 11,
+        wave: 2022,
+        defects: false,
+    };
+    let file = std::fs::File::create(dir.path().join("data.csv")).unwrap();
+    generate::write_csv(&options, std::io::BufWriter::new(file)).unwrap();
+    std::fs::copy(
+        common::root().join("schemas/gezondheidsmonitor.schema.toml"),
+        dir.path().join("gezondheidsmonitor.schema.toml"),
+    )
+    .unwrap();
+    let more = r#"
+[[indicator]]
+id = "gewicht"
+label = "Gewicht"
+kind = "mean"
+value = "gewicht"
+
+[[indicator]]
+id = "boven_gemiddeld"
+label = "Meer uren dan gemiddeld"
+kind = "proportion"
+population = "mantelzorger = 1"
+value = "uren_pw > AVG(uren_pw)"
+
+[segments]"#;
+    let spec = SPEC.replacen("\n[segments]", more, 1);
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+
+    let (plan, design, _) = common::plan_and_design(&dir.path().join("spec.toml"), None);
+    let design = std::slice::from_ref(&design);
+    let whole = estimate::all_in_slices(design, &plan, usize::MAX).unwrap();
+    assert!(whole.rows.len() > 100, "{} rows", whole.rows.len());
+    for slice_rows in [777, 4096] {
+        let sliced = estimate::all_in_slices(design, &plan, slice_rows).unwrap();
+        assert_eq!(sliced.rows.len(), whole.rows.len());
+        for (a, b) in sliced.rows.iter().zip(&whole.rows) {
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "slices of {slice_rows} rows"
+            );
+        }
+    }
+    // The default is one of them.
+    let default = estimate::all(design, &plan).unwrap();
+    assert_eq!(format!("{:?}", default.rows), format!("{:?}", whole.rows));
+}

@@ -562,7 +562,7 @@ fn by_rows<'a>(job: &Job<'a>) -> Result<Fitted<'a>, Failure> {
         let columns: Vec<kernel::Column> = influence[..batch.len()]
             .iter()
             .map(|y| kernel::Column {
-                y,
+                y: y.into(),
                 x: None,
                 centre: false,
             })
@@ -690,7 +690,7 @@ fn outcome_and_population(
     let dtype = outcome.dtype().clone();
     let numeric = dtype.is_primitive_numeric() || dtype == DataType::Boolean;
     let values: Vec<f64> = match outcome.cast(&DataType::Float64) {
-        Ok(values) if numeric => super::nan_for_null(values.f64().expect("cast to f64")),
+        Ok(values) if numeric => super::evaluate::nan_for_null(values.f64().expect("cast to f64")),
         _ => {
             return Err(model_error(
                 catalog::E201,
@@ -762,7 +762,7 @@ fn factor(
         }
         return match column.cast(&DataType::Float64) {
             Ok(values) if column.dtype().is_primitive_numeric() => Ok(Factor::Number(
-                super::nan_for_null(values.f64().expect("cast to f64")),
+                super::evaluate::nan_for_null(values.f64().expect("cast to f64")),
             )),
             _ => Err(model_error(
                 catalog::E201,

@@ -1,0 +1,604 @@
+//! Every indicator evaluated on every row of a wave, in design order, for the kernel.
+//!
+//! The indicators' values and populations are polars expressions over the analysis frame.
+//! They are evaluated in slices of [`SLICE_ROWS`] rows, each slice's evaluated columns turned
+//! into the kernel's values and dropped before the next, so a wave never holds more than one
+//! slice of evaluated polars columns (50 indicators at 10,000,000 rows would be 4 GB at once).
+//! An expression that is not elementwise (`uren_pw > AVG(uren_pw)`: an aggregate, a window)
+//! depends on the other rows, and the wave is then evaluated in one slice.
+//!
+//! The values are kept coded ([`kernel::Values::Coded`]: a byte per row into a table) while an
+//! indicator has at most 256 distinct values, NaN included, as shares, counts and coded
+//! answers have; with more, as plain numbers. The coding is exact: a code's number has the
+//! bits of the value it stands for.
+
+use polars::prelude::*;
+use polars_plan::plans::{is_elementwise_rec, IR};
+use rayon::prelude::*;
+
+use super::kernel;
+use crate::diag::{catalog, Diagnostic, Failure};
+use crate::spec::{IndicatorKind, IndicatorPlan, Plan};
+use crate::weight::SurveyDesign;
+
+/// Rows evaluated at once (per slice, a column of 8 MB per indicator).
+pub const SLICE_ROWS: usize = 1 << 20;
+
+/// An indicator evaluated on every row, in design order: `values` is NaN outside its
+/// population and where a value is null; `denominators` holds a ratio's denominator.
+pub(super) struct IndicatorColumn {
+    pub values: IndicatorValues,
+    pub denominators: Option<Vec<f64>>,
+}
+
+/// An indicator's values, owned: see [`kernel::Values`].
+pub(super) enum IndicatorValues {
+    Plain(Vec<f64>),
+    Coded {
+        codes: Vec<u8>,
+        table: Box<[f64; 256]>,
+    },
+}
+
+impl IndicatorValues {
+    pub fn view(&self) -> kernel::Values<'_> {
+        match self {
+            IndicatorValues::Plain(values) => kernel::Values::Plain(values),
+            IndicatorValues::Coded { codes, table } => kernel::Values::Coded { codes, table },
+        }
+    }
+}
+
+/// Evaluates populations and values of all indicators, slice by slice (see the module).
+pub(super) fn indicator_columns(
+    design: &SurveyDesign,
+    plan: &Plan,
+    slice_rows: usize,
+) -> Result<Vec<IndicatorColumn>, Failure> {
+    let indicators = &plan.indicators;
+    let analysis = &design.data.analysis;
+    let exprs = expressions(analysis, indicators)?;
+    let rows = analysis.height();
+    let slice_rows = if elementwise(analysis, &exprs) {
+        slice_rows.max(1)
+    } else {
+        rows.max(1)
+    };
+    let mut builders: Vec<Builder> = indicators
+        .iter()
+        .map(|indicator| Builder::new(indicator, rows))
+        .collect();
+    // At least one slice, so that an expression that cannot be evaluated is reported even
+    // when the wave has no rows.
+    let mut offset = 0;
+    loop {
+        let frame = analysis
+            .slice(offset as i64, slice_rows)
+            .lazy()
+            .select(exprs.clone())
+            .collect()
+            .map_err(|e| {
+                Failure::from(
+                    Diagnostic::error(
+                        catalog::E001,
+                        format!("wave {}: indicators could not be evaluated", design.wave),
+                    )
+                    .caused_by(e),
+                )
+            })?;
+        let mut evaluated: std::collections::HashMap<String, Column> = frame
+            .into_columns()
+            .into_iter()
+            .map(|c| (c.name().to_string(), c))
+            .collect();
+        let mut take = |name: String| {
+            evaluated.remove(&name).ok_or_else(|| {
+                Failure::internal(Diagnostic::error(
+                    catalog::E099,
+                    format!("internal: the evaluated indicator column {name} is missing"),
+                ))
+            })
+        };
+        let slice: Vec<(Column, Option<Column>)> = indicators
+            .iter()
+            .enumerate()
+            .map(|(k, indicator)| {
+                let values = take(format!("v{k}"))?;
+                let denominators = match indicator.denominator {
+                    Some(_) => Some(take(format!("d{k}"))?),
+                    None => None,
+                };
+                Ok((values, denominators))
+            })
+            .collect::<Result<_, Failure>>()?;
+        builders
+            .par_iter_mut()
+            .zip(slice)
+            .try_for_each(|(builder, (values, denominators))| {
+                builder.push(offset, values, denominators)
+            })
+            .map_err(|e| {
+                Failure::internal(
+                    Diagnostic::error(
+                        catalog::E099,
+                        "internal: an indicator's values could not be read as numbers",
+                    )
+                    .caused_by(e),
+                )
+            })?;
+        offset += slice_rows;
+        if offset >= rows {
+            break;
+        }
+    }
+    indicators
+        .iter()
+        .zip(builders)
+        .map(|(indicator, builder)| builder.finish(indicator, design, plan))
+        .collect()
+}
+
+/// Each indicator's value (`v{k}`) and a ratio's denominator (`d{k}`) as numbers, where the
+/// population holds; null elsewhere.
+fn expressions(analysis: &DataFrame, indicators: &[IndicatorPlan]) -> Result<Vec<Expr>, Failure> {
+    let lazy = analysis.clone().lazy();
+    let mut exprs = Vec::with_capacity(2 * indicators.len());
+    for (k, indicator) in indicators.iter().enumerate() {
+        let in_domain = |e: &Expr| match &indicator.population {
+            None => e.clone().cast(DataType::Float64),
+            Some(population) => when(population.clone().fill_null(lit(false)))
+                .then(e.clone().cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64)),
+        };
+        if let Some(population) = &indicator.population {
+            let dtype = lazy
+                .clone()
+                .select([population.clone().alias("p")])
+                .collect_schema()
+                .ok()
+                .and_then(|schema| schema.get("p").cloned());
+            if dtype != Some(DataType::Boolean) {
+                return Err(Diagnostic::error(
+                    catalog::E002,
+                    format!(
+                        "indicator {:?}: population {:?} is not a condition",
+                        indicator.id,
+                        indicator.population_text.as_deref().unwrap_or("")
+                    ),
+                )
+                .into());
+            }
+        }
+        exprs.push(in_domain(&indicator.value).alias(format!("v{k}")));
+        if let Some(denominator) = &indicator.denominator {
+            exprs.push(in_domain(denominator).alias(format!("d{k}")));
+        }
+    }
+    Ok(exprs)
+}
+
+/// Whether every expression is elementwise, so that a slice of rows evaluates to the slice
+/// of the whole: polars' own test on the query plan. When the plan cannot be built, no (the
+/// evaluation then reports why).
+fn elementwise(analysis: &DataFrame, exprs: &[Expr]) -> bool {
+    let Ok(plan) = analysis.clone().lazy().select(exprs).to_alp() else {
+        return false;
+    };
+    match plan.lp_arena.get(plan.lp_top) {
+        IR::Select { expr, .. } => expr
+            .iter()
+            .all(|e| is_elementwise_rec(e.node(), &plan.expr_arena)),
+        _ => false,
+    }
+}
+
+/// One indicator's values and denominators as its slices come in, and the first rows that
+/// break its rules, reported once every slice is in ([`Builder::finish`]).
+struct Builder {
+    values: ValuesBuilder,
+    denominators: Option<Vec<f64>>,
+    proportion: bool,
+    /// First rows whose value, or denominator, is there but not a finite number.
+    in_values: NotFinite,
+    in_denominators: NotFinite,
+    /// A proportion's first value other than 0 and 1.
+    not_binary: Option<f64>,
+}
+
+impl Builder {
+    fn new(indicator: &IndicatorPlan, rows: usize) -> Self {
+        Builder {
+            values: ValuesBuilder::new(rows),
+            denominators: indicator
+                .denominator
+                .as_ref()
+                .map(|_| Vec::with_capacity(rows)),
+            proportion: indicator.kind == IndicatorKind::Proportion,
+            in_values: NotFinite::default(),
+            in_denominators: NotFinite::default(),
+            not_binary: None,
+        }
+    }
+
+    /// The evaluated columns of the slice starting at row `offset`.
+    fn push(
+        &mut self,
+        offset: usize,
+        values: Column,
+        denominators: Option<Column>,
+    ) -> PolarsResult<()> {
+        thread_local! {
+            /// One slice's values, NaN for null: a buffer per thread, reused.
+            static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let values = values.f64()?;
+        self.in_values.find(values, offset);
+        let denominators = match denominators {
+            Some(column) => Some(column.f64()?.clone()),
+            None => None,
+        };
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            nan_for_null_into(values, scratch);
+            if let (Some(column), Some(all)) = (&denominators, &mut self.denominators) {
+                self.in_denominators.find(column, offset);
+                let start = all.len();
+                nan_for_null_into(column, all);
+                // A ratio needs both values.
+                for (v, d) in scratch.iter_mut().zip(&all[start..]) {
+                    if d.is_nan() {
+                        *v = f64::NAN;
+                    }
+                }
+            }
+            if self.proportion && self.not_binary.is_none() {
+                self.not_binary = scratch
+                    .iter()
+                    .copied()
+                    .find(|v| !v.is_nan() && *v != 0.0 && *v != 1.0);
+            }
+            self.values.push(scratch);
+        });
+        Ok(())
+    }
+
+    /// The indicator's column, or the error of its first bad row: a value that is there but
+    /// not finite (a NaN before an infinite one, a value before a denominator), then a
+    /// proportion's value other than 0 and 1.
+    fn finish(
+        self,
+        indicator: &IndicatorPlan,
+        design: &SurveyDesign,
+        plan: &Plan,
+    ) -> Result<IndicatorColumn, Failure> {
+        let bad = self
+            .in_values
+            .nan
+            .into_iter()
+            .chain(self.in_denominators.nan)
+            .min()
+            .or(self.in_values.infinite)
+            .or(self.in_denominators.infinite);
+        if let Some(i) = bad {
+            return Err(Diagnostic::error(
+                catalog::E003,
+                format!(
+                    "wave {}: indicator {:?} is not a finite number for {} (a division by zero?)",
+                    design.wave,
+                    indicator.id,
+                    crate::weight::describe_row(
+                        &design.data.coded,
+                        &plan.schema,
+                        design.order[i] as usize
+                    )
+                ),
+            )
+            .into());
+        }
+        if let Some(bad) = self.not_binary {
+            return Err(Diagnostic::error(
+                catalog::E004,
+                format!(
+                    "indicator {:?}: the value of a proportion must be a condition or 0/1, but {:?} gives {bad}",
+                    indicator.id, indicator.value_text
+                ),
+            )
+            .into());
+        }
+        Ok(IndicatorColumn {
+            values: self.values.finish(),
+            denominators: self.denominators,
+        })
+    }
+}
+
+/// Where an evaluated indicator column first holds a value that is not a finite number.
+#[derive(Debug, Default, Clone, Copy)]
+struct NotFinite {
+    /// The first row whose value is NaN (not null).
+    nan: Option<usize>,
+    /// The first row whose value is infinite.
+    infinite: Option<usize>,
+}
+
+impl NotFinite {
+    /// Looks for both in a slice starting at row `offset`, unless an earlier slice had them.
+    /// One pass over the raw values (null slots included); only a hit asks where.
+    fn find(&mut self, values: &Float64Chunked, offset: usize) {
+        if self.nan.is_some() && self.infinite.is_some() {
+            return;
+        }
+        let any = values
+            .downcast_iter()
+            .any(|a| a.values().iter().any(|v| !v.is_finite()));
+        if !any {
+            return;
+        }
+        let first = |bad: fn(f64) -> bool| {
+            values
+                .iter()
+                .position(|v| v.is_some_and(bad))
+                .map(|i| offset + i)
+        };
+        self.nan = self.nan.or_else(|| first(f64::is_nan));
+        self.infinite = self.infinite.or_else(|| first(f64::is_infinite));
+    }
+}
+
+/// Builds an indicator's values slice by slice: coded while they have at most 256 distinct
+/// values, plain from the first value that makes 257.
+enum ValuesBuilder {
+    Coded {
+        codes: Vec<u8>,
+        dictionary: Box<Dictionary>,
+        rows: usize,
+    },
+    Plain(Vec<f64>),
+}
+
+impl ValuesBuilder {
+    fn new(rows: usize) -> Self {
+        ValuesBuilder::Coded {
+            codes: Vec::with_capacity(rows),
+            dictionary: Box::default(),
+            rows,
+        }
+    }
+
+    fn push(&mut self, values: &[f64]) {
+        match self {
+            ValuesBuilder::Coded {
+                codes,
+                dictionary,
+                rows,
+            } => {
+                let start = codes.len();
+                codes.extend(values.iter().map_while(|&v| dictionary.code(v)));
+                let coded = codes.len() - start;
+                if coded < values.len() {
+                    let mut plain = Vec::with_capacity(*rows);
+                    plain.extend(codes.iter().map(|&c| dictionary.table[c as usize]));
+                    plain.extend_from_slice(&values[coded..]);
+                    *self = ValuesBuilder::Plain(plain);
+                }
+            }
+            ValuesBuilder::Plain(plain) => plain.extend_from_slice(values),
+        }
+    }
+
+    fn finish(self) -> IndicatorValues {
+        match self {
+            ValuesBuilder::Coded {
+                codes, dictionary, ..
+            } => IndicatorValues::Coded {
+                codes,
+                table: Box::new(dictionary.table),
+            },
+            ValuesBuilder::Plain(values) => IndicatorValues::Plain(values),
+        }
+    }
+}
+
+/// Up to 256 distinct numbers and their codes, by their bits (every NaN is one number).
+struct Dictionary {
+    /// The number of each code; NaN beyond the last.
+    table: [f64; 256],
+    len: usize,
+    /// Open addressing: the bits of a number and its code plus 1 (0: an empty slot).
+    keys: [u64; SLOTS],
+    slots: [u16; SLOTS],
+    /// The bits of the first [`FIRST`] codes' numbers (`NO_KEY` until there are so many).
+    first: [u64; FIRST],
+}
+
+const FIRST: usize = 4;
+
+const SLOTS: usize = 512;
+
+/// A NaN with a payload no coded number has (they are all the canonical NaN): "none yet".
+const NO_KEY: u64 = 0x7ff8_0000_0000_0001;
+
+impl Default for Dictionary {
+    fn default() -> Self {
+        Dictionary {
+            table: [f64::NAN; 256],
+            len: 0,
+            keys: [0; SLOTS],
+            slots: [0; SLOTS],
+            first: [NO_KEY; FIRST],
+        }
+    }
+}
+
+impl Dictionary {
+    /// The code of `v`, a new one if it is new; `None` when 256 numbers have codes already.
+    #[inline]
+    fn code(&mut self, v: f64) -> Option<u8> {
+        let key = if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        };
+        // The first few numbers by a look at each (a share's 0, 1 and NaN, a few codes).
+        if let Some(code) = self.first.iter().position(|&k| k == key) {
+            return Some(code as u8);
+        }
+        let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize;
+        let code = loop {
+            match self.slots[slot] {
+                0 => {
+                    if self.len == 256 {
+                        return None;
+                    }
+                    let code = self.len as u8;
+                    self.table[self.len] = f64::from_bits(key);
+                    self.len += 1;
+                    self.keys[slot] = key;
+                    self.slots[slot] = u16::from(code) + 1;
+                    if let Some(first) = self.first.get_mut(code as usize) {
+                        *first = key;
+                    }
+                    break code;
+                }
+                c if self.keys[slot] == key => break (c - 1) as u8,
+                _ => slot = (slot + 1) % SLOTS,
+            }
+        };
+        Some(code)
+    }
+}
+
+/// The values of a column, NaN for null.
+pub(super) fn nan_for_null(column: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::new();
+    nan_for_null_into(column, &mut out);
+    out
+}
+
+/// Appends the values of a column to `out`, NaN for null, chunk by chunk: each chunk's values
+/// copied whole, then its nulls overwritten.
+fn nan_for_null_into(column: &Float64Chunked, out: &mut Vec<f64>) {
+    out.reserve(column.len());
+    for array in column.downcast_iter() {
+        let start = out.len();
+        out.extend_from_slice(array.values());
+        set_nan_where_null(&mut out[start..], array.validity());
+    }
+}
+
+/// Sets `values[i]` to NaN where `validity` says row `i` is null, 64 rows at a time.
+fn set_nan_where_null(values: &mut [f64], validity: Option<&polars_arrow::bitmap::Bitmap>) {
+    let Some(valid) = validity.filter(|v| v.unset_bits() > 0) else {
+        return;
+    };
+    let chunks = valid.chunks::<u64>();
+    let tail = chunks.remainder_len();
+    let tail_mask = if tail == 0 {
+        0
+    } else {
+        u64::MAX >> (64 - tail)
+    };
+    let last = chunks.remainder() | !tail_mask;
+    for (word, valid) in chunks.chain(std::iter::once(last)).enumerate() {
+        let mut nulls = !valid;
+        while nulls != 0 {
+            values[word * 64 + nulls.trailing_zeros() as usize] = f64::NAN;
+            nulls &= nulls - 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|x| x.to_bits()).collect()
+    }
+
+    proptest! {
+        /// Every chunk's values, NaN where null, whatever the chunks' lengths and offsets.
+        #[test]
+        fn nan_for_null_is_the_values_with_nan_for_null(
+            chunks in prop::collection::vec(
+                (prop::collection::vec(prop::option::weighted(0.8, -1e3f64..1e3), 0..200), 0usize..70),
+                1..5,
+            ),
+        ) {
+            let mut column: Option<Float64Chunked> = None;
+            let mut want = Vec::new();
+            for (values, skip) in &chunks {
+                // A chunk sliced off its start: its validity bitmap starts mid-byte.
+                let skip = (*skip).min(values.len());
+                let chunk = Float64Chunked::new("v".into(), values).slice(skip as i64, values.len() - skip);
+                want.extend(values[skip..].iter().map(|v| v.unwrap_or(f64::NAN)));
+                column = Some(match column {
+                    None => chunk,
+                    Some(mut all) => {
+                        all.append(&chunk).unwrap();
+                        all
+                    }
+                });
+            }
+            // Appended after what `out` holds.
+            let mut got = vec![7.0; 3];
+            nan_for_null_into(&column.unwrap(), &mut got);
+            prop_assert_eq!(bits(&got[..3]), bits(&[7.0; 3]));
+            prop_assert_eq!(bits(&got[3..]), bits(&want));
+        }
+
+        /// Values pushed in any slices come back with their bits (NaN as NaN), coded while
+        /// there are at most 256 distinct ones, plain once there are more.
+        #[test]
+        fn built_values_are_the_values_pushed(
+            values in prop::collection::vec(
+                prop_oneof![
+                    (0u32..300).prop_map(f64::from),
+                    Just(f64::NAN),
+                    Just(-0.0),
+                    -1e6f64..1e6,
+                ],
+                0..2000,
+            ),
+            distinct in 1usize..400,
+            cuts in prop::collection::vec(0usize..2000, 0..4),
+        ) {
+            // Restricted to `distinct` values: often fewer than 257, often more.
+            let values: Vec<f64> = values
+                .iter()
+                .map(|v| if v.is_nan() { *v } else { (v.abs() % distinct as f64).floor() * if v.is_sign_negative() { -1.0 } else { 1.0 } })
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(values.len())).collect();
+            cuts.sort_unstable();
+            let mut builder = ValuesBuilder::new(values.len());
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([values.len()]) {
+                builder.push(&values[from..cut]);
+                from = cut;
+            }
+            let canonical = |v: &[f64]| v.iter().map(|x| if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() }).collect::<Vec<_>>();
+            let mut keys: Vec<u64> = canonical(&values);
+            keys.sort_unstable();
+            keys.dedup();
+            let built = builder.finish();
+            prop_assert_eq!(matches!(built, IndicatorValues::Coded { .. }), keys.len() <= 256);
+            prop_assert_eq!(canonical(&built.view().to_vec()), canonical(&values));
+        }
+    }
+
+    #[test]
+    fn a_dictionary_holds_256_numbers_and_refuses_the_257th() {
+        let mut dictionary = Dictionary::default();
+        for i in 0..256 {
+            assert_eq!(dictionary.code(f64::from(i) * 0.5), Some(i as u8));
+        }
+        // Known numbers keep their codes, in any order; NaN would be the 257th.
+        assert_eq!(dictionary.code(0.0), Some(0));
+        assert_eq!(dictionary.code(127.5), Some(255));
+        assert_eq!(dictionary.code(3.0), Some(6));
+        assert_eq!(dictionary.code(f64::NAN), None);
+        assert_eq!(dictionary.code(-0.0), None, "-0.0 is not 0.0");
+    }
+}
