@@ -104,7 +104,15 @@ fn input() -> &'static Input {
         let segments = "total = false\nby = [[\"gemeente\"]]";
         let plain = pipeline(SHARE, segments, &data_file());
         let (plan, frame) = derived(&plain);
-        let design = weight::apply(frame.clone(), &plan.design, None, &plan.schema, &[]).unwrap();
+        let design = weight::apply(
+            frame.clone(),
+            &plan.design,
+            None,
+            &plan.schema,
+            &[],
+            &plan.estimated_columns(),
+        )
+        .unwrap();
         let margins = write_margins(&frame, &design.weights);
         let raked = plain.replace(
             "[segments]",

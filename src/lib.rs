@@ -354,6 +354,13 @@ pub fn run(
         disclosure::apply(table, &plan.disclosure)
     };
 
+    // The output reads the coded data and the weights; the analysis data (a copy of the
+    // columns the estimates read, in design order) go before it.
+    let mut designs = designs;
+    for design in &mut designs {
+        design.data.analysis = polars::prelude::DataFrame::empty();
+    }
+
     // The manifest is written by the output stage, so it records the stages before it.
     let mut manifest = manifest(
         &plan,

@@ -7,10 +7,10 @@
 //! An expression that is not elementwise (`uren_pw > AVG(uren_pw)`: an aggregate, a window)
 //! depends on the other rows, and the wave is then evaluated in one slice.
 //!
-//! The values are kept coded ([`kernel::Values::Coded`]: a byte per row into a table) while an
+//! The values are kept coded ([`kernel::Values`]: a byte per row into a table) while an
 //! indicator has at most 256 distinct values, NaN included, as shares, counts and coded
-//! answers have; with more, as plain numbers. The coding is exact: a code's number has the
-//! bits of the value it stands for.
+//! answers have; two bytes up to 65,536 (hours, ages, scores); plain numbers beyond. The
+//! coding is exact: a code's number has the bits of the value it stands for.
 
 use polars::prelude::*;
 use polars_plan::plans::{is_elementwise_rec, IR};
@@ -21,8 +21,8 @@ use crate::diag::{catalog, Diagnostic, Failure};
 use crate::spec::{IndicatorKind, IndicatorPlan, Plan};
 use crate::weight::SurveyDesign;
 
-/// Rows evaluated at once (per slice, a column of 8 MB per indicator).
-pub const SLICE_ROWS: usize = 1 << 20;
+/// Rows evaluated at once (per slice, a column of 2 MB per indicator).
+pub const SLICE_ROWS: usize = 1 << 18;
 
 /// An indicator evaluated on every row, in design order: `values` is NaN outside its
 /// population and where a value is null; `denominators` holds a ratio's denominator.
@@ -34,9 +34,13 @@ pub(super) struct IndicatorColumn {
 /// An indicator's values, owned: see [`kernel::Values`].
 pub(super) enum IndicatorValues {
     Plain(Vec<f64>),
-    Coded {
+    Coded8 {
         codes: Vec<u8>,
-        table: Box<[f64; 256]>,
+        table: Box<[f64; 1 << 8]>,
+    },
+    Coded16 {
+        codes: Vec<u16>,
+        table: Box<[f64; 1 << 16]>,
     },
 }
 
@@ -44,7 +48,8 @@ impl IndicatorValues {
     pub fn view(&self) -> kernel::Values<'_> {
         match self {
             IndicatorValues::Plain(values) => kernel::Values::Plain(values),
-            IndicatorValues::Coded { codes, table } => kernel::Values::Coded { codes, table },
+            IndicatorValues::Coded8 { codes, table } => kernel::Values::Coded8 { codes, table },
+            IndicatorValues::Coded16 { codes, table } => kernel::Values::Coded16 { codes, table },
         }
     }
 }
@@ -345,12 +350,19 @@ impl NotFinite {
     }
 }
 
-/// Builds an indicator's values slice by slice: coded while they have at most 256 distinct
-/// values, plain from the first value that makes 257.
+/// Builds an indicator's values slice by slice: a byte per row while they have at most 256
+/// distinct numbers, two bytes up to 65,536, plain from the first number beyond.
 enum ValuesBuilder {
-    Coded {
+    Coded8 {
         codes: Vec<u8>,
-        dictionary: Box<Dictionary>,
+        dictionary: Dictionary,
+        rows: usize,
+        /// The numbers two-byte codes take.
+        wide: usize,
+    },
+    Coded16 {
+        codes: Vec<u16>,
+        dictionary: Dictionary,
         rows: usize,
     },
     Plain(Vec<f64>),
@@ -358,16 +370,56 @@ enum ValuesBuilder {
 
 impl ValuesBuilder {
     fn new(rows: usize) -> Self {
-        ValuesBuilder::Coded {
+        Self::with_limits(rows, 1 << 8, 1 << 16)
+    }
+
+    /// Codes a byte wide for `narrow` numbers at most, two for `wide` (lower limits than the
+    /// codes' own let the tests go through every step with a few numbers).
+    fn with_limits(rows: usize, narrow: usize, wide: usize) -> Self {
+        ValuesBuilder::Coded8 {
             codes: Vec::with_capacity(rows),
-            dictionary: Box::default(),
+            dictionary: Dictionary::new(narrow.min(1 << 8)),
             rows,
+            wide: wide.min(1 << 16),
         }
     }
 
     fn push(&mut self, values: &[f64]) {
+        let mut values = values;
+        while !values.is_empty() {
+            values = self.push_until_full(values);
+        }
+    }
+
+    /// Codes `values` until the dictionary is full; then widens the codes, or makes them plain,
+    /// and returns the values from the one that did not fit on.
+    fn push_until_full<'v>(&mut self, values: &'v [f64]) -> &'v [f64] {
         match self {
-            ValuesBuilder::Coded {
+            ValuesBuilder::Coded8 {
+                codes,
+                dictionary,
+                rows,
+                wide,
+            } => {
+                let start = codes.len();
+                codes.extend(
+                    values
+                        .iter()
+                        .map_while(|&v| dictionary.code(v).map(|c| c as u8)),
+                );
+                let coded = codes.len() - start;
+                if coded < values.len() {
+                    let mut two_bytes = Vec::with_capacity(*rows);
+                    two_bytes.extend(codes.iter().map(|&c| u16::from(c)));
+                    *self = ValuesBuilder::Coded16 {
+                        codes: two_bytes,
+                        dictionary: std::mem::take(dictionary).widened(*wide),
+                        rows: *rows,
+                    };
+                }
+                &values[coded..]
+            }
+            ValuesBuilder::Coded16 {
                 codes,
                 dictionary,
                 rows,
@@ -377,63 +429,91 @@ impl ValuesBuilder {
                 let coded = codes.len() - start;
                 if coded < values.len() {
                     let mut plain = Vec::with_capacity(*rows);
-                    plain.extend(codes.iter().map(|&c| dictionary.table[c as usize]));
-                    plain.extend_from_slice(&values[coded..]);
+                    plain.extend(codes.iter().map(|&c| dictionary.numbers[c as usize]));
                     *self = ValuesBuilder::Plain(plain);
                 }
+                &values[coded..]
             }
-            ValuesBuilder::Plain(plain) => plain.extend_from_slice(values),
+            ValuesBuilder::Plain(plain) => {
+                plain.extend_from_slice(values);
+                &[]
+            }
         }
     }
 
     fn finish(self) -> IndicatorValues {
         match self {
-            ValuesBuilder::Coded {
+            ValuesBuilder::Coded8 {
                 codes, dictionary, ..
-            } => IndicatorValues::Coded {
+            } => IndicatorValues::Coded8 {
                 codes,
-                table: Box::new(dictionary.table),
+                table: dictionary.table(),
+            },
+            ValuesBuilder::Coded16 {
+                codes, dictionary, ..
+            } => IndicatorValues::Coded16 {
+                codes,
+                table: dictionary.table(),
             },
             ValuesBuilder::Plain(values) => IndicatorValues::Plain(values),
         }
     }
 }
 
-/// Up to 256 distinct numbers and their codes, by their bits (every NaN is one number).
+/// Up to `capacity` distinct numbers and their codes, in the order they came, by their bits
+/// (every NaN is one number).
+#[derive(Default)]
 struct Dictionary {
-    /// The number of each code; NaN beyond the last.
-    table: [f64; 256],
-    len: usize,
-    /// Open addressing: the bits of a number and its code plus 1 (0: an empty slot).
-    keys: [u64; SLOTS],
-    slots: [u16; SLOTS],
+    /// The number of each code.
+    numbers: Vec<f64>,
+    capacity: usize,
+    /// Open addressing over twice the capacity: the bits of a number and its code plus 1
+    /// (0: an empty slot).
+    keys: Vec<u64>,
+    slots: Vec<u32>,
     /// The bits of the first [`FIRST`] codes' numbers (`NO_KEY` until there are so many).
     first: [u64; FIRST],
 }
 
 const FIRST: usize = 4;
 
-const SLOTS: usize = 512;
-
 /// A NaN with a payload no coded number has (they are all the canonical NaN): "none yet".
 const NO_KEY: u64 = 0x7ff8_0000_0000_0001;
 
-impl Default for Dictionary {
-    fn default() -> Self {
+impl Dictionary {
+    fn new(capacity: usize) -> Self {
+        let slots = (2 * capacity).next_power_of_two();
         Dictionary {
-            table: [f64::NAN; 256],
-            len: 0,
-            keys: [0; SLOTS],
-            slots: [0; SLOTS],
+            numbers: Vec::with_capacity(capacity),
+            capacity,
+            keys: vec![0; slots],
+            slots: vec![0; slots],
             first: [NO_KEY; FIRST],
         }
     }
-}
 
-impl Dictionary {
-    /// The code of `v`, a new one if it is new; `None` when 256 numbers have codes already.
+    /// The same numbers with the same codes, with room for `capacity`.
+    fn widened(self, capacity: usize) -> Self {
+        let mut wide = Dictionary::new(capacity);
+        for &number in &self.numbers {
+            wide.code(number);
+        }
+        wide
+    }
+
+    /// The table of a code's number, NaN for the codes not used, as large as a code can index.
+    fn table<const N: usize>(self) -> Box<[f64; N]> {
+        let mut table = self.numbers;
+        table.resize(N, f64::NAN);
+        table
+            .into_boxed_slice()
+            .try_into()
+            .expect("the table has the length of the code space")
+    }
+
+    /// The code of `v`, a new one if it is new; `None` when the dictionary is full.
     #[inline]
-    fn code(&mut self, v: f64) -> Option<u8> {
+    fn code(&mut self, v: f64) -> Option<u16> {
         let key = if v.is_nan() {
             f64::NAN.to_bits()
         } else {
@@ -441,30 +521,29 @@ impl Dictionary {
         };
         // The first few numbers by a look at each (a share's 0, 1 and NaN, a few codes).
         if let Some(code) = self.first.iter().position(|&k| k == key) {
-            return Some(code as u8);
+            return Some(code as u16);
         }
-        let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize;
-        let code = loop {
+        let mask = self.slots.len() - 1;
+        let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask;
+        loop {
             match self.slots[slot] {
                 0 => {
-                    if self.len == 256 {
+                    if self.numbers.len() == self.capacity {
                         return None;
                     }
-                    let code = self.len as u8;
-                    self.table[self.len] = f64::from_bits(key);
-                    self.len += 1;
+                    let code = self.numbers.len();
+                    self.numbers.push(f64::from_bits(key));
                     self.keys[slot] = key;
-                    self.slots[slot] = u16::from(code) + 1;
-                    if let Some(first) = self.first.get_mut(code as usize) {
+                    self.slots[slot] = code as u32 + 1;
+                    if let Some(first) = self.first.get_mut(code) {
                         *first = key;
                     }
-                    break code;
+                    return Some(code as u16);
                 }
-                c if self.keys[slot] == key => break (c - 1) as u8,
-                _ => slot = (slot + 1) % SLOTS,
+                c if self.keys[slot] == key => return Some((c - 1) as u16),
+                _ => slot = (slot + 1) & mask,
             }
-        };
-        Some(code)
+        }
     }
 }
 
@@ -549,30 +628,33 @@ mod tests {
             prop_assert_eq!(bits(&got[3..]), bits(&want));
         }
 
-        /// Values pushed in any slices come back with their bits (NaN as NaN), coded while
-        /// there are at most 256 distinct ones, plain once there are more.
+        /// Values pushed in any slices come back with their bits (NaN as NaN): a byte per
+        /// row while there are at most `narrow` distinct ones, two up to `wide`, plain beyond.
         #[test]
         fn built_values_are_the_values_pushed(
             values in prop::collection::vec(
                 prop_oneof![
-                    (0u32..300).prop_map(f64::from),
+                    (0u32..40).prop_map(f64::from),
                     Just(f64::NAN),
                     Just(-0.0),
+                    Just(0.0),
                     -1e6f64..1e6,
                 ],
-                0..2000,
+                0..400,
             ),
-            distinct in 1usize..400,
-            cuts in prop::collection::vec(0usize..2000, 0..4),
+            distinct in 1usize..60,
+            cuts in prop::collection::vec(0usize..400, 0..4),
+            narrow in 1usize..12,
+            wide in 12usize..40,
         ) {
-            // Restricted to `distinct` values: often fewer than 257, often more.
+            // Restricted to about `distinct` numbers: below, between and above the limits.
             let values: Vec<f64> = values
                 .iter()
-                .map(|v| if v.is_nan() { *v } else { (v.abs() % distinct as f64).floor() * if v.is_sign_negative() { -1.0 } else { 1.0 } })
+                .map(|v| if v.is_nan() || *v == 0.0 { *v } else { v.signum() * (v.abs() % distinct as f64).floor() })
                 .collect();
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(values.len())).collect();
             cuts.sort_unstable();
-            let mut builder = ValuesBuilder::new(values.len());
+            let mut builder = ValuesBuilder::with_limits(values.len(), narrow, wide);
             let mut from = 0;
             for cut in cuts.into_iter().chain([values.len()]) {
                 builder.push(&values[from..cut]);
@@ -583,16 +665,22 @@ mod tests {
             keys.sort_unstable();
             keys.dedup();
             let built = builder.finish();
-            prop_assert_eq!(matches!(built, IndicatorValues::Coded { .. }), keys.len() <= 256);
+            let kind = match built {
+                IndicatorValues::Coded8 { .. } => 8,
+                IndicatorValues::Coded16 { .. } => 16,
+                IndicatorValues::Plain(_) => 64,
+            };
+            let want = if keys.len() <= narrow { 8 } else if keys.len() <= wide { 16 } else { 64 };
+            prop_assert_eq!(kind, want, "{} numbers", keys.len());
             prop_assert_eq!(canonical(&built.view().to_vec()), canonical(&values));
         }
     }
 
     #[test]
     fn a_dictionary_holds_256_numbers_and_refuses_the_257th() {
-        let mut dictionary = Dictionary::default();
+        let mut dictionary = Dictionary::new(256);
         for i in 0..256 {
-            assert_eq!(dictionary.code(f64::from(i) * 0.5), Some(i as u8));
+            assert_eq!(dictionary.code(f64::from(i) * 0.5), Some(i as u16));
         }
         // Known numbers keep their codes, in any order; NaN would be the 257th.
         assert_eq!(dictionary.code(0.0), Some(0));
@@ -600,5 +688,27 @@ mod tests {
         assert_eq!(dictionary.code(3.0), Some(6));
         assert_eq!(dictionary.code(f64::NAN), None);
         assert_eq!(dictionary.code(-0.0), None, "-0.0 is not 0.0");
+    }
+
+    /// At the codes' own limits: 256 numbers in a byte, 65,536 in two, then plain.
+    #[test]
+    fn the_codes_widen_at_257_and_65537_numbers() {
+        let kind = |numbers: u32| {
+            let values: Vec<f64> = (0..numbers).rev().map(|i| f64::from(i) / 4.0).collect();
+            let mut builder = ValuesBuilder::new(values.len());
+            builder.push(&values[..values.len() / 3]);
+            builder.push(&values[values.len() / 3..]);
+            let built = builder.finish();
+            assert_eq!(bits(&built.view().to_vec()), bits(&values));
+            match built {
+                IndicatorValues::Coded8 { .. } => 8,
+                IndicatorValues::Coded16 { .. } => 16,
+                IndicatorValues::Plain(_) => 64,
+            }
+        };
+        assert_eq!(kind(256), 8);
+        assert_eq!(kind(257), 16);
+        assert_eq!(kind(65_536), 16);
+        assert_eq!(kind(65_537), 64);
     }
 }

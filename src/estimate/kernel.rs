@@ -221,16 +221,21 @@ impl TestDesign {
     }
 }
 
-/// An indicator's values in design order, NaN outside its domain: a number per row, or a byte
-/// per row into a table of at most 256 numbers. Most indicators are shares, counts or coded
-/// answers with a handful of distinct values; coded, they take an eighth of the memory and of
-/// the memory traffic of the passes over them.
+/// An indicator's values in design order, NaN outside its domain: a number per row, or a code
+/// per row into a table of numbers, a byte while there are at most 256 of them, two bytes up
+/// to 65,536. Most indicators are shares, counts, coded answers or hours with few distinct
+/// values; coded, they take an eighth or a quarter of the memory, and of the memory traffic of
+/// the passes over them.
 #[derive(Debug, Clone, Copy)]
 pub enum Values<'a> {
     Plain(&'a [f64]),
-    Coded {
+    Coded8 {
         codes: &'a [u8],
-        table: &'a [f64; 256],
+        table: &'a [f64; 1 << 8],
+    },
+    Coded16 {
+        codes: &'a [u16],
+        table: &'a [f64; 1 << 16],
     },
 }
 
@@ -238,7 +243,8 @@ impl<'a> Values<'a> {
     pub fn len(&self) -> usize {
         match self {
             Values::Plain(values) => values.len(),
-            Values::Coded { codes, .. } => codes.len(),
+            Values::Coded8 { codes, .. } => codes.len(),
+            Values::Coded16 { codes, .. } => codes.len(),
         }
     }
 
@@ -251,7 +257,8 @@ impl<'a> Values<'a> {
     pub fn get(&self, i: usize) -> f64 {
         match self {
             Values::Plain(values) => values[i],
-            Values::Coded { codes, table } => table[codes[i] as usize],
+            Values::Coded8 { codes, table } => table[codes[i] as usize],
+            Values::Coded16 { codes, table } => table[codes[i] as usize],
         }
     }
 
@@ -262,7 +269,12 @@ impl<'a> Values<'a> {
     {
         match self {
             Values::Plain(values) => &values[rows],
-            Values::Coded { codes, table } => {
+            Values::Coded8 { codes, table } => {
+                scratch.clear();
+                scratch.extend(codes[rows].iter().map(|&c| table[c as usize]));
+                scratch
+            }
+            Values::Coded16 { codes, table } => {
                 scratch.clear();
                 scratch.extend(codes[rows].iter().map(|&c| table[c as usize]));
                 scratch

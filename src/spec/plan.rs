@@ -204,7 +204,7 @@ impl Plan {
     /// The columns the design, the weighting and the estimates read: the design columns, every
     /// column of an indicator's expressions, the segmentation and margin variables, and the
     /// primary key (which names a respondent in messages). A wave's analysis frame keeps only
-    /// these, so that putting it in design order moves no more than the estimates need.
+    /// these.
     pub fn analysis_columns(&self) -> BTreeSet<String> {
         let design = &self.design;
         let mut columns: BTreeSet<String> =
@@ -214,6 +214,25 @@ impl Plan {
                 .cloned()
                 .collect();
         columns.extend(self.schema.primary_key.iter().cloned());
+        columns.extend(self.estimated_columns());
+        for segmentation in &self.segmentations {
+            columns.extend(segmentation.variables.iter().cloned());
+        }
+        if let Some(weighting) = &self.weighting {
+            for (_, margins) in &weighting.margins {
+                for variable in &margins.variables {
+                    columns.extend(variable.columns.iter().cloned());
+                }
+            }
+        }
+        columns
+    }
+
+    /// The columns the indicators and the models read once the design is built (every
+    /// column of their expressions, standardisation and model terms): what the design-ordered
+    /// analysis frame keeps (`weight::apply`).
+    pub fn estimated_columns(&self) -> BTreeSet<String> {
+        let mut columns = BTreeSet::new();
         for indicator in &self.indicators {
             for expr in [
                 &indicator.population,
@@ -234,16 +253,6 @@ impl Plan {
             }
             columns.extend(model.terms.iter().flatten().cloned());
             columns.extend(model.by.iter().flat_map(|by| by.variables.iter().cloned()));
-        }
-        for segmentation in &self.segmentations {
-            columns.extend(segmentation.variables.iter().cloned());
-        }
-        if let Some(weighting) = &self.weighting {
-            for (_, margins) in &weighting.margins {
-                for variable in &margins.variables {
-                    columns.extend(variable.columns.iter().cloned());
-                }
-            }
         }
         columns
     }

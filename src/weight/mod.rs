@@ -107,6 +107,7 @@ pub fn of_plan(data: DerivedFrame, plan: &Plan) -> Result<SurveyDesign, Failure>
         plan.weighting.as_ref(),
         &plan.schema,
         &plan.segmentations,
+        &plan.estimated_columns(),
     )
 }
 
@@ -117,6 +118,7 @@ pub fn apply(
     weighting: Option<&WeightingPlan>,
     schema: &SchemaPlan,
     segmentations: &[Segmentation],
+    estimated: &std::collections::BTreeSet<String>,
 ) -> Result<SurveyDesign, Failure> {
     let frame = &data.analysis;
     let rows = frame.height();
@@ -268,9 +270,31 @@ pub fn apply(
     let chunks = chunks(&psu_starts);
     let mut ordered_weights: Vec<f64> = order.iter().map(|&i| weights[i as usize]).collect();
     // The analysis frame in design order, once: indicators evaluated on it come out ready for
-    // the kernel, without a gather per indicator.
+    // the kernel, without a gather per indicator. Only the columns read from here on: the
+    // segmentations' and the margins' (coded below), the estimates' and the models' (kept).
+    let margins = weighting.and_then(|w| w.margins(data.wave));
+    let mut read_on = estimated.clone();
+    read_on.extend(
+        segmentations
+            .iter()
+            .flat_map(|s| s.variables.iter().cloned()),
+    );
+    if let Some(margins) = margins {
+        for variable in &margins.variables {
+            read_on.extend(variable.columns.iter().cloned());
+        }
+    }
+    let columns_of = |frame: &DataFrame, names: &std::collections::BTreeSet<String>| {
+        frame
+            .get_column_names()
+            .into_iter()
+            .filter(|name| names.contains(name.as_str()))
+            .cloned()
+            .collect::<Vec<PlSmallStr>>()
+    };
     let frame = frame
-        .take(&IdxCa::from_vec("order".into(), order.clone()))
+        .select(columns_of(frame, &read_on))
+        .and_then(|frame| frame.take(&IdxCa::from_vec("order".into(), order.clone())))
         .map_err(|e| {
             Failure::internal(
                 Diagnostic::error(
@@ -288,7 +312,7 @@ pub fn apply(
     let segments = segments.into_iter().collect::<Result<_, _>>()?;
     let design_weights = weights.clone();
     let mut calibration = None;
-    if let Some(margins) = weighting.and_then(|w| w.margins(data.wave)) {
+    if let Some(margins) = margins {
         let weighting = weighting.expect("margins come from the weighting plan");
         let coded = code_margins(&frame, margins, schema, data.wave)?;
         let (calibrated, record) =
@@ -300,7 +324,15 @@ pub fn apply(
         calibration = Some(record);
     }
     let mut data = data;
-    data.analysis = frame;
+    data.analysis = frame.select(columns_of(&frame, estimated)).map_err(|e| {
+        Failure::internal(
+            Diagnostic::error(
+                catalog::W099,
+                "internal: the columns of the estimates could not be selected",
+            )
+            .caused_by(e),
+        )
+    })?;
     Ok(SurveyDesign {
         wave: data.wave,
         data,
