@@ -148,21 +148,31 @@ pub(super) fn indicator_columns(
 fn expressions(analysis: &DataFrame, indicators: &[IndicatorPlan]) -> Result<Vec<Expr>, Failure> {
     let lazy = analysis.clone().lazy();
     let mut exprs = Vec::with_capacity(2 * indicators.len());
+    let dtype_of = |e: &Expr| {
+        lazy.clone()
+            .select([e.clone().alias("e")])
+            .collect_schema()
+            .ok()
+            .and_then(|schema| schema.get("e").cloned())
+    };
     for (k, indicator) in indicators.iter().enumerate() {
-        let in_domain = |e: &Expr| match &indicator.population {
-            None => e.clone().cast(DataType::Float64),
+        // A proportion's condition stays a condition (a bit a row, coded without a lookup);
+        // any other value becomes a number.
+        let dtype = if indicator.kind == IndicatorKind::Proportion
+            && dtype_of(&indicator.value) == Some(DataType::Boolean)
+        {
+            DataType::Boolean
+        } else {
+            DataType::Float64
+        };
+        let in_domain = |e: &Expr, dtype: &DataType| match &indicator.population {
+            None => e.clone().cast(dtype.clone()),
             Some(population) => when(population.clone().fill_null(lit(false)))
-                .then(e.clone().cast(DataType::Float64))
-                .otherwise(lit(NULL).cast(DataType::Float64)),
+                .then(e.clone().cast(dtype.clone()))
+                .otherwise(lit(NULL).cast(dtype.clone())),
         };
         if let Some(population) = &indicator.population {
-            let dtype = lazy
-                .clone()
-                .select([population.clone().alias("p")])
-                .collect_schema()
-                .ok()
-                .and_then(|schema| schema.get("p").cloned());
-            if dtype != Some(DataType::Boolean) {
+            if dtype_of(population) != Some(DataType::Boolean) {
                 return Err(Diagnostic::error(
                     catalog::E002,
                     format!(
@@ -174,9 +184,9 @@ fn expressions(analysis: &DataFrame, indicators: &[IndicatorPlan]) -> Result<Vec
                 .into());
             }
         }
-        exprs.push(in_domain(&indicator.value).alias(format!("v{k}")));
+        exprs.push(in_domain(&indicator.value, &dtype).alias(format!("v{k}")));
         if let Some(denominator) = &indicator.denominator {
-            exprs.push(in_domain(denominator).alias(format!("d{k}")));
+            exprs.push(in_domain(denominator, &DataType::Float64).alias(format!("d{k}")));
         }
     }
     Ok(exprs)
@@ -235,6 +245,11 @@ impl Builder {
         thread_local! {
             /// One slice's values, NaN for null: a buffer per thread, reused.
             static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        if values.dtype() == &DataType::Boolean {
+            // A condition: always 0 or 1 (or null), never a NaN or an infinity.
+            self.values.push_conditions(values.bool()?);
+            return Ok(());
         }
         let values = values.f64()?;
         self.in_values.find(values, offset);
@@ -389,6 +404,44 @@ impl ValuesBuilder {
         while !values.is_empty() {
             values = self.push_until_full(values);
         }
+    }
+
+    /// A condition's values: false as 0, true as 1, null as NaN, coded from its bits.
+    fn push_conditions(&mut self, column: &BooleanChunked) {
+        if let ValuesBuilder::Coded8 {
+            codes, dictionary, ..
+        } = self
+        {
+            if let (Some(no), Some(yes), Some(null)) = (
+                dictionary.code(0.0),
+                dictionary.code(1.0),
+                dictionary.code(f64::NAN),
+            ) {
+                let (no, yes, null) = (no as u8, yes as u8, null as u8);
+                for array in column.downcast_iter() {
+                    let code = |bit: bool| if bit { yes } else { no };
+                    match array.validity().filter(|v| v.unset_bits() > 0) {
+                        None => codes.extend(array.values().iter().map(code)),
+                        Some(valid) => codes.extend(
+                            array.values().iter().zip(valid.iter()).map(|(bit, valid)| {
+                                if valid {
+                                    code(bit)
+                                } else {
+                                    null
+                                }
+                            }),
+                        ),
+                    }
+                }
+                return;
+            }
+        }
+        // Codes two bytes wide or plain already: as numbers.
+        let numbers: Vec<f64> = column
+            .iter()
+            .map(|v| v.map_or(f64::NAN, |v| f64::from(u8::from(v))))
+            .collect();
+        self.push(&numbers);
     }
 
     /// Codes `values` until the dictionary is full; then widens the codes, or makes them plain,
@@ -710,5 +763,24 @@ mod tests {
         assert_eq!(kind(257), 16);
         assert_eq!(kind(65_536), 16);
         assert_eq!(kind(65_537), 64);
+    }
+
+    /// A condition's bits, through chunks with and without nulls: 0, 1 and NaN, one byte a row.
+    #[test]
+    fn conditions_are_coded_from_their_bits() {
+        let mut column = BooleanChunked::new("c".into(), &[Some(true), None, Some(false)]);
+        column
+            .append(&BooleanChunked::new("c".into(), &[false, true, true]))
+            .unwrap();
+        let mut builder = ValuesBuilder::new(column.len());
+        builder.push_conditions(&column);
+        builder.push_conditions(&BooleanChunked::new("c".into(), &[None, Some(true)]));
+        let built = builder.finish();
+        assert!(matches!(built, IndicatorValues::Coded8 { .. }));
+        let nan = f64::NAN;
+        assert_eq!(
+            bits(&built.view().to_vec()),
+            bits(&[1.0, nan, 0.0, 0.0, 1.0, 1.0, nan, 1.0])
+        );
     }
 }

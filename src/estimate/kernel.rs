@@ -861,38 +861,39 @@ fn chunk(
             let has_x = column.x.is_some();
             let block_start = layout.psu_starts[block[0].0] as usize;
             let block_rows = block_start..layout.psu_starts[block[block.len() - 1].1] as usize;
-            let block_y = column.y.rows(block_rows, &mut scratch);
+            // Every row its own PSU and no denominator (b = w): the common case, read straight
+            // from the codes. Otherwise the block's values are decoded once for `visit_psus`.
+            let single = |&(run, stop): &(usize, usize)| {
+                !has_x && (layout.psu_starts[stop] - layout.psu_starts[run]) as usize == stop - run
+            };
+            let block_y: &[f64] = if block.iter().all(single) {
+                &[]
+            } else {
+                column.y.rows(block_rows, &mut scratch)
+            };
             for &(run, stop) in block {
                 let h = layout.psu_stratum[run];
                 let rows = (run, stop);
                 let row_range = layout.psu_starts[run] as usize..layout.psu_starts[stop] as usize;
-                if !has_x && row_range.len() == stop - run {
-                    // The common case, every row its own PSU and no denominator (b = w), inlined.
-                    let (segments, y, w) = (
+                if single(&(run, stop)) {
+                    let (segments, w) = (
                         &segments[row_range.clone()],
-                        &block_y[row_range.start - block_start..row_range.end - block_start],
-                        &layout.weights[row_range],
+                        &layout.weights[row_range.clone()],
                     );
-                    for ((&d, &y), &w) in segments.iter().zip(y).zip(w) {
-                        if d == u32::MAX || y.is_nan() {
-                            continue;
+                    let (acc, in_stratum) = (&mut acc, &mut in_stratum);
+                    match column.y {
+                        Values::Plain(values) => {
+                            let y = values[row_range].iter().copied();
+                            single_row_psus(segments, y, w, shift, acc, in_stratum)
                         }
-                        let centred = y - shift[d as usize];
-                        let wc = w * centred;
-                        let a = &mut acc[d as usize];
-                        if a.m == 0 {
-                            in_stratum.push(d);
-                            a.open(wc, w, y);
+                        Values::Coded8 { codes, table } => {
+                            let y = codes[row_range].iter().map(|&c| table[c as usize]);
+                            single_row_psus(segments, y, w, shift, acc, in_stratum)
                         }
-                        a.push(wc, w);
-                        a.n_positive += (y != 0.0) as u64;
-                        a.y_varies |= y != a.first_y;
-                        a.wyy += wc * centred;
-                    }
-                    for &d in &in_stratum {
-                        let a = &mut acc[d as usize];
-                        a.n = a.m as u64;
-                        a.w = a.sum_b;
+                        Values::Coded16 { codes, table } => {
+                            let y = codes[row_range].iter().map(|&c| table[c as usize]);
+                            single_row_psus(segments, y, w, shift, acc, in_stratum)
+                        }
                     }
                 } else {
                     visit_psus(
@@ -982,6 +983,41 @@ fn chunk(
             moments: last,
         }),
     })
+}
+
+/// One stratum's rows of one column where every row is its own PSU and there is no
+/// denominator (b = w): each row a PSU total, straight into its domain's sums. `y` yields the
+/// stratum's values in order, one per segment.
+#[inline(always)]
+fn single_row_psus(
+    segments: &[u32],
+    y: impl Iterator<Item = f64>,
+    w: &[f64],
+    shift: &[f64],
+    acc: &mut [StratumSums],
+    in_stratum: &mut Vec<u32>,
+) {
+    for ((&d, y), &w) in segments.iter().zip(y).zip(w) {
+        if d == u32::MAX || y.is_nan() {
+            continue;
+        }
+        let centred = y - shift[d as usize];
+        let wc = w * centred;
+        let a = &mut acc[d as usize];
+        if a.m == 0 {
+            in_stratum.push(d);
+            a.open(wc, w, y);
+        }
+        a.push(wc, w);
+        a.n_positive += (y != 0.0) as u64;
+        a.y_varies |= y != a.first_y;
+        a.wyy += wc * centred;
+    }
+    for &d in in_stratum.iter() {
+        let a = &mut acc[d as usize];
+        a.n = a.m as u64;
+        a.w = a.sum_b;
+    }
 }
 
 /// Closes one stratum for every cell.
