@@ -208,30 +208,53 @@ pub fn apply(
         Some(name) => required_codes(name, catalog::W003, "stratum")?,
     };
 
-    // PSUs nested in strata: the pair (stratum, psu) identifies a PSU.
-    let psu_codes: Vec<u32> = match &plan.psu {
-        None => (0..rows as u32).collect(),
-        Some(name) => required_codes(name, catalog::W004, "PSU")?.0,
+    // PSUs nested in strata: the pair (stratum, psu) identifies a PSU; without a PSU column,
+    // every row is one.
+    let psu_codes: Option<Vec<u32>> = match &plan.psu {
+        None => None,
+        Some(name) => Some(required_codes(name, catalog::W004, "PSU")?.0),
     };
-    let order: Vec<u32> = if plan.strata.is_some() || plan.psu.is_some() {
+    let order: Vec<u32> = match &psu_codes {
         // Stably by (stratum, PSU): by PSU, then stably by stratum.
-        let by_psu = counting_sort(&psu_codes, (0..rows as u32).collect());
-        counting_sort(&strata, by_psu)
-    } else {
-        (0..rows as u32).collect()
-    };
-    let mut psu_starts = Vec::new();
-    let mut psu_stratum = Vec::new();
-    let mut previous = None;
-    for (position, &row) in order.iter().enumerate() {
-        let id = (strata[row as usize], psu_codes[row as usize]);
-        if previous != Some(id) {
-            psu_starts.push(position as u32);
-            psu_stratum.push(id.0);
-            previous = Some(id);
+        Some(psu_codes) => {
+            let by_psu = counting_sort(psu_codes, (0..rows as u32).collect());
+            counting_sort(&strata, by_psu)
         }
-    }
-    psu_starts.push(rows as u32);
+        // Stably by stratum.
+        None if plan.strata.is_some() => counting_sort(&strata, (0..rows as u32).collect()),
+        None => (0..rows as u32).collect(),
+    };
+    let (psu_starts, psu_stratum) = match &psu_codes {
+        Some(psu_codes) => {
+            let mut psu_starts = Vec::new();
+            let mut psu_stratum = Vec::new();
+            let mut previous = None;
+            for (position, &row) in order.iter().enumerate() {
+                let id = (strata[row as usize], psu_codes[row as usize]);
+                if previous != Some(id) {
+                    psu_starts.push(position as u32);
+                    psu_stratum.push(id.0);
+                    previous = Some(id);
+                }
+            }
+            psu_starts.push(rows as u32);
+            (psu_starts, psu_stratum)
+        }
+        // A run per row, the strata in ascending order: from their sizes, without looking the
+        // rows up in design order (at 10M rows, 0.2 s of cache misses).
+        None => {
+            let mut sizes = vec![0usize; stratum_keys.len()];
+            for &h in &strata {
+                sizes[h as usize] += 1;
+            }
+            let psu_stratum = sizes
+                .iter()
+                .enumerate()
+                .flat_map(|(h, &size)| std::iter::repeat_n(h as u32, size))
+                .collect();
+            ((0..=rows as u32).collect(), psu_stratum)
+        }
+    };
     let mut psus_per_stratum = vec![0u32; stratum_keys.len()];
     for &h in &psu_stratum {
         psus_per_stratum[h as usize] += 1;
