@@ -130,35 +130,34 @@ pub fn segment_index(
         )
         .into());
     }
-    let combined: Vec<Option<u64>> = (0..frame.height())
-        .map(|row| {
-            per_variable
-                .iter()
-                .zip(&radices)
-                .try_fold(0u64, |number, ((_, coded), &radix)| {
-                    coded.codes[row].map(|c| number * radix + c as u64)
-                })
-        })
-        .collect();
+    let combined = |row: usize| {
+        per_variable
+            .iter()
+            .zip(&radices)
+            .try_fold(0u64, |number, ((_, coded), &radix)| {
+                coded.codes[row].map(|c| number * radix + c as u64)
+            })
+    };
+    let rows = frame.height();
     let combinations: u64 = radices.iter().map(|r| r.max(&1)).product();
     let (observed, codes): (Vec<u64>, Vec<u32>) = if combinations <= 1 << 22 {
-        // A table over every possible combination.
+        // A table over every possible combination: one pass marks the observed ones, a second
+        // ranks each row's (the rows' numbers are not kept: 16 bytes a row).
         let mut rank = vec![u32::MAX; combinations as usize];
-        combined
-            .iter()
-            .flatten()
-            .for_each(|&c| rank[c as usize] = 0);
+        for c in (0..rows).filter_map(combined) {
+            rank[c as usize] = 0;
+        }
         let mut observed = Vec::new();
         for (c, r) in rank.iter_mut().enumerate().filter(|(_, r)| **r == 0) {
             *r = observed.len() as u32;
             observed.push(c as u64);
         }
-        let codes = combined
-            .iter()
-            .map(|c| c.map_or(u32::MAX, |c| rank[c as usize]))
+        let codes = (0..rows)
+            .map(|row| combined(row).map_or(u32::MAX, |c| rank[c as usize]))
             .collect();
         (observed, codes)
     } else {
+        let combined: Vec<Option<u64>> = (0..rows).map(combined).collect();
         let mut observed: Vec<u64> = combined.iter().flatten().copied().collect();
         observed.sort_unstable();
         observed.dedup();
