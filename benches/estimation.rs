@@ -15,7 +15,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{fifty_indicators, polars_share_by_municipality, prepare, SHARE, SIX_SEGMENTATIONS};
+use common::{
+    baseline_frame, fifty_indicators, polars_share_by_municipality, prepare, SHARE,
+    SIX_SEGMENTATIONS,
+};
 use peiling::estimate;
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
@@ -43,7 +46,7 @@ fn one_share_by_municipality(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 20)]
 fn polars_bare_share(bencher: divan::Bencher) {
     let (_, design) = one_share();
-    let frame = design.data.analysis.clone();
+    let frame = baseline_frame(design);
     bencher.bench(|| polars_share_by_municipality(&frame));
 }
 

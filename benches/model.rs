@@ -19,7 +19,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{polars_share_by_municipality, prepare};
+use common::{baseline_frame, polars_share_by_municipality, prepare};
 use peiling::estimate::model::{self, Fitting};
 use peiling::spec::Plan;
 use peiling::weight::SurveyDesign;
@@ -70,7 +70,7 @@ fn logistic_12_coefficients_by_rows(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 20)]
 fn polars_weighted_group_by(bencher: divan::Bencher) {
     let (_, design) = input();
-    let frame = design.data.analysis.clone();
+    let frame = baseline_frame(design);
     bencher.bench(|| polars_share_by_municipality(&frame));
 }
 

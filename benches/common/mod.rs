@@ -229,6 +229,16 @@ pub fn fifty_indicators() -> String {
 pub const SIX_SEGMENTATIONS: &str = r#"total = true
 by = [["gemeente"], ["ggd_regio"], ["provincie"], ["leeftijd_cat"], ["geslacht", "leeftijd_cat"]]"#;
 
+/// The columns [`polars_share_by_municipality`] reads, from a wave's data as validated (the
+/// design's analysis frame keeps only the columns the estimates read).
+pub fn baseline_frame(design: &peiling::weight::SurveyDesign) -> DataFrame {
+    design
+        .data
+        .coded
+        .select(["gemeente", "mantelzorger", "gewicht"])
+        .unwrap()
+}
+
 /// The baseline of one pass over the data: polars' weighted `group_by(gemeente)` of the share
 /// `mantelzorger = 1` (point estimates only).
 pub fn polars_share_by_municipality(frame: &DataFrame) -> DataFrame {

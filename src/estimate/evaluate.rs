@@ -422,15 +422,15 @@ impl ValuesBuilder {
                     let code = |bit: bool| if bit { yes } else { no };
                     match array.validity().filter(|v| v.unset_bits() > 0) {
                         None => codes.extend(array.values().iter().map(code)),
-                        Some(valid) => codes.extend(
-                            array.values().iter().zip(valid.iter()).map(|(bit, valid)| {
+                        Some(valid) => codes.extend(array.values().iter().zip(valid.iter()).map(
+                            |(bit, valid)| {
                                 if valid {
                                     code(bit)
                                 } else {
                                     null
                                 }
-                            }),
-                        ),
+                            },
+                        )),
                     }
                 }
                 return;

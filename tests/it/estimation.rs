@@ -65,23 +65,8 @@ by = [["gemeente"], ["geslacht", "leeftijd_cat"]]
 #[test]
 fn estimates_are_bit_identical_for_one_and_two_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        kind: Kind::Gezondheidsmonitor,
-        rows: 80_000,
-        seed: 5,
-        wave: 2022,
-        defects: false,
-    };
-    let file = std::fs::File::create(dir.path().join("data.csv")).unwrap();
-    generate::write_csv(&options, std::io::BufWriter::new(file)).unwrap();
-    std::fs::copy(
-        common::root().join("schemas/gezondheidsmonitor.schema.toml"),
-        dir.path().join("gezondheidsmonitor.schema.toml"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("spec.toml"), SPEC).unwrap();
-
-    let (plan, design, _) = common::plan_and_design(&dir.path().join("spec.toml"), None);
+    let spec = generated_wave_with(dir.path(), 80_000, 5, SPEC);
+    let (plan, design, _) = common::plan_and_design(&spec, None);
     let run = |threads| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -166,10 +151,21 @@ fn the_analysis_frame_keeps_the_columns_the_pipeline_reads() {
 
 /// A generated Gezondheidsmonitor wave of `rows` rows with the `SPEC` pipeline, in `dir`.
 fn generated_wave(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
+    generated_wave_with(dir, rows, 7, SPEC)
+}
+
+/// A generated Gezondheidsmonitor wave (`data.csv`, seed `seed`) with its schema and the
+/// pipeline `spec`, in `dir`; the pipeline file's path.
+fn generated_wave_with(
+    dir: &std::path::Path,
+    rows: usize,
+    seed: u64,
+    spec: &str,
+) -> std::path::PathBuf {
     let options = Options {
         kind: Kind::Gezondheidsmonitor,
         rows,
-        seed: 7,
+        seed,
         wave: 2022,
         defects: false,
     };
@@ -180,7 +176,7 @@ fn generated_wave(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
         dir.join("gezondheidsmonitor.schema.toml"),
     )
     .unwrap();
-    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
     dir.join("spec.toml")
 }
 
@@ -399,21 +395,6 @@ fn a_segment_equals_its_domain_as_a_population() {
 /// cut into slices.
 #[test]
 fn estimates_do_not_depend_on_the_slices_indicators_are_evaluated_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        kind: Kind::Gezondheidsmonitor,
-        rows: 12_000,
-        seed: 11,
-        wave: 2022,
-        defects: false,
-    };
-    let file = std::fs::File::create(dir.path().join("data.csv")).unwrap();
-    generate::write_csv(&options, std::io::BufWriter::new(file)).unwrap();
-    std::fs::copy(
-        common::root().join("schemas/gezondheidsmonitor.schema.toml"),
-        dir.path().join("gezondheidsmonitor.schema.toml"),
-    )
-    .unwrap();
     let more = r#"
 [[indicator]]
 id = "gewicht"
@@ -429,10 +410,10 @@ population = "mantelzorger = 1"
 value = "uren_pw > AVG(uren_pw)"
 
 [segments]"#;
+    let dir = tempfile::tempdir().unwrap();
     let spec = SPEC.replacen("\n[segments]", more, 1);
-    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-
-    let (plan, design, _) = common::plan_and_design(&dir.path().join("spec.toml"), None);
+    let spec = generated_wave_with(dir.path(), 12_000, 11, &spec);
+    let (plan, design, _) = common::plan_and_design(&spec, None);
     let design = std::slice::from_ref(&design);
     let whole = estimate::all_in_slices(design, &plan, usize::MAX).unwrap();
     assert!(whole.rows.len() > 100, "{} rows", whole.rows.len());
