@@ -42,7 +42,7 @@ pub struct Artifacts<'a> {
     pub before_weighting: &'a ReleasedTable,
     pub rejects: &'a [Rejects],
     /// Line number of a data row of a wave, for the rejects file.
-    pub lines: &'a dyn Fn(Wave, usize) -> Option<u32>,
+    pub lines: &'a (dyn Fn(Wave, usize) -> Option<u32> + Sync),
     pub designs: &'a [SurveyDesign],
     pub progress: &'a dyn crate::diag::Progress,
 }
@@ -108,13 +108,6 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         parquet::write(&changes, &path, metadata).map_err(|e| io_failure("changes", &path, e))?;
     }
     laps.lap("tables");
-    let path = dir.join("tabellenboek.xlsx");
-    xlsx::tabellenboek(
-        &tabellenboek(plan, artifacts.released, artifacts.models),
-        &path,
-    )
-    .map_err(|e| io_failure("table book", &path, e))?;
-    laps.lap("tabellenboek");
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
     write_respondents(plan, artifacts.designs, dir)?;
     write_weights(plan, artifacts.designs, dir)?;
@@ -131,12 +124,34 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         write_charts(&figures, &svgs, &charts_dir, artifacts.progress)?;
     }
     laps.lap("charts");
-    if plan.output.report {
-        let html = report::render(&report_of(plan, artifacts, &mut svgs));
-        let path = dir.join("report.html");
-        std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
-    }
-    laps.lap("report");
+    // The table book and the report, each mostly one thread's work, beside each other.
+    let timed = |write: &mut dyn FnMut() -> Result<(), Failure>| {
+        let start = std::time::Instant::now();
+        write().map(|()| start.elapsed().as_secs_f64())
+    };
+    let (table_book, report) = rayon::join(
+        || {
+            timed(&mut || {
+                let path = dir.join("tabellenboek.xlsx");
+                xlsx::tabellenboek(
+                    &tabellenboek(plan, artifacts.released, artifacts.models),
+                    &path,
+                )
+                .map_err(|e| io_failure("table book", &path, e))
+            })
+        },
+        || {
+            timed(&mut || {
+                if plan.output.report {
+                    let html = report::render(&report_of(plan, artifacts, &mut svgs));
+                    let path = dir.join("report.html");
+                    std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
+                }
+                Ok(())
+            })
+        },
+    );
+    laps.beside([("tabellenboek", table_book?), ("report", report?)]);
     // The manifest last, with the output stage's own timings.
     let mut manifest = artifacts.manifest.clone();
     if let Some(timings) = &mut manifest.timings_seconds {
@@ -168,6 +183,12 @@ impl Laps {
         let now = std::time::Instant::now();
         self.steps.push((name, (now - self.last).as_secs_f64()));
         self.last = now;
+    }
+
+    /// Steps that ran beside each other since the previous lap, each with its own time.
+    fn beside<const N: usize>(&mut self, steps: [(&'static str, f64); N]) {
+        self.steps.extend(steps);
+        self.last = std::time::Instant::now();
     }
 
     fn timings(&self) -> impl Iterator<Item = (String, f64)> + '_ {
