@@ -96,13 +96,26 @@ pub(super) fn indicator_columns(
             .into_iter()
             .map(|c| (c.name().to_string(), c))
             .collect();
+        // A constant (`value = "1"`) comes out as one value when nothing else in the query
+        // reads a column: it holds for every row of the slice.
+        let length = rows.saturating_sub(offset).min(slice_rows);
         let mut take = |name: String| {
-            evaluated.remove(&name).ok_or_else(|| {
+            let column = evaluated.remove(&name).ok_or_else(|| {
                 Failure::internal(Diagnostic::error(
                     catalog::E099,
                     format!("internal: the evaluated indicator column {name} is missing"),
                 ))
-            })
+            })?;
+            match column.len() {
+                n if n == length => Ok(column),
+                1 => Ok(column.new_from_index(0, length)),
+                n => Err(Failure::internal(Diagnostic::error(
+                    catalog::E099,
+                    format!(
+                        "internal: the evaluated indicator column {name} has {n} rows, not {length}"
+                    ),
+                ))),
+            }
         };
         let slice: Vec<(Column, Option<Column>)> = indicators
             .iter()

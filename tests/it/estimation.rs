@@ -432,3 +432,30 @@ value = "uren_pw > AVG(uren_pw)"
     let default = estimate::all(design, &plan).unwrap();
     assert_eq!(format!("{:?}", default.rows), format!("{:?}", whole.rows));
 }
+
+/// An indicator that reads no column (`value = "1"`) holds for every row, also when it is the
+/// only one (polars then evaluates it to a single value): its total is the sum of the weights.
+#[test]
+fn a_constant_indicator_holds_for_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (head, _) = SPEC.split_once("[[indicator]]").unwrap();
+    let (_, segments) = SPEC.split_once("[segments]").unwrap();
+    let spec = format!(
+        "{head}[[indicator]]\nid = \"een\"\nlabel = \"Een\"\nkind = \"total\"\nvalue = \"1\"\n\n[segments]{segments}"
+    );
+    let spec = generated_wave_with(dir.path(), 3_000, 3, &spec);
+    let (plan, design, accepted) = common::plan_and_design(&spec, None);
+    let sum: f64 = design.weights.iter().sum();
+    for slice_rows in [usize::MAX, 1_000] {
+        let table = estimate::all_in_slices(std::slice::from_ref(&design), &plan, slice_rows)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let total = table
+            .rows
+            .iter()
+            .find(|r| r.segmentation == "total")
+            .unwrap();
+        assert_eq!(total.n as usize, accepted, "slices of {slice_rows} rows");
+        let estimate = total.estimate.unwrap();
+        assert!((estimate - sum).abs() <= 1e-9 * sum, "{estimate} vs {sum}");
+    }
+}
