@@ -395,6 +395,27 @@ struct StratumSums {
 }
 
 impl StratumSums {
+    /// The row-level sums of the domain in the stratum, as a cell's [`Stats`] adds them.
+    fn row_sums(&self) -> Stats {
+        Stats {
+            n: self.n,
+            n_positive: self.n_positive,
+            values: Sameness {
+                first: self.first_y,
+                seen: true,
+                varies: self.y_varies,
+            },
+            sum_w: self.w,
+            sum_wy: self.sum_a,
+            sum_wx: self.sum_b,
+            sum_wyy: self.wyy,
+            sum_wxy: self.wxy,
+            sum_wxx: self.wxx,
+            psus: self.m,
+            ..Stats::default()
+        }
+    }
+
     /// Starts the domain in the stratum at its first PSU (totals `A`, `B`, first value `y`),
     /// before that PSU's [`push`](Self::push); the hot loop then compares without a branch.
     #[inline]
@@ -927,20 +948,7 @@ fn chunk(
                 for &d in &in_stratum {
                     let a = std::mem::take(&mut acc[d as usize]);
                     let s = &mut stats[base + d as usize];
-                    s.n += a.n;
-                    s.n_positive += a.n_positive;
-                    s.values.merge(&Sameness {
-                        first: a.first_y,
-                        seen: true,
-                        varies: a.y_varies,
-                    });
-                    s.sum_w += a.w;
-                    s.sum_wy += a.sum_a;
-                    s.sum_wx += a.sum_b;
-                    s.sum_wyy += a.wyy;
-                    s.sum_wxy += a.wxy;
-                    s.sum_wxx += a.wxx;
-                    s.psus += a.m;
+                    s.add(&a.row_sums());
                     let moments = a.moments();
                     let cell = base + d as usize;
                     if h == first_stratum {
