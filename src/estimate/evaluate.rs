@@ -156,8 +156,9 @@ pub(super) fn indicator_columns(
         .collect()
 }
 
-/// Each indicator's value (`v{k}`) and a ratio's denominator (`d{k}`) as numbers, where the
-/// population holds; null elsewhere.
+/// Each indicator's value (`v{k}`) and a ratio's denominator (`d{k}`), where the population
+/// holds; null elsewhere. Numbers, but a proportion whose value is a condition stays a
+/// condition (its bits are coded directly, [`ValuesBuilder::push_conditions`]).
 fn expressions(analysis: &DataFrame, indicators: &[IndicatorPlan]) -> Result<Vec<Expr>, Failure> {
     let lazy = analysis.clone().lazy();
     let mut exprs = Vec::with_capacity(2 * indicators.len());
@@ -266,14 +267,11 @@ impl Builder {
         }
         let values = values.f64()?;
         self.in_values.find(values, offset);
-        let denominators = match denominators {
-            Some(column) => Some(column.f64()?.clone()),
-            None => None,
-        };
+        let denominators = denominators.as_ref().map(Column::f64).transpose()?;
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             nan_for_null_into(values, scratch);
-            if let (Some(column), Some(all)) = (&denominators, &mut self.denominators) {
+            if let (Some(column), Some(all)) = (denominators, &mut self.denominators) {
                 self.in_denominators.find(column, offset);
                 let start = all.len();
                 nan_for_null_into(column, all);

@@ -284,8 +284,11 @@ impl<'a> Values<'a> {
 
     /// Every value, decoded when coded.
     pub fn to_vec(&self) -> Vec<f64> {
-        let mut out = Vec::new();
-        self.rows(0..self.len(), &mut out).to_vec()
+        match self {
+            Values::Plain(values) => values.to_vec(),
+            Values::Coded8 { codes, table } => codes.iter().map(|&c| table[c as usize]).collect(),
+            Values::Coded16 { codes, table } => codes.iter().map(|&c| table[c as usize]).collect(),
+        }
     }
 }
 
@@ -1177,6 +1180,65 @@ mod tests {
             (left.mean_a, whole.mean_a),
         ] {
             assert!((x - y).abs() <= 1e-12 * y.abs(), "{x} vs {y}");
+        }
+    }
+
+    /// Coded values give the statistics plain ones give, bit for bit: over many blocks, strata
+    /// larger and smaller than a block, PSUs of one row and of several, a ratio's denominator,
+    /// rows outside every domain and values outside the indicator's.
+    #[test]
+    fn coded_values_accumulate_as_plain_ones() {
+        let mut psu_starts = Vec::new();
+        let mut psu_stratum = Vec::new();
+        let mut row = 0u32;
+        for h in 0..40u32 {
+            // Stratum sizes from 50 rows to more than two blocks.
+            let size = 50 + (h * 7919) % (2 * BLOCK_ROWS as u32 + 3000);
+            let psu_rows = if h % 3 == 0 { 1 } else { 1 + h % 5 };
+            let end = row + size;
+            while row < end {
+                psu_starts.push(row);
+                psu_stratum.push(h);
+                row = (row + psu_rows).min(end);
+            }
+        }
+        let rows = row as usize;
+        psu_starts.push(row);
+        let numbers = [0.0, 1.0, 2.5, f64::NAN, 7.25];
+        let code = |i: usize| ((i * 31 + i / 7) % numbers.len()) as u8;
+        let codes: Vec<u8> = (0..rows).map(code).collect();
+        let mut table = [f64::NAN; 256];
+        table[..numbers.len()].copy_from_slice(&numbers);
+        let plain: Vec<f64> = codes.iter().map(|&c| table[c as usize]).collect();
+        let x: Vec<f64> = (0..rows).map(|i| 1.0 + (i % 3) as f64).collect();
+        let segments: Vec<u32> = (0..rows)
+            .map(|i| {
+                if i % 11 == 0 {
+                    u32::MAX
+                } else {
+                    (i % 3) as u32
+                }
+            })
+            .collect();
+        let weights = (0..rows).map(|i| 0.5 + (i % 13) as f64 / 4.0).collect();
+        let design = TestDesign::new(weights, psu_starts, psu_stratum, vec![1.0; 40]);
+        let layout = Layout {
+            lonely_psu: LonelyPsu::Remove,
+            ..design.layout()
+        };
+        for x in [None, Some(x.as_slice())] {
+            let stats = |y: Values| {
+                let columns = [true, false].map(|centre| Column { y, x, centre });
+                let shift = centres(&layout, &[(&segments, 3)], &columns).remove(0);
+                let stats = accumulate(&layout, &segments, 3, &columns, &shift).unwrap();
+                format!("{shift:?} {stats:?}")
+            };
+            let coded = stats(Values::Coded8 {
+                codes: &codes,
+                table: &table,
+            });
+            let plain = stats(Values::Plain(&plain));
+            assert_eq!(coded, plain, "with a denominator: {}", x.is_some());
         }
     }
 

@@ -125,13 +125,9 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     }
     laps.lap("charts");
     // The table book and the report, each mostly one thread's work, beside each other.
-    let timed = |write: &mut dyn FnMut() -> Result<(), Failure>| {
-        let start = std::time::Instant::now();
-        write().map(|()| start.elapsed().as_secs_f64())
-    };
     let (table_book, report) = rayon::join(
         || {
-            timed(&mut || {
+            Laps::timed(|| {
                 let path = dir.join("tabellenboek.xlsx");
                 xlsx::tabellenboek(
                     &tabellenboek(plan, artifacts.released, artifacts.models),
@@ -141,7 +137,7 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
             })
         },
         || {
-            timed(&mut || {
+            Laps::timed(|| {
                 if plan.output.report {
                     let html = report::render(&report_of(plan, artifacts, &mut svgs));
                     let path = dir.join("report.html");
@@ -183,6 +179,12 @@ impl Laps {
         let now = std::time::Instant::now();
         self.steps.push((name, (now - self.last).as_secs_f64()));
         self.last = now;
+    }
+
+    /// Seconds `write` took, when it succeeds (a step run beside another, for [`Laps::beside`]).
+    fn timed(write: impl FnOnce() -> Result<(), Failure>) -> Result<f64, Failure> {
+        let start = std::time::Instant::now();
+        write().map(|()| start.elapsed().as_secs_f64())
     }
 
     /// Steps that ran beside each other since the previous lap, each with its own time.

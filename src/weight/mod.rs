@@ -51,8 +51,9 @@ pub struct SurveyDesign {
     pub lonely_psu: LonelyPsu,
     /// R's `survey.adjust.domain.lonely`.
     pub adjust_domain_lonely: bool,
-    /// Weights in design order (`weights[order[i]]`); `data.analysis` is in design order too,
-    /// `data.coded` and `weights` in the order of the accepted rows.
+    /// Weights in design order (`weights[order[i]]`); `data.analysis` is in design order too
+    /// and holds only the columns indicators and models read ([`Plan::estimated_columns`]),
+    /// `data.coded` (every column) and `weights` are in the order of the accepted rows.
     pub ordered_weights: Vec<f64>,
     /// The PSU runs cut into chunks for the parallel kernel.
     pub chunks: Vec<(usize, usize)>,
