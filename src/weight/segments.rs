@@ -1,19 +1,99 @@
 //! Segment coding, once per design: the segment of every row (design order) for each
 //! segmentation, and the category of every row for each margin variable, which the same coding
 //! matches by text as `estimates.parquet` writes segments (`2|5` for a crossing).
+//!
+//! Every column the design codes (strata, PSUs, segment and margin variables) is coded once,
+//! in the accepted rows' order ([`ColumnCodes`]): a municipality column that is both the strata
+//! and a segmentation is hashed once, and no segment column is gathered into design order (at
+//! 10M rows, strings); only the segments' codes are.
+
+use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::calibrate;
+use super::order::DesignOrder;
 use crate::diag::{catalog, Diagnostic, Failure, Place};
-use crate::levels::{encode, Key};
+use crate::levels::{encode, Coded, Key};
 use crate::spec::Wave;
 use crate::spec::{SchemaPlan, Segmentation};
 
-/// The category of every row (design order) for each margin variable, matched by text as
+/// Columns of a frame, each coded once ([`encode`]), in the frame's row order.
+pub(super) struct ColumnCodes<'a> {
+    pub frame: &'a DataFrame,
+    coded: HashMap<String, PolarsResult<Coded>>,
+}
+
+impl<'a> ColumnCodes<'a> {
+    /// Codes the columns `names` of `frame`, in parallel; a column that is missing or cannot be
+    /// coded is an error when it is asked for.
+    pub fn of<'n>(frame: &'a DataFrame, names: impl IntoIterator<Item = &'n str>) -> Self {
+        let names: BTreeSet<&str> = names.into_iter().collect();
+        let coded = names
+            .into_par_iter()
+            .map(|name| (name.to_string(), frame.column(name).and_then(encode)))
+            .collect();
+        ColumnCodes { frame, coded }
+    }
+
+    /// The codes of column `name`, one of those given to [`ColumnCodes::of`].
+    pub fn get(&self, name: &str) -> &PolarsResult<Coded> {
+        &self.coded[name]
+    }
+
+    /// The codes of segment variable `name`.
+    fn variable(&self, name: &str) -> Result<&Coded, Failure> {
+        if let Err(e) = self.frame.column(name) {
+            return Err(Diagnostic::error(
+                catalog::W008,
+                format!("segment variable {name:?} not found"),
+            )
+            .caused_by(e)
+            .into());
+        }
+        self.get(name).as_ref().map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::W099,
+                    format!("internal: variable {name:?} could not be coded into categories"),
+                )
+                .caused_by(e),
+            )
+        })
+    }
+
+    /// The segments of `segmentation`, one per row in design `order`, or in the frame's row
+    /// order.
+    pub fn segments(
+        &self,
+        segmentation: &Segmentation,
+        schema: &SchemaPlan,
+        order: Option<&DesignOrder>,
+    ) -> Result<SegmentIndex, Failure> {
+        let rows = self.frame.height();
+        let name = segmentation.name();
+        if segmentation.is_total() {
+            return Ok(SegmentIndex {
+                name,
+                codes: vec![0; rows],
+                domains: vec![("total".to_string(), "Totaal".to_string())],
+            });
+        }
+        let per_variable = segmentation
+            .variables
+            .iter()
+            .map(|variable| Ok((variable.as_str(), self.variable(variable)?)))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        crossed(name, &per_variable, schema, rows, order)
+    }
+}
+
+/// The category of every row (in design `order`) for each margin variable, matched by text as
 /// `estimates.parquet` writes segments (`2|5` for a crossing).
 pub(super) fn code_margins<'a>(
-    frame: &DataFrame,
+    codes: &ColumnCodes,
+    order: &DesignOrder,
     margins: &'a crate::spec::margins::Margins,
     schema: &SchemaPlan,
     wave: Wave,
@@ -21,7 +101,7 @@ pub(super) fn code_margins<'a>(
     let mut categories = Vec::with_capacity(margins.variables.len());
     for variable in &margins.variables {
         for name in &variable.columns {
-            let categorical = frame.column(name).is_ok_and(|c| {
+            let categorical = codes.frame.column(name).is_ok_and(|c| {
                 let dtype = c.dtype();
                 dtype.is_integer() || dtype == &DataType::String || dtype == &DataType::Boolean
             });
@@ -40,7 +120,7 @@ pub(super) fn code_margins<'a>(
         let segmentation = Segmentation {
             variables: variable.columns.clone(),
         };
-        let index = segment_index(frame, &segmentation, schema)?;
+        let index = codes.segments(&segmentation, schema, Some(order))?;
         let lookup: Vec<u32> = index
             .domains
             .iter()
@@ -76,42 +156,36 @@ pub struct SegmentIndex {
     pub domains: Vec<(String, String)>,
 }
 
+/// The segment of each row, in design `order` or in the rows' order.
+fn arrange(codes: impl Iterator<Item = u32>, order: Option<&DesignOrder>) -> Vec<u32> {
+    match order {
+        Some(order) => order.scatter(codes),
+        None => codes.collect(),
+    }
+}
+
 /// Codes the segments of `segmentation` in `frame`'s rows.
 pub fn segment_index(
     frame: &DataFrame,
     segmentation: &Segmentation,
     schema: &SchemaPlan,
 ) -> Result<SegmentIndex, Failure> {
-    let name = segmentation.name();
-    if segmentation.is_total() {
-        return Ok(SegmentIndex {
-            name,
-            codes: vec![0; frame.height()],
-            domains: vec![("total".to_string(), "Totaal".to_string())],
-        });
-    }
-    let mut per_variable = Vec::with_capacity(segmentation.variables.len());
-    for variable in &segmentation.variables {
-        let column = frame.column(variable).map_err(|e| {
-            Failure::from(
-                Diagnostic::error(
-                    catalog::W008,
-                    format!("segment variable {variable:?} not found"),
-                )
-                .caused_by(e),
-            )
-        })?;
-        let coded = encode(column).map_err(|e| {
-            Failure::internal(
-                Diagnostic::error(
-                    catalog::W099,
-                    format!("internal: variable {variable:?} could not be coded into categories"),
-                )
-                .caused_by(e),
-            )
-        })?;
-        per_variable.push((variable.as_str(), coded));
-    }
+    ColumnCodes::of(frame, segmentation.variables.iter().map(String::as_str)).segments(
+        segmentation,
+        schema,
+        None,
+    )
+}
+
+/// The segments of the crossed variables `per_variable`, each coded in the same `rows` rows;
+/// one per row in design `order`, or in the rows' order.
+fn crossed(
+    name: String,
+    per_variable: &[(&str, &Coded)],
+    schema: &SchemaPlan,
+    rows: usize,
+    order: Option<&DesignOrder>,
+) -> Result<SegmentIndex, Failure> {
     // Crossed segments: observed combinations only, in the order of the variables' keys. A
     // combination is one mixed-radix number (first variable most significant), so sorting the
     // numbers sorts the combinations.
@@ -138,7 +212,6 @@ pub fn segment_index(
                 coded.codes[row].map(|c| number * radix + c as u64)
             })
     };
-    let rows = frame.height();
     let combinations: u64 = radices.iter().map(|r| r.max(&1)).product();
     let (observed, codes): (Vec<u64>, Vec<u32>) = if combinations <= 1 << 22 {
         // A table over every possible combination: one pass marks the observed ones, a second
@@ -152,10 +225,8 @@ pub fn segment_index(
             *r = observed.len() as u32;
             observed.push(c as u64);
         }
-        let codes = (0..rows)
-            .map(|row| combined(row).map_or(u32::MAX, |c| rank[c as usize]))
-            .collect();
-        (observed, codes)
+        let codes = (0..rows).map(|row| combined(row).map_or(u32::MAX, |c| rank[c as usize]));
+        (observed, arrange(codes, order))
     } else {
         let combined: Vec<Option<u64>> = (0..rows).map(combined).collect();
         let mut observed: Vec<u64> = combined.iter().flatten().copied().collect();
@@ -166,11 +237,8 @@ pub fn segment_index(
             .enumerate()
             .map(|(i, &c)| (c, i as u32))
             .collect();
-        let codes = combined
-            .iter()
-            .map(|c| c.map_or(u32::MAX, |c| rank[&c]))
-            .collect();
-        (observed, codes)
+        let codes = combined.iter().map(|c| c.map_or(u32::MAX, |c| rank[&c]));
+        (observed, arrange(codes, order))
     };
     let observed: Vec<Vec<u32>> = observed
         .iter()
@@ -189,7 +257,7 @@ pub fn segment_index(
         .map(|combination| {
             let keys: Vec<(&str, &Key)> = combination
                 .iter()
-                .zip(&per_variable)
+                .zip(per_variable)
                 .map(|(&code, (variable, coded))| (*variable, &coded.keys[code as usize]))
                 .collect();
             let segment = keys
