@@ -80,11 +80,24 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
     }
 }
 
-/// [`dense`] for integers between `low` and `high`: a table of the values present.
+/// [`dense`] for integers between `low` and `high`: a table of the values present. The
+/// values are read chunk by chunk, not through polars' row iterator (a dynamic call a row).
 fn dense_range(values: &Int64Chunked, low: i64, high: i64) -> (Vec<Option<u32>>, Vec<i64>) {
-    let mut rank = vec![u32::MAX; (high - low + 1) as usize];
-    for v in values.iter().flatten() {
-        rank[(v - low) as usize] = 0;
+    let slot = |v: i64| (v - low) as usize;
+    // Each chunk's values with their validity (a null's value is undefined: never looked up).
+    let rows = || {
+        values.downcast_iter().flat_map(|array| {
+            let valid = array.validity().filter(|v| v.unset_bits() > 0);
+            array
+                .values()
+                .iter()
+                .enumerate()
+                .map(move |(i, &v)| valid.is_none_or(|valid| valid.get_bit(i)).then_some(v))
+        })
+    };
+    let mut rank = vec![u32::MAX; slot(high) + 1];
+    for v in rows().flatten() {
+        rank[slot(v)] = 0;
     }
     let mut keys = Vec::new();
     for (offset, r) in rank.iter_mut().enumerate() {
@@ -93,10 +106,7 @@ fn dense_range(values: &Int64Chunked, low: i64, high: i64) -> (Vec<Option<u32>>,
             keys.push(low + offset as i64);
         }
     }
-    let codes = values
-        .iter()
-        .map(|v| v.map(|v| rank[(v - low) as usize]))
-        .collect();
+    let codes = rows().map(|v| v.map(|v| rank[slot(v)])).collect();
     (codes, keys)
 }
 

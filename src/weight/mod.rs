@@ -159,22 +159,31 @@ pub fn apply(
                     .caused_by(e),
                 )
             })?;
+            let invalid = |row: usize, value: Option<f64>| {
+                Failure::from(Diagnostic::error(
+                    catalog::W002,
+                    format!(
+                        "weight {name:?} of {} is {}: weights must be positive numbers",
+                        describe_row(row),
+                        value.map_or("missing".to_string(), |w| w.to_string())
+                    ),
+                ))
+            };
+            if values.null_count() > 0 {
+                let row = values.iter().position(|w| w.is_none());
+                let first = values
+                    .iter()
+                    .position(|w| w.is_some_and(|w| !(w > 0.0 && w.is_finite())));
+                let row = row.into_iter().chain(first).min().expect("a null");
+                return Err(invalid(row, values.get(row)));
+            }
+            // Chunk by chunk, not through polars' row iterator (a dynamic call a row).
             let mut weights = Vec::with_capacity(rows);
-            for (row, value) in values.iter().enumerate() {
-                match value {
-                    Some(w) if w > 0.0 && w.is_finite() => weights.push(w),
-                    other => {
-                        return Err(Diagnostic::error(
-                            catalog::W002,
-                            format!(
-                                "weight {name:?} of {} is {}: weights must be positive numbers",
-                                describe_row(row),
-                                other.map_or("missing".to_string(), |w| w.to_string())
-                            ),
-                        )
-                        .into())
-                    }
-                }
+            for array in values.downcast_iter() {
+                weights.extend_from_slice(array.values());
+            }
+            if let Some(row) = weights.iter().position(|&w| !(w > 0.0 && w.is_finite())) {
+                return Err(invalid(row, Some(weights[row])));
             }
             weights
         }

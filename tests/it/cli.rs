@@ -772,3 +772,40 @@ fn an_indicator_that_is_not_a_finite_number_names_the_respondent() {
         );
     }
 }
+
+/// A weight that is missing or not positive stops the run at the first such respondent in the
+/// file, naming it and the value.
+#[test]
+fn a_missing_or_non_positive_weight_names_the_first_such_respondent() {
+    let spec = MINIMAL_SPEC.to_string() + "\n[design]\nweight = \"uren_pw\"\n";
+    let rows = |changes: &[(usize, &str)]| -> String {
+        sample_rows(20)
+            .lines()
+            .enumerate()
+            .map(|(i, line)| {
+                let mut fields: Vec<&str> = line.split(';').collect();
+                if let Some((_, value)) = changes.iter().find(|(row, _)| *row == i) {
+                    fields[13] = value; // uren_pw
+                }
+                fields.join(";") + "\n"
+            })
+            .collect()
+    };
+    for (changes, expected) in [
+        (&[(3, "0"), (5, "")][..], "DM24-000003 is 0:"),
+        (&[(3, ""), (5, "0")][..], "DM24-000003 is missing:"),
+        (&[(12, "")][..], "DM24-000012 is missing:"),
+        (&[(9, "0,0")][..], "DM24-000009 is 0:"),
+        // The sample's own first respondent without hours.
+        (&[][..], "DM24-000013 is missing:"),
+    ] {
+        let (code, stderr) = run_in_scratch(&spec, &[("data.csv", rows(changes))]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error[W002]: weight \"uren_pw\" of respondent {expected} weights must be positive numbers"
+            )),
+            "{changes:?}: {stderr}"
+        );
+    }
+}
