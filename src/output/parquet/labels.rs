@@ -90,6 +90,7 @@ pub fn label_columns(
             dtype: dictionary_type(),
             hint: ArrowDataType::LargeUtf8,
             rows: Box::new(rows),
+            same_as: None,
         });
     }
     Ok(columns)

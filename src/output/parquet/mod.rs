@@ -393,18 +393,111 @@ pub fn write(frame: &DataFrame, path: &Path, metadata: Vec<(String, String)>) ->
     write::write_frame(frame, path, metadata)
 }
 
+/// Whether `a` and `b` are numbers without nulls, bit for bit the same.
+fn same_numbers(a: &Column, b: &Column) -> bool {
+    let (Ok(a), Ok(b)) = (a.f64(), b.f64()) else {
+        return false;
+    };
+    a.len() == b.len()
+        && a.null_count() == 0
+        && b.null_count() == 0
+        && a.into_no_null_iter()
+            .zip(b.into_no_null_iter())
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// Writes the microdata: the columns of `frame`, then a `<field>_label` column beside every
 /// column with value labels (`labels::label_columns`), with the schema's labels as JSON in
 /// the key-value metadata (`peiling:labels`).
 pub fn write_microdata(frame: &DataFrame, schema: &SchemaPlan, path: &Path) -> PolarsResult<()> {
-    let mut columns: Vec<write::FileColumn> =
-        frame.columns().iter().map(write::FileColumn::of).collect();
-    columns.extend(labels::label_columns(frame, schema)?);
     write::write_columns(
         path,
-        &columns,
+        &microdata_columns(frame, schema)?,
         frame.height(),
         vec![("peiling:labels".into(), labels_json(schema))],
         write::ROW_GROUP_ROWS,
     )
+}
+
+/// The microdata's columns: `frame`'s, then the label columns.
+fn microdata_columns(
+    frame: &DataFrame,
+    schema: &SchemaPlan,
+) -> PolarsResult<Vec<write::FileColumn<'static>>> {
+    let mut columns: Vec<write::FileColumn> =
+        frame.columns().iter().map(write::FileColumn::of).collect();
+    // A weight column of peiling's that is bit for bit a column of the data (the design weights
+    // of a design with a weight column are that column) is written from that column's pages.
+    for (at, column) in frame.columns().iter().enumerate() {
+        if [DESIGN_WEIGHT, CALIBRATED_WEIGHT].contains(&column.name().as_str()) {
+            columns[at].same_as =
+                (0..at).find(|&earlier| same_numbers(&frame.columns()[earlier], column));
+        }
+    }
+    columns.extend(labels::label_columns(frame, schema)?);
+    Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Design weights bit for bit the weight column are written from its pages, and the file
+    /// is the one with every column encoded; a column equal only as numbers (-0.0 against 0.0)
+    /// is encoded.
+    #[test]
+    fn a_weight_column_equal_to_a_data_column_is_written_from_its_pages() {
+        let rows = write::ROW_GROUP_ROWS + 1000;
+        let weights: Vec<f64> = (0..rows).map(|i| (i % 977) as f64 / 7.0).collect();
+        let mut calibrated = weights.clone();
+        calibrated[0] = -0.0;
+        let frame = df![
+            "gewicht" => &weights,
+            "x" => (0..rows as i64).collect::<Vec<_>>(),
+            DESIGN_WEIGHT => &weights,
+            CALIBRATED_WEIGHT => &calibrated,
+        ]
+        .unwrap();
+        let schema = SchemaPlan {
+            name: "test".into(),
+            path: "test.schema.toml".into(),
+            sha256: String::new(),
+            primary_key: Vec::new(),
+            missing_values: Vec::new(),
+            fields: Vec::new(),
+            rules: Vec::new(),
+        };
+        let reused: Vec<Option<usize>> = microdata_columns(&frame, &schema)
+            .unwrap()
+            .iter()
+            .map(|c| c.same_as)
+            .collect();
+        assert_eq!(reused, [None, None, Some(0), None]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, encoded) = (
+            dir.path().join("ours.parquet"),
+            dir.path().join("all.parquet"),
+        );
+        write_microdata(&frame, &schema, &ours).unwrap();
+        let every: Vec<write::FileColumn> =
+            frame.columns().iter().map(write::FileColumn::of).collect();
+        let metadata = vec![("peiling:labels".into(), labels_json(&schema))];
+        write::write_columns(&encoded, &every, rows, metadata, write::ROW_GROUP_ROWS).unwrap();
+        assert_eq!(
+            std::fs::read(&ours).unwrap(),
+            std::fs::read(&encoded).unwrap()
+        );
+        let back = ParquetReader::new(std::fs::File::open(&ours).unwrap())
+            .finish()
+            .unwrap();
+        assert!(back.equals(&frame));
+        let first = back
+            .column(CALIBRATED_WEIGHT)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0);
+        assert_eq!(first.map(f64::to_bits), Some((-0.0f64).to_bits()));
+    }
 }

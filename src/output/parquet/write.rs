@@ -42,6 +42,10 @@ pub struct FileColumn<'a> {
     /// all read plain strings. A dictionary of strings is hinted as plain strings too.
     pub hint: ArrowDataType,
     pub rows: Rows<'a>,
+    /// An earlier column (its index) whose arrays are bit for bit this one's: that column's
+    /// pages are written again for this one, not encoded and compressed again (the pages do
+    /// not name their column, so the file is the same).
+    pub same_as: Option<usize>,
 }
 
 impl FileColumn<'static> {
@@ -59,6 +63,7 @@ impl FileColumn<'static> {
             dtype,
             hint: series.dtype().to_arrow(CompatLevel::oldest()),
             rows: Box::new(move |start, len| Ok(array.sliced(start, len))),
+            same_as: None,
         }
     }
 }
@@ -103,12 +108,16 @@ pub fn write_columns(
     let group_rows = group_rows.max(1);
     for start in (0..rows).step_by(group_rows) {
         let len = group_rows.min(rows - start);
-        // Per column its leaves (one for a flat column), per leaf its compressed pages.
+        // Per column its leaves (one for a flat column), per leaf its compressed pages; none for
+        // a column written from an earlier one's.
         let leaves: Vec<Vec<Vec<CompressedPage>>> = columns
             .par_iter()
             .zip(&types)
             .zip(&encodings)
             .map(|((column, parquet_type), encoding)| {
+                if column.same_as.is_some() {
+                    return Ok(Vec::new());
+                }
                 let array = (column.rows)(start, len)?;
                 array_to_columns(array, parquet_type.clone(), options, encoding)?
                     .into_iter()
@@ -120,11 +129,15 @@ pub fn write_columns(
                     .collect()
             })
             .collect::<PolarsResult<_>>()?;
-        let group = leaves.iter().flatten().map(|pages| {
-            Ok(DynStreamingIterator::new(
-                fallible_streaming_iterator::convert(pages.iter().map(Ok)),
-            ))
-        });
+        let group = columns
+            .iter()
+            .zip(&leaves)
+            .flat_map(|(column, own)| column.same_as.map_or(own, |earlier| &leaves[earlier]))
+            .map(|pages| {
+                Ok(DynStreamingIterator::new(
+                    fallible_streaming_iterator::convert(pages.iter().map(Ok)),
+                ))
+            });
         writer.write(len as u64, DynIter::new(group))?;
     }
     let key_values = std::iter::once(schema_to_metadata_key(&hint))
