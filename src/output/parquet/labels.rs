@@ -220,6 +220,12 @@ mod tests {
                 &[(Code::Num(1.5), "anderhalf"), (Code::Num(2.0), "twee")],
             ),
             field("unlabelled", FieldType::Integer, &[]),
+            // Codes far apart.
+            field(
+                "wide",
+                FieldType::Integer,
+                &[(int(0), "nul"), (int(100_000), "ton")],
+            ),
         ]);
         // Row groups of 3: the second has no g, the third only "man" and an unlabelled code.
         let frame = df![
@@ -227,17 +233,28 @@ mod tests {
             "s" => [Some("a"), Some("b"), Some("c"), Some("a"), None, Some("b"), Some("b"), Some("b"), Some("b"), Some("a")],
             "x" => [Some(1.5), Some(2.0), None, Some(1.5), Some(1.5), Some(7.0), Some(2.0), Some(1.5), Some(1.5), Some(2.0)],
             "unlabelled" => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            "wide" => [Some(0), Some(100_000), Some(5), None, Some(100_000), Some(0), Some(0), None, None, Some(0)],
         ]
         .unwrap();
         let (_dir, path) = write_with_labels(&frame, &schema, 3);
         let back = read(&path);
-        let names = ["g", "s", "x", "unlabelled", "g_label", "s_label", "x_label"];
+        let names = [
+            "g",
+            "s",
+            "x",
+            "unlabelled",
+            "wide",
+            "g_label",
+            "s_label",
+            "x_label",
+            "wide_label",
+        ];
         assert_eq!(back.get_column_names(), names);
         assert!(back
-            .select(["g", "s", "x", "unlabelled"])
+            .select(["g", "s", "x", "unlabelled", "wide"])
             .unwrap()
             .equals_missing(&frame));
-        for name in ["g", "s", "x"] {
+        for name in ["g", "s", "x", "wide"] {
             let field = schema.field(name).unwrap();
             let codes = frame.column(name).unwrap().as_materialized_series();
             let labels = back.column(&format!("{name}_label")).unwrap();
@@ -261,7 +278,7 @@ mod tests {
             polars_parquet::parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
         assert_eq!(metadata.row_groups.len(), 4);
         let g_label = |group: usize| {
-            let column = &metadata.row_groups[group].parquet_columns()[4];
+            let column = &metadata.row_groups[group].parquet_columns()[5];
             match column.statistics(&metadata.footer_buf).unwrap().unwrap() {
                 Statistics::Binary(s) => (
                     s.null_count,
