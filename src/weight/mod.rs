@@ -209,7 +209,7 @@ pub fn apply(
     // Dense codes of a design column; a missing value is an error naming the respondent.
     let required_codes = |name: &str, code: catalog::Entry, what: &str| {
         column(name)?;
-        let coded = codes.get(name).as_ref().map_err(|e| {
+        let coded = codes.get(name).map_err(|e| {
             Failure::internal(
                 Diagnostic::error(
                     catalog::W099,

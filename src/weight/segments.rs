@@ -37,9 +37,14 @@ impl<'a> ColumnCodes<'a> {
         ColumnCodes { frame, coded }
     }
 
-    /// The codes of column `name`, one of those given to [`ColumnCodes::of`].
-    pub fn get(&self, name: &str) -> &PolarsResult<Coded> {
-        &self.coded[name]
+    /// The codes of column `name`, or why there are none (a column not given to
+    /// [`ColumnCodes::of`] is a bug of the caller's, an error rather than a panic).
+    pub fn get(&self, name: &str) -> Result<&Coded, String> {
+        match self.coded.get(name) {
+            Some(Ok(coded)) => Ok(coded),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("column {name:?} was not among those coded")),
+        }
     }
 
     /// The codes of segment variable `name`.
@@ -52,7 +57,7 @@ impl<'a> ColumnCodes<'a> {
             .caused_by(e)
             .into());
         }
-        self.get(name).as_ref().map_err(|e| {
+        self.get(name).map_err(|e| {
             Failure::internal(
                 Diagnostic::error(
                     catalog::W099,
