@@ -81,20 +81,11 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
 }
 
 /// [`dense`] for integers between `low` and `high`: a table of the values present. The
-/// values are read chunk by chunk, not through polars' row iterator (a dynamic call a row).
+/// values are read chunk by chunk (Arrow's iterator of a chunk), not through polars' row
+/// iterator (a dynamic call a row).
 fn dense_range(values: &Int64Chunked, low: i64, high: i64) -> (Vec<Option<u32>>, Vec<i64>) {
     let slot = |v: i64| (v - low) as usize;
-    // Each chunk's values with their validity (a null's value is undefined: never looked up).
-    let rows = || {
-        values.downcast_iter().flat_map(|array| {
-            let valid = array.validity().filter(|v| v.unset_bits() > 0);
-            array
-                .values()
-                .iter()
-                .enumerate()
-                .map(move |(i, &v)| valid.is_none_or(|valid| valid.get_bit(i)).then_some(v))
-        })
-    };
+    let rows = || values.downcast_iter().flatten().map(|v| v.copied());
     let mut rank = vec![u32::MAX; slot(high) + 1];
     for v in rows().flatten() {
         rank[slot(v)] = 0;
