@@ -44,7 +44,7 @@ fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
             .map(|row| {
                 coded
                     .iter()
-                    .map(|c| c.keys[c.codes[row].unwrap() as usize].to_string())
+                    .map(|c| c.keys[c.codes[row] as usize].to_string())
                     .collect::<Vec<_>>()
                     .join("|")
             })

@@ -346,7 +346,13 @@ fn standard_categories(
         let categories = coded
             .codes
             .iter()
-            .map(|c| c.map_or(u32::MAX, |c| lookup[c as usize]))
+            .map(|&c| {
+                if c == crate::levels::NULL {
+                    c
+                } else {
+                    lookup[c as usize]
+                }
+            })
             .collect();
         out.insert(standardize.by.clone(), categories);
     }

@@ -245,7 +245,7 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
         frame
             .with_column(Column::new(
                 parquet::DESIGN_WEIGHT.into(),
-                design.design_weights.clone(),
+                design.design_weights().to_vec(),
             ))
             .map_err(|e| io_failure("respondents", &path, e))?;
         if plan.weighting.is_some() {

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::derive::DerivedFrame;
 use crate::diag::{catalog, Diagnostic, Failure};
-use crate::levels::Key;
+use crate::levels::{Key, NULL};
 use crate::spec::Wave;
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
@@ -62,9 +62,9 @@ pub struct SurveyDesign {
     /// Every segmentation of the plan, coded once per wave.
     pub segments: Vec<SegmentIndex>,
     pub description: String,
-    /// The design weights before calibration, in the order of the accepted rows (equal to
-    /// `weights` without `[weighting]`).
-    pub design_weights: Vec<f64>,
+    /// The design weights before calibration, in the order of the accepted rows; `None`
+    /// without calibration, where they are `weights` ([`SurveyDesign::design_weights`]).
+    pub uncalibrated: Option<Vec<f64>>,
     /// Calibration to population margins, if the pipeline asks for it.
     pub calibration: Option<Calibration>,
 }
@@ -72,6 +72,11 @@ pub struct SurveyDesign {
 impl SurveyDesign {
     pub fn rows(&self) -> usize {
         self.weights.len()
+    }
+
+    /// The design weights before calibration, in the order of the accepted rows.
+    pub fn design_weights(&self) -> &[f64] {
+        self.uncalibrated.as_deref().unwrap_or(&self.weights)
     }
 
     pub fn psus(&self) -> usize {
@@ -218,19 +223,13 @@ pub fn apply(
                 .caused_by(e),
             )
         })?;
-        let mut codes = Vec::with_capacity(rows);
-        for (row, value) in coded.codes.iter().enumerate() {
-            match value {
-                Some(c) => codes.push(*c),
-                None => {
-                    return Err(Failure::from(Diagnostic::error(
-                        code,
-                        format!("{what} {name:?} of {} is missing", describe_row(row)),
-                    )))
-                }
-            }
+        if let Some(row) = coded.codes.iter().position(|&c| c == NULL) {
+            return Err(Failure::from(Diagnostic::error(
+                code,
+                format!("{what} {name:?} of {} is missing", describe_row(row)),
+            )));
         }
-        Ok((codes, coded.keys.clone()))
+        Ok((coded.codes.clone(), coded.keys.clone()))
     };
 
     let (strata, stratum_keys) = match &plan.strata {
@@ -342,13 +341,14 @@ pub fn apply(
         .map(|s| codes.segments(s, schema, Some(&design_order)))
         .collect();
     let segments = segments.into_iter().collect::<Result<_, _>>()?;
-    let design_weights = weights.clone();
     let mut calibration = None;
+    let mut uncalibrated = None;
     if let Some(margins) = margins {
         let weighting = weighting.expect("margins come from the weighting plan");
         let coded = code_margins(&codes, &design_order, margins, schema, data.wave)?;
         let (calibrated, record) =
             calibrate::calibrate(weighting, data.wave, &coded, &ordered_weights)?;
+        uncalibrated = Some(weights.clone());
         for (&row, &w) in order.iter().zip(&calibrated) {
             weights[row as usize] = w;
         }
@@ -375,7 +375,7 @@ pub fn apply(
         chunks,
         segments,
         description,
-        design_weights,
+        uncalibrated,
         calibration,
     })
 }

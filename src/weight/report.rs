@@ -115,9 +115,10 @@ impl SurveyDesign {
         design.ordered_weights = self
             .order
             .iter()
-            .map(|&i| self.design_weights[i as usize])
+            .map(|&i| self.design_weights()[i as usize])
             .collect();
-        design.weights = self.design_weights.clone();
+        design.weights = self.design_weights().to_vec();
+        design.uncalibrated = None;
         design.segments = vec![SegmentIndex {
             name: "total".to_string(),
             codes: vec![0; self.rows()],
@@ -157,7 +158,7 @@ impl SurveyDesign {
         WeightsReport {
             wave: self.wave,
             design: self.description.clone(),
-            design_weights: WeightSummary::of(&self.design_weights),
+            design_weights: WeightSummary::of(self.design_weights()),
             weights: WeightSummary::of(&self.weights),
             calibration: self.calibration.as_ref().map(|c| c.report.published(min_n)),
             segments: self.segment_weights(min_n),

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::calibrate;
 use super::order::DesignOrder;
 use crate::diag::{catalog, Diagnostic, Failure, Place};
-use crate::levels::{encode, Coded, Key};
+use crate::levels::{encode, Coded, Key, NULL};
 use crate::spec::Wave;
 use crate::spec::{SchemaPlan, Segmentation};
 
@@ -214,14 +214,19 @@ fn crossed(
             .iter()
             .zip(&radices)
             .try_fold(0u64, |number, ((_, coded), &radix)| {
-                coded.codes[row].map(|c| number * radix + c as u64)
+                let code = coded.codes[row];
+                (code != NULL).then(|| number * radix + code as u64)
             })
     };
     let combinations: u64 = radices.iter().map(|r| r.max(&1)).product();
-    let (observed, codes): (Vec<u64>, Vec<u32>) = if combinations <= 1 << 22 {
+    let (observed, codes): (Vec<u64>, Vec<u32>) = if let [(_, coded)] = per_variable {
+        // One variable: its codes are the segments (each of its keys is some row's value).
+        let observed = (0..coded.keys.len() as u64).collect();
+        (observed, arrange(coded.codes.iter().copied(), order))
+    } else if combinations <= 1 << 22 {
         // A table over every possible combination: one pass marks the observed ones, a second
         // ranks each row's (the rows' numbers are not kept: 16 bytes a row).
-        let mut rank = vec![u32::MAX; combinations as usize];
+        let mut rank = vec![NULL; combinations as usize];
         for c in (0..rows).filter_map(combined) {
             rank[c as usize] = 0;
         }
@@ -230,7 +235,7 @@ fn crossed(
             *r = observed.len() as u32;
             observed.push(c as u64);
         }
-        let codes = (0..rows).map(|row| combined(row).map_or(u32::MAX, |c| rank[c as usize]));
+        let codes = (0..rows).map(|row| combined(row).map_or(NULL, |c| rank[c as usize]));
         (observed, arrange(codes, order))
     } else {
         let combined: Vec<Option<u64>> = (0..rows).map(combined).collect();
@@ -242,7 +247,7 @@ fn crossed(
             .enumerate()
             .map(|(i, &c)| (c, i as u32))
             .collect();
-        let codes = combined.iter().map(|c| c.map_or(u32::MAX, |c| rank[&c]));
+        let codes = combined.iter().map(|c| c.map_or(NULL, |c| rank[&c]));
         (observed, arrange(codes, order))
     };
     let observed: Vec<Vec<u32>> = observed
@@ -288,4 +293,60 @@ fn crossed(
         codes,
         domains,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segmentation of one variable takes the variable's codes; the crossing of the same
+    /// variable with a constant goes the general way (a table of combinations). Both give
+    /// the same segment to every row, in design order and in the rows' order.
+    #[test]
+    fn one_variable_segments_as_its_crossing_with_a_constant() {
+        let frame = df![
+            "x" => [Some(3i32), None, Some(1), Some(3), Some(-2), None, Some(1)],
+            "t" => [Some("b"), Some("a"), None, Some("b"), Some("c"), Some("a"), Some("a")],
+            "one" => [1i32; 7],
+        ]
+        .unwrap();
+        let schema = SchemaPlan {
+            name: "test".into(),
+            path: "test.toml".into(),
+            sha256: String::new(),
+            primary_key: Vec::new(),
+            missing_values: Vec::new(),
+            fields: Vec::new(),
+            rules: Vec::new(),
+        };
+        let order = DesignOrder::new(&[1, 0, 1, 2, 0, 2, 1], None);
+        let codes = ColumnCodes::of(&frame, ["x", "t", "one"]);
+        for variable in ["x", "t"] {
+            let single = Segmentation {
+                variables: vec![variable.to_string()],
+            };
+            let crossed = Segmentation {
+                variables: vec![variable.to_string(), "one".to_string()],
+            };
+            for order in [None, Some(&order)] {
+                let single = codes.segments(&single, &schema, order).unwrap();
+                let crossed = codes.segments(&crossed, &schema, order).unwrap();
+                assert_eq!(single.codes, crossed.codes);
+                let segments: Vec<String> = crossed
+                    .domains
+                    .iter()
+                    .map(|(segment, _)| segment.trim_end_matches("|1").to_string())
+                    .collect();
+                let expected: Vec<String> = single.domains.iter().map(|d| d.0.clone()).collect();
+                assert_eq!(segments, expected);
+            }
+        }
+        let x = Segmentation {
+            variables: vec!["x".to_string()],
+        };
+        let rows = codes.segments(&x, &schema, None).unwrap();
+        assert_eq!(rows.codes, [2, NULL, 1, 2, 0, NULL, 1]);
+        let designed = codes.segments(&x, &schema, Some(&order)).unwrap();
+        assert_eq!(designed.codes, [NULL, 0, 2, 1, 1, 2, NULL]);
+    }
 }

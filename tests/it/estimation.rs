@@ -210,7 +210,7 @@ proptest::proptest! {
             .weights
             .iter_mut()
             .chain(scaled.ordered_weights.iter_mut())
-            .chain(scaled.design_weights.iter_mut())
+            .chain(scaled.uncalibrated.iter_mut().flatten())
         {
             *w *= scale;
         }

@@ -812,7 +812,7 @@ fn factor(
         })
         .collect();
     Ok(Factor::Category {
-        codes: coded.codes.iter().map(|c| c.unwrap_or(u32::MAX)).collect(),
+        codes: coded.codes,
         keys: coded.keys,
         labels,
         reference,
