@@ -16,11 +16,12 @@ use super::write::FileColumn;
 use super::LABEL_SUFFIX;
 use crate::spec::SchemaPlan;
 
-/// A labelled column's codes in the type their labels are looked up by.
+/// A labelled column's codes by the type their labels are looked up by; each row group's are
+/// cast to it as it is written (a whole copy of a column at 10M rows is fresh memory).
 enum Codes {
-    Text(StringChunked),
-    Float(Float64Chunked),
-    Int(Int64Chunked),
+    Text(Column),
+    Float(Column),
+    Int(Column),
 }
 
 /// For every column of `frame` whose schema field has value labels (`categories`, `missing`
@@ -63,23 +64,33 @@ pub fn label_columns(
             .collect();
         let label_of = move |code: &str| code_label.get(code).copied();
         let codes = match codes.dtype() {
-            DataType::String => Codes::Text(codes.str()?.rechunk().into_owned()),
-            DataType::Float64 => Codes::Float(codes.f64()?.rechunk().into_owned()),
-            _ => Codes::Int(codes.cast(&DataType::Int64)?.i64()?.rechunk().into_owned()),
+            DataType::String => Codes::Text(codes.clone()),
+            DataType::Float64 => Codes::Float(codes.clone()),
+            _ => Codes::Int(codes.clone()),
         };
         let rows = move |start: usize, len: usize| {
             let (start, labels) = (start as i64, labels.as_slice());
             match &codes {
-                Codes::Text(codes) => {
-                    dictionary(codes.slice(start, len).iter(), |c| label_of(c), labels)
-                }
+                Codes::Text(codes) => dictionary(
+                    codes.slice(start, len).str()?.iter(),
+                    |c| label_of(c),
+                    labels,
+                ),
                 Codes::Float(codes) => dictionary(
-                    codes.slice(start, len).iter().map(|v| v.map(f64::to_bits)),
+                    codes
+                        .slice(start, len)
+                        .f64()?
+                        .iter()
+                        .map(|v| v.map(f64::to_bits)),
                     |&bits| label_of(&f64::from_bits(bits).to_string()),
                     labels,
                 ),
                 Codes::Int(codes) => dictionary(
-                    codes.slice(start, len).iter(),
+                    codes
+                        .slice(start, len)
+                        .cast(&DataType::Int64)?
+                        .i64()?
+                        .iter(),
                     |v| label_of(&v.to_string()),
                     labels,
                 ),
@@ -236,7 +247,11 @@ mod tests {
             "wide" => [Some(0), Some(100_000), Some(5), None, Some(100_000), Some(0), Some(0), None, None, Some(0)],
         ]
         .unwrap();
-        let (_dir, path) = write_with_labels(&frame, &schema, 3);
+        // In two chunks (a file read in blocks), cut inside a row group.
+        let mut chunked = frame.slice(0, 4);
+        chunked.vstack_mut(&frame.slice(4, 6)).unwrap();
+        assert_eq!(chunked.first_col_n_chunks(), 2);
+        let (_dir, path) = write_with_labels(&chunked, &schema, 3);
         let back = read(&path);
         let names = [
             "g",
@@ -306,6 +321,7 @@ mod tests {
                 0..40,
             ),
             group_rows in 1usize..12,
+            cut in 0usize..40,
         ) {
             let frame = df![
                 "i" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -313,9 +329,13 @@ mod tests {
                 "s" => rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
             ]
             .unwrap();
+            // In two chunks at `cut` (a file read in blocks), whatever the row groups.
+            let cut = cut.min(frame.height());
+            let mut chunked = frame.slice(0, cut);
+            chunked.vstack_mut(&frame.slice(cut as i64, frame.height() - cut)).unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("frame.parquet");
-            let columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
+            let columns: Vec<FileColumn> = chunked.columns().iter().map(FileColumn::of).collect();
             write_columns(&path, &columns, frame.height(), Vec::new(), group_rows).unwrap();
             let back = read(&path);
             prop_assert!(back.equals_missing(&frame), "{back} against {frame}");

@@ -49,20 +49,23 @@ pub struct FileColumn<'a> {
 }
 
 impl FileColumn<'static> {
-    /// A column of a frame, in one chunk.
+    /// A column of a frame. A column in several chunks (a file read in blocks) is joined a
+    /// row group at a time, not whole: at 10M rows a whole copy of every column is fresh memory.
     pub fn of(column: &Column) -> Self {
-        let series = column.as_materialized_series().rechunk();
+        let series = column.as_materialized_series().clone();
         let dtype = series.dtype().to_arrow(CompatLevel::newest());
-        let array = if series.chunks().is_empty() {
-            new_empty_array(dtype.clone())
-        } else {
-            series.to_arrow(0, CompatLevel::newest())
-        };
         FileColumn {
             name: series.name().clone(),
-            dtype,
+            dtype: dtype.clone(),
             hint: series.dtype().to_arrow(CompatLevel::oldest()),
-            rows: Box::new(move |start, len| Ok(array.sliced(start, len))),
+            rows: Box::new(move |start, len| {
+                let rows = series.slice(start as i64, len).rechunk();
+                Ok(if rows.chunks().is_empty() {
+                    new_empty_array(dtype.clone())
+                } else {
+                    rows.to_arrow(0, CompatLevel::newest())
+                })
+            }),
             same_as: None,
         }
     }
