@@ -184,12 +184,13 @@ fn write_png(
     paint: impl for<'a, 'b> FnOnce(&Canvas<'a, BitMapBackend<'b>>) -> Drawn<BitMapBackend<'b>>,
 ) -> Result<(), ChartError> {
     // One buffer per thread, reused: a chart of 342 municipalities is 26 MB of pixels, and
-    // fresh pages for every chart cost more than drawing it.
+    // fresh pages for every chart cost more than drawing it. It is not cleared: every chart
+    // paints its whole background first (`fill(&WHITE)` in `bar`, `trend` and `forest`), over
+    // whatever the thread's last chart left.
     thread_local! {
         static PIXELS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     PIXELS.with_borrow_mut(|pixels| {
-        pixels.clear();
         pixels.resize(width as usize * height as usize * 3, 0);
         {
             let root = BitMapBackend::with_buffer(pixels, (width, height)).into_drawing_area();
@@ -1084,5 +1085,36 @@ mod tests {
         assert_eq!(forest_marks(&svgs[3]), 1);
         assert_eq!(forest_marks(&svgs[4]), 1);
         assert_eq!(forest_chart_svg(&charts[0]).expect("svg"), svgs[0]);
+    }
+
+    /// The pixel buffer of a thread is reused without clearing it: every kind of chart drawn
+    /// over what the thread's charts before it left is the chart drawn on a fresh thread.
+    #[test]
+    fn a_chart_drawn_over_others_is_the_chart_drawn_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let draw = |kind: &str, path: &Path| match kind {
+            "bar" => bar_chart_png(&sample(), path).expect("bar"),
+            "trend" => trend_chart_png(&trend_sample(), path).expect("trend"),
+            _ => forest_chart_png(&forest_sample(), path).expect("forest"),
+        };
+        let kinds = ["forest", "trend", "bar", "forest", "trend", "bar"];
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for (i, kind) in kinds.iter().enumerate() {
+                    draw(kind, &dir.path().join(format!("{i}-over.png")));
+                }
+            });
+        });
+        for (i, kind) in kinds.iter().enumerate() {
+            let alone = dir.path().join(format!("{i}-alone.png"));
+            std::thread::scope(|scope| {
+                scope.spawn(|| draw(kind, &alone));
+            });
+            let over = std::fs::read(dir.path().join(format!("{i}-over.png"))).expect("read");
+            assert!(
+                over == std::fs::read(&alone).expect("read"),
+                "{kind}, chart {i}"
+            );
+        }
     }
 }
