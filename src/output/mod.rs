@@ -114,40 +114,56 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");
+    let svgs_start = std::time::Instant::now();
     let mut svgs = if plan.output.charts || plan.output.report {
-        draw_svgs(&figures, &charts_dir)?
+        draw_svgs(&figures, &charts_dir, plan.output.charts)?
     } else {
         HashMap::new()
     };
-    if plan.output.charts {
-        artifacts.progress.steps("charts", figures.len() as u64);
-        write_charts(&figures, &svgs, &charts_dir, artifacts.progress)?;
-    }
-    laps.lap("charts");
-    // The table book and the report, each mostly one thread's work, beside each other.
-    let (table_book, report) = rayon::join(
+    let svg_seconds = svgs_start.elapsed().as_secs_f64();
+    // The PNGs (in parallel), beside the table book and the report (each mostly one thread's
+    // work): a thread done with those two draws PNGs, none waits for the other's last step.
+    let (charts, (table_book, report)) = rayon::join(
         || {
             Laps::timed(|| {
-                let path = dir.join("tabellenboek.xlsx");
-                xlsx::tabellenboek(
-                    &tabellenboek(plan, artifacts.released, artifacts.models),
-                    &path,
-                )
-                .map_err(|e| io_failure("table book", &path, e))
-            })
-        },
-        || {
-            Laps::timed(|| {
-                if plan.output.report {
-                    let html = report::render(&report_of(plan, artifacts, &mut svgs));
-                    let path = dir.join("report.html");
-                    std::fs::write(&path, html).map_err(|e| io_failure("report", &path, e))?;
+                if plan.output.charts {
+                    artifacts.progress.steps("charts", figures.len() as u64);
+                    write_pngs(&figures, &charts_dir, artifacts.progress)?;
                 }
                 Ok(())
             })
         },
+        || {
+            rayon::join(
+                || {
+                    Laps::timed(|| {
+                        let path = dir.join("tabellenboek.xlsx");
+                        xlsx::tabellenboek(
+                            &tabellenboek(plan, artifacts.released, artifacts.models),
+                            &path,
+                        )
+                        .map_err(|e| io_failure("table book", &path, e))
+                    })
+                },
+                || {
+                    Laps::timed(|| {
+                        if plan.output.report {
+                            let html = report::render(&report_of(plan, artifacts, &mut svgs));
+                            let path = dir.join("report.html");
+                            std::fs::write(&path, html)
+                                .map_err(|e| io_failure("report", &path, e))?;
+                        }
+                        Ok(())
+                    })
+                },
+            )
+        },
     );
-    laps.beside([("tabellenboek", table_book?), ("report", report?)]);
+    laps.beside([
+        ("charts", svg_seconds + charts?),
+        ("tabellenboek", table_book?),
+        ("report", report?),
+    ]);
     // The manifest last, with the output stage's own timings.
     let mut manifest = artifacts.manifest.clone();
     if let Some(timings) = &mut manifest.timings_seconds {
@@ -272,30 +288,37 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
         .map_err(|e| io_failure("respondents", &path, e))
 }
 
-/// The SVG of every figure by stem, drawn in parallel.
-fn draw_svgs(figures: &[(String, Figure)], dir: &Path) -> Result<HashMap<String, String>, Failure> {
+/// The SVG of every figure by stem, drawn in parallel; each written to `dir` as it is drawn
+/// when `write` (the charts are asked for, not only the report).
+fn draw_svgs(
+    figures: &[(String, Figure)],
+    dir: &Path,
+    write: bool,
+) -> Result<HashMap<String, String>, Failure> {
+    if write {
+        std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
+    }
     figures
         .par_iter()
         .map(|(stem, figure)| {
-            let svg = figure
-                .svg()
-                .map_err(|e| io_failure("chart", &dir.join(format!("{stem}.svg")), e))?;
+            let path = dir.join(format!("{stem}.svg"));
+            let svg = figure.svg().map_err(|e| io_failure("chart", &path, e))?;
+            if write {
+                std::fs::write(&path, &svg).map_err(|e| io_failure("chart", &path, e))?;
+            }
             Ok((stem.clone(), svg))
         })
         .collect()
 }
 
-/// `charts/`: every figure as SVG and PNG; the PNGs are drawn in parallel.
-fn write_charts(
+/// The PNG of every figure in `charts/`, drawn in parallel (their SVGs are written by
+/// [`draw_svgs`]).
+fn write_pngs(
     figures: &[(String, Figure)],
-    svgs: &HashMap<String, String>,
     dir: &Path,
     progress: &dyn crate::diag::Progress,
 ) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| io_failure("folder", dir, e))?;
     figures.par_iter().try_for_each(|(stem, figure)| {
-        let svg_path = dir.join(format!("{stem}.svg"));
-        std::fs::write(&svg_path, &svgs[stem]).map_err(|e| io_failure("chart", &svg_path, e))?;
         let png_path = dir.join(format!("{stem}.png"));
         figure
             .png(&png_path)
