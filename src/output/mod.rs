@@ -109,8 +109,14 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     }
     laps.lap("tables");
     write_rejects(artifacts.rejects, artifacts.lines, dir)?;
-    write_respondents(plan, artifacts.designs, dir)?;
-    write_weights(plan, artifacts.designs, dir)?;
+    // `weights.json` (one thread's work) beside the microdata, which waits for its slowest
+    // column at the end of every row group.
+    let (respondents, weights) = rayon::join(
+        || write_respondents(plan, artifacts.designs, dir),
+        || write_weights(plan, artifacts.designs, dir),
+    );
+    respondents?;
+    weights?;
     laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");

@@ -155,11 +155,17 @@ impl SurveyDesign {
 
     /// The wave's `weights.json` entry, with counts below `min_n` left out (it is published).
     pub fn weights_report(&self, min_n: u64) -> WeightsReport {
+        let design_weights = WeightSummary::of(self.design_weights());
+        // Without calibration the weights are the design weights: summarised once.
+        let weights = match &self.uncalibrated {
+            Some(_) => WeightSummary::of(&self.weights),
+            None => design_weights.clone(),
+        };
         WeightsReport {
             wave: self.wave,
             design: self.description.clone(),
-            design_weights: WeightSummary::of(self.design_weights()),
-            weights: WeightSummary::of(&self.weights),
+            design_weights,
+            weights,
             calibration: self.calibration.as_ref().map(|c| c.report.published(min_n)),
             segments: self.segment_weights(min_n),
         }
