@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::derive::DerivedFrame;
 use crate::diag::{catalog, Diagnostic, Failure};
-use crate::levels::{Key, NULL};
+use crate::levels::{Coded, Key, NULL};
 use crate::spec::Wave;
 use crate::spec::{DesignPlan, LonelyPsu, Plan, SchemaPlan, Segmentation, WeightingPlan};
 pub use calibrate::Calibration;
@@ -148,50 +148,60 @@ pub fn apply(
         .map(String::as_str);
     // The weights are read and checked beside the coding (a design of one stratum column and
     // one segmentation codes one column: one thread's work).
-    let (weights, codes) = rayon::join(
+    let (weights, mut codes) = rayon::join(
         || sampling_weights(frame, schema, plan.weight.as_deref()),
         || ColumnCodes::of(frame, coded_names),
     );
     let weights = weights?;
 
     // Dense codes of a design column; a missing value is an error naming the respondent.
-    let required_codes = |name: &str, code: catalog::Entry, what: &str| {
-        column(name)?;
-        let coded = codes.get(name).map_err(|e| {
-            Failure::internal(
-                Diagnostic::error(
-                    catalog::W099,
-                    format!("internal: the {what} column {name:?} could not be coded"),
+    let required_codes =
+        |name: &str, code: catalog::Entry, what: &str| -> Result<&Coded, Failure> {
+            column(name)?;
+            let coded = codes.get(name).map_err(|e| {
+                Failure::internal(
+                    Diagnostic::error(
+                        catalog::W099,
+                        format!("internal: the {what} column {name:?} could not be coded"),
+                    )
+                    .caused_by(e),
                 )
-                .caused_by(e),
-            )
-        })?;
-        if let Some(row) = coded.codes.iter().position(|&c| c == NULL) {
-            return Err(Failure::from(Diagnostic::error(
-                code,
-                format!("{what} {name:?} of {} is missing", describe_row(row)),
-            )));
-        }
-        Ok((coded.codes.clone(), coded.keys.clone()))
-    };
+            })?;
+            if let Some(row) = coded.codes.iter().position(|&c| c == NULL) {
+                return Err(Failure::from(Diagnostic::error(
+                    code,
+                    format!("{what} {name:?} of {} is missing", describe_row(row)),
+                )));
+            }
+            Ok(coded)
+        };
 
-    let (strata, stratum_keys) = match &plan.strata {
-        None => (vec![0u32; rows], vec![Key::Str("all".into())]),
-        Some(name) => required_codes(name, catalog::W003, "stratum")?,
+    // The strata's codes are borrowed from the coded columns (and moved out of them at the
+    // end), not copied.
+    let mut no_strata = Vec::new();
+    let (strata, stratum_keys): (&[u32], Vec<Key>) = match &plan.strata {
+        None => {
+            no_strata = vec![0u32; rows];
+            (&no_strata, vec![Key::Str("all".into())])
+        }
+        Some(name) => {
+            let coded = required_codes(name, catalog::W003, "stratum")?;
+            (&coded.codes, coded.keys.clone())
+        }
     };
 
     // PSUs nested in strata: the pair (stratum, psu) identifies a PSU; without a PSU column,
     // every row is one.
-    let psu_codes: Option<Vec<u32>> = match &plan.psu {
+    let psu_codes: Option<&[u32]> = match &plan.psu {
         None => None,
-        Some(name) => Some(required_codes(name, catalog::W004, "PSU")?.0),
+        Some(name) => Some(&required_codes(name, catalog::W004, "PSU")?.codes),
     };
-    let design_order = DesignOrder::new(&strata, psu_codes.as_deref());
+    let design_order = DesignOrder::new(strata, psu_codes);
     let order = &design_order.order;
     // Given the design order, its PSU runs with the fpc and the weights in design order, the
     // analysis frame, and the segments are independent: built beside each other.
     let runs = || -> Result<_, Failure> {
-        let (psu_starts, psu_stratum) = match &psu_codes {
+        let (psu_starts, psu_stratum) = match psu_codes {
             Some(psu_codes) => {
                 let mut psu_starts = Vec::new();
                 let mut psu_stratum = Vec::new();
@@ -211,7 +221,7 @@ pub fn apply(
             // the rows up in design order (at 10M rows, 0.2 s of cache misses).
             None => {
                 let mut sizes = vec![0usize; stratum_keys.len()];
-                for &h in &strata {
+                for &h in strata {
                     sizes[h as usize] += 1;
                 }
                 let psu_stratum = sizes
@@ -232,7 +242,7 @@ pub fn apply(
             Some(name) => Some(populations(
                 column(name)?,
                 name,
-                &strata,
+                strata,
                 &psus_per_stratum,
                 &stratum_keys,
             )?),
@@ -251,7 +261,7 @@ pub fn apply(
         // of exactly p, as with equal weights) falls on the same side as in R.
         let mut weights = weights;
         if let (None, Some(populations)) = (&plan.weight, &populations) {
-            for (w, &h) in weights.iter_mut().zip(&strata) {
+            for (w, &h) in weights.iter_mut().zip(strata) {
                 let h = h as usize;
                 *w = 1.0 / (1.0 / (populations[h] / f64::from(psus_per_stratum[h])));
             }
@@ -318,6 +328,18 @@ pub fn apply(
         ordered_weights = calibrated;
         calibration = Some(record);
     }
+    let strata = match &plan.strata {
+        None => no_strata,
+        Some(name) => codes.take(name).map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::W099,
+                    format!("internal: the stratum column {name:?} was not coded"),
+                )
+                .caused_by(e),
+            )
+        })?,
+    };
     drop(codes);
     let mut data = data;
     data.analysis = analysis;

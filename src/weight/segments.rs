@@ -47,6 +47,13 @@ impl<'a> ColumnCodes<'a> {
         }
     }
 
+    /// The codes of column `name`, taken out of these (`get` has them no more).
+    pub fn take(&mut self, name: &str) -> Result<Vec<u32>, String> {
+        self.get(name)?;
+        let coded = self.coded.remove(name).and_then(Result::ok);
+        Ok(coded.map_or_else(Vec::new, |coded| coded.codes))
+    }
+
     /// The codes of segment variable `name`.
     fn variable(&self, name: &str) -> Result<&Coded, Failure> {
         if let Err(e) = self.frame.column(name) {
