@@ -198,80 +198,18 @@ pub fn apply(
     };
     let design_order = DesignOrder::new(strata, psu_codes);
     let order = &design_order.order;
-    // Given the design order, its PSU runs with the fpc and the weights in design order, the
+    // Given the design order, its runs (with the fpc and the weights in design order), the
     // analysis frame, and the segments are independent: built beside each other.
-    let runs = || -> Result<_, Failure> {
-        let (psu_starts, psu_stratum) = match psu_codes {
-            Some(psu_codes) => {
-                let mut psu_starts = Vec::new();
-                let mut psu_stratum = Vec::new();
-                let mut previous = None;
-                for (position, &row) in order.iter().enumerate() {
-                    let id = (strata[row as usize], psu_codes[row as usize]);
-                    if previous != Some(id) {
-                        psu_starts.push(position as u32);
-                        psu_stratum.push(id.0);
-                        previous = Some(id);
-                    }
-                }
-                psu_starts.push(rows as u32);
-                (psu_starts, psu_stratum)
-            }
-            // A run per row, the strata in ascending order: from their sizes, without looking
-            // the rows up in design order (at 10M rows, 0.2 s of cache misses).
-            None => {
-                let mut sizes = vec![0usize; stratum_keys.len()];
-                for &h in strata {
-                    sizes[h as usize] += 1;
-                }
-                let psu_stratum = sizes
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(h, &size)| std::iter::repeat_n(h as u32, size))
-                    .collect();
-                ((0..=rows as u32).collect(), psu_stratum)
-            }
-        };
-        let mut psus_per_stratum = vec![0u32; stratum_keys.len()];
-        for &h in &psu_stratum {
-            psus_per_stratum[h as usize] += 1;
-        }
-
-        let populations = match &plan.fpc {
-            None => None,
-            Some(name) => Some(populations(
-                column(name)?,
-                name,
-                strata,
-                &psus_per_stratum,
-                &stratum_keys,
-            )?),
-        };
-        let fpc_factor: Vec<f64> = match &populations {
-            None => vec![1.0; stratum_keys.len()],
-            Some(populations) => populations
-                .iter()
-                .zip(&psus_per_stratum)
-                .map(|(&big_n, &n)| 1.0 - f64::from(n) / big_n)
-                .collect(),
-        };
-        // Without a weight column, R's svydesign() takes the sampling weights from the fpc:
-        // N_h / n_h, by way of probs = 1 / (N_h / n_h) and weights = 1 / probs. The round trip
-        // is R's rounding, kept so that a quantile on a knife edge (a cumulative weight share
-        // of exactly p, as with equal weights) falls on the same side as in R.
-        let mut weights = weights;
-        if let (None, Some(populations)) = (&plan.weight, &populations) {
-            for (w, &h) in weights.iter_mut().zip(strata) {
-                let h = h as usize;
-                *w = 1.0 / (1.0 / (populations[h] / f64::from(psus_per_stratum[h])));
-            }
-        }
-        let ordered_weights = design_order.scatter(weights.iter().copied());
-        let chunks = chunks(&psu_starts);
-        Ok((
-            (psu_starts, psu_stratum, psus_per_stratum, chunks),
-            (fpc_factor, weights, ordered_weights),
-        ))
+    let runs = || {
+        Runs::of(
+            frame,
+            plan,
+            &design_order,
+            strata,
+            &stratum_keys,
+            psu_codes,
+            weights,
+        )
     };
     // The analysis frame in design order, once: indicators evaluated on it come out ready for
     // the kernel, without a gather per indicator. Only the columns the estimates and the models
@@ -307,10 +245,15 @@ pub fn apply(
     let (runs, (analysis, segments)) = rayon::join(runs, || rayon::join(analysis, segments));
     // The first error as if built one after the other: the runs' (fpc), the analysis frame's,
     // then the segmentations' in spec order.
-    let (
-        (psu_starts, psu_stratum, psus_per_stratum, chunks),
-        (fpc_factor, mut weights, mut ordered_weights),
-    ) = runs?;
+    let Runs {
+        psu_starts,
+        psu_stratum,
+        psus_per_stratum,
+        chunks,
+        fpc_factor,
+        mut weights,
+        mut ordered_weights,
+    } = runs?;
     let analysis = analysis?;
     let segments = segments.into_iter().collect::<Result<_, _>>()?;
     let description = describe(plan);
@@ -363,6 +306,110 @@ pub fn apply(
         uncalibrated,
         calibration,
     })
+}
+
+/// A design's PSU runs in design order with their strata, the fpc, and the weights in the rows'
+/// order and in design order: all the kernel reads of the design besides the data.
+struct Runs {
+    psu_starts: Vec<u32>,
+    psu_stratum: Vec<u32>,
+    psus_per_stratum: Vec<u32>,
+    chunks: Vec<(usize, usize)>,
+    fpc_factor: Vec<f64>,
+    weights: Vec<f64>,
+    ordered_weights: Vec<f64>,
+}
+
+impl Runs {
+    /// The runs of the rows in design `order`, their dense `strata` and `psus` (none: every
+    /// row a PSU) and their sampling `weights` (replaced by the fpc's `N_h / n_h` without a
+    /// weight column).
+    fn of(
+        frame: &DataFrame,
+        plan: &DesignPlan,
+        order: &DesignOrder,
+        strata: &[u32],
+        stratum_keys: &[Key],
+        psus: Option<&[u32]>,
+        mut weights: Vec<f64>,
+    ) -> Result<Runs, Failure> {
+        let rows = strata.len();
+        let (psu_starts, psu_stratum) = match psus {
+            Some(psus) => {
+                let mut psu_starts = Vec::new();
+                let mut psu_stratum = Vec::new();
+                let mut previous = None;
+                for (position, &row) in order.order.iter().enumerate() {
+                    let id = (strata[row as usize], psus[row as usize]);
+                    if previous != Some(id) {
+                        psu_starts.push(position as u32);
+                        psu_stratum.push(id.0);
+                        previous = Some(id);
+                    }
+                }
+                psu_starts.push(rows as u32);
+                (psu_starts, psu_stratum)
+            }
+            // A run per row, the strata in ascending order: from their sizes, without looking the
+            // rows up in design order (at 10M rows, 0.2 s of cache misses).
+            None => {
+                let mut sizes = vec![0usize; stratum_keys.len()];
+                for &h in strata {
+                    sizes[h as usize] += 1;
+                }
+                let psu_stratum = sizes
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(h, &size)| std::iter::repeat_n(h as u32, size))
+                    .collect();
+                ((0..=rows as u32).collect(), psu_stratum)
+            }
+        };
+        let mut psus_per_stratum = vec![0u32; stratum_keys.len()];
+        for &h in &psu_stratum {
+            psus_per_stratum[h as usize] += 1;
+        }
+
+        let populations = match &plan.fpc {
+            None => None,
+            Some(name) => Some(populations(
+                design_column(frame, name)?,
+                name,
+                strata,
+                &psus_per_stratum,
+                stratum_keys,
+            )?),
+        };
+        let fpc_factor: Vec<f64> = match &populations {
+            None => vec![1.0; stratum_keys.len()],
+            Some(populations) => populations
+                .iter()
+                .zip(&psus_per_stratum)
+                .map(|(&big_n, &n)| 1.0 - f64::from(n) / big_n)
+                .collect(),
+        };
+        // Without a weight column, R's svydesign() takes the sampling weights from the fpc:
+        // N_h / n_h, by way of probs = 1 / (N_h / n_h) and weights = 1 / probs. The round trip is
+        // R's rounding, kept so that a quantile on a knife edge (a cumulative weight share of
+        // exactly p, as with equal weights) falls on the same side as in R.
+        if let (None, Some(populations)) = (&plan.weight, &populations) {
+            for (w, &h) in weights.iter_mut().zip(strata) {
+                let h = h as usize;
+                *w = 1.0 / (1.0 / (populations[h] / f64::from(psus_per_stratum[h])));
+            }
+        }
+        let ordered_weights = order.scatter(weights.iter().copied());
+        let chunks = chunks(&psu_starts);
+        Ok(Runs {
+            psu_starts,
+            psu_stratum,
+            psus_per_stratum,
+            chunks,
+            fpc_factor,
+            weights,
+            ordered_weights,
+        })
+    }
 }
 
 /// Column `name` of the analysis data, which the plan made sure holds every design column.
