@@ -807,3 +807,40 @@ fn a_missing_or_non_positive_weight_names_the_first_such_respondent() {
         );
     }
 }
+
+/// A design column that is missing for a respondent, or an fpc that is missing, varies within
+/// a stratum or is smaller than the stratum's sample, stops the run with its own code, naming
+/// the respondent or the stratum.
+#[test]
+fn a_design_column_with_a_hole_or_a_wrong_fpc_stops_the_run() {
+    // In the sample's first 20 respondents, DM24-000013 is the first without hours.
+    for (design, expected) in [
+        (
+            "strata = \"uren_pw\"",
+            "error[W003]: stratum \"uren_pw\" of respondent DM24-000013",
+        ),
+        (
+            "strata = \"provincie\"\npsu = \"uren_pw\"",
+            "error[W004]: PSU \"uren_pw\" of respondent DM24-000013",
+        ),
+        // Each respondent a stratum: the fpc cannot differ within one before it is missing.
+        (
+            "strata = \"resp_id\"\nfpc = \"uren_pw\"",
+            "error[W005]: fpc \"uren_pw\" is missing or not positive in stratum DM24-000013",
+        ),
+        (
+            "strata = \"provincie\"\nfpc = \"mz_leeftijd\"",
+            "error[W006]: fpc \"mz_leeftijd\" differs within stratum",
+        ),
+        // Sex 2 as a population of 2: fewer than the sample's women.
+        (
+            "strata = \"mz_geslacht\"\nfpc = \"mz_geslacht\"",
+            "error[W007]: fpc \"mz_geslacht\" in stratum 2: population 2 is smaller than the sample's",
+        ),
+    ] {
+        let spec = format!("{MINIMAL_SPEC}\n[design]\nweight = \"gewicht\"\n{design}\n");
+        let (code, stderr) = run_in_scratch(&spec, &[("data.csv", sample_rows(20))]);
+        assert_eq!(code, 1, "{design}: {stderr}");
+        assert!(stderr.contains(expected), "{design}: {stderr}");
+    }
+}
