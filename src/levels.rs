@@ -93,8 +93,8 @@ pub fn encode(column: &Column) -> PolarsResult<Coded> {
 
 /// [`dense`] for integers whose values span fewer than 2²⁰ (the usual: category codes): a
 /// table of the values present, without hashing; `None` for a wider span (or no values). The
-/// values are read chunk by chunk (Arrow's iterator of a chunk), not through polars' row
-/// iterator (a dynamic call a row).
+/// values are read chunk by chunk ([`rows`]), not through polars' row iterator (a dynamic call
+/// a row).
 fn dense_range<T>(values: &ChunkedArray<T>) -> Option<(Vec<u32>, Vec<i64>)>
 where
     T: PolarsIntegerType,
@@ -131,7 +131,10 @@ where
     Some((codes, keys))
 }
 
-/// The values of a chunk, `None` where null (the value under a null is unspecified).
+/// The values of a chunk, `None` where null (the value under a null is unspecified). Not
+/// Arrow's own iterator of the chunk, which measured slower here (the weight stage at 10M rows
+/// with four integer columns coded, alternated: 0.70–0.76 s against 0.59–0.65 s); it is not
+/// `std`'s `TrustedLen`, so collecting from it checks the capacity at every row.
 fn rows<N: polars_arrow::types::NativeType>(
     array: &PrimitiveArray<N>,
 ) -> impl Iterator<Item = Option<N>> + '_ {
