@@ -211,30 +211,7 @@ pub fn apply(
             weights,
         )
     };
-    // The analysis frame in design order, once: indicators evaluated on it come out ready for
-    // the kernel, without a gather per indicator. Only the columns the estimates and the models
-    // read; segments and margins are coded in the rows' order and their codes put in design
-    // order.
-    let analysis = || {
-        let names: Vec<PlSmallStr> = frame
-            .get_column_names()
-            .into_iter()
-            .filter(|name| estimated.contains(name.as_str()))
-            .cloned()
-            .collect();
-        frame
-            .select(names)
-            .and_then(|frame| design_order.frame(&frame))
-            .map_err(|e| {
-                Failure::internal(
-                    Diagnostic::error(
-                        catalog::W099,
-                        "internal: the data could not be sorted into design order",
-                    )
-                    .caused_by(e),
-                )
-            })
-    };
+    let analysis = || analysis_frame(frame, estimated, &design_order);
     // Each segmentation in parallel.
     let segments = || -> Vec<Result<SegmentIndex, Failure>> {
         segmentations
@@ -306,6 +283,35 @@ pub fn apply(
         uncalibrated,
         calibration,
     })
+}
+
+/// The analysis frame in design order, once: indicators evaluated on it come out ready for the
+/// kernel, without a gather per indicator. Only the columns the estimates and the models read
+/// (`estimated`); segments and margins are coded in the rows' order and their codes put in
+/// design order.
+fn analysis_frame(
+    frame: &DataFrame,
+    estimated: &std::collections::BTreeSet<String>,
+    order: &DesignOrder,
+) -> Result<DataFrame, Failure> {
+    let names: Vec<PlSmallStr> = frame
+        .get_column_names()
+        .into_iter()
+        .filter(|name| estimated.contains(name.as_str()))
+        .cloned()
+        .collect();
+    frame
+        .select(names)
+        .and_then(|frame| order.frame(&frame))
+        .map_err(|e| {
+            Failure::internal(
+                Diagnostic::error(
+                    catalog::W099,
+                    "internal: the data could not be sorted into design order",
+                )
+                .caused_by(e),
+            )
+        })
 }
 
 /// A design's PSU runs in design order with their strata, the fpc, and the weights in the rows'
