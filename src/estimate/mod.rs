@@ -291,7 +291,7 @@ fn wave(
 }
 
 /// The category of the standard population of every row (design order), per `by` column of a
-/// standardised indicator; `u32::MAX` where the column is null.
+/// standardised indicator; [`NULL`](crate::levels::NULL) where the column is null.
 fn standard_categories(
     design: &SurveyDesign,
     plan: &Plan,

@@ -131,7 +131,6 @@ pub fn apply(
     let frame = &data.analysis;
     let rows = frame.height();
     let describe_row = |row: usize| describe_row(frame, schema, row);
-    let column = |name: &str| design_column(frame, name);
 
     // Every column the design codes, once each: strata, PSUs, segment and margin variables.
     let margins = weighting.and_then(|w| w.margins(data.wave));
@@ -157,7 +156,7 @@ pub fn apply(
     // Dense codes of a design column; a missing value is an error naming the respondent.
     let required_codes =
         |name: &str, code: catalog::Entry, what: &str| -> Result<&Coded, Failure> {
-            column(name)?;
+            design_column(frame, name)?;
             let coded = codes.get(name).map_err(|e| {
                 Failure::internal(
                     Diagnostic::error(
@@ -440,19 +439,20 @@ fn sampling_weights(
 ) -> Result<Vec<f64>, Failure> {
     let rows = frame.height();
     let describe_row = |row: usize| describe_row(frame, schema, row);
-    let column = |name: &str| design_column(frame, name);
     Ok(match name {
         None => vec![1.0; rows],
         Some(name) => {
-            let values = column(name)?.cast(&DataType::Float64).map_err(|e| {
-                Failure::from(
-                    Diagnostic::error(
-                        catalog::W001,
-                        format!("weight column {name:?} is not numeric"),
+            let values = design_column(frame, name)?
+                .cast(&DataType::Float64)
+                .map_err(|e| {
+                    Failure::from(
+                        Diagnostic::error(
+                            catalog::W001,
+                            format!("weight column {name:?} is not numeric"),
+                        )
+                        .caused_by(e),
                     )
-                    .caused_by(e),
-                )
-            })?;
+                })?;
             let values = values.f64().map_err(|e| {
                 Failure::internal(
                     Diagnostic::error(

@@ -176,7 +176,7 @@ impl SurveyDesign {
         for segmentation in &self.segments {
             let mut sums = vec![(0usize, 0.0f64, 0.0f64); segmentation.domains.len()];
             for (&d, &w) in segmentation.codes.iter().zip(&self.ordered_weights) {
-                if d != u32::MAX {
+                if d != crate::levels::NULL {
                     let s = &mut sums[d as usize];
                     s.0 += 1;
                     s.1 += w;

@@ -141,14 +141,14 @@ pub(super) fn code_margins<'a>(
                     .categories
                     .iter()
                     .position(|c| &c.category == code)
-                    .map_or(u32::MAX, |k| k as u32)
+                    .map_or(NULL, |k| k as u32)
             })
             .collect();
         categories.push(
             index
                 .codes
                 .iter()
-                .map(|&d| if d == u32::MAX { d } else { lookup[d as usize] })
+                .map(|&d| if d == NULL { d } else { lookup[d as usize] })
                 .collect(),
         );
     }
@@ -162,7 +162,7 @@ pub(super) fn code_margins<'a>(
 #[derive(Debug, Clone)]
 pub struct SegmentIndex {
     pub name: String,
-    /// Segment of each row in design order; `u32::MAX` where a segment variable is null.
+    /// Segment of each row in design order; [`NULL`] where a segment variable is null.
     pub codes: Vec<u32>,
     /// `(segment, segment_label)` per domain, in code order.
     pub domains: Vec<(String, String)>,

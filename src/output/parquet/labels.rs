@@ -16,14 +16,6 @@ use super::write::FileColumn;
 use super::LABEL_SUFFIX;
 use crate::spec::SchemaPlan;
 
-/// A labelled column's codes by the type their labels are looked up by; each row group's are
-/// cast to it as it is written (a whole copy of a column at 10M rows is fresh memory).
-enum Codes {
-    Text(Column),
-    Float(Column),
-    Int(Column),
-}
-
 /// For every column of `frame` whose schema field has value labels (`categories`, `missing`
 /// codes, or an SPSS file's labels): a string column `<name>_label` with the label of each
 /// row's code (null for a null or an unlabelled code). Notebooks group and filter on these
@@ -63,34 +55,20 @@ pub fn label_columns(
             })
             .collect();
         let label_of = move |code: &str| code_label.get(code).copied();
-        let codes = match codes.dtype() {
-            DataType::String => Codes::Text(codes.clone()),
-            DataType::Float64 => Codes::Float(codes.clone()),
-            _ => Codes::Int(codes.clone()),
-        };
+        // A row group's codes, read as the type their labels are looked up by (integers cast
+        // a row group at a time: a whole copy of a column at 10M rows is fresh memory).
+        let codes = codes.clone();
         let rows = move |start: usize, len: usize| {
-            let (start, labels) = (start as i64, labels.as_slice());
-            match &codes {
-                Codes::Text(codes) => dictionary(
-                    codes.slice(start, len).str()?.iter(),
-                    |c| label_of(c),
-                    labels,
-                ),
-                Codes::Float(codes) => dictionary(
-                    codes
-                        .slice(start, len)
-                        .f64()?
-                        .iter()
-                        .map(|v| v.map(f64::to_bits)),
+            let (codes, labels) = (codes.slice(start as i64, len), labels.as_slice());
+            match codes.dtype() {
+                DataType::String => dictionary(codes.str()?.iter(), |c| label_of(c), labels),
+                DataType::Float64 => dictionary(
+                    codes.f64()?.iter().map(|v| v.map(f64::to_bits)),
                     |&bits| label_of(&f64::from_bits(bits).to_string()),
                     labels,
                 ),
-                Codes::Int(codes) => dictionary(
-                    codes
-                        .slice(start, len)
-                        .cast(&DataType::Int64)?
-                        .i64()?
-                        .iter(),
+                _ => dictionary(
+                    codes.cast(&DataType::Int64)?.i64()?.iter(),
                     |v| label_of(&v.to_string()),
                     labels,
                 ),
