@@ -4,12 +4,16 @@
 //! stores anyway, a dictionary of the labels and a key per row, built per row group from the
 //! codes: the labels in order of first appearance in the row group (as polars' writer orders
 //! a dictionary), so the dictionary page and its statistics hold only labels that occur there.
+//! Integer codes find their label in a table over the range of the labelled codes
+//! ([`LabelTable`]), other codes (and integers labelled far apart) by hash, once per distinct
+//! code and row group.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
 use polars::prelude::*;
 use polars_arrow::array::{ArrayRef, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 
 use super::write::FileColumn;
@@ -54,6 +58,7 @@ pub fn label_columns(
                 (code, at)
             })
             .collect();
+        let table = LabelTable::of(&code_label);
         let label_of = move |code: &str| code_label.get(code).copied();
         // A row group's codes, read as the type their labels are looked up by (integers cast
         // a row group at a time: a whole copy of a column at 10M rows is fresh memory).
@@ -61,17 +66,21 @@ pub fn label_columns(
         let rows = move |start: usize, len: usize| {
             let (codes, labels) = (codes.slice(start as i64, len), labels.as_slice());
             match codes.dtype() {
-                DataType::String => dictionary(codes.str()?.iter(), |c| label_of(c), labels),
+                DataType::String => dictionary(codes.str()?.iter(), &label_of, labels),
                 DataType::Float64 => dictionary(
                     codes.f64()?.iter().map(|v| v.map(f64::to_bits)),
-                    |&bits| label_of(&f64::from_bits(bits).to_string()),
+                    |bits| label_of(&f64::from_bits(bits).to_string()),
                     labels,
                 ),
-                _ => dictionary(
-                    codes.cast(&DataType::Int64)?.i64()?.iter(),
-                    |v| label_of(&v.to_string()),
-                    labels,
-                ),
+                _ => {
+                    let codes = codes.cast(&DataType::Int64)?;
+                    match &table {
+                        Some(table) => table.dictionary(codes.i64()?, labels),
+                        None => {
+                            dictionary(codes.i64()?.iter(), |v| label_of(&v.to_string()), labels)
+                        }
+                    }
+                }
             }
         };
         columns.push(FileColumn {
@@ -93,30 +102,127 @@ fn dictionary_type() -> ArrowDataType {
     )
 }
 
-/// The labels of `codes` as a dictionary: `label_of` gives a code's index in `labels` (looked
-/// up once per distinct code), the dictionary holds the labels that occur, in order of first
+/// Integer codes whose labelled codes lie within this span are looked up in a table
+/// ([`LabelTable`]), not hashed.
+const TABLE_SPAN: u64 = 1 << 16;
+
+/// The labels of integer codes by table: per code from the least labelled code to the greatest,
+/// its label's index (`NO_KEY` for none). A code outside that range has no label.
+struct LabelTable {
+    least: i64,
+    label_of: Vec<u32>,
+}
+
+impl LabelTable {
+    /// The table of the codes of `code_label` (codes as text, labels by index), if the integer
+    /// codes among them span less than [`TABLE_SPAN`]. Every code in the range is looked up as
+    /// its text, as a hashed code would be: an integer's text names it in one way only, so a
+    /// code outside the range has no label.
+    fn of(code_label: &HashMap<String, u32>) -> Option<LabelTable> {
+        let codes = code_label
+            .keys()
+            .filter_map(|code| code.parse::<i64>().ok());
+        let (least, greatest) = codes.fold((i64::MAX, i64::MIN), |(least, greatest), code| {
+            (least.min(code), greatest.max(code))
+        });
+        if least > greatest {
+            return Some(LabelTable {
+                least: 0,
+                label_of: Vec::new(),
+            });
+        }
+        (greatest.abs_diff(least) < TABLE_SPAN).then(|| LabelTable {
+            least,
+            label_of: (least..=greatest)
+                .map(|code| code_label.get(&code.to_string()).copied().unwrap_or(NO_KEY))
+                .collect(),
+        })
+    }
+
+    /// The labels of `codes` as a dictionary, as [`dictionary`] makes it.
+    fn dictionary(&self, codes: &Int64Chunked, labels: &[String]) -> PolarsResult<ArrayRef> {
+        let mut dictionary = Dictionary::new(labels);
+        let mut keys = Vec::with_capacity(codes.len());
+        for chunk in codes.downcast_iter() {
+            let valid = |row: usize| chunk.validity().is_none_or(|v| v.get_bit(row));
+            keys.extend(chunk.values().iter().enumerate().map(|(row, &code)| {
+                let label = usize::try_from(code.wrapping_sub(self.least))
+                    .ok()
+                    .and_then(|at| self.label_of.get(at));
+                match label {
+                    Some(&label) if label != NO_KEY && valid(row) => dictionary.key(label),
+                    _ => NO_KEY,
+                }
+            }));
+        }
+        dictionary.array(keys)
+    }
+}
+
+/// The labels of `codes` as a dictionary: `label_of` gives a code's index in `labels` (asked
+/// once per distinct code), the dictionary holds the labels that occur, in order of first
 /// appearance.
 fn dictionary<K: Hash + Eq + Copy>(
     codes: impl Iterator<Item = Option<K>>,
-    label_of: impl Fn(&K) -> Option<u32>,
+    label_of: impl Fn(K) -> Option<u32>,
     labels: &[String],
 ) -> PolarsResult<ArrayRef> {
-    let mut memo: foldhash::HashMap<K, Option<u32>> = foldhash::HashMap::default();
-    let mut key_of_label = vec![None; labels.len()];
-    let mut values: Vec<&str> = Vec::new();
-    let keys: PrimitiveArray<u32> = codes
-        .map(|code| {
-            let code = code?;
-            let label = (*memo.entry(code).or_insert_with(|| label_of(&code)))? as usize;
-            Some(*key_of_label[label].get_or_insert_with(|| {
-                values.push(&labels[label]);
-                values.len() as u32 - 1
-            }))
+    let mut dictionary = Dictionary::new(labels);
+    let mut key_of_code: foldhash::HashMap<K, u32> = foldhash::HashMap::default();
+    let keys = codes
+        .map(|code| match code {
+            None => NO_KEY,
+            Some(code) => *key_of_code
+                .entry(code)
+                .or_insert_with(|| label_of(code).map_or(NO_KEY, |label| dictionary.key(label))),
         })
         .collect();
-    let values = Utf8ViewArray::from_slice_values(&values);
-    let array = DictionaryArray::try_new(dictionary_type(), keys, Box::new(values))?;
-    Ok(Box::new(array))
+    dictionary.array(keys)
+}
+
+/// The key of a row without a label (a null code, or a code without one).
+const NO_KEY: u32 = u32::MAX;
+
+/// A row group's dictionary of labels, in order of first appearance.
+struct Dictionary<'a> {
+    labels: &'a [String],
+    /// Per label (its index in `labels`), its key once it has occurred.
+    key_of_label: Vec<u32>,
+    /// The labels that occurred, by key.
+    values: Vec<&'a str>,
+}
+
+impl<'a> Dictionary<'a> {
+    fn new(labels: &'a [String]) -> Self {
+        Dictionary {
+            labels,
+            key_of_label: vec![NO_KEY; labels.len()],
+            values: Vec::new(),
+        }
+    }
+
+    /// The key of the label at `label` in `labels`, added if it is new.
+    fn key(&mut self, label: u32) -> u32 {
+        let key = &mut self.key_of_label[label as usize];
+        if *key == NO_KEY {
+            *key = self.values.len() as u32;
+            self.values.push(&self.labels[label as usize]);
+        }
+        *key
+    }
+
+    /// The dictionary array of `keys`: null where a key is `NO_KEY`.
+    fn array(self, mut keys: Vec<u32>) -> PolarsResult<ArrayRef> {
+        let validity: Bitmap = keys.iter().map(|&key| key != NO_KEY).collect();
+        // Any key within the dictionary under a null.
+        keys.iter_mut()
+            .for_each(|key| *key = if *key == NO_KEY { 0 } else { *key });
+        let validity = (validity.unset_bits() > 0).then_some(validity);
+        let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
+        let values = Utf8ViewArray::from_slice_values(&self.values);
+        let array = DictionaryArray::try_new(dictionary_type(), keys, Box::new(values))?;
+        Ok(Box::new(array))
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +396,51 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The label column of integer codes holds each row's label, whether the labelled
+        /// codes lie close together (looked up in a table) or far apart (hashed), with codes
+        /// outside the labelled range, unlabelled codes and nulls, in any row groups.
+        #[test]
+        fn integer_codes_read_back_as_their_labels(
+            rows in prop::collection::vec(
+                prop_oneof![(-3i32..12).prop_map(Some), any::<i32>().prop_map(Some), Just(None)],
+                0..60,
+            ),
+            labelled in prop::collection::btree_map(
+                prop_oneof![-3i64..12, any::<i32>().prop_map(i64::from)],
+                prop::sample::select(vec!["ja", "nee", "weet niet"]),
+                0..6,
+            ),
+            as_text in any::<bool>(),
+            group_rows in 1usize..20,
+            cut in 0usize..60,
+        ) {
+            // Some labelled codes as text ("05"), which no integer's text matches.
+            let codes: Vec<(Code, &str)> = labelled
+                .iter()
+                .map(|(&code, &label)| match as_text && code == 5 {
+                    true => (Code::Str("05".into()), label),
+                    false => (Code::Int(code), label),
+                })
+                .collect();
+            let schema = schema(vec![field("c", FieldType::Integer, &codes)]);
+            let frame = df!["c" => &rows].unwrap();
+            let cut = cut.min(frame.height());
+            let mut chunked = frame.slice(0, cut);
+            chunked.vstack_mut(&frame.slice(cut as i64, frame.height() - cut)).unwrap();
+            let (_dir, path) = write_with_labels(&chunked, &schema, group_rows);
+            let back = read(&path);
+            let field = schema.field("c").unwrap();
+            if codes.is_empty() {
+                prop_assert!(back.column("c_label").is_err());
+                return Ok(());
+            }
+            let labels = back.column("c_label").unwrap().str().unwrap().clone();
+            for (row, code) in rows.iter().enumerate() {
+                let want = code.and_then(|c| field.label_of(&Code::Int(c.into())));
+                prop_assert_eq!(labels.get(row), want, "row {}", row);
+            }
+        }
 
         /// Any frame reads back as written, whatever the row groups.
         #[test]
