@@ -2,13 +2,13 @@
 //!
 //! 1. reads the divan tables the script saved (`NIGHTLY_DIVAN_DIR/divan-<bench>.txt`): the
 //!    fastest sample of each, with polars' bare CSV read of the 1,000,000-row wave as the
-//!    baseline of every figure;
+//!    baseline of every bench;
 //! 2. runs the whole pipeline (`peiling run`, 50 indicators × 6 segmentations, all outputs) on
 //!    the generated Gezondheidsmonitor-like waves of `NIGHTLY_ROWS` rows (default 1,000,000
 //!    and 10,000,000; generated once, cached by rows and seed), under `/usr/bin/time` for the
 //!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
-//!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file beside
-//!    them; and `peiling validate` once for the peak RSS of ingest and validation alone; up to
+//!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file timed
+//!    before each run, the baseline of that size's figures (the fastest read); and `peiling validate` once for the peak RSS of ingest and validation alone; up to
 //!    1,000,000 rows also the same run on one thread (`--threads 1`, the fastest of two), for
 //!    the speed-up from one thread to all (issue 20, goal 4);
 //! 3. times the GGD workload of issue 20 beside its peer: `peiling run` of one proportion ×
@@ -33,8 +33,9 @@ use common::{bench_dir, data_file_of, fifty_indicators, pipeline, SHARE, SIX_SEG
 use polars::prelude::{CsvReadOptions, SerReader};
 use results::{compare, report, Machine, Results, THRESHOLDS};
 
-/// The baseline of every figure: polars' bare CSV read of the 1,000,000-row wave, measured by
-/// the ingest bench of the same run. (polars' weighted `group_by`, `estimation/
+/// The baseline of every bench of the divan suites: polars' bare CSV read of the
+/// 1,000,000-row wave, measured by the ingest bench of the same run (the end-to-end figures
+/// have a read of their own, [`Reads`]). (polars' weighted `group_by`, `estimation/
 /// polars_bare_share`, is recorded too, but its 13 ms moved by 65% between two runs, too much
 /// for a yardstick; the CSV read moved by 4%.)
 const CSV_READ: &str = "ingest/polars_bare_read";
@@ -71,8 +72,10 @@ fn main() {
         }
     }
     for &n in &rows {
-        end_to_end(n, &mut results);
-        peer(n, &mut results);
+        let mut reads = Reads::of(n);
+        end_to_end(n, &mut reads, &mut results);
+        peer(n, &mut reads, &mut results);
+        reads.record(&mut results);
     }
 
     std::fs::create_dir_all(&out).unwrap();
@@ -98,6 +101,13 @@ fn main() {
         return;
     };
     println!("against {}:", previous_path.display());
+    let rebased = results::rebased(&previous, &results);
+    if !rebased.is_empty() {
+        println!(
+            "not compared, their baseline changed: {}",
+            rebased.join(", ")
+        );
+    }
     let findings = compare(&previous, &results, THRESHOLDS);
     println!("{}", report(&findings));
     if findings.iter().any(|f| f.regression) {
@@ -109,9 +119,44 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// polars' bare read of the file of one size, timed once before each run of peiling on it: the
+/// baseline of that size's end-to-end figures (`e2e/<rows>/polars_bare_read`, the fastest).
+/// Timed minutes apart, as the ingest suite's read is, the two moved apart by up to 40% on
+/// this 2-core VM; a read beside each run is slowed by what slows the runs.
+struct Reads {
+    rows: usize,
+    data: PathBuf,
+    seconds: Vec<f64>,
+}
+
+impl Reads {
+    fn of(rows: usize) -> Reads {
+        Reads {
+            rows,
+            data: data_file_of(rows),
+            seconds: Vec::new(),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("e2e/{}/polars_bare_read", self.rows)
+    }
+
+    /// Times one read, before a run.
+    fn time(&mut self) {
+        self.seconds.push(polars_bare_read(&self.data));
+    }
+
+    /// The fastest read, against the ingest suite's read of the 1M wave (how polars scales).
+    fn record(&self, results: &mut Results) {
+        results.seconds.insert(self.name(), fastest(&self.seconds));
+        results.baselines.insert(self.name(), CSV_READ.to_string());
+    }
+}
+
 /// `peiling run` on `rows` generated rows: the fastest wall time and stage timings of three runs
-/// (two above 1,000,000 rows) and the largest peak RSS.
-fn end_to_end(rows: usize, results: &mut Results) {
+/// (two above 1,000,000 rows) and the largest peak RSS, against `reads`.
+fn end_to_end(rows: usize, reads: &mut Reads, results: &mut Results) {
     let data = data_file_of(rows);
     let spec = bench_dir().join(format!("nightly-{rows}.toml"));
     std::fs::write(
@@ -120,20 +165,13 @@ fn end_to_end(rows: usize, results: &mut Results) {
     )
     .unwrap();
     let out = bench_dir().join(format!("nightly-out-{rows}"));
-    // polars' bare read of this very file, beside the pipeline: how polars itself scales.
-    let reads: Vec<f64> = (0..2).map(|_| polars_bare_read(&data)).collect();
-    results
-        .seconds
-        .insert(format!("e2e/{rows}/polars_bare_read"), fastest(&reads));
-    results
-        .baselines
-        .insert(format!("e2e/{rows}/polars_bare_read"), CSV_READ.to_string());
     let runs = if rows <= 1_000_000 { 3 } else { 2 };
     let mut walls = Vec::new();
     let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut peak_kb: f64 = 0.0;
     // Ingest and validation alone (`peiling validate`): its peak RSS against the file's size
     // is a budget of its own (issue 4: under 3x).
+    reads.time();
     let (_, validate_kb) = timed_run("validate", &spec, &out, &[]);
     results
         .peak_rss_mb
@@ -145,6 +183,7 @@ fn end_to_end(rows: usize, results: &mut Results) {
         validate_kb / 1024.0 / file_mb
     );
     for _ in 0..runs {
+        reads.time();
         let (wall, kb) = timed_run("run", &spec, &out, &[]);
         walls.push(wall);
         peak_kb = peak_kb.max(kb);
@@ -157,9 +196,10 @@ fn end_to_end(rows: usize, results: &mut Results) {
                 .push(seconds.as_f64().unwrap());
         }
     }
+    let baseline = reads.name();
     let mut record = |name: String, seconds: f64| {
         results.seconds.insert(name.clone(), seconds);
-        results.baselines.insert(name, CSV_READ.to_string());
+        results.baselines.insert(name, baseline.clone());
     };
     record(format!("e2e/{rows}/wall"), fastest(&walls));
     if rows <= 1_000_000 {
@@ -167,7 +207,10 @@ fn end_to_end(rows: usize, results: &mut Results) {
         // regression; the speed-up itself is printed.
         let threads = ["--threads", "1"];
         let one: Vec<f64> = (0..2)
-            .map(|_| timed_run("run", &spec, &out, &threads).0)
+            .map(|_| {
+                reads.time();
+                timed_run("run", &spec, &out, &threads).0
+            })
             .collect();
         record(format!("e2e/{rows}/wall_1_thread"), fastest(&one));
         println!(
@@ -188,8 +231,9 @@ fn end_to_end(rows: usize, results: &mut Results) {
 /// The GGD workload beside its peer: `peiling run` of one proportion × 342 municipalities with
 /// SE and logit interval (no charts, no report), and DuckDB's load + weighted `GROUP BY` of the
 /// same file (point estimates only), the fastest of three runs each (two above 1,000,000 rows).
-/// peiling's time is recorded against DuckDB's, DuckDB's against the CSV read.
-fn peer(rows: usize, results: &mut Results) {
+/// peiling's time is recorded against DuckDB's, DuckDB's against `reads` (or peiling's, without
+/// DuckDB).
+fn peer(rows: usize, reads: &mut Reads, results: &mut Results) {
     let data = data_file_of(rows);
     let spec = bench_dir().join(format!("nightly-ggd-{rows}.toml"));
     let segments = "total = false\nby = [[\"gemeente\"]]";
@@ -198,14 +242,17 @@ fn peer(rows: usize, results: &mut Results) {
     let out = bench_dir().join(format!("nightly-ggd-out-{rows}"));
     let runs = if rows <= 1_000_000 { 3 } else { 2 };
     let walls: Vec<f64> = (0..runs)
-        .map(|_| timed_run("run", &spec, &out, &[]).0)
+        .map(|_| {
+            reads.time();
+            timed_run("run", &spec, &out, &[]).0
+        })
         .collect();
     let peiling = fastest(&walls);
     let name = format!("e2e/{rows}/ggd_peiling");
     results.seconds.insert(name.clone(), peiling);
     let Ok(python) = std::env::var("NIGHTLY_PYTHON") else {
         println!("  GGD workload on {rows} rows: peiling {peiling:.2} s; no NIGHTLY_PYTHON (Python 3.11+ with DuckDB): the DuckDB peer is skipped");
-        results.baselines.insert(name, CSV_READ.to_string());
+        results.baselines.insert(name, reads.name());
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/nightly/duckdb_peer.py");
@@ -226,7 +273,7 @@ fn peer(rows: usize, results: &mut Results) {
         .expect("the DuckDB peer prints its seconds");
     let peer = format!("e2e/{rows}/duckdb_load_query");
     results.seconds.insert(peer.clone(), duckdb);
-    results.baselines.insert(peer.clone(), CSV_READ.to_string());
+    results.baselines.insert(peer.clone(), reads.name());
     results.baselines.insert(name, peer);
     println!(
         "  GGD workload on {rows} rows: peiling {peiling:.2} s, DuckDB load + query {duckdb:.2} s: {:.2} x DuckDB",

@@ -2,7 +2,7 @@
 //! tables into it, and the comparison of two result files.
 //!
 //! Times are compared as **ratios against a baseline measured in the same run** (polars' bare
-//! CSV read): a busy or slower machine slows the baseline as much as the figure, and the ratio
+//! CSV read; for the end-to-end figures the read of the same file timed beside them): a busy or slower machine slows the baseline as much as the figure, and the ratio
 //! stays put. A figure regresses when its ratio grows by more than
 //! [`Thresholds::time`]; peak memory (which machine load does not change) when it grows by more
 //! than [`Thresholds::memory`]. Shared by `benches/nightly.rs` and `tests/it/nightly.rs`.
@@ -80,10 +80,14 @@ impl Finding {
     }
 }
 
-/// Every figure both runs have, previous against current, in name order.
+/// Every figure both runs have against the same baseline, previous against current, in name
+/// order (a ratio to another baseline is another measure: see [`rebased`]).
 pub fn compare(previous: &Results, current: &Results, thresholds: Thresholds) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for name in current.baselines.keys() {
+    for (name, baseline) in &current.baselines {
+        if previous.baselines.get(name).is_some_and(|b| b != baseline) {
+            continue;
+        }
         let short = |r: &Results| {
             r.seconds
                 .get(name)
@@ -114,6 +118,21 @@ pub fn compare(previous: &Results, current: &Results, thresholds: Thresholds) ->
         }
     }
     findings
+}
+
+/// The figures both runs have whose baseline changed between them, which [`compare`] leaves out.
+pub fn rebased(previous: &Results, current: &Results) -> Vec<String> {
+    current
+        .baselines
+        .iter()
+        .filter(|(name, baseline)| {
+            previous
+                .baselines
+                .get(*name)
+                .is_some_and(|b| b != *baseline)
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// A readable table of the findings, one line each, and the verdict.

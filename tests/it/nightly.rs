@@ -7,7 +7,7 @@ mod results;
 
 use std::path::PathBuf;
 
-use results::{compare, report, Results, THRESHOLDS};
+use results::{compare, rebased, report, Results, THRESHOLDS};
 
 fn recorded(name: &str) -> Results {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -133,4 +133,27 @@ fn divan_tables_are_read_with_their_groups() {
     assert!(close("estimation/table_book", 740.8e-3));
     assert!(close("estimation/table_book_threads/1", 1.207));
     assert!(close("estimation/table_book_threads/2", 679.7e-3));
+}
+
+#[test]
+fn a_figure_against_another_baseline_is_not_compared() {
+    // The end-to-end wall time measured against the read of its own file (timed beside the
+    // runs) in the current run, against the ingest suite's read in the previous one: a ratio to
+    // another yardstick, not a change of speed. Doubled, it is left out and named.
+    let before = recorded("run-1.json");
+    let mut after = before.clone();
+    let wall = "e2e/1000000/wall";
+    after
+        .baselines
+        .insert(wall.to_string(), "e2e/1000000/polars_bare_read".to_string());
+    *after.seconds.get_mut(wall).unwrap() *= 2.0;
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert!(findings.iter().all(|f| f.name != wall && !f.regression));
+    assert_eq!(rebased(&before, &after), [wall]);
+    assert!(rebased(&before, &before).is_empty());
+    // With the same baseline in both runs it is compared, and regresses.
+    let mut before_rebased = before.clone();
+    before_rebased.baselines = after.baselines.clone();
+    let findings = compare(&before_rebased, &after, THRESHOLDS);
+    assert!(findings.iter().any(|f| f.name == wall && f.regression));
 }
