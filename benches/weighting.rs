@@ -44,7 +44,13 @@ fn write_margins(frame: &DerivedFrame, weights: &[f64]) -> std::path::PathBuf {
             .map(|row| {
                 coded
                     .iter()
-                    .map(|c| c.keys[c.codes[row] as usize].to_string())
+                    .map(|c| {
+                        // `levels::NULL` (a missing value) has no key; margins have no row
+                        // without a category, and the generated wave has none.
+                        let key = c.keys.get(c.codes[row] as usize);
+                        key.expect("margin variables have no missing value")
+                            .to_string()
+                    })
                     .collect::<Vec<_>>()
                     .join("|")
             })
