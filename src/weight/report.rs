@@ -28,8 +28,8 @@ impl WeightSummary {
         let n = weights.len();
         let sum: f64 = weights.iter().sum();
         let squares: f64 = weights.iter().map(|w| w * w).sum();
-        // Type 7 interpolates between the order statistics at floor(h) and ceil(h); only
-        // those are put in place, by selection rather than a sort of every weight.
+        // Type 7 interpolates between the order statistics at floor(h) and ceil(h); only those
+        // are found (`order_statistics`), not a sort of every weight.
         const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
         let h = |p: f64| (n.saturating_sub(1)) as f64 * p;
         let mut positions: Vec<usize> = [0.0, 1.0]
@@ -39,17 +39,19 @@ impl WeightSummary {
             .collect();
         positions.sort_unstable();
         positions.dedup();
-        let mut ordered = weights.to_vec();
-        if n > 0 {
-            select_positions(&mut ordered, &positions);
-        }
+        let at: Vec<f64> = order_statistics(weights, &positions);
+        let value = |position: usize| {
+            at[positions
+                .binary_search(&position)
+                .expect("every position of a quantile is among those found")]
+        };
         let quantile = |p: f64| {
-            if ordered.is_empty() {
+            if weights.is_empty() {
                 return f64::NAN;
             }
             let h = h(p);
-            let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-            ordered[lo] + (h - lo as f64) * (ordered[hi] - ordered[lo])
+            let (lo, hi) = (value(h.floor() as usize), value(h.ceil() as usize));
+            lo + (h - h.floor()) * (hi - lo)
         };
         let (min, max) = (quantile(0.0), quantile(1.0));
         WeightSummary {
@@ -66,19 +68,76 @@ impl WeightSummary {
     }
 }
 
-/// Puts the values at `positions` (ascending, distinct, in bounds) where a sort by
-/// `f64::total_cmp` would put them: a selection at the middle position, then the same on each
-/// side. Values equal under `total_cmp` are the same bits, so the order statistics are exact.
-fn select_positions(values: &mut [f64], positions: &[usize]) {
-    let Some(&at) = positions.get(positions.len() / 2) else {
-        return;
-    };
-    let (before, after) = positions.split_at(positions.len() / 2);
-    values.select_nth_unstable_by(at, f64::total_cmp);
-    let (left, right) = values.split_at_mut(at + 1);
-    select_positions(left, before);
-    let after: Vec<usize> = after[1..].iter().map(|p| p - at - 1).collect();
-    select_positions(right, &after);
+/// The values at `positions` (ascending, distinct, in bounds) of `values` sorted by
+/// `f64::total_cmp`, without sorting or copying them all. Each value has a key that orders as
+/// `total_cmp` does ([`order_key`]); the keys' range is cut into [`BUCKETS`] buckets of equal
+/// width, one pass counts the values per bucket, which tells the bucket each position falls in,
+/// and a second collects only those buckets' values, to select among. Bucketing by the bits of a
+/// float is about logarithmic in the value, so a heavy tail of weights leaves the buckets small.
+/// Values with the same key are the same bits, so the result is exact.
+fn order_statistics(values: &[f64], positions: &[usize]) -> Vec<f64> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let (least, greatest) = values
+        .iter()
+        .map(|&v| order_key(v))
+        .fold((u64::MAX, u64::MIN), |(least, greatest), k| {
+            (least.min(k), greatest.max(k))
+        });
+    // The fewest low bits to drop so that every key's bucket is below BUCKETS.
+    let span_bits = u64::BITS - (greatest - least).leading_zeros();
+    let shift = span_bits.saturating_sub(BUCKETS.trailing_zeros());
+    let bucket = |v: f64| ((order_key(v) - least) >> shift) as usize;
+    let mut counts = vec![0usize; BUCKETS];
+    values.iter().for_each(|&v| counts[bucket(v)] += 1);
+    // Per position, its bucket and its rank there; per bucket holding a position, its values.
+    let mut first = 0;
+    let mut places: Vec<(usize, usize)> = Vec::with_capacity(positions.len());
+    let mut positions = positions.iter().peekable();
+    for (b, &count) in counts.iter().enumerate() {
+        while let Some(p) = positions.next_if(|&&p| p < first + count) {
+            places.push((b, p - first));
+        }
+        first += count;
+    }
+    let mut slot_of = vec![u32::MAX; BUCKETS];
+    let mut wanted: Vec<usize> = places.iter().map(|&(b, _)| b).collect();
+    wanted.dedup();
+    let mut collected: Vec<Vec<f64>> = wanted
+        .iter()
+        .enumerate()
+        .map(|(slot, &b)| {
+            slot_of[b] = slot as u32;
+            Vec::with_capacity(counts[b])
+        })
+        .collect();
+    for &v in values {
+        if let Some(bucket) = collected.get_mut(slot_of[bucket(v)] as usize) {
+            bucket.push(v);
+        }
+    }
+    places
+        .iter()
+        .map(|&(b, rank)| {
+            let bucket = &mut collected[slot_of[b] as usize];
+            *bucket.select_nth_unstable_by(rank, f64::total_cmp).1
+        })
+        .collect()
+}
+
+/// Buckets of [`order_statistics`]: the counts fit in the second-level cache.
+const BUCKETS: usize = 1 << 16;
+
+/// A key of `v` that orders as `f64::total_cmp` orders the values: negative values' bits
+/// inverted (larger magnitude first), positive values' sign bit set (after every negative).
+fn order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// One wave's entry in `weights.json`.
@@ -225,6 +284,63 @@ mod tests {
                 prop_assert_eq!(q.to_bits(), want.to_bits(), "p = {}", p);
             }
         }
+    }
+
+    /// Any value `f64::total_cmp` orders: negative, zero of either sign, infinite, NaN,
+    /// subnormal, and magnitudes far apart.
+    fn any_float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            -3.0f64..3.0,
+            0.5f64..1e6,
+            prop::sample::select(vec![
+                0.0,
+                -0.0,
+                1.0,
+                f64::INFINITY,
+                f64::NAN,
+                -f64::NAN,
+                5e-324
+            ]),
+        ]
+    }
+
+    proptest! {
+        /// The order statistics found by buckets are those of the values sorted by
+        /// `total_cmp`, bit for bit, at any positions.
+        #[test]
+        fn order_statistics_are_those_of_the_sorted_values(
+            values in prop::collection::vec(any_float(), 1..400),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        ) {
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut positions: Vec<usize> = picks.iter().map(|i| i.index(values.len())).collect();
+            positions.sort_unstable();
+            positions.dedup();
+            let found = order_statistics(&values, &positions);
+            let want: Vec<u64> = positions.iter().map(|&p| sorted[p].to_bits()).collect();
+            prop_assert_eq!(found.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn order_statistics_of_many_values_in_few_buckets() {
+        // A million weights, most in one narrow band and a few far out: the band's buckets hold
+        // many values each, and every position is still exact.
+        let values: Vec<f64> = (0..1_000_000u64)
+            .map(|i| match i % 1000 {
+                0 => 1e9 + i as f64,
+                1 => 1e-9 * i as f64,
+                _ => 10.0 + ((i * 2_654_435_761) % 4096) as f64 / 4096.0,
+            })
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let positions = [0, 1, 999, 1000, 250_000, 499_999, 500_000, 999_000, 999_999];
+        let found = order_statistics(&values, &positions);
+        let want: Vec<f64> = positions.iter().map(|&p| sorted[p]).collect();
+        assert_eq!(found, want);
     }
 
     #[test]
