@@ -34,7 +34,8 @@ pub fn label_columns(
         let Ok(codes) = frame.column(&field.name) else {
             continue;
         };
-        // A later list's label wins for a code listed twice.
+        // A code is in one list only (a schema's code in two is S104; an SPSS file's labels are
+        // merged without repeats, `validate::codebook`), so its label is `FieldPlan::label_of`'s.
         let by_code: HashMap<String, &str> = field
             .categories
             .iter()
