@@ -85,7 +85,7 @@ impl Finding {
 pub fn compare(previous: &Results, current: &Results, thresholds: Thresholds) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (name, baseline) in &current.baselines {
-        if previous.baselines.get(name).is_some_and(|b| b != baseline) {
+        if rebased_figure(previous, name, baseline) {
             continue;
         }
         let short = |r: &Results| {
@@ -125,14 +125,14 @@ pub fn rebased(previous: &Results, current: &Results) -> Vec<String> {
     current
         .baselines
         .iter()
-        .filter(|(name, baseline)| {
-            previous
-                .baselines
-                .get(*name)
-                .is_some_and(|b| b != *baseline)
-        })
+        .filter(|(name, baseline)| rebased_figure(previous, name, baseline))
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// Whether `previous` measured the figure `name` against another baseline than `baseline`.
+fn rebased_figure(previous: &Results, name: &str, baseline: &str) -> bool {
+    previous.baselines.get(name).is_some_and(|b| b != baseline)
 }
 
 /// A readable table of the findings, one line each, and the verdict.

@@ -108,10 +108,10 @@ fn dictionary_type() -> ArrowDataType {
 const TABLE_SPAN: u64 = 1 << 16;
 
 /// The labels of integer codes by table: per code from the least labelled code to the greatest,
-/// its label's index (`NO_KEY` for none). A code outside that range has no label.
+/// its label's index in the column's labels, if it has one. A code outside that range has none.
 struct LabelTable {
     least: i64,
-    label_of: Vec<u32>,
+    label_of: Vec<Option<u32>>,
 }
 
 impl LabelTable {
@@ -135,7 +135,7 @@ impl LabelTable {
         (greatest.abs_diff(least) < TABLE_SPAN).then(|| LabelTable {
             least,
             label_of: (least..=greatest)
-                .map(|code| code_label.get(&code.to_string()).copied().unwrap_or(NO_KEY))
+                .map(|code| code_label.get(&code.to_string()).copied())
                 .collect(),
         })
     }
@@ -151,7 +151,7 @@ impl LabelTable {
                     .ok()
                     .and_then(|at| self.label_of.get(at));
                 match label {
-                    Some(&label) if label != NO_KEY && valid(row) => dictionary.key(label),
+                    Some(&Some(label)) if valid(row) => dictionary.key(label),
                     _ => NO_KEY,
                 }
             }));
