@@ -233,7 +233,7 @@ mod tests {
     use polars_parquet::parquet::statistics::Statistics;
     use proptest::prelude::*;
 
-    use super::super::write::{write_columns, write_frame, FileColumn};
+    use super::super::write::{write_columns, write_frame, FileColumn, PlainPages};
     use super::*;
     use crate::spec::schema::{Code, FieldPlan, FieldType};
 
@@ -278,7 +278,15 @@ mod tests {
         let path = dir.path().join("microdata.parquet");
         let mut columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
         columns.extend(label_columns(frame, schema).unwrap());
-        write_columns(&path, &columns, frame.height(), Vec::new(), group_rows).unwrap();
+        write_columns(
+            &path,
+            &columns,
+            frame.height(),
+            Vec::new(),
+            group_rows,
+            PlainPages::Split,
+        )
+        .unwrap();
         (dir, path)
     }
 
@@ -466,7 +474,15 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("frame.parquet");
             let columns: Vec<FileColumn> = chunked.columns().iter().map(FileColumn::of).collect();
-            write_columns(&path, &columns, frame.height(), Vec::new(), group_rows).unwrap();
+            write_columns(
+            &path,
+            &columns,
+            frame.height(),
+            Vec::new(),
+            group_rows,
+            PlainPages::Split,
+        )
+        .unwrap();
             let back = read(&path);
             prop_assert!(back.equals_missing(&frame), "{back} against {frame}");
             let groups = polars_parquet::parquet::read::read_metadata(&mut File::open(&path).unwrap())

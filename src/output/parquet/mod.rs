@@ -416,6 +416,7 @@ pub fn write_microdata(frame: &DataFrame, schema: &SchemaPlan, path: &Path) -> P
         frame.height(),
         vec![("peiling:labels".into(), labels_json(schema))],
         write::ROW_GROUP_ROWS,
+        write::PlainPages::Split,
     )
 }
 
@@ -483,7 +484,15 @@ mod tests {
         let every: Vec<write::FileColumn> =
             frame.columns().iter().map(write::FileColumn::of).collect();
         let metadata = vec![("peiling:labels".into(), labels_json(&schema))];
-        write::write_columns(&encoded, &every, rows, metadata, write::ROW_GROUP_ROWS).unwrap();
+        write::write_columns(
+            &encoded,
+            &every,
+            rows,
+            metadata,
+            write::ROW_GROUP_ROWS,
+            write::PlainPages::Split,
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read(&ours).unwrap(),
             std::fs::read(&encoded).unwrap()
