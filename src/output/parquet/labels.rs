@@ -233,7 +233,7 @@ mod tests {
     use polars_parquet::parquet::statistics::Statistics;
     use proptest::prelude::*;
 
-    use super::super::write::{write_columns, write_frame, FileColumn, PlainPages};
+    use super::super::write::{write_columns, write_frame, Encodings, FileColumn};
     use super::*;
     use crate::spec::schema::{Code, FieldPlan, FieldType};
 
@@ -284,7 +284,7 @@ mod tests {
             frame.height(),
             Vec::new(),
             group_rows,
-            PlainPages::Split,
+            Encodings::Fast,
         )
         .unwrap();
         (dir, path)
@@ -480,7 +480,7 @@ mod tests {
             frame.height(),
             Vec::new(),
             group_rows,
-            PlainPages::Split,
+            Encodings::Fast,
         )
         .unwrap();
             let back = read(&path);

@@ -16,6 +16,7 @@ use crate::spec::{ModelFamily, Plan, SchemaPlan, Wave};
 use crate::validate::Rejects;
 
 mod labels;
+mod pages;
 mod write;
 
 pub const PIPELINE: &str = "pipeline";
@@ -416,7 +417,7 @@ pub fn write_microdata(frame: &DataFrame, schema: &SchemaPlan, path: &Path) -> P
         frame.height(),
         vec![("peiling:labels".into(), labels_json(schema))],
         write::ROW_GROUP_ROWS,
-        write::PlainPages::Split,
+        write::Encodings::Fast,
     )
 }
 
@@ -490,7 +491,7 @@ mod tests {
             rows,
             metadata,
             write::ROW_GROUP_ROWS,
-            write::PlainPages::Split,
+            write::Encodings::Fast,
         )
         .unwrap();
         assert_eq!(

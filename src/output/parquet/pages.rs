@@ -1,0 +1,738 @@
+//! Page encodings of peiling's own, for the microdata: faster to make than polars', and as
+//! every reader reads them (pyarrow, polars, DuckDB, R `arrow`). The published tables keep
+//! polars' encodings.
+//!
+//! - **Integer codes** ([`dictionary`]): a dictionary of the codes in the row group and a key
+//!   per row, as polars writes them, but made in two passes over the codes (a table over their
+//!   range, then the keys), the keys bit-packed in one run, and the definition levels copied
+//!   from the validity bitmap. polars builds a dictionary array, then encodes keys and levels
+//!   value by value, looking for runs (about 9 ns a value, against about 2).
+//! - **Byte arrays** polars writes PLAIN (mostly distinct: a respondent id) become the prefix
+//!   each shares with the value before it and the rest (DELTA_BYTE_ARRAY): an id is mostly the
+//!   one before it, and zstd then has a tenth of the bytes to compress.
+//! - **Doubles** polars writes PLAIN, mostly distinct, are byte stream split (BYTE_STREAM_SPLIT:
+//!   the first bytes of every value, then the second bytes, ...): zstd searches the bytes of
+//!   distinct doubles side by side slowly (weights with four decimals at ~170 MB/s, to half
+//!   their size; weights with every digit at ~500 MB/s, to 94%), and split it packs their sign
+//!   and exponent bytes and stores the rest at 1–3 GB/s (to 84%). Doubles that repeat (weights
+//!   per weighting cell, scores) stay PLAIN: zstd finds the repeats (to 15–20%), which
+//!   splitting hides.
+
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray};
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+use polars_parquet::parquet::encoding::{bitpacked, uleb128, zigzag_leb128};
+use polars_parquet::parquet::metadata::Descriptor;
+use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1, DictPage, Page};
+use polars_parquet::parquet::schema::types::PrimitiveType;
+use polars_parquet::parquet::schema::Repetition;
+use polars_parquet::parquet::statistics::{ParquetStatistics, PrimitiveStatistics};
+use polars_parquet::parquet::CowBuffer;
+use polars_parquet::write::{
+    array_to_columns, Encoding, ParquetPhysicalType, ParquetType, WriteOptions,
+};
+
+/// The dictionary page and data page of a row group's column of integer codes or of labels
+/// (see [`labels`]), or `None` for polars' pages. For codes: not Int32 or Int64, every value null, codes spanning 65,536 or more, or
+/// mostly distinct (polars' rule: a dictionary when at most 512 codes, 2,048 for Int64, or
+/// fewer than 3 for every 4 values).
+pub fn dictionary(
+    array: &dyn Array,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+) -> Option<Vec<Page>> {
+    let ParquetType::PrimitiveType(kind) = parquet_type else {
+        return None;
+    };
+    match array.dtype() {
+        ArrowDataType::Dictionary(IntegerType::UInt32, values, _)
+            if **values == ArrowDataType::Utf8View =>
+        {
+            labels(array.as_any().downcast_ref()?, kind, parquet_type, options)
+        }
+        ArrowDataType::Int32 => dictionary_of::<i32>(array.as_any().downcast_ref()?, kind, 512),
+        ArrowDataType::Int64 => dictionary_of::<i64>(array.as_any().downcast_ref()?, kind, 2048),
+        _ => None,
+    }
+}
+
+/// An integer type a dictionary holds: Parquet's INT32 or INT64.
+trait Code:
+    polars_arrow::types::NativeType + polars_parquet::parquet::types::NativeType + Ord + Into<i64>
+{
+    fn of(value: i64) -> Self;
+}
+
+impl Code for i32 {
+    fn of(value: i64) -> Self {
+        value as i32
+    }
+}
+
+impl Code for i64 {
+    fn of(value: i64) -> Self {
+        value
+    }
+}
+
+fn dictionary_of<T: Code>(
+    array: &PrimitiveArray<T>,
+    kind: &PrimitiveType,
+    few: usize,
+) -> Option<Vec<Page>> {
+    let values = array.values().as_slice();
+    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    each_valid(values, validity, |v| {
+        min = min.min(v);
+        max = max.max(v);
+    });
+    let span = usize::try_from(max.checked_sub(min)?).ok()?;
+    if span > usize::from(u16::MAX) {
+        return None;
+    }
+    // Per code (less the least) its key, u32::MAX for a code not seen: keys in code order.
+    let mut key_of = vec![u32::MAX; span + 1];
+    each_valid(values, validity, |v| key_of[(v - min) as usize] = 0);
+    let mut codes: Vec<T> = Vec::new();
+    for (offset, key) in key_of.iter_mut().enumerate() {
+        if *key == 0 {
+            *key = codes.len() as u32;
+            codes.push(T::of(min + offset as i64));
+        }
+    }
+    let nulls = validity.map_or(0, Bitmap::unset_bits);
+    let present = values.len() - nulls;
+    if !(codes.len() <= few || 4 * codes.len() < 3 * present) {
+        return None;
+    }
+    let mut keys: Vec<u32> = Vec::with_capacity(present);
+    each_valid(values, validity, |v| keys.push(key_of[(v - min) as usize]));
+
+    let statistics = PrimitiveStatistics::<T> {
+        primitive_type: kind.clone(),
+        null_count: Some(nulls as i64),
+        distinct_count: None,
+        min_value: Some(T::of(min)),
+        max_value: Some(T::of(max)),
+    };
+    let plain: Vec<u8> = codes
+        .iter()
+        .flat_map(|code| polars_parquet::parquet::types::NativeType::to_le_bytes(code))
+        .collect();
+    let rows = Rows {
+        count: values.len(),
+        validity,
+        keys: &keys,
+    };
+    Some(pages(
+        plain,
+        codes.len(),
+        rows,
+        kind,
+        statistics.serialize(),
+    ))
+}
+
+/// The keys of a row group's rows in a dictionary.
+struct Rows<'a> {
+    count: usize,
+    /// `None` when no row is null.
+    validity: Option<&'a Bitmap>,
+    /// The key of each row not null.
+    keys: &'a [u32],
+}
+
+/// A dictionary page of `entries` PLAIN values in `plain`, and a data page of `rows`' keys with
+/// `statistics`, as polars writes them (format 1, no repetition levels).
+fn pages(
+    plain: Vec<u8>,
+    entries: usize,
+    rows: Rows,
+    kind: &PrimitiveType,
+    statistics: ParquetStatistics,
+) -> Vec<Page> {
+    let mut buffer = Vec::with_capacity(rows.count / 2);
+    if kind.field_info.repetition == Repetition::Optional {
+        definition_levels(rows.validity, rows.count, &mut buffer);
+    }
+    // polars' width: the largest key's.
+    let largest = rows.keys.iter().copied().max().unwrap_or(0);
+    let width = u32::BITS - largest.leading_zeros();
+    buffer.push(width as u8);
+    bit_packed(rows.keys, width as usize, &mut buffer);
+    let header = DataPageHeaderV1 {
+        num_values: rows.count as i32,
+        encoding: Encoding::RleDictionary.into(),
+        definition_level_encoding: Encoding::Rle.into(),
+        repetition_level_encoding: Encoding::Rle.into(),
+        statistics: Some(statistics),
+    };
+    let descriptor = Descriptor {
+        primitive_type: kind.clone(),
+        max_def_level: 0,
+        max_rep_level: 0,
+    };
+    vec![
+        Page::Dict(DictPage::new(CowBuffer::Owned(plain), entries, false)),
+        Page::Data(DataPage::new(
+            DataPageHeader::V1(header),
+            CowBuffer::Owned(buffer),
+            descriptor,
+            rows.count,
+        )),
+    ]
+}
+
+/// The pages of a row group's label column (a dictionary of the labels that occur, see
+/// `labels.rs`), or `None` for polars' pages (no label occurs). The dictionary page and its
+/// statistics are polars' PLAIN page of the labels (a few values: its statistics are the
+/// column's, binary ones cut to polars' length), with the column's null count.
+fn labels(
+    array: &DictionaryArray<u32>,
+    kind: &PrimitiveType,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+) -> Option<Vec<Page>> {
+    let values = array.values();
+    if values.is_empty() || values.null_count() > 0 {
+        return None;
+    }
+    let mut plain = array_to_columns(
+        values.clone(),
+        parquet_type.clone(),
+        options,
+        &[Encoding::Plain],
+    )
+    .ok()?
+    .pop()?;
+    let page = plain.next()?.ok()?;
+    let (Page::Data(page), None) = (page, plain.next()) else {
+        return None;
+    };
+    let DataPageHeader::V1(header) = page.header() else {
+        return None;
+    };
+    let mut statistics = header.statistics.clone()?;
+    statistics.null_count = Some(array.null_count() as i64);
+    let levels = match kind.field_info.repetition {
+        Repetition::Optional => levels_length(page.buffer()),
+        _ => 0,
+    };
+    let keys = array.keys();
+    let validity = keys.validity().filter(|bits| bits.unset_bits() > 0);
+    let mut present = Vec::with_capacity(keys.len() - keys.null_count());
+    match validity {
+        None => present.extend_from_slice(keys.values()),
+        Some(bits) => present.extend(
+            keys.values()
+                .iter()
+                .zip(bits.iter())
+                .filter_map(|(&key, valid)| valid.then_some(key)),
+        ),
+    }
+    let rows = Rows {
+        count: keys.len(),
+        validity,
+        keys: &present,
+    };
+    let plain = page.buffer()[levels..].to_vec();
+    Some(pages(plain, values.len(), rows, kind, statistics))
+}
+
+/// The bytes of an optional column's definition levels at the start of a page, their 4-byte
+/// length included.
+fn levels_length(buffer: &[u8]) -> usize {
+    4 + u32::from_le_bytes(buffer[..4].try_into().expect("four bytes")) as usize
+}
+
+/// Calls `f` with each of `values` that `validity` (`None`: all) says is not null.
+fn each_valid<T: Code>(values: &[T], validity: Option<&Bitmap>, mut f: impl FnMut(i64)) {
+    match validity {
+        None => values.iter().for_each(|&v| f(v.into())),
+        Some(bits) => {
+            for (&v, valid) in values.iter().zip(bits.iter()) {
+                if valid {
+                    f(v.into());
+                }
+            }
+        }
+    }
+}
+
+/// Appends the definition levels of `rows` rows with `validity` (`None`: none null), after
+/// their length in 4 bytes: one run of ones, or the validity bitmap as one bit-packed run (its
+/// bits are the levels in Parquet's order, eight to a byte from the lowest bit).
+fn definition_levels(validity: Option<&Bitmap>, rows: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    match validity {
+        None => {
+            varint((rows as u64) << 1, out);
+            out.push(1);
+        }
+        Some(bits) => {
+            let groups = rows.div_ceil(8);
+            varint(((groups as u64) << 1) | 1, out);
+            let (bytes, offset, _) = bits.as_slice();
+            if offset == 0 {
+                out.extend_from_slice(&bytes[..groups]);
+                // Levels past the last row are zeros.
+                if !rows.is_multiple_of(8) {
+                    *out.last_mut().expect("a group") &= (1u8 << (rows % 8)) - 1;
+                }
+            } else {
+                let mut packed = vec![0u8; groups];
+                for (row, valid) in bits.iter().enumerate() {
+                    packed[row / 8] |= u8::from(valid) << (row % 8);
+                }
+                out.extend_from_slice(&packed);
+            }
+        }
+    }
+    let length = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
+}
+
+/// Appends `keys` as one run of the RLE/bit-packing hybrid at `width` bits: a run of the one
+/// key 0 when `width` is 0 (one code), else every key bit-packed, eight to a group.
+fn bit_packed(keys: &[u32], width: usize, out: &mut Vec<u8>) {
+    if keys.is_empty() {
+        return;
+    }
+    if width == 0 {
+        varint((keys.len() as u64) << 1, out);
+        return;
+    }
+    let groups = keys.len().div_ceil(8);
+    varint(((groups as u64) << 1) | 1, out);
+    let start = out.len();
+    // bitpacked::encode packs 32 keys at a time.
+    out.resize(start + keys.len().div_ceil(32) * 4 * width, 0);
+    bitpacked::encode(keys, width, &mut out[start..]);
+    out.truncate(start + groups * width);
+}
+
+/// Appends `value` as an unsigned LEB128 varint.
+fn varint(value: u64, out: &mut Vec<u8>) {
+    let mut bytes = [0u8; 10];
+    let used = uleb128::encode(value, &mut bytes);
+    out.extend_from_slice(&bytes[..used]);
+}
+
+/// `page` with its values recoded (see the module's introduction) if it holds PLAIN floats that
+/// do not repeat or byte arrays; otherwise as it is. The definition levels and the statistics
+/// stay as they are.
+pub fn split(page: Page) -> Page {
+    let Page::Data(data) = page else {
+        return page;
+    };
+    let (DataPageHeader::V1(header), Encoding::Plain) = (data.header(), data.encoding()) else {
+        return Page::Data(data);
+    };
+    let kind = &data.descriptor.primitive_type;
+    let width = match kind.physical_type {
+        ParquetPhysicalType::Double => 8,
+        ParquetPhysicalType::Float => 4,
+        ParquetPhysicalType::ByteArray => 0,
+        _ => return Page::Data(data),
+    };
+    let buffer = data.buffer();
+    // A page of an optional column starts with its definition levels, after their length.
+    let levels = match kind.field_info.repetition {
+        Repetition::Optional => levels_length(buffer),
+        _ => 0,
+    };
+    let (levels, values) = buffer.split_at(levels);
+    if width > 0 && repeats(values, width) {
+        return Page::Data(data);
+    }
+    let mut recoded = Vec::with_capacity(buffer.len());
+    recoded.extend_from_slice(levels);
+    let encoding = if width == 0 {
+        delta_byte_array(&plain_byte_arrays(values), &mut recoded);
+        Encoding::DeltaByteArray
+    } else {
+        split_streams(values, width, &mut recoded);
+        Encoding::ByteStreamSplit
+    };
+    let mut header = header.clone();
+    header.encoding = encoding.into();
+    Page::Data(DataPage::new(
+        DataPageHeader::V1(header),
+        CowBuffer::Owned(recoded),
+        data.descriptor.clone(),
+        data.num_rows.expect("a written page knows its rows"),
+    ))
+}
+
+/// Whether the first 1,024 of `values` (of `width` bytes each) hold each value twice on average
+/// or more: floats that zstd compresses well as they are.
+fn repeats(values: &[u8], width: usize) -> bool {
+    let mut first: Vec<&[u8]> = values.chunks_exact(width).take(1024).collect();
+    let count = first.len();
+    first.sort_unstable();
+    first.dedup();
+    2 * first.len() <= count
+}
+
+/// The values of PLAIN byte arrays: each a 4-byte little-endian length, then its bytes.
+fn plain_byte_arrays(mut values: &[u8]) -> Vec<&[u8]> {
+    let mut arrays = Vec::new();
+    while let Some((length, rest)) = values.split_first_chunk::<4>() {
+        let (array, rest) = rest.split_at(u32::from_le_bytes(*length) as usize);
+        arrays.push(array);
+        values = rest;
+    }
+    arrays
+}
+
+/// Appends `values` to `out` as DELTA_BYTE_ARRAY: the lengths of the prefixes they share with
+/// the value before them, the lengths of the rest of each (both DELTA_BINARY_PACKED), then the
+/// rests one after another. (polars' `delta_byte_array::encode` takes a value that is a prefix
+/// of the one before it, `""` after `"a"`, to share all of that one, and writes a wrong file.)
+fn delta_byte_array(values: &[&[u8]], out: &mut Vec<u8>) {
+    let mut previous: &[u8] = b"";
+    let shared: Vec<i64> = values
+        .iter()
+        .map(|&value| {
+            let length = value
+                .iter()
+                .zip(previous)
+                .take_while(|(a, b)| a == b)
+                .count();
+            previous = value;
+            length as i64
+        })
+        .collect();
+    delta_binary_packed(&shared, out);
+    let rests: Vec<&[u8]> = values
+        .iter()
+        .zip(&shared)
+        .map(|(value, &length)| &value[length as usize..])
+        .collect();
+    let lengths: Vec<i64> = rests.iter().map(|rest| rest.len() as i64).collect();
+    delta_binary_packed(&lengths, out);
+    for rest in rests {
+        out.extend_from_slice(rest);
+    }
+}
+
+/// Appends `values` to `out` as DELTA_BINARY_PACKED: a header (128 values a block, one
+/// miniblock a block, the count, the first value), then per block of 128 differences between
+/// neighbours their least and, bit-packed at the width the largest needs, each less that (the
+/// last block's miniblock padded to 128).
+fn delta_binary_packed(values: &[i64], out: &mut Vec<u8>) {
+    const BLOCK: usize = 128;
+    let mut leb = [0u8; 10];
+    for header in [BLOCK as u64, 1, values.len() as u64] {
+        let used = uleb128::encode(header, &mut leb);
+        out.extend_from_slice(&leb[..used]);
+    }
+    let zigzag = |out: &mut Vec<u8>, value: i64| {
+        let (bytes, used) = zigzag_leb128::encode(value);
+        out.extend_from_slice(&bytes[..used]);
+    };
+    zigzag(out, values.first().copied().unwrap_or(0));
+    let mut packed = [0u64; BLOCK];
+    for (at, block) in values
+        .get(1..)
+        .unwrap_or_default()
+        .chunks(BLOCK)
+        .enumerate()
+    {
+        // The block's values and the ones before them.
+        let before = &values[at * BLOCK..];
+        let deltas = block
+            .iter()
+            .zip(before)
+            .map(|(value, before)| value.wrapping_sub(*before));
+        let least = deltas.clone().min().expect("a block has a value");
+        packed.fill(0);
+        for (slot, delta) in packed.iter_mut().zip(deltas) {
+            *slot = delta.wrapping_sub(least) as u64;
+        }
+        let width = 64 - packed.iter().max().expect("128 values").leading_zeros() as usize;
+        zigzag(out, least);
+        out.push(width as u8);
+        if width > 0 {
+            let start = out.len();
+            out.resize(start + BLOCK * width / 8, 0);
+            bitpacked::encode(&packed, width, &mut out[start..]);
+        }
+    }
+}
+
+/// Appends to `out` the bytes of `values` (of `width` bytes each) as `width` streams: the first
+/// byte of every value, then the second, ...
+fn split_streams(values: &[u8], width: usize, out: &mut Vec<u8>) {
+    let count = values.len() / width;
+    let start = out.len();
+    out.resize(start + values.len(), 0);
+    let streams = &mut out[start..];
+    for (i, value) in values.chunks_exact(width).enumerate() {
+        for (byte, &b) in value.iter().enumerate() {
+            streams[byte * count + i] = b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::{Column, PolarsResult};
+    use polars_arrow::datatypes::{ArrowSchema, Field};
+    use polars_parquet::write::{
+        array_to_columns, CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions,
+    };
+
+    use super::super::write::FileColumn;
+    use super::*;
+
+    /// The pages of `column`'s first `len` rows as polars encodes them with `encoding`.
+    fn pages_of(column: &Column, encoding: Encoding) -> Vec<Page> {
+        let file = FileColumn::of(column);
+        let schema: ArrowSchema = std::iter::once((
+            file.name.clone(),
+            Field::new(file.name.clone(), file.dtype.clone(), true),
+        ))
+        .collect();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
+        let parquet_type = writer.parquet_schema().fields()[0].clone();
+        let array = (file.rows)(0, column.len()).unwrap();
+        array_to_columns(array, parquet_type, options, &[encoding])
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect::<PolarsResult<_>>()
+            .unwrap()
+    }
+
+    fn data_page(page: &Page) -> &DataPage {
+        match page {
+            Page::Data(data) => data,
+            Page::Dict(_) => panic!("a dictionary page"),
+        }
+    }
+
+    /// A PLAIN page of distinct doubles becomes BYTE_STREAM_SPLIT, of strings DELTA_BYTE_ARRAY,
+    /// with the same definition levels and statistics, and values polars' own decoders give
+    /// back; a page of integers, or of doubles that repeat, stays PLAIN.
+    #[test]
+    fn plain_pages_of_floats_and_byte_arrays_are_split() {
+        let doubles = Column::new(
+            "x".into(),
+            [
+                Some(1.5),
+                None,
+                Some(-0.0),
+                Some(f64::NAN),
+                Some(1e300),
+                None,
+            ],
+        );
+        let texts = Column::new(
+            "id".into(),
+            [
+                Some("GM22-0001"),
+                Some("GM22-0002"),
+                None,
+                Some(""),
+                Some("GM22-0010"),
+                Some("GM22"),
+            ],
+        );
+        let integers = Column::new("n".into(), [Some(1i64), None, Some(3)]);
+        let repeating = Column::new("w".into(), [1.5, 2.25, 1.5, 2.25, 1.5, 1.5]);
+
+        let plain = pages_of(&doubles, Encoding::Plain).remove(0);
+        let split_page = split(pages_of(&doubles, Encoding::Plain).remove(0));
+        let (before, after) = (data_page(&plain), data_page(&split_page));
+        assert_eq!(after.encoding(), Encoding::ByteStreamSplit);
+        let DataPageHeader::V1(header) = after.header() else {
+            panic!("format 1")
+        };
+        let DataPageHeader::V1(header_before) = before.header() else {
+            panic!("format 1")
+        };
+        assert_eq!(header.statistics, header_before.statistics);
+        let levels = 4 + u32::from_le_bytes(before.buffer()[..4].try_into().unwrap()) as usize;
+        assert_eq!(after.buffer()[..levels], before.buffer()[..levels]);
+        let mut decoder = polars_parquet::parquet::encoding::byte_stream_split::Decoder::try_new(
+            &after.buffer()[levels..],
+            8,
+        )
+        .unwrap();
+        let decoded: Vec<u64> = decoder
+            .iter_converted(|bytes| u64::from_le_bytes(bytes.try_into().unwrap()))
+            .collect();
+        let expected: Vec<u64> = [1.5, -0.0, f64::NAN, 1e300].map(f64::to_bits).to_vec();
+        assert_eq!(decoded, expected);
+
+        let after = split(pages_of(&texts, Encoding::Plain).remove(0));
+        let after = data_page(&after);
+        assert_eq!(after.encoding(), Encoding::DeltaByteArray);
+        let levels = 4 + u32::from_le_bytes(after.buffer()[..4].try_into().unwrap()) as usize;
+        let decoded: Vec<Vec<u8>> =
+            polars_parquet::parquet::encoding::delta_byte_array::Decoder::try_new(
+                &after.buffer()[levels..],
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<&[u8]> = vec![b"GM22-0001", b"GM22-0002", b"", b"GM22-0010", b"GM22"];
+        assert_eq!(decoded, expected);
+
+        for kept in [integers, repeating] {
+            let page = split(pages_of(&kept, Encoding::Plain).remove(0));
+            assert_eq!(data_page(&page).encoding(), Encoding::Plain);
+        }
+    }
+
+    /// The first row group's pages of `column` as peiling makes them, if it does.
+    fn own_pages(column: &Column) -> Option<Vec<Page>> {
+        let file = FileColumn::of(column);
+        let field = Field::new(file.name.clone(), file.dtype.clone(), true);
+        let schema: ArrowSchema = std::iter::once((file.name.clone(), field)).collect();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
+        let array = (file.rows)(0, column.len()).unwrap();
+        dictionary(
+            array.as_ref(),
+            &writer.parquet_schema().fields()[0],
+            options,
+        )
+    }
+
+    fn statistics(page: &Page) -> Option<ParquetStatistics> {
+        let DataPageHeader::V1(header) = data_page(page).header() else {
+            panic!("format 1")
+        };
+        header.statistics.clone()
+    }
+
+    /// A column of codes gets the dictionary page polars gives it (its codes in order) and a
+    /// data page with polars' statistics and count, whatever its nulls; codes spanning 65,536 or
+    /// more, mostly distinct, or all null are left to polars.
+    #[test]
+    fn codes_get_polars_dictionary_and_statistics() {
+        let columns = [
+            Column::new(
+                "a".into(),
+                [Some(3i32), None, Some(1), Some(3), Some(7), None],
+            ),
+            Column::new(
+                "b".into(),
+                (0..1000).map(|i| (i % 5) as i64).collect::<Vec<_>>(),
+            ),
+            Column::new("c".into(), [Some(-4i32); 20]),
+            Column::new(
+                "d".into(),
+                (0..3000).map(|i| i % 600 - 300).collect::<Vec<_>>(),
+            ),
+        ];
+        for column in &columns {
+            let ours = own_pages(column).expect("a dictionary");
+            let theirs = pages_of(column, Encoding::RleDictionary);
+            let (Page::Dict(our_codes), Page::Dict(their_codes)) = (&ours[0], &theirs[0]) else {
+                panic!("a dictionary page first")
+            };
+            assert_eq!(&our_codes.buffer[..], &their_codes.buffer[..]);
+            assert_eq!(our_codes.num_values, their_codes.num_values);
+            assert_eq!(statistics(&ours[1]), statistics(&theirs[1]));
+            assert_eq!(
+                data_page(&ours[1]).num_values(),
+                data_page(&theirs[1]).num_values()
+            );
+        }
+        let left = [
+            Column::new("span".into(), [0i32, 70_000, 0, 70_000]),
+            Column::new("distinct".into(), (0..1000).collect::<Vec<i32>>()),
+            Column::new("null".into(), [None::<i32>, None]),
+            Column::new("text".into(), ["a", "a"]),
+        ];
+        for column in &left {
+            assert!(own_pages(column).is_none(), "{}", column.name());
+        }
+    }
+
+    /// A label column gets polars' dictionary page (the labels that occur, in key order) and
+    /// statistics (a label over 64 bytes cut as polars cuts it) and a data page of as many
+    /// rows; one with no label is left to polars.
+    #[test]
+    fn labels_get_polars_dictionary_and_statistics() {
+        let long = format!("zeer zwaar belast {}", "ë".repeat(40));
+        let labels = polars_arrow::array::Utf8ViewArray::from_slice_values(["man", &long, "vrouw"]);
+        let keys = PrimitiveArray::new(
+            ArrowDataType::UInt32,
+            vec![2u32, 0, 0, 1, 2, 0, 0, 0, 1].into(),
+            Some(
+                [true, true, false, true, true, true, false, true, true]
+                    .into_iter()
+                    .collect(),
+            ),
+        );
+        let dtype = ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        );
+        let array = DictionaryArray::try_new(dtype.clone(), keys, Box::new(labels)).unwrap();
+        let schema: ArrowSchema =
+            std::iter::once(("l".into(), Field::new("l".into(), dtype.clone(), true))).collect();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
+        let parquet_type = writer.parquet_schema().fields()[0].clone();
+        let ours = dictionary(&array, &parquet_type, options).expect("a dictionary");
+        let theirs: Vec<Page> = array_to_columns(
+            array.to_boxed(),
+            parquet_type.clone(),
+            options,
+            &[Encoding::RleDictionary],
+        )
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect::<PolarsResult<_>>()
+        .unwrap();
+        let (Page::Dict(our_labels), Page::Dict(their_labels)) = (&ours[0], &theirs[0]) else {
+            panic!("a dictionary page first")
+        };
+        assert_eq!(&our_labels.buffer[..], &their_labels.buffer[..]);
+        assert_eq!(our_labels.num_values, 3);
+        let our_statistics = statistics(&ours[1]);
+        assert_eq!(our_statistics, statistics(&theirs[1]));
+        let max = our_statistics.unwrap().max_value.unwrap();
+        assert!(max.len() <= 64 && max.starts_with(b"zeer zwaar"), "{max:?}");
+        assert_eq!(data_page(&ours[1]).num_values(), 9);
+
+        let none = DictionaryArray::try_new(
+            dtype,
+            PrimitiveArray::new(
+                ArrowDataType::UInt32,
+                vec![0u32, 0].into(),
+                Some([false, false].into_iter().collect()),
+            ),
+            Box::new(polars_arrow::array::Utf8ViewArray::from_slice_values(
+                Vec::<&str>::new(),
+            )),
+        )
+        .unwrap();
+        assert!(dictionary(&none, &parquet_type, options).is_none());
+    }
+}
