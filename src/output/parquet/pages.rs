@@ -18,7 +18,7 @@
 //!   per weighting cell, scores) stay PLAIN: zstd finds the repeats (to 15–20%), which
 //!   splitting hides.
 
-use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray};
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::parquet::encoding::{bitpacked, uleb128, zigzag_leb128};
@@ -32,8 +32,8 @@ use polars_parquet::write::{
     array_to_columns, Encoding, ParquetPhysicalType, ParquetType, WriteOptions,
 };
 
-/// The dictionary page and data page of a row group's column of integer codes or of labels
-/// (see [`labels`]), or `None` for polars' pages. For codes: not Int32 or Int64, every value null, codes spanning 65,536 or more, or
+/// The dictionary page and data page of a row group's column of integer codes, of text (see
+/// [`texts`]) or of labels (see [`labels`]), or `None` for polars' pages. For codes: not Int32 or Int64, every value null, codes spanning 65,536 or more, or
 /// mostly distinct (polars' rule: a dictionary when at most 512 codes, 2,048 for Int64, or
 /// fewer than 3 for every 4 values).
 pub fn dictionary(
@@ -49,6 +49,9 @@ pub fn dictionary(
             if **values == ArrowDataType::Utf8View =>
         {
             labels(array.as_any().downcast_ref()?, kind, parquet_type, options)
+        }
+        ArrowDataType::Utf8View => {
+            texts(array.as_any().downcast_ref()?, kind, parquet_type, options)
         }
         ArrowDataType::Int32 => dictionary_of::<i32>(array.as_any().downcast_ref()?, kind, 512),
         ArrowDataType::Int64 => dictionary_of::<i64>(array.as_any().downcast_ref()?, kind, 2048),
@@ -185,40 +188,13 @@ fn pages(
 }
 
 /// The pages of a row group's label column (a dictionary of the labels that occur, see
-/// `labels.rs`), or `None` for polars' pages (no label occurs). The dictionary page and its
-/// statistics are polars' PLAIN page of the labels (a few values: its statistics are the
-/// column's, binary ones cut to polars' length), with the column's null count.
+/// `labels.rs`), or `None` for polars' pages (no label occurs).
 fn labels(
     array: &DictionaryArray<u32>,
     kind: &PrimitiveType,
     parquet_type: &ParquetType,
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
-    let values = array.values();
-    if values.is_empty() || values.null_count() > 0 {
-        return None;
-    }
-    let mut plain = array_to_columns(
-        values.clone(),
-        parquet_type.clone(),
-        options,
-        &[Encoding::Plain],
-    )
-    .ok()?
-    .pop()?;
-    let page = plain.next()?.ok()?;
-    let (Page::Data(page), None) = (page, plain.next()) else {
-        return None;
-    };
-    let DataPageHeader::V1(header) = page.header() else {
-        return None;
-    };
-    let mut statistics = header.statistics.clone()?;
-    statistics.null_count = Some(array.null_count() as i64);
-    let levels = match kind.field_info.repetition {
-        Repetition::Optional => levels_length(page.buffer()),
-        _ => 0,
-    };
     let keys = array.keys();
     let validity = keys.validity().filter(|bits| bits.unset_bits() > 0);
     let mut present = Vec::with_capacity(keys.len() - keys.null_count());
@@ -236,8 +212,88 @@ fn labels(
         validity,
         keys: &present,
     };
+    strings(array.values().clone(), rows, kind, parquet_type, options)
+}
+
+/// The pages of a row group's column of text, as a dictionary of the texts in order of first
+/// appearance, or `None` for polars' pages: mostly distinct (polars' rule: 3 for every 4
+/// values or more; given up on once the first 1,024 values or more are), or no text.
+fn texts<'a>(
+    array: &'a Utf8ViewArray,
+    kind: &PrimitiveType,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+) -> Option<Vec<Page>> {
+    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
+    let mut key_of: foldhash::HashMap<&'a str, u32> = foldhash::HashMap::default();
+    let mut entries: Vec<&'a str> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(array.len() - array.null_count());
+    let mut add = |text: &'a str| -> Option<()> {
+        let next = entries.len() as u32;
+        let key = *key_of.entry(text).or_insert(next);
+        if key == next {
+            entries.push(text);
+            let seen = keys.len() + 1;
+            if seen >= 1024 && 4 * entries.len() >= 3 * seen {
+                return None;
+            }
+        }
+        keys.push(key);
+        Some(())
+    };
+    match validity {
+        None => array.values_iter().try_for_each(&mut add)?,
+        Some(bits) => array
+            .values_iter()
+            .zip(bits.iter())
+            .filter(|(_, valid)| *valid)
+            .try_for_each(|(text, _)| add(text))?,
+    }
+    if 4 * entries.len() >= 3 * keys.len() && keys.len() > 128 {
+        return None;
+    }
+    let rows = Rows {
+        count: array.len(),
+        validity,
+        keys: &keys,
+    };
+    let values = Utf8ViewArray::from_slice_values(&entries).boxed();
+    strings(values, rows, kind, parquet_type, options)
+}
+
+/// The dictionary page of `values` (text, none null) and the data page of `rows`' keys into
+/// them, or `None` for polars' pages (no value). The dictionary page and the statistics are
+/// polars' PLAIN page of `values` (its statistics are the column's: the same texts, binary ones
+/// cut to polars' length), with the rows' null count.
+fn strings(
+    values: Box<dyn Array>,
+    rows: Rows,
+    kind: &PrimitiveType,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+) -> Option<Vec<Page>> {
+    if values.is_empty() || values.null_count() > 0 {
+        return None;
+    }
+    let entries = values.len();
+    let mut plain = array_to_columns(values, parquet_type.clone(), options, &[Encoding::Plain])
+        .ok()?
+        .pop()?;
+    let page = plain.next()?.ok()?;
+    let (Page::Data(page), None) = (page, plain.next()) else {
+        return None;
+    };
+    let DataPageHeader::V1(header) = page.header() else {
+        return None;
+    };
+    let mut statistics = header.statistics.clone()?;
+    statistics.null_count = Some((rows.count - rows.keys.len()) as i64);
+    let levels = match kind.field_info.repetition {
+        Repetition::Optional => levels_length(page.buffer()),
+        _ => 0,
+    };
     let plain = page.buffer()[levels..].to_vec();
-    Some(pages(plain, values.len(), rows, kind, statistics))
+    Some(pages(plain, entries, rows, kind, statistics))
 }
 
 /// The bytes of an optional column's definition levels at the start of a page, their 4-byte
@@ -621,9 +677,10 @@ mod tests {
         header.statistics.clone()
     }
 
-    /// A column of codes gets the dictionary page polars gives it (its codes in order) and a
-    /// data page with polars' statistics and count, whatever its nulls; codes spanning 65,536 or
-    /// more, mostly distinct, or all null are left to polars.
+    /// A column of codes or texts gets the dictionary page polars gives it (codes in order,
+    /// texts in order of first appearance) and a data page with polars' statistics (a text over
+    /// 64 bytes cut as polars cuts it) and count, whatever its nulls; codes spanning 65,536 or
+    /// more, mostly distinct codes or texts, or all null are left to polars.
     #[test]
     fn codes_get_polars_dictionary_and_statistics() {
         let columns = [
@@ -636,6 +693,21 @@ mod tests {
                 (0..1000).map(|i| (i % 5) as i64).collect::<Vec<_>>(),
             ),
             Column::new("c".into(), [Some(-4i32); 20]),
+            Column::new(
+                "gemeente".into(),
+                (0..3000)
+                    .map(|i| (i % 11 != 0).then(|| format!("GM{:04}", (i * 7919) % 342)))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "long".into(),
+                [
+                    Some("ja".to_string()),
+                    None,
+                    Some("x".repeat(100)),
+                    Some("ja".into()),
+                ],
+            ),
             Column::new(
                 "d".into(),
                 (0..3000).map(|i| i % 600 - 300).collect::<Vec<_>>(),
@@ -655,11 +727,13 @@ mod tests {
                 data_page(&theirs[1]).num_values()
             );
         }
+        let distinct_texts: Vec<String> = (0..2000).map(|i| format!("GM22-{i:08}")).collect();
         let left = [
             Column::new("span".into(), [0i32, 70_000, 0, 70_000]),
             Column::new("distinct".into(), (0..1000).collect::<Vec<i32>>()),
             Column::new("null".into(), [None::<i32>, None]),
-            Column::new("text".into(), ["a", "a"]),
+            Column::new("ids".into(), distinct_texts),
+            Column::new("no text".into(), [None::<&str>, None]),
         ];
         for column in &left {
             assert!(own_pages(column).is_none(), "{}", column.name());
