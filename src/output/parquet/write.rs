@@ -200,6 +200,17 @@ pub fn write_columns(
                     Encodings::Fast => pages::dictionary(array.as_ref(), parquet_type, options),
                     Encodings::Polars => None,
                 };
+                // With peiling's pages, what `pages` left to polars is written PLAIN when polars
+                // would only estimate its distinct values and then write it PLAIN (doubles: it
+                // keys no floats) or `pages` found it mostly distinct (text).
+                let plain = [Encoding::Plain];
+                let encoding = match (encodings, array.dtype()) {
+                    (
+                        Encodings::Fast,
+                        ArrowDataType::Float64 | ArrowDataType::Float32 | ArrowDataType::Utf8View,
+                    ) => &plain[..],
+                    _ => encoding,
+                };
                 let leaves = match own {
                     Some(own) => vec![DynIter::new(own.into_iter().map(Ok))],
                     None => array_to_columns(array, parquet_type.clone(), options, encoding)?,
