@@ -17,9 +17,12 @@
 //!    `NIGHTLY_PYTHON`, which `nightly.sh` sets to the pinned venv of `tests/interop/venv.sh`;
 //!    without it the peer is skipped with a line saying so), and records peiling's time as a
 //!    ratio to DuckDB's;
-//! 4. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS);
-//! 5. compares it with the previous result file there (`nightly/results.rs`) and exits 1 on a
-//!    regression beyond the noise thresholds.
+//! 4. writes `NIGHTLY_OUT/<date>.json` (machine, commit, every figure, its baseline, peak RSS),
+//!    after step 5's second measurement if there is one;
+//! 5. compares it with the previous result file there (`nightly/results.rs`); where an
+//!    end-to-end figure regressed beyond the noise thresholds, measures that size once more
+//!    and counts those runs with the first (the fastest time, the largest peak RSS), writes the
+//!    file, compares again and exits 1 on a regression that stays.
 
 mod common;
 #[path = "nightly/results.rs"]
@@ -72,14 +75,28 @@ fn main() {
         }
     }
     for &n in &rows {
-        let mut reads = Reads::of(n);
-        end_to_end(n, &mut reads, &mut results);
-        peer(n, &mut reads, &mut results);
-        reads.record(&mut results);
+        measure_end_to_end(n, &mut results);
     }
 
     std::fs::create_dir_all(&out).unwrap();
     let previous = previous_results(&out);
+    // A figure that regressed at one size is measured once more at that size, its runs counted
+    // with the first ones: this machine's speed moves by 20-70% for minutes at a time, which
+    // a slower build does not undo.
+    if let Some((_, previous)) = &previous {
+        let sizes = results::regressed_sizes(&compare(previous, &results, THRESHOLDS));
+        for &n in &sizes {
+            println!("  confirming: the end-to-end runs on {n} rows once more");
+            let mut again = Results {
+                seconds: BTreeMap::new(),
+                baselines: BTreeMap::new(),
+                peak_rss_mb: BTreeMap::new(),
+                ..results.clone()
+            };
+            measure_end_to_end(n, &mut again);
+            results.fold_fastest(&again);
+        }
+    }
     let path = out.join(format!("{}.json", results.date.replace(':', "")));
     std::fs::write(
         &path,
@@ -113,6 +130,15 @@ fn main() {
     if findings.iter().any(|f| f.regression) {
         std::process::exit(1);
     }
+}
+
+/// The end-to-end figures of `rows` rows: the table book's runs, the GGD workload beside
+/// DuckDB, and the reads of the same file that are their baseline.
+fn measure_end_to_end(rows: usize, results: &mut Results) {
+    let mut reads = Reads::of(rows);
+    end_to_end(rows, &mut reads, results);
+    peer(rows, &mut reads, results);
+    reads.record(results);
 }
 
 fn env_or(name: &str, default: &str) -> String {

@@ -41,6 +41,41 @@ impl Results {
     }
 }
 
+impl Results {
+    /// Folds a second measurement of some figures (`again`, from the same code in the same
+    /// session) into this one as if its runs had been among these: the fastest time of each
+    /// figure, the largest peak RSS.
+    pub fn fold_fastest(&mut self, again: &Results) {
+        for (name, &seconds) in &again.seconds {
+            let kept = self.seconds.entry(name.clone()).or_insert(seconds);
+            *kept = kept.min(seconds);
+        }
+        for (name, baseline) in &again.baselines {
+            self.baselines
+                .entry(name.clone())
+                .or_insert_with(|| baseline.clone());
+        }
+        for (name, &mb) in &again.peak_rss_mb {
+            let kept = self.peak_rss_mb.entry(name.clone()).or_insert(mb);
+            *kept = kept.max(mb);
+        }
+    }
+}
+
+/// The row counts of the end-to-end figures (`e2e/<rows>/...`, and the peak RSS `e2e/<rows>`)
+/// among `findings` that regressed, in order.
+pub fn regressed_sizes(findings: &[Finding]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = findings
+        .iter()
+        .filter(|f| f.regression)
+        .filter_map(|f| f.name.strip_prefix("e2e/"))
+        .filter_map(|rest| rest.split('/').next()?.parse().ok())
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
 /// How much worse than the previous run counts as a regression rather than noise.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {

@@ -7,7 +7,7 @@ mod results;
 
 use std::path::PathBuf;
 
-use results::{compare, rebased, report, Results, THRESHOLDS};
+use results::{compare, rebased, regressed_sizes, report, Results, THRESHOLDS};
 
 fn recorded(name: &str) -> Results {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -156,4 +156,68 @@ fn a_figure_against_another_baseline_is_not_compared() {
     before_rebased.baselines = after.baselines.clone();
     let findings = compare(&before_rebased, &after, THRESHOLDS);
     assert!(findings.iter().any(|f| f.name == wall && f.regression));
+}
+
+/// A size whose end-to-end figures regressed is measured again; those of a divan suite are not.
+#[test]
+fn regressed_end_to_end_sizes_are_named() {
+    let before = recorded("run-1.json");
+    let mut after = before.clone();
+    *after.seconds.get_mut("e2e/10000000/wall").unwrap() *= 1.3;
+    *after.peak_rss_mb.get_mut("e2e/1000000").unwrap() *= 1.2;
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert_eq!(regressed_sizes(&findings), [1_000_000, 10_000_000]);
+
+    let divan = before
+        .seconds
+        .keys()
+        .find(|name| {
+            !name.starts_with("e2e/")
+                && before.ratio(name).is_some()
+                && before.seconds[*name] > THRESHOLDS.floor_seconds
+        })
+        .unwrap()
+        .clone();
+    let mut after = before.clone();
+    *after.seconds.get_mut(&divan).unwrap() *= 1.5;
+    let findings = compare(&before, &after, THRESHOLDS);
+    assert!(findings.iter().any(|f| f.regression && f.name == divan));
+    assert!(regressed_sizes(&findings).is_empty());
+}
+
+/// A second measurement counts as more runs of the first: each figure's fastest time (its
+/// baseline's too), the largest peak RSS; a slow first measurement that the second does not
+/// repeat is no regression.
+#[test]
+fn a_second_measurement_keeps_the_fastest_times() {
+    let before = recorded("run-1.json");
+    let mut first = before.clone();
+    *first.seconds.get_mut("e2e/1000000/wall").unwrap() *= 1.5;
+    let mut again = before.clone();
+    *again
+        .seconds
+        .get_mut("e2e/1000000/polars_bare_read")
+        .unwrap() *= 0.5;
+    *again.peak_rss_mb.get_mut("e2e/1000000").unwrap() += 1.0;
+    again.seconds.insert("e2e/1000000/new_step".into(), 0.2);
+    first.fold_fastest(&again);
+    let wall = before.seconds["e2e/1000000/wall"];
+    assert_eq!(first.seconds["e2e/1000000/wall"], wall);
+    assert_eq!(
+        first.seconds["e2e/1000000/polars_bare_read"],
+        before.seconds["e2e/1000000/polars_bare_read"] * 0.5
+    );
+    assert_eq!(
+        first.peak_rss_mb["e2e/1000000"],
+        before.peak_rss_mb["e2e/1000000"] + 1.0
+    );
+    assert_eq!(first.seconds["e2e/1000000/new_step"], 0.2);
+
+    let mut slow = before.clone();
+    *slow.seconds.get_mut("e2e/1000000/wall").unwrap() *= 1.5;
+    assert!(compare(&before, &slow, THRESHOLDS)
+        .iter()
+        .any(|f| f.regression));
+    slow.fold_fastest(&before);
+    assert_no_regression(&before, &slow);
 }
