@@ -84,9 +84,20 @@ fn main() {
     // with the first ones: this machine's speed moves by 20-70% for minutes at a time, which
     // a slower build does not undo.
     if let Some((_, previous)) = &previous {
-        let sizes = results::regressed_sizes(&compare(previous, &results, THRESHOLDS));
-        for &n in &sizes {
-            println!("  confirming: the end-to-end runs on {n} rows once more");
+        let first = compare(previous, &results, THRESHOLDS);
+        for &n in &results::regressed_sizes(&first) {
+            let prefix = format!("e2e/{n}");
+            let flagged: Vec<&str> = first
+                .iter()
+                .filter(|f| {
+                    f.regression && (f.name == prefix || f.name.starts_with(&format!("{prefix}/")))
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            println!(
+                "  confirming {}: the end-to-end runs on {n} rows once more",
+                flagged.join(", ")
+            );
             let mut again = Results {
                 seconds: BTreeMap::new(),
                 baselines: BTreeMap::new(),
