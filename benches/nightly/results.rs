@@ -42,61 +42,18 @@ impl Results {
 }
 
 impl Results {
-    /// Folds a second measurement of some figures (`again`, from the same code in the same
-    /// session) into this one: each figure keeps the better of its two ratios to its baseline
-    /// (the ratio, not the time: a faster baseline in the second measurement would otherwise
-    /// make every figure measured against it look slower), the larger peak RSS. A baseline
-    /// `again` did not measure is this run's. Times are then restated from the kept ratios,
-    /// baselines first, so that `ratio` gives them; figures only `again` has are added.
-    pub fn fold_best(&mut self, again: &Results) {
-        let ratio_again = |name: &str| -> Option<f64> {
-            let baseline = again.baselines.get(name)?;
-            let base = again
-                .seconds
-                .get(baseline)
-                .or_else(|| self.seconds.get(baseline))?;
-            Some(again.seconds.get(name)? / base)
-        };
-        let best: BTreeMap<String, f64> = again
-            .seconds
-            .keys()
-            .filter_map(|name| {
-                let second = ratio_again(name)?;
-                let kept = self.ratio(name).map_or(second, |first| first.min(second));
-                Some((name.clone(), kept))
-            })
-            .collect();
-        for (name, baseline) in &again.baselines {
-            self.baselines
-                .entry(name.clone())
-                .or_insert_with(|| baseline.clone());
-        }
-        for (name, &seconds) in &again.seconds {
-            self.seconds.entry(name.clone()).or_insert(seconds);
-        }
-        // Restate times from their baselines' (restated first): a chain of baselines is at
-        // most as long as there are figures.
-        for _ in 0..best.len() {
-            let mut moved = false;
-            for (name, ratio) in &best {
-                let Some(base) = self.baselines.get(name).and_then(|b| self.seconds.get(b)) else {
-                    continue;
-                };
-                let seconds = ratio * base;
-                let kept = self.seconds.get_mut(name).expect("added above");
-                if *kept != seconds {
-                    *kept = seconds;
-                    moved = true;
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
-        for (name, &mb) in &again.peak_rss_mb {
-            let kept = self.peak_rss_mb.entry(name.clone()).or_insert(mb);
-            *kept = kept.max(mb);
-        }
+    /// Takes a second measurement of some figures (`again`: one size's end-to-end figures,
+    /// measured again by the same code in the same session) in place of the first: its times,
+    /// baselines and peak RSS as measured. Not the better of the two per figure: a slow
+    /// baseline in one of them (DuckDB's 0.34 s against 0.27 s in run 33) would make every
+    /// figure measured against it look faster than it was.
+    pub fn measured_again(&mut self, again: &Results) {
+        self.seconds
+            .extend(again.seconds.iter().map(|(k, v)| (k.clone(), *v)));
+        self.baselines
+            .extend(again.baselines.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.peak_rss_mb
+            .extend(again.peak_rss_mb.iter().map(|(k, v)| (k.clone(), *v)));
     }
 }
 
