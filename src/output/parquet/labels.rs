@@ -474,15 +474,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("frame.parquet");
             let columns: Vec<FileColumn> = chunked.columns().iter().map(FileColumn::of).collect();
-            write_columns(
-            &path,
-            &columns,
-            frame.height(),
-            Vec::new(),
-            group_rows,
-            Encodings::Fast,
-        )
-        .unwrap();
+            write_columns(&path, &columns, frame.height(), Vec::new(), group_rows, Encodings::Fast)
+                .unwrap();
             let back = read(&path);
             prop_assert!(back.equals_missing(&frame), "{back} against {frame}");
             let groups = polars_parquet::parquet::read::read_metadata(&mut File::open(&path).unwrap())

@@ -553,14 +553,10 @@ mod tests {
     use super::super::write::FileColumn;
     use super::*;
 
-    /// The pages of `column`'s first `len` rows as polars encodes them with `encoding`.
-    fn pages_of(column: &Column, encoding: Encoding) -> Vec<Page> {
-        let file = FileColumn::of(column);
-        let schema: ArrowSchema = std::iter::once((
-            file.name.clone(),
-            Field::new(file.name.clone(), file.dtype.clone(), true),
-        ))
-        .collect();
+    /// The Parquet type of a nullable column of `dtype`, and polars' write options.
+    fn parquet_type(dtype: &ArrowDataType) -> (ParquetType, WriteOptions) {
+        let field = Field::new("x".into(), dtype.clone(), true);
+        let schema: ArrowSchema = std::iter::once(("x".into(), field)).collect();
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
             compression: CompressionOptions::Zstd(None),
@@ -568,7 +564,13 @@ mod tests {
             data_page_size: None,
         };
         let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
-        let parquet_type = writer.parquet_schema().fields()[0].clone();
+        (writer.parquet_schema().fields()[0].clone(), options)
+    }
+
+    /// The pages of `column`'s rows as polars encodes them with `encoding`.
+    fn pages_of(column: &Column, encoding: Encoding) -> Vec<Page> {
+        let file = FileColumn::of(column);
+        let (parquet_type, options) = self::parquet_type(&file.dtype);
         let array = (file.rows)(0, column.len()).unwrap();
         array_to_columns(array, parquet_type, options, &[encoding])
             .unwrap()
@@ -662,24 +664,12 @@ mod tests {
         }
     }
 
-    /// The first row group's pages of `column` as peiling makes them, if it does.
+    /// `column`'s pages as peiling makes them, if it does.
     fn own_pages(column: &Column) -> Option<Vec<Page>> {
         let file = FileColumn::of(column);
-        let field = Field::new(file.name.clone(), file.dtype.clone(), true);
-        let schema: ArrowSchema = std::iter::once((file.name.clone(), field)).collect();
-        let options = WriteOptions {
-            statistics: StatisticsOptions::default(),
-            compression: CompressionOptions::Zstd(None),
-            version: Version::V1,
-            data_page_size: None,
-        };
-        let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
+        let (parquet_type, options) = self::parquet_type(&file.dtype);
         let array = (file.rows)(0, column.len()).unwrap();
-        dictionary(
-            array.as_ref(),
-            &writer.parquet_schema().fields()[0],
-            options,
-        )
+        dictionary(array.as_ref(), &parquet_type, options)
     }
 
     fn statistics(page: &Page) -> Option<ParquetStatistics> {
@@ -774,16 +764,7 @@ mod tests {
             false,
         );
         let array = DictionaryArray::try_new(dtype.clone(), keys, Box::new(labels)).unwrap();
-        let schema: ArrowSchema =
-            std::iter::once(("l".into(), Field::new("l".into(), dtype.clone(), true))).collect();
-        let options = WriteOptions {
-            statistics: StatisticsOptions::default(),
-            compression: CompressionOptions::Zstd(None),
-            version: Version::V1,
-            data_page_size: None,
-        };
-        let writer = FileWriter::try_new(Vec::new(), schema, options).unwrap();
-        let parquet_type = writer.parquet_schema().fields()[0].clone();
+        let (parquet_type, options) = self::parquet_type(&dtype);
         let ours = dictionary(&array, &parquet_type, options).expect("a dictionary");
         let theirs: Vec<Page> = array_to_columns(
             array.to_boxed(),
