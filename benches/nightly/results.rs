@@ -55,6 +55,28 @@ impl Results {
     }
 }
 
+/// Adds the figure `name`, the fastest of `read` and `same` (timings of one operation, such as
+/// polars' read of the 1M wave in the ingest suite and beside the end-to-end runs), and
+/// measures against it every figure measured against `read`. One timing of a baseline can be a
+/// slow minute's: in run 35 the ingest suite's read took 0.152 s, the reads of the same file
+/// beside the end-to-end runs 0.100 s, and every divan figure looked 35% faster than it was
+/// (and 35% slower in run 36).
+pub fn rebase_on_fastest(results: &mut Results, read: &str, same: &[&str], name: &str) {
+    let Some(fastest) = std::iter::once(read)
+        .chain(same.iter().copied())
+        .filter_map(|timing| results.seconds.get(timing).copied())
+        .reduce(f64::min)
+    else {
+        return;
+    };
+    results.seconds.insert(name.to_string(), fastest);
+    for baseline in results.baselines.values_mut() {
+        if baseline == read {
+            *baseline = name.to_string();
+        }
+    }
+}
+
 /// Counts a regression of `findings` only where `second` (the same comparison with some figures
 /// measured again) finds it too, and names those it no longer counts. A figure that only one
 /// measurement finds slower is this machine's noise (runs 26-30 flagged 1 to 12 figures on
