@@ -2,11 +2,12 @@
 //! every reader reads them (pyarrow, polars, DuckDB, R `arrow`). The published tables keep
 //! polars' encodings.
 //!
-//! - **Integer codes** ([`dictionary`]): a dictionary of the codes in the row group and a key
-//!   per row, as polars writes them, but made in two passes over the codes (a table over their
-//!   range, then the keys), the keys bit-packed in one run, and the definition levels copied
-//!   from the validity bitmap. polars builds a dictionary array, then encodes keys and levels
-//!   value by value, looking for runs (about 9 ns a value, against about 2).
+//! - **Integer codes, labels and text with few values** ([`dictionary`]): a dictionary of the
+//!   values in the row group and a key per row, as polars writes them, but the keys made in
+//!   passes over the codes (a table over their range; for text, a hash per row), bit-packed in
+//!   one run, and the definition levels copied from the validity bitmap. polars builds a
+//!   dictionary array, then encodes keys and levels value by value, looking for runs (about
+//!   9 ns a code, against about 3). The dictionary page and the statistics are polars'.
 //! - **Byte arrays** polars writes PLAIN (mostly distinct: a respondent id) become the prefix
 //!   each shares with the value before it and the rest (DELTA_BYTE_ARRAY): an id is mostly the
 //!   one before it, and zstd then has a tenth of the bytes to compress.
@@ -33,9 +34,9 @@ use polars_parquet::write::{
 };
 
 /// The dictionary page and data page of a row group's column of integer codes, of text (see
-/// [`texts`]) or of labels (see [`labels`]), or `None` for polars' pages. For codes: not Int32 or Int64, every value null, codes spanning 65,536 or more, or
-/// mostly distinct (polars' rule: a dictionary when at most 512 codes, 2,048 for Int64, or
-/// fewer than 3 for every 4 values).
+/// [`texts`]) or of labels (see [`labels`]), or `None` for polars' pages. For codes: not Int32
+/// or Int64, every value null, codes spanning 65,536 or more, or mostly distinct (polars' rule:
+/// a dictionary when at most 512 codes, 2,048 for Int64, or fewer than 3 for every 4 values).
 pub fn dictionary(
     array: &dyn Array,
     parquet_type: &ParquetType,
