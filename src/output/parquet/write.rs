@@ -217,13 +217,12 @@ pub fn write_columns(
                 };
                 leaves
                     .into_iter()
-                    .map(|pages| {
-                        pages
-                            .map(|page| match encodings {
-                                Encodings::Polars => compress(page?),
-                                Encodings::Fast => compress(pages::split(page?)),
-                            })
-                            .collect::<PolarsResult<Vec<_>>>()
+                    .map(|leaf| {
+                        leaf.map(|page| match encodings {
+                            Encodings::Polars => compress(page?),
+                            Encodings::Fast => compress(pages::split(page?)),
+                        })
+                        .collect::<PolarsResult<Vec<_>>>()
                     })
                     .collect()
             })
