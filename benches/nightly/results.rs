@@ -82,9 +82,17 @@ pub fn rebase_on_fastest(results: &mut Results, read: &str, same: &[&str], name:
 /// measurement finds slower is this machine's noise (runs 26-30 flagged 1 to 12 figures on
 /// untouched code); taking the better of two measurements per figure is not the same: run 33's
 /// GGD ratio came out 0.92x from a measurement in which DuckDB took 0.34 s instead of 0.27 s.
-pub fn unconfirmed(findings: &mut [Finding], second: &[Finding]) -> Vec<String> {
+/// Only figures `measured_again` names are judged by `second`.
+pub fn unconfirmed(
+    findings: &mut [Finding],
+    second: &[Finding],
+    measured_again: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut names = Vec::new();
-    for finding in findings.iter_mut().filter(|f| f.regression) {
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.regression && measured_again(&f.name))
+    {
         let again = second
             .iter()
             .find(|f| f.name == finding.name && f.unit == finding.unit);

@@ -258,14 +258,24 @@ fn a_regression_counts_when_a_second_measurement_confirms_it() {
     let mut only_second = before.clone();
     only_second.measured_again(&later);
 
-    let unconfirmed = results::unconfirmed(&mut findings, &second);
+    let unconfirmed = results::unconfirmed(&mut findings, &second, |_| true);
     assert_eq!(unconfirmed, [read, wall]);
     assert_eq!(regressed(&findings), [charts]);
 
     let mut quiet = compare(&before, &before, THRESHOLDS);
-    let named = results::unconfirmed(&mut quiet, &compare(&before, &only_second, THRESHOLDS));
+    let named = results::unconfirmed(
+        &mut quiet,
+        &compare(&before, &only_second, THRESHOLDS),
+        |_| true,
+    );
     assert!(named.is_empty());
     assert!(regressed(&quiet).is_empty());
+
+    // A second measurement judges only what it measured again.
+    let mut findings = compare(&before, &first, THRESHOLDS);
+    let named = results::unconfirmed(&mut findings, &second, |name| name == wall);
+    assert_eq!(named, [wall]);
+    assert_eq!(regressed(&findings), [charts, read]);
 }
 
 /// The divan figures' baseline is the fastest of the reads of the 1M wave: a slow ingest-suite
