@@ -9,9 +9,10 @@
 //!    and 10,000,000; generated once, cached by rows and seed), under `/usr/bin/time` for the
 //!    wall time and the peak RSS, with the stage timings of its manifest (the fastest of three
 //!    runs up to 1,000,000 rows, of two above), and polars' bare read of the same file timed
-//!    before each run, the baseline of that size's figures (the fastest read); and `peiling validate` once for the peak RSS of ingest and validation alone; up to
-//!    1,000,000 rows also the same run on one thread (`--threads 1`, the fastest of two), for
-//!    the speed-up from one thread to all (issue 20, goal 4);
+//!    before each run, the baseline of that size's figures (the fastest read); and `peiling
+//!    validate` once for the peak RSS of ingest and validation alone; up to 1,000,000 rows
+//!    also the same run on one thread (`--threads 1`, the fastest of two), for the speed-up
+//!    from one thread to all (issue 20, goal 4);
 //! 3. times the GGD workload of issue 20 beside its peer: `peiling run` of one proportion ×
 //!    342 municipalities (SE, logit interval, no charts or report) against DuckDB's load of the
 //!    same file and weighted `GROUP BY` (`nightly/duckdb_peer.py`, in the Python of
@@ -74,12 +75,7 @@ fn main() {
     read_divan(&divan_dir, "", &mut results, true);
     // The divan suites' second run (`nightly.sh` runs them twice): a second opinion on their
     // figures, like the second measurement of an end-to-end size below.
-    let mut divan_again = Results {
-        seconds: BTreeMap::new(),
-        baselines: BTreeMap::new(),
-        peak_rss_mb: BTreeMap::new(),
-        ..results.clone()
-    };
+    let mut divan_again = results.empty_like();
     read_divan(&divan_dir, "-again", &mut divan_again, false);
     for &n in &rows {
         measure_end_to_end(n, &mut results);
@@ -98,31 +94,28 @@ fn main() {
     // Per second measurement, what it measured again (`e2e/<rows>`, or "" for the divan
     // suites) and the results with it in place of the first.
     let mut seconds_opinion: Vec<(String, Results)> = Vec::new();
-    if let Some((_, previous)) = &previous {
-        let first = compare(previous, &results, THRESHOLDS);
+    let with_again = |again: &Results| {
+        let mut merged = results.clone();
+        merged.measured_again(again);
+        results::rebase_on_fastest(&mut merged, CSV_READ, &[E2E_READ_1M], READ);
+        merged
+    };
+    let first = previous
+        .as_ref()
+        .map(|(_, previous)| compare(previous, &results, THRESHOLDS));
+    if let Some(first) = &first {
         let divan_regressed = first
             .iter()
             .any(|f| f.regression && f.unit == "ratio" && !f.name.starts_with("e2e/"));
         if divan_regressed && !divan_again.seconds.is_empty() {
             println!("  confirming: the divan suites' figures with their second run");
-            let mut merged = results.clone();
-            merged.measured_again(&divan_again);
-            results::rebase_on_fastest(&mut merged, CSV_READ, &[E2E_READ_1M], READ);
-            seconds_opinion.push((String::new(), merged));
+            seconds_opinion.push((String::new(), with_again(&divan_again)));
         }
-        for &n in &results::regressed_sizes(&first) {
+        for &n in &results::regressed_sizes(first) {
             println!("  confirming: the end-to-end runs on {n} rows once more");
-            let mut again = Results {
-                seconds: BTreeMap::new(),
-                baselines: BTreeMap::new(),
-                peak_rss_mb: BTreeMap::new(),
-                ..results.clone()
-            };
+            let mut again = results.empty_like();
             measure_end_to_end(n, &mut again);
-            let mut merged = results.clone();
-            merged.measured_again(&again);
-            results::rebase_on_fastest(&mut merged, CSV_READ, &[E2E_READ_1M], READ);
-            seconds_opinion.push((format!("e2e/{n}"), merged));
+            seconds_opinion.push((format!("e2e/{n}"), with_again(&again)));
         }
     }
     let path = out.join(format!("{}.json", results.date.replace(':', "")));
@@ -153,7 +146,7 @@ fn main() {
             rebased.join(", ")
         );
     }
-    let mut findings = compare(&previous, &results, THRESHOLDS);
+    let mut findings = first.expect("compared above");
     for (size, again) in &seconds_opinion {
         let measured = |name: &str| match size.as_str() {
             "" => !name.starts_with("e2e/"),

@@ -2,8 +2,8 @@
 //! tables into it, and the comparison of two result files.
 //!
 //! Times are compared as **ratios against a baseline measured in the same run** (polars' bare
-//! CSV read; for the end-to-end figures the read of the same file timed beside them): a busy or slower machine slows the baseline as much as the figure, and the ratio
-//! stays put. A figure regresses when its ratio grows by more than
+//! CSV read; for the end-to-end figures the read of the same file timed beside them): a busy
+//! or slower machine slows the baseline as much as the figure, and the ratio stays put. A figure regresses when its ratio grows by more than
 //! [`Thresholds::time`]; peak memory (which machine load does not change) when it grows by more
 //! than [`Thresholds::memory`]. Shared by `benches/nightly.rs` and `tests/it/nightly.rs`.
 
@@ -42,9 +42,21 @@ impl Results {
 }
 
 impl Results {
-    /// Puts a second measurement of some figures (`again`: one size's end-to-end figures,
-    /// measured again by the same code in the same session) in place of the first: its times,
-    /// baselines and peak RSS as measured, each figure's ratio that of one measurement.
+    /// A result of the same run (date, commit, machine) without figures, for a second
+    /// measurement of some of them.
+    pub fn empty_like(&self) -> Results {
+        Results {
+            seconds: BTreeMap::new(),
+            baselines: BTreeMap::new(),
+            peak_rss_mb: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Puts a second measurement of some figures (`again`: the divan suites' second run, or one
+    /// size's end-to-end figures measured again, by the same code in the same session) in place
+    /// of the first: its times, baselines and peak RSS as measured, each figure's ratio that of
+    /// one measurement.
     pub fn measured_again(&mut self, again: &Results) {
         self.seconds
             .extend(again.seconds.iter().map(|(k, v)| (k.clone(), *v)));

@@ -88,6 +88,7 @@ fn dictionary_of<T: Code>(
     let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
     let (mut min, mut max) = (i64::MAX, i64::MIN);
     each_valid(values, validity, |v| {
+        let v: i64 = v.into();
         min = min.min(v);
         max = max.max(v);
     });
@@ -97,7 +98,8 @@ fn dictionary_of<T: Code>(
     }
     // Per code (less the least) its key, u32::MAX for a code not seen: keys in code order.
     let mut key_of = vec![u32::MAX; span + 1];
-    each_valid(values, validity, |v| key_of[(v - min) as usize] = 0);
+    let offset = |v: T| (v.into() - min) as usize;
+    each_valid(values, validity, |v| key_of[offset(v)] = 0);
     let mut codes: Vec<T> = Vec::new();
     for (offset, key) in key_of.iter_mut().enumerate() {
         if *key == 0 {
@@ -111,7 +113,7 @@ fn dictionary_of<T: Code>(
         return None;
     }
     let mut keys: Vec<u32> = Vec::with_capacity(present);
-    each_valid(values, validity, |v| keys.push(key_of[(v - min) as usize]));
+    each_valid(values, validity, |v| keys.push(key_of[offset(v)]));
 
     let statistics = PrimitiveStatistics::<T> {
         primitive_type: kind.clone(),
@@ -199,15 +201,7 @@ fn labels(
     let keys = array.keys();
     let validity = keys.validity().filter(|bits| bits.unset_bits() > 0);
     let mut present = Vec::with_capacity(keys.len() - keys.null_count());
-    match validity {
-        None => present.extend_from_slice(keys.values()),
-        Some(bits) => present.extend(
-            keys.values()
-                .iter()
-                .zip(bits.iter())
-                .filter_map(|(&key, valid)| valid.then_some(key)),
-        ),
-    }
+    each_valid(keys.values(), validity, |key| present.push(key));
     let rows = Rows {
         count: keys.len(),
         validity,
@@ -304,10 +298,10 @@ fn levels_length(buffer: &[u8]) -> usize {
 }
 
 /// Calls `f` with each of `values` that `validity` (`None`: all) says is not null.
-fn each_valid<T: Code>(values: &[T], validity: Option<&Bitmap>, mut f: impl FnMut(i64)) {
+fn each_valid<T: Copy>(values: &[T], validity: Option<&Bitmap>, mut f: impl FnMut(T)) {
     match validity {
-        None => values.iter().for_each(|&v| f(v.into())),
-        Some(bits) => bits.true_idx_iter().for_each(|row| f(values[row].into())),
+        None => values.iter().for_each(|&v| f(v)),
+        Some(bits) => bits.true_idx_iter().for_each(|row| f(values[row])),
     }
 }
 
