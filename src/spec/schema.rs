@@ -222,6 +222,8 @@ pub struct Shape {
     /// Per position, the set as one range of bytes, `(first, last - first)`, when every set is
     /// one (`GM[0-9]{4}`): checked with arithmetic rather than tables.
     ranges: Option<Vec<(u8, u8)>>,
+    /// The ranges as [`Lanes`], for texts of 1 to 16 bytes.
+    lanes: Option<Lanes>,
     /// Whether a `$` came: nothing may follow.
     ended: bool,
 }
@@ -243,12 +245,14 @@ impl Shape {
         let mut shape = Shape {
             sets: Vec::new(),
             ranges: None,
+            lanes: None,
             ended: false,
         };
         for part in middle {
             shape.push(part)?;
         }
         shape.ranges = shape.sets.iter().map(range).collect();
+        shape.lanes = shape.ranges.as_deref().and_then(Lanes::of);
         Some(shape)
     }
 
@@ -314,6 +318,9 @@ impl Shape {
         if bytes.len() != self.sets.len() {
             return false;
         }
+        if let Some(lanes) = &self.lanes {
+            return lanes.is_match(bytes);
+        }
         match &self.ranges {
             Some(ranges) => bytes
                 .iter()
@@ -325,6 +332,83 @@ impl Shape {
                 .iter()
                 .zip(&self.sets)
                 .fold(true, |all, (&byte, set)| all & set[usize::from(byte)]),
+        }
+    }
+}
+
+/// The ranges of a shape of 1 to 16 positions, checked 16 bytes at once: the text is read as
+/// its first `head` bytes into lanes `0..head` and its last `head` bytes into lanes
+/// `8..8 + head` (the two reads overlap when the text is shorter than `2 * head`), `head` the
+/// largest of 8, 4, 2, 1 that the length allows, and each lane is checked against the range
+/// of the position it holds (a lane that holds none takes any byte). The loop over the lanes
+/// is branch-free byte arithmetic that compiles to a few vector instructions.
+#[derive(Debug)]
+struct Lanes {
+    len: usize,
+    head: usize,
+    first: [u8; 16],
+    span: [u8; 16],
+}
+
+impl Lanes {
+    fn of(ranges: &[(u8, u8)]) -> Option<Lanes> {
+        let len = ranges.len();
+        if !(1..=16).contains(&len) {
+            return None;
+        }
+        let head = [8, 4, 2, 1].into_iter().find(|&head| head <= len)?;
+        let (mut first, mut span) = ([0; 16], [u8::MAX; 16]);
+        let positions = (0..head)
+            .map(|i| (i, i))
+            .chain((0..head).map(|i| (8 + i, len - head + i)));
+        for (lane, position) in positions {
+            (first[lane], span[lane]) = ranges[position];
+        }
+        Some(Lanes {
+            len,
+            head,
+            first,
+            span,
+        })
+    }
+
+    #[inline]
+    fn is_match(&self, bytes: &[u8]) -> bool {
+        if bytes.len() != self.len {
+            return false;
+        }
+        /// The first and last `N` bytes as two words: lanes `0..8` and `8..16`.
+        #[inline(always)]
+        fn read<const N: usize>(bytes: &[u8]) -> (u64, u64) {
+            let (mut head, mut tail) = ([0u8; 8], [0u8; 8]);
+            head[..N].copy_from_slice(&bytes[..N]);
+            tail[..N].copy_from_slice(&bytes[bytes.len() - N..]);
+            (u64::from_le_bytes(head), u64::from_le_bytes(tail))
+        }
+        let (head, tail) = match self.head {
+            8 => read::<8>(bytes),
+            4 => read::<4>(bytes),
+            2 => read::<2>(bytes),
+            _ => read::<1>(bytes),
+        };
+        // A byte in its range `first..=first + span` is `span` or less above `first`: the
+        // saturating difference is 0.
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is part of x86-64; the loads read the lanes' 16-byte arrays.
+            unsafe {
+                let lanes = _mm_set_epi64x(tail as i64, head as i64);
+                let first = _mm_loadu_si128(self.first.as_ptr().cast());
+                let span = _mm_loadu_si128(self.span.as_ptr().cast());
+                let outside = _mm_subs_epu8(_mm_sub_epi8(lanes, first), span);
+                _mm_movemask_epi8(_mm_cmpeq_epi8(outside, _mm_setzero_si128())) == 0xFFFF
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let lanes = (u128::from(head) | u128::from(tail) << 64).to_le_bytes();
+            (0..16).all(|lane| lanes[lane].wrapping_sub(self.first[lane]) <= self.span[lane])
         }
     }
 }
@@ -651,6 +735,38 @@ mod tests {
                 let pattern = Pattern::new(Regex::new(pattern).unwrap());
                 proptest::prop_assert_eq!(pattern.is_match(&text), pattern.regex.is_match(&text), "{} on {:?}", pattern.as_str(), text);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Shapes of 1 to 18 positions (16 and fewer are checked in lanes), each position its
+        /// own range, on texts that match but for at most one byte, or are a byte short or long.
+        #[test]
+        fn shapes_in_lanes_match_as_their_regex(
+            picks in proptest::collection::vec(0usize..2, 1..=18),
+            changed in proptest::option::of((0usize..18, b'a'..=b'f')),
+            length in -1i32..=1,
+        ) {
+            let ranges = [(b'a', b'b'), (b'b', b'c'), (b'c', b'e')];
+            let regex: String = (0..picks.len())
+                .map(|i| ranges[i % 3])
+                .map(|(a, b)| format!("[{}-{}]", a as char, b as char))
+                .collect();
+            let mut text: Vec<u8> = picks.iter().enumerate().map(|(i, &p)| ranges[i % 3].0 + p as u8).collect();
+            if let Some((at, byte)) = changed {
+                let at = at % text.len();
+                text[at] = byte;
+            }
+            match length {
+                -1 => { text.pop(); }
+                1 => text.push(b'a'),
+                _ => {}
+            }
+            let text = String::from_utf8(text).unwrap();
+            let pattern = Pattern::new(Regex::new(&format!("^(?:{regex})$")).unwrap());
+            let shape = pattern.shape.as_ref().unwrap();
+            proptest::prop_assert_eq!(shape.lanes.is_some(), picks.len() <= 16);
+            proptest::prop_assert_eq!(pattern.is_match(&text), pattern.regex.is_match(&text), "{} on {:?}", pattern.as_str(), text);
         }
     }
 
