@@ -362,11 +362,12 @@ impl Runs {
                 for &h in strata {
                     sizes[h as usize] += 1;
                 }
-                let psu_stratum = sizes
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(h, &size)| std::iter::repeat_n(h as u32, size))
-                    .collect();
+                let mut psu_stratum = vec![0u32; rows];
+                let mut start = 0;
+                for (h, &size) in sizes.iter().enumerate() {
+                    psu_stratum[start..start + size].fill(h as u32);
+                    start += size;
+                }
                 ((0..=rows as u32).collect(), psu_stratum)
             }
         };
@@ -403,7 +404,7 @@ impl Runs {
                 *w = 1.0 / (1.0 / (populations[h] / f64::from(psus_per_stratum[h])));
             }
         }
-        let ordered_weights = order.scatter(weights.iter().copied());
+        let ordered_weights = order.scatter_slice(&weights);
         let chunks = chunks(&psu_starts);
         Ok(Runs {
             psu_starts,

@@ -26,7 +26,7 @@ impl DesignOrder {
         match psus {
             // One pass: the rows' own order is the order the sort assigns their positions in.
             None => {
-                let (order, position) = counting_sort(strata, 0..strata.len() as u32);
+                let (order, position) = counting_sort_rows(strata);
                 DesignOrder { order, position }
             }
             // By PSU, then stably by stratum.
@@ -48,6 +48,29 @@ impl DesignOrder {
         for (value, &p) in values.into_iter().zip(&self.position) {
             out[p as usize] = value;
         }
+        out
+    }
+
+    /// `values`, one per row in the rows' order, in design order: [`DesignOrder::scatter`],
+    /// with the rows split among the threads when there are many.
+    pub fn scatter_slice<T: Copy + Default + Send + Sync>(&self, values: &[T]) -> Vec<T> {
+        let rows = self.position.len();
+        assert_eq!(values.len(), rows, "a value per row");
+        let Some(chunk) = parallel_chunk(rows) else {
+            return self.scatter(values.iter().copied());
+        };
+        let mut out = vec![T::default(); rows];
+        let target = Target(out.as_mut_ptr());
+        values
+            .par_chunks(chunk)
+            .zip(self.position.par_chunks(chunk))
+            .for_each(|(values, positions)| {
+                for (&value, &p) in values.iter().zip(positions) {
+                    // SAFETY: `position` is a permutation of `0..rows` (see `new`): every
+                    // position is in `out` and written by one row, so by one thread.
+                    unsafe { target.get().add(p as usize).write(value) };
+                }
+            });
         out
     }
 
@@ -89,11 +112,14 @@ impl DesignOrder {
     }
 
     fn numbers<T: PolarsNumericType>(&self, values: &ChunkedArray<T>) -> Series {
-        let scattered = self.scatter(
-            values
-                .downcast_iter()
-                .flat_map(|a| a.values().iter().copied()),
-        );
+        let scattered = match values.cont_slice() {
+            Ok(slice) => self.scatter_slice(slice),
+            Err(_) => self.scatter(
+                values
+                    .downcast_iter()
+                    .flat_map(|a| a.values().iter().copied()),
+            ),
+        };
         ChunkedArray::<T>::from_vec_validity(
             values.name().clone(),
             scattered,
@@ -111,6 +137,80 @@ impl DesignOrder {
             Bitmap::from_iter(self.scatter(valid))
         })
     }
+}
+
+/// Rows from which the counting sort of all rows and [`DesignOrder::scatter_slice`] split the
+/// rows among the threads, at least this many to a thread.
+const PARALLEL_ROWS: usize = 1 << 16;
+
+/// Rows per thread when `rows` rows are split among the threads; `None` for one thread.
+fn parallel_chunk(rows: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    (threads > 1 && rows >= 2 * PARALLEL_ROWS).then(|| rows.div_ceil(threads).max(PARALLEL_ROWS))
+}
+
+/// A vector's buffer that the threads of a sort or scatter write through, each to positions
+/// no other thread writes.
+#[derive(Clone, Copy)]
+struct Target<T>(*mut T);
+
+// SAFETY: the threads write disjoint positions (see the uses), and the buffer outlives them.
+unsafe impl<T: Send> Send for Target<T> {}
+unsafe impl<T: Send> Sync for Target<T> {}
+
+impl<T> Target<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// All rows `0..keys.len()` reordered stably by `keys[row]`, and the position each took:
+/// [`counting_sort`], with the rows split among the threads when there are many. Each thread
+/// counts the keys of its rows; a key's rows of one thread go after those of the threads
+/// with earlier rows (the sort stays stable); then each thread places its rows.
+fn counting_sort_rows(keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let Some(chunk) = parallel_chunk(keys.len()) else {
+        return counting_sort(keys, 0..keys.len() as u32);
+    };
+    let buckets = keys.par_iter().max().map_or(0, |&k| k as usize + 1);
+    let counts: Vec<Vec<u32>> = keys
+        .par_chunks(chunk)
+        .map(|keys| {
+            let mut counts = vec![0u32; buckets];
+            for &key in keys {
+                counts[key as usize] += 1;
+            }
+            counts
+        })
+        .collect();
+    // Per thread, where its rows of each key start.
+    let mut starts = vec![vec![0u32; buckets]; counts.len()];
+    let mut next = 0u32;
+    for key in 0..buckets {
+        for (starts, counts) in starts.iter_mut().zip(&counts) {
+            starts[key] = next;
+            next += counts[key];
+        }
+    }
+    let mut sorted = vec![0u32; keys.len()];
+    let mut positions = vec![0u32; keys.len()];
+    let target = Target(sorted.as_mut_ptr());
+    keys.par_chunks(chunk)
+        .zip(positions.par_chunks_mut(chunk))
+        .zip(starts)
+        .enumerate()
+        .for_each(|(part, ((keys, positions), mut starts))| {
+            let first = (part * chunk) as u32;
+            for (row, (&key, position)) in (first..).zip(keys.iter().zip(positions)) {
+                let slot = &mut starts[key as usize];
+                // SAFETY: the slots of a (thread, key) are a range of their own within
+                // `0..keys.len()` (the counts above), each taken once.
+                unsafe { target.get().add(*slot as usize).write(row) };
+                *position = *slot;
+                *slot += 1;
+            }
+        });
+    (sorted, positions)
 }
 
 /// `rows` (every row once, in some order) reordered stably by `keys[row]` (dense codes), and
@@ -163,6 +263,27 @@ mod tests {
             );
         }
         assert!(DesignOrder::new(&[], None).order.is_empty());
+    }
+
+    /// With the rows split among threads (many rows), the order, the positions and a scatter
+    /// are those of one thread's counting sort.
+    #[test]
+    fn many_rows_sort_and_scatter_as_on_one_thread() {
+        let rows = 5 * PARALLEL_ROWS + 123;
+        // Strata in runs and mixed, some strata without rows.
+        let strata: Vec<u32> = (0..rows as u64)
+            .map(|i| ((i * 2_654_435_761) % 1_000 / 3 + (i / 50_000) * 7) as u32 % 340)
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let order = pool.install(|| DesignOrder::new(&strata, None));
+        let (sorted, positions) = counting_sort(&strata, 0..rows as u32);
+        assert!(order.order == sorted && order.position == positions);
+        let values: Vec<f64> = (0..rows).map(|i| i as f64 * 0.5 - 7.0).collect();
+        let scattered = pool.install(|| order.scatter_slice(&values));
+        assert_eq!(scattered, order.scatter(values.iter().copied()));
     }
 
     #[test]
