@@ -25,7 +25,7 @@
 //!   for a dictionary that repeat in a page's first 1,024 values stay PLAIN: zstd finds the
 //!   repeats, which splitting hides.
 
-use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray, View};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::parquet::encoding::{bitpacked, uleb128, zigzag_leb128};
@@ -224,7 +224,8 @@ fn labels(
 
 /// The pages of a row group's column of text, as a dictionary of the texts in order of first
 /// appearance, or `None` for polars' pages: mostly distinct (see [`first_appearance`]), or no
-/// text.
+/// text. Texts of at most 12 bytes (codes such as `GM0363`), which their views hold whole, are
+/// told apart by their views, not hashed as strings.
 fn texts(
     array: &Utf8ViewArray,
     kind: &PrimitiveType,
@@ -232,23 +233,55 @@ fn texts(
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
     let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
-    let (entries, keys) = match validity {
-        None => first_appearance(array.values_iter(), array.len())?,
-        Some(bits) => first_appearance(
-            array
-                .values_iter()
-                .zip(bits.iter())
-                .filter_map(|(text, valid)| valid.then_some(text)),
-            array.len() - bits.unset_bits(),
-        )?,
+    let present = array.len() - validity.map_or(0, Bitmap::unset_bits);
+    let views = array.views().as_slice();
+    let (values, keys) = if cfg!(target_endian = "little") && views.iter().all(View::is_inline) {
+        let (entries, keys) = match validity {
+            None => first_appearance(views.iter().map(inline_key), present)?,
+            Some(bits) => first_appearance(
+                bits.true_idx_iter().map(|row| inline_key(&views[row])),
+                present,
+            )?,
+        };
+        let entries: Vec<String> = entries.iter().map(|&key| inline_text(key)).collect();
+        (Utf8ViewArray::from_slice_values(&entries), keys)
+    } else {
+        let (entries, keys) = match validity {
+            None => first_appearance(array.values_iter(), present)?,
+            Some(bits) => first_appearance(
+                array
+                    .values_iter()
+                    .zip(bits.iter())
+                    .filter_map(|(text, valid)| valid.then_some(text)),
+                present,
+            )?,
+        };
+        (Utf8ViewArray::from_slice_values(&entries), keys)
     };
     let rows = Rows {
         count: array.len(),
         validity,
         keys: &keys,
     };
-    let values = Utf8ViewArray::from_slice_values(&entries).boxed();
-    strings(values, rows, kind, parquet_type, options)
+    strings(values.boxed(), rows, kind, parquet_type, options)
+}
+
+/// The text of an inline view (at most 12 bytes) as a number on a little-endian machine: its
+/// length and bytes, the bytes past the text cleared (a view need not zero them).
+fn inline_key(view: &View) -> u128 {
+    let used = 4 + view.length as usize;
+    let mask = match used {
+        16.. => u128::MAX,
+        _ => (1u128 << (8 * used)) - 1,
+    };
+    view.as_u128() & mask
+}
+
+/// The text [`inline_key`] made `key` of.
+fn inline_text(key: u128) -> String {
+    let bytes = key.to_le_bytes();
+    let length = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) as usize;
+    String::from_utf8_lossy(&bytes[4..4 + length]).into_owned()
 }
 
 /// The pages of a row group's column of doubles that repeat (hours, scores, weights per
@@ -920,6 +953,13 @@ mod tests {
             Column::new(
                 "d".into(),
                 (0..3000).map(|i| i % 600 - 300).collect::<Vec<_>>(),
+            ),
+            // Texts a view holds whole, of 0 to 12 bytes.
+            Column::new(
+                "short".into(),
+                (0..3000)
+                    .map(|i| (i % 7 != 3).then(|| &"GM0363-abcde"[..(i * 5) % 13]))
+                    .collect::<Vec<_>>(),
             ),
         ];
         for column in &columns {
