@@ -73,6 +73,10 @@ pub fn label_columns(
                     |bits| label_of(&f64::from_bits(bits).to_string()),
                     labels,
                 ),
+                DataType::Int32 if table.is_some() => table
+                    .as_ref()
+                    .expect("a table")
+                    .dictionary(codes.i32()?, labels),
                 _ => {
                     let codes = codes.cast(&DataType::Int64)?;
                     match &table {
@@ -111,7 +115,8 @@ const TABLE_SPAN: u64 = 1 << 16;
 /// its label's index in the column's labels, if it has one. A code outside that range has none.
 struct LabelTable {
     least: i64,
-    label_of: Vec<Option<u32>>,
+    /// Per code, its label's index, [`NO_KEY`] for none.
+    label_of: Vec<u32>,
 }
 
 impl LabelTable {
@@ -135,26 +140,42 @@ impl LabelTable {
         (greatest.abs_diff(least) < TABLE_SPAN).then(|| LabelTable {
             least,
             label_of: (least..=greatest)
-                .map(|code| code_label.get(&code.to_string()).copied())
+                .map(|code| code_label.get(&code.to_string()).copied().unwrap_or(NO_KEY))
                 .collect(),
         })
     }
 
-    /// The labels of `codes` as a dictionary, as [`dictionary`] makes it.
-    fn dictionary(&self, codes: &Int64Chunked, labels: &[String]) -> PolarsResult<ArrayRef> {
+    /// The labels of `codes` (integers of any width) as a dictionary, as [`dictionary`] makes
+    /// it: one pass over the codes and their validity.
+    fn dictionary<T>(&self, codes: &ChunkedArray<T>, labels: &[String]) -> PolarsResult<ArrayRef>
+    where
+        T: PolarsNumericType,
+        T::Native: Into<i64>,
+    {
         let mut dictionary = Dictionary::new(labels);
         let mut keys = Vec::with_capacity(codes.len());
+        let label = |code: T::Native| {
+            usize::try_from(code.into().wrapping_sub(self.least))
+                .ok()
+                .and_then(|at| self.label_of.get(at).copied())
+                .unwrap_or(NO_KEY)
+        };
+        let mut key = |label: u32| match label {
+            NO_KEY => NO_KEY,
+            label => dictionary.key(label),
+        };
         for chunk in codes.downcast_iter() {
-            let valid = |row: usize| chunk.validity().is_none_or(|v| v.get_bit(row));
-            keys.extend(chunk.values().iter().enumerate().map(|(row, &code)| {
-                let label = usize::try_from(code.wrapping_sub(self.least))
-                    .ok()
-                    .and_then(|at| self.label_of.get(at));
-                match label {
-                    Some(&Some(label)) if valid(row) => dictionary.key(label),
-                    _ => NO_KEY,
-                }
-            }));
+            let values = chunk.values().iter();
+            match chunk.validity().filter(|bits| bits.unset_bits() > 0) {
+                None => keys.extend(values.map(|&code| key(label(code)))),
+                Some(bits) => keys.extend(values.zip(bits.iter()).map(|(&code, valid)| {
+                    if valid {
+                        key(label(code))
+                    } else {
+                        NO_KEY
+                    }
+                })),
+            }
         }
         dictionary.array(keys)
     }
@@ -214,11 +235,13 @@ impl<'a> Dictionary<'a> {
 
     /// The dictionary array of `keys`: null where a key is `NO_KEY`.
     fn array(self, mut keys: Vec<u32>) -> PolarsResult<ArrayRef> {
-        let validity: Bitmap = keys.iter().map(|&key| key != NO_KEY).collect();
-        // Any key within the dictionary under a null.
-        keys.iter_mut()
-            .for_each(|key| *key = if *key == NO_KEY { 0 } else { *key });
-        let validity = (validity.unset_bits() > 0).then_some(validity);
+        let validity = keys.contains(&NO_KEY).then(|| {
+            let validity: Bitmap = keys.iter().map(|&key| key != NO_KEY).collect();
+            // Any key within the dictionary under a null.
+            keys.iter_mut()
+                .for_each(|key| *key = if *key == NO_KEY { 0 } else { *key });
+            validity
+        });
         let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
         let values = Utf8ViewArray::from_slice_values(&self.values);
         let array = DictionaryArray::try_new(dictionary_type(), keys, Box::new(values))?;
@@ -401,6 +424,43 @@ mod tests {
         assert_eq!(g_label(1), (Some(3), None, None));
         assert_eq!(g_label(2), (Some(1), text("man"), text("man")));
         assert_eq!(g_label(3), (Some(0), text("weet niet"), text("weet niet")));
+    }
+
+    /// A null code has no label, whatever value its slot holds (polars keeps 0 there, here a
+    /// labelled code); 8-, 16-, 32- and 64-bit codes alike.
+    #[test]
+    fn a_null_code_has_no_label_whatever_its_slot_holds() {
+        let codes = [(Code::Int(0), "nee"), (Code::Int(1), "ja")];
+        let schema = schema(vec![field("c", FieldType::Integer, &codes)]);
+        let rows = [Some(0i64), None, Some(1), None, Some(7)];
+        for dtype in [
+            DataType::Int8,
+            DataType::Int16,
+            DataType::Int32,
+            DataType::Int64,
+        ] {
+            let frame = df!["c" => &rows].unwrap();
+            let frame = frame
+                .lazy()
+                .with_column(col("c").cast(dtype.clone()))
+                .collect()
+                .unwrap();
+            let (_dir, path) = write_with_labels(&frame, &schema, 2);
+            let back = read(&path);
+            let labels: Vec<Option<String>> = back
+                .column("c_label")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|l| l.map(str::to_string))
+                .collect();
+            assert_eq!(
+                labels,
+                [Some("nee".into()), None, Some("ja".into()), None, None],
+                "{dtype}"
+            );
+        }
     }
 
     proptest! {
