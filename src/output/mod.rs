@@ -71,11 +71,12 @@ pub fn write_validation(
 ) -> Result<(), Failure> {
     out.write(|dir| {
         write_rejects(rejects, lines, dir)?;
-        write_manifest(manifest, dir)
+        write_manifest(manifest, dir)?;
+        Ok(folder::Hashed::default())
     })
 }
 
-fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
+fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<folder::Hashed, Failure> {
     let plan = artifacts.plan;
     let mut laps = Laps::new();
     let estimates_path = dir.join("estimates.parquet");
@@ -115,7 +116,10 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
         || write_respondents(plan, artifacts.designs, dir),
         || write_weights(plan, artifacts.designs, dir),
     );
-    respondents?;
+    let mut hashed = folder::Hashed::default();
+    if let Some((bytes, sha256)) = respondents? {
+        hashed.add(RESPONDENTS, bytes, sha256);
+    }
     weights?;
     laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
@@ -175,7 +179,8 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     if let Some(timings) = &mut manifest.timings_seconds {
         timings.extend(laps.timings());
     }
-    write_manifest(&manifest, dir)
+    write_manifest(&manifest, dir)?;
+    Ok(hashed)
 }
 
 /// Timings of the output stage's steps (`output/<step>`, and `output` for all of them): the
@@ -259,8 +264,16 @@ fn write_weights(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<()
 }
 
 /// Validated, derived and weighted microdata of all waves, codes as answered.
-fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<(), Failure> {
-    let path = dir.join("private").join("respondents.parquet");
+/// The microdata's path in the output folder.
+const RESPONDENTS: &str = "private/respondents.parquet";
+
+/// Writes the microdata; returns its size and SHA-256, if written (some design).
+fn write_respondents(
+    plan: &Plan,
+    designs: &[SurveyDesign],
+    dir: &Path,
+) -> Result<Option<(u64, String)>, Failure> {
+    let path = dir.join(RESPONDENTS);
     let mut combined: Option<DataFrame> = None;
     for design in designs {
         let mut frame = design.data.coded.clone();
@@ -288,9 +301,10 @@ fn write_respondents(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Resul
         });
     }
     let Some(frame) = combined else {
-        return Ok(());
+        return Ok(None);
     };
     parquet::write_microdata(&frame, &plan.schema, &path)
+        .map(Some)
         .map_err(|e| io_failure("respondents", &path, e))
 }
 

@@ -410,7 +410,11 @@ fn same_numbers(a: &Column, b: &Column) -> bool {
 /// Writes the microdata: the columns of `frame`, then a `<field>_label` column beside every
 /// column with value labels (`labels::label_columns`), with the schema's labels as JSON in
 /// the key-value metadata (`peiling:labels`).
-pub fn write_microdata(frame: &DataFrame, schema: &SchemaPlan, path: &Path) -> PolarsResult<()> {
+pub fn write_microdata(
+    frame: &DataFrame,
+    schema: &SchemaPlan,
+    path: &Path,
+) -> PolarsResult<(u64, String)> {
     write::write_columns(
         path,
         &microdata_columns(frame, schema)?,

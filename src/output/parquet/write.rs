@@ -23,6 +23,7 @@ use polars_parquet::write::{
     Encoding, FileWriter, KeyValue, StatisticsOptions, Version, WriteOptions,
 };
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::pages;
 
@@ -151,12 +152,34 @@ pub fn write_frame(
         ROW_GROUP_ROWS,
         Encodings::Polars,
     )
+    .map(|_| ())
+}
+
+/// A file written through a SHA-256 of its bytes.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes `rows` rows of `columns` to `path`, in row groups of `group_rows`: zstd at its
 /// default level, min/max/null-count statistics, Parquet format 1 (polars' defaults), pages
 /// encoded as `encodings` says. The key-value metadata is the `ARROW:schema` hint, then
-/// `metadata` in order.
+/// `metadata` in order. Returns the file's size and SHA-256 (lowercase hex), hashed as it is
+/// written: a row group is written (and hashed, on one thread) while the next is encoded.
 pub fn write_columns(
     path: &Path,
     columns: &[FileColumn],
@@ -164,7 +187,7 @@ pub fn write_columns(
     metadata: Vec<(String, String)>,
     group_rows: usize,
     encodings: Encodings,
-) -> PolarsResult<()> {
+) -> PolarsResult<(u64, String)> {
     let field = |name: &PlSmallStr, dtype: &ArrowDataType| {
         (name.clone(), Field::new(name.clone(), dtype.clone(), true))
     };
@@ -180,14 +203,19 @@ pub fn write_columns(
         version: Version::V1,
         data_page_size: None,
     };
-    let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), schema, options)?;
+    let file = Hashing {
+        inner: BufWriter::new(File::create(path)?),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut writer = FileWriter::try_new(file, schema, options)?;
     let types = writer.parquet_schema().fields().to_vec();
     let group_rows = group_rows.max(1);
-    for start in (0..rows).step_by(group_rows) {
+    // Per column its leaves (one for a flat column), per leaf its compressed pages; none for a
+    // column written from an earlier one's.
+    let encode = |start: usize| -> PolarsResult<Vec<Vec<Vec<CompressedPage>>>> {
         let len = group_rows.min(rows - start);
-        // Per column its leaves (one for a flat column), per leaf its compressed pages; none for
-        // a column written from an earlier one's.
-        let leaves: Vec<Vec<Vec<CompressedPage>>> = columns
+        columns
             .par_iter()
             .zip(&types)
             .zip(&dtype_encodings)
@@ -226,17 +254,35 @@ pub fn write_columns(
                     })
                     .collect()
             })
-            .collect::<PolarsResult<_>>()?;
+            .collect()
+    };
+    let write = |writer: &mut FileWriter<_>, len: usize, leaves: &[Vec<Vec<CompressedPage>>]| {
         let group = columns
             .iter()
-            .zip(&leaves)
+            .zip(leaves)
             .flat_map(|(column, own)| column.same_as.map_or(own, |earlier| &leaves[earlier]))
             .map(|pages| {
                 Ok(DynStreamingIterator::new(
                     fallible_streaming_iterator::convert(pages.iter().map(Ok)),
                 ))
             });
-        writer.write(len as u64, DynIter::new(group))?;
+        writer.write(len as u64, DynIter::new(group))
+    };
+    // The row group encoded last, written while the next is encoded.
+    let mut encoded: Option<(usize, Vec<Vec<Vec<CompressedPage>>>)> = None;
+    for start in (0..rows).step_by(group_rows) {
+        let (written, next) = rayon::join(
+            || match encoded.take() {
+                Some((len, leaves)) => write(&mut writer, len, &leaves),
+                None => Ok(()),
+            },
+            || encode(start),
+        );
+        written?;
+        encoded = Some((group_rows.min(rows - start), next?));
+    }
+    if let Some((len, leaves)) = encoded {
+        write(&mut writer, len, &leaves)?;
     }
     let key_values = std::iter::once(schema_to_metadata_key(&hint))
         .chain(metadata.into_iter().map(|(key, value)| KeyValue {
@@ -245,8 +291,9 @@ pub fn write_columns(
         }))
         .collect();
     writer.end(Some(key_values))?;
-    writer.into_inner().flush()?;
-    Ok(())
+    let mut file = writer.into_inner();
+    file.flush()?;
+    Ok((file.bytes, format!("{:x}", file.hasher.finalize())))
 }
 
 #[cfg(test)]
@@ -260,7 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("split.parquet");
         let columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
-        write_columns(
+        let (bytes, sha256) = write_columns(
             &path,
             &columns,
             frame.height(),
@@ -269,6 +316,12 @@ mod tests {
             encodings,
         )
         .unwrap();
+        // The size and hash are the file's.
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(
+            (bytes, sha256),
+            (file.len() as u64, crate::spec::sha256_hex(&file))
+        );
         ParquetReader::new(File::open(&path).unwrap())
             .finish()
             .unwrap()
@@ -318,7 +371,7 @@ mod tests {
         /// Whatever the values (any bit pattern of a double, doubles that repeat, NaNs of either
         /// sign, text of any characters, empty text, a text the start of the one before, nulls,
         /// ids in order or not) and the row groups, the split file and the one with polars'
-        /// encodings read back as the frame.
+        /// encodings read back as the frame (and each is the size and hash its writer says).
         #[test]
         fn a_split_file_reads_back_as_written(
             rows in prop::collection::vec(
