@@ -356,31 +356,36 @@ fn deltas(
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
     let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
-    let texts: Vec<&str> = match validity {
-        None => array.values_iter().collect(),
-        Some(bits) => array
-            .values_iter()
-            .zip(bits.iter())
-            .filter_map(|(text, valid)| valid.then_some(text))
-            .collect(),
-    };
-    let (&first, &last) = (texts.first()?, texts.last()?);
-    let mut buffer = Vec::with_capacity(array.total_bytes_len() / 4 + 1024);
+    let present = array.len() - validity.map_or(0, Bitmap::unset_bits);
+    let mut buffer = Vec::with_capacity(2 * present + 1024);
     if kind.field_info.repetition == Repetition::Optional {
         definition_levels(validity, array.len(), &mut buffer);
     }
-    let bytes: Vec<&[u8]> = texts.iter().map(|text| text.as_bytes()).collect();
-    let ascending = delta_byte_array(&bytes, &mut buffer);
-    let (least, greatest) = match ascending {
-        true => (first, last),
-        false => (*texts.iter().min()?, *texts.iter().max()?),
+    let texts = array.values_iter().map(str::as_bytes);
+    let ends = match validity {
+        None => delta_byte_array(texts, present, &mut buffer)?,
+        Some(bits) => delta_byte_array(
+            texts
+                .zip(bits.iter())
+                .filter_map(|(text, valid)| valid.then_some(text)),
+            present,
+            &mut buffer,
+        )?,
     };
+    let (least, greatest) = match ends.ascending {
+        true => (ends.first, ends.last),
+        false => {
+            let texts = || array.iter().flatten().map(str::as_bytes);
+            (texts().min()?, texts().max()?)
+        }
+    };
+    let text = |bytes| std::str::from_utf8(bytes).ok();
     let mut statistics = plain_statistics(
-        Utf8ViewArray::from_slice_values([least, greatest]).boxed(),
+        Utf8ViewArray::from_slice_values([text(least)?, text(greatest)?]).boxed(),
         parquet_type,
         options,
     )?;
-    statistics.null_count = Some((array.len() - texts.len()) as i64);
+    statistics.null_count = Some((array.len() - present) as i64);
     let header = DataPageHeaderV1 {
         num_values: array.len() as i32,
         encoding: Encoding::DeltaByteArray.into(),
@@ -558,7 +563,8 @@ pub fn split(page: Page) -> Page {
     let mut recoded = Vec::with_capacity(buffer.len());
     recoded.extend_from_slice(levels);
     let encoding = if width == 0 {
-        delta_byte_array(&plain_byte_arrays(values), &mut recoded);
+        let values = plain_byte_arrays(values);
+        delta_byte_array(values.iter().copied(), values.len(), &mut recoded);
         Encoding::DeltaByteArray
     } else {
         split_streams(values, width, &mut recoded);
@@ -595,42 +601,61 @@ fn plain_byte_arrays(mut values: &[u8]) -> Vec<&[u8]> {
     arrays
 }
 
-/// Appends `values` to `out` as DELTA_BYTE_ARRAY: the lengths of the prefixes they share with
-/// the value before them, the lengths of the rest of each (both DELTA_BINARY_PACKED), then the
-/// rests one after another. (polars' `delta_byte_array::encode` takes a value that is a prefix
-/// of the one before it, `""` after `"a"`, to share all of that one, and writes a wrong file.)
-/// Returns whether the values ascend (each at least the one before it, byte by byte): told by
-/// the first byte after the prefix each shares with the one before.
-fn delta_byte_array(values: &[&[u8]], out: &mut Vec<u8>) -> bool {
-    let mut previous: &[u8] = b"";
-    let mut ascending = true;
-    let shared: Vec<i64> = values
-        .iter()
-        .map(|&value| {
-            let length = shared_prefix(value, previous);
-            // Past the shared prefix: `value` ends (it is the start of `previous`: less, or
-            // equal when both end), `previous` ends (greater), or a byte decides.
-            ascending &= match (value.get(length), previous.get(length)) {
-                (None, next) => next.is_none(),
-                (Some(_), None) => true,
-                (Some(byte), Some(before)) => byte > before,
-            };
-            previous = value;
-            length as i64
-        })
-        .collect();
-    delta_binary_packed(&shared, out);
-    let rests: Vec<&[u8]> = values
-        .iter()
-        .zip(&shared)
-        .map(|(value, &length)| &value[length as usize..])
-        .collect();
-    let lengths: Vec<i64> = rests.iter().map(|rest| rest.len() as i64).collect();
-    delta_binary_packed(&lengths, out);
-    for rest in rests {
-        out.extend_from_slice(rest);
+/// The first and last of the values [`delta_byte_array`] wrote, and whether they ascend.
+struct Ends<'a> {
+    first: &'a [u8],
+    last: &'a [u8],
+    /// Each value at least the one before it, byte by byte.
+    ascending: bool,
+}
+
+/// Appends `values` (`count` of them) to `out` as DELTA_BYTE_ARRAY: the lengths of the
+/// prefixes they share with the value before them, the lengths of the rest of each (both
+/// DELTA_BINARY_PACKED), then the rests one after another; in one pass over the values.
+/// (polars' `delta_byte_array::encode` takes a value that is a prefix of the one before it,
+/// `""` after `"a"`, to share all of that one, and writes a wrong file.) Returns the first and
+/// last value and whether they ascend (told by the first byte after the prefix each shares
+/// with the one before); `None` for no value.
+fn delta_byte_array<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+    count: usize,
+    out: &mut Vec<u8>,
+) -> Option<Ends<'a>> {
+    let mut shared: Vec<i64> = Vec::with_capacity(count);
+    let mut lengths: Vec<i64> = Vec::with_capacity(count);
+    let mut rests: Vec<u8> = Vec::new();
+    let mut ends: Option<Ends> = None;
+    for value in values {
+        let previous = ends.as_ref().map_or(&b""[..], |ends| ends.last);
+        let length = shared_prefix(value, previous);
+        // Past the shared prefix: `value` ends (it is the start of `previous`: less, or equal
+        // when both end), `previous` ends (greater), or a byte decides.
+        let ascends = match (value.get(length), previous.get(length)) {
+            (None, next) => next.is_none(),
+            (Some(_), None) => true,
+            (Some(byte), Some(before)) => byte > before,
+        };
+        shared.push(length as i64);
+        lengths.push((value.len() - length) as i64);
+        rests.extend_from_slice(&value[length..]);
+        match &mut ends {
+            None => {
+                ends = Some(Ends {
+                    first: value,
+                    last: value,
+                    ascending: true,
+                })
+            }
+            Some(ends) => {
+                ends.last = value;
+                ends.ascending &= ascends;
+            }
+        }
     }
-    ascending
+    delta_binary_packed(&shared, out);
+    delta_binary_packed(&lengths, out);
+    out.extend_from_slice(&rests);
+    ends
 }
 
 /// The length of the longest prefix `a` and `b` share, compared eight bytes at a time.
