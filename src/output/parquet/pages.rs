@@ -124,8 +124,15 @@ fn dictionary_of<T: Code>(
     if !(codes.len() <= few || 4 * codes.len() < 3 * present) {
         return None;
     }
-    let mut keys: Vec<u32> = Vec::with_capacity(present);
-    each_valid(values, validity, |v| keys.push(key_of[offset(v)]));
+    // Collected, not pushed: no check of the room for every key.
+    let keys: Vec<u32> = match validity {
+        None => values.iter().map(|&v| key_of[offset(v)]).collect(),
+        Some(bits) => {
+            let mut keys = Vec::with_capacity(present);
+            keys.extend(bits.true_idx_iter().map(|row| key_of[offset(values[row])]));
+            keys
+        }
+    };
 
     let statistics = PrimitiveStatistics::<T> {
         primitive_type: kind.clone(),
@@ -174,8 +181,16 @@ fn pages(
     if kind.field_info.repetition == Repetition::Optional {
         definition_levels(rows.validity, rows.count, &mut buffer);
     }
-    // polars' width: the largest key's.
-    let largest = rows.keys.iter().copied().max().unwrap_or(0);
+    // polars' width: the largest key's. Every entry is some row's key (the dictionaries
+    // hold only values that occur), so the largest is the last entry's.
+    debug_assert_eq!(
+        rows.keys.iter().max().map(|&k| k as usize + 1),
+        (!rows.keys.is_empty()).then_some(entries)
+    );
+    let largest = match rows.keys.is_empty() {
+        true => 0,
+        false => entries.saturating_sub(1) as u32,
+    };
     let width = u32::BITS - largest.leading_zeros();
     buffer.push(width as u8);
     bit_packed(rows.keys, width as usize, &mut buffer);
