@@ -194,9 +194,30 @@ fn pages(
     let width = u32::BITS - largest.leading_zeros();
     buffer.push(width as u8);
     bit_packed(rows.keys, width as usize, &mut buffer);
+    vec![
+        Page::Dict(DictPage::new(CowBuffer::Owned(plain), entries, false)),
+        data_page(
+            buffer,
+            Encoding::RleDictionary,
+            rows.count,
+            kind,
+            statistics,
+        ),
+    ]
+}
+
+/// A data page of `rows` rows (format 1, no repetition levels, definition levels in RLE) whose
+/// values in `buffer` are encoded as `encoding`.
+fn data_page(
+    buffer: Vec<u8>,
+    encoding: Encoding,
+    rows: usize,
+    kind: &PrimitiveType,
+    statistics: ParquetStatistics,
+) -> Page {
     let header = DataPageHeaderV1 {
-        num_values: rows.count as i32,
-        encoding: Encoding::RleDictionary.into(),
+        num_values: rows as i32,
+        encoding: encoding.into(),
         definition_level_encoding: Encoding::Rle.into(),
         repetition_level_encoding: Encoding::Rle.into(),
         statistics: Some(statistics),
@@ -206,15 +227,12 @@ fn pages(
         max_def_level: 0,
         max_rep_level: 0,
     };
-    vec![
-        Page::Dict(DictPage::new(CowBuffer::Owned(plain), entries, false)),
-        Page::Data(DataPage::new(
-            DataPageHeader::V1(header),
-            CowBuffer::Owned(buffer),
-            descriptor,
-            rows.count,
-        )),
-    ]
+    Page::Data(DataPage::new(
+        DataPageHeader::V1(header),
+        CowBuffer::Owned(buffer),
+        descriptor,
+        rows,
+    ))
 }
 
 /// The pages of a row group's label column (a dictionary of the labels that occur, see
@@ -401,24 +419,14 @@ fn deltas(
         options,
     )?;
     statistics.null_count = Some((array.len() - present) as i64);
-    let header = DataPageHeaderV1 {
-        num_values: array.len() as i32,
-        encoding: Encoding::DeltaByteArray.into(),
-        definition_level_encoding: Encoding::Rle.into(),
-        repetition_level_encoding: Encoding::Rle.into(),
-        statistics: Some(statistics),
-    };
-    let descriptor = Descriptor {
-        primitive_type: kind.clone(),
-        max_def_level: 0,
-        max_rep_level: 0,
-    };
-    Some(vec![Page::Data(DataPage::new(
-        DataPageHeader::V1(header),
-        CowBuffer::Owned(buffer),
-        descriptor,
+    let page = data_page(
+        buffer,
+        Encoding::DeltaByteArray,
         array.len(),
-    ))])
+        kind,
+        statistics,
+    );
+    Some(vec![page])
 }
 
 /// The statistics of polars' PLAIN page of `values` (none null, at least one), and the page.
