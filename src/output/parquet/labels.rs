@@ -7,6 +7,10 @@
 //! Integer codes find their label in a table over the range of the labelled codes
 //! ([`LabelTable`]), other codes (and integers labelled far apart) by hash, once per distinct
 //! code and row group.
+//!
+//! Mostly none of that runs: a row group whose integer codes all have labels of their own is
+//! written from its code column's pages ([`KeyedBy`], `pages::relabel`): the code column's keys
+//! under a dictionary of the codes' labels, in the codes' order.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -16,14 +20,16 @@ use polars_arrow::array::{ArrayRef, DictionaryArray, PrimitiveArray, Utf8ViewArr
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 
-use super::write::FileColumn;
+use super::write::{FileColumn, KeyedBy};
 use super::LABEL_SUFFIX;
 use crate::spec::SchemaPlan;
 
 /// For every column of `frame` whose schema field has value labels (`categories`, `missing`
 /// codes, or an SPSS file's labels): a string column `<name>_label` with the label of each
 /// row's code (null for a null or an unlabelled code). Notebooks group and filter on these
-/// directly; the codes stay in their own column. Readers see plain strings.
+/// directly; the codes stay in their own column. Readers see plain strings. The label columns
+/// go after `frame`'s columns, in their order: a label column names its code column by its
+/// index there ([`KeyedBy`]).
 pub fn label_columns(
     frame: &DataFrame,
     schema: &SchemaPlan,
@@ -60,6 +66,22 @@ pub fn label_columns(
             })
             .collect();
         let table = LabelTable::of(&code_label);
+        let code_label = std::sync::Arc::new(code_label);
+        let labels = std::sync::Arc::new(labels);
+        // An integer code's label, for the label column's pages made from the code column's.
+        let keyed_by = codes.dtype().is_integer().then(|| {
+            let (code_label, labels) = (code_label.clone(), labels.clone());
+            KeyedBy {
+                column: frame
+                    .get_column_index(&field.name)
+                    .expect("the code column is in the frame"),
+                label: Box::new(move |code: i64| {
+                    code_label
+                        .get(&code.to_string())
+                        .map(|&at| labels[at as usize].clone())
+                }),
+            }
+        });
         let label_of = move |code: &str| code_label.get(code).copied();
         // A row group's codes, read as the type their labels are looked up by (integers cast
         // a row group at a time: a whole copy of a column at 10M rows is fresh memory).
@@ -94,6 +116,7 @@ pub fn label_columns(
             hint: ArrowDataType::LargeUtf8,
             rows: Box::new(rows),
             same_as: None,
+            keyed_by,
         });
     }
     Ok(columns)
@@ -424,6 +447,55 @@ mod tests {
         assert_eq!(g_label(1), (Some(3), None, None));
         assert_eq!(g_label(2), (Some(1), text("man"), text("man")));
         assert_eq!(g_label(3), (Some(0), text("weet niet"), text("weet niet")));
+    }
+
+    /// A label column whose every code in a row group has a label of its own is made from its
+    /// code column's pages, without its rows (here an error if asked for); a row group with a
+    /// code without a label asks for them.
+    #[test]
+    fn a_label_column_takes_its_code_columns_keys_where_every_code_has_a_label() {
+        let codes = [(Code::Int(1), "man"), (Code::Int(2), "vrouw")];
+        let schema = schema(vec![field("g", FieldType::Integer, &codes)]);
+        let write = |rows: &[Option<i32>]| {
+            let frame = df!["g" => rows].unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("microdata.parquet");
+            let mut columns: Vec<FileColumn> = frame.columns().iter().map(FileColumn::of).collect();
+            let mut labels = label_columns(&frame, &schema).unwrap();
+            labels[0].rows = Box::new(|_, _| polars_bail!(ComputeError: "rows asked for"));
+            columns.extend(labels);
+            let written = write_columns(
+                &path,
+                &columns,
+                frame.height(),
+                Vec::new(),
+                3,
+                Encodings::Fast,
+            );
+            written.map(|_| {
+                read(&path)
+                    .column("g_label")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .clone()
+            })
+        };
+        let labels = write(&[Some(2), None, Some(1), Some(2), Some(2), None, Some(1)]).unwrap();
+        let labels: Vec<Option<&str>> = labels.iter().collect();
+        assert_eq!(
+            labels,
+            [
+                Some("vrouw"),
+                None,
+                Some("man"),
+                Some("vrouw"),
+                Some("vrouw"),
+                None,
+                Some("man")
+            ]
+        );
+        assert!(write(&[Some(1), Some(3), Some(2)]).is_err());
     }
 
     /// A null code has no label, whatever value its slot holds (polars keeps 0 there, here a

@@ -16,6 +16,7 @@ use polars::prelude::{Column, CompatLevel, DataFrame, PlSmallStr, PolarsResult};
 use polars_arrow::array::{new_empty_array, ArrayRef};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
 use polars_parquet::parquet::page::{CompressedDictPage, DataPage, DictPage, Page};
+use polars_parquet::parquet::schema::types::ParquetType;
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
     array_to_columns, fallible_streaming_iterator, get_dtype_encoding, schema_to_metadata_key,
@@ -29,6 +30,12 @@ use super::pages;
 
 /// Rows per row group: polars' default (512²).
 pub const ROW_GROUP_ROWS: usize = 512 * 512;
+
+/// A column's leaves (one for a flat column), each its compressed pages.
+type Leaves = Vec<Vec<CompressedPage>>;
+
+/// peiling's own dictionary page and data page of a column, uncompressed.
+type OwnPages = (DictPage, DataPage);
 
 /// The rows `start..start + len` of a column, as one Arrow array.
 type Rows<'a> = Box<dyn Fn(usize, usize) -> PolarsResult<ArrayRef> + Send + Sync + 'a>;
@@ -112,6 +119,16 @@ pub struct FileColumn<'a> {
     /// pages are written again for this one, not encoded and compressed again (the pages do
     /// not name their column, so the file is the same).
     pub same_as: Option<usize>,
+    /// For a label column: the column of integer codes it labels, whose keys it takes (see
+    /// [`pages::relabel`]); `rows` still gives its arrays where it cannot.
+    pub keyed_by: Option<KeyedBy<'a>>,
+}
+
+/// The code column of a label column, and each code's label.
+pub struct KeyedBy<'a> {
+    /// The index of the code column among the file's columns.
+    pub column: usize,
+    pub label: Box<dyn Fn(i64) -> Option<String> + Send + Sync + 'a>,
 }
 
 impl FileColumn<'static> {
@@ -133,6 +150,7 @@ impl FileColumn<'static> {
                 })
             }),
             same_as: None,
+            keyed_by: None,
         }
     }
 }
@@ -211,50 +229,65 @@ pub fn write_columns(
     let mut writer = FileWriter::try_new(file, schema, options)?;
     let types = writer.parquet_schema().fields().to_vec();
     let group_rows = group_rows.max(1);
+    // The columns a label column takes its keys from: their uncompressed pages are kept.
+    let keyed: Vec<bool> = (0..columns.len())
+        .map(|at| {
+            columns
+                .iter()
+                .any(|c| c.keyed_by.as_ref().is_some_and(|k| k.column == at))
+        })
+        .collect();
     // Per column its leaves (one for a flat column), per leaf its compressed pages; none for a
-    // column written from an earlier one's.
-    let encode = |start: usize| -> PolarsResult<Vec<Vec<Vec<CompressedPage>>>> {
+    // column written from an earlier one's. Label columns keyed by a code column come after the
+    // others, from that column's pages where they can.
+    let encode = |start: usize| -> PolarsResult<Vec<Leaves>> {
         let len = group_rows.min(rows - start);
-        columns
-            .par_iter()
-            .zip(&types)
-            .zip(&dtype_encodings)
-            .map(|((column, parquet_type), encoding)| {
-                if column.same_as.is_some() {
-                    return Ok(Vec::new());
+        let column = |at: usize| Encode {
+            column: &columns[at],
+            parquet_type: &types[at],
+            encoding: &dtype_encodings[at],
+            start,
+            len,
+            encodings,
+            options,
+            keep: keyed[at],
+        };
+        let first: Vec<(Leaves, Option<OwnPages>)> = (0..columns.len())
+            .into_par_iter()
+            .map(
+                |at| match columns[at].same_as.is_some() || columns[at].keyed_by.is_some() {
+                    true => Ok((Vec::new(), None)),
+                    false => column(at).pages(),
+                },
+            )
+            .collect::<PolarsResult<_>>()?;
+        let labels: Vec<Option<Leaves>> = (0..columns.len())
+            .into_par_iter()
+            .map(|at| {
+                let Some(keyed_by) = &columns[at].keyed_by else {
+                    return Ok(None);
+                };
+                let own = first[keyed_by.column].1.as_ref().and_then(|(codes, data)| {
+                    let ParquetType::PrimitiveType(kind) = &types[at] else {
+                        return None;
+                    };
+                    let label = &*keyed_by.label;
+                    pages::relabel(codes, data, label, kind, &types[at], options)
+                });
+                match own {
+                    Some(own) => Ok(Some(vec![own
+                        .into_iter()
+                        .map(compress)
+                        .collect::<PolarsResult<Vec<_>>>()?])),
+                    None => column(at).pages().map(|(leaves, _)| Some(leaves)),
                 }
-                let array = (column.rows)(start, len)?;
-                let own = match encodings {
-                    Encodings::Fast => pages::dictionary(array.as_ref(), parquet_type, options),
-                    Encodings::Polars => None,
-                };
-                // With peiling's pages, what `pages` left to polars is written PLAIN when polars
-                // would only estimate its distinct values and then write it PLAIN (doubles: it
-                // keys no floats) or `pages` found it mostly distinct (text).
-                let plain = [Encoding::Plain];
-                let encoding = match (encodings, array.dtype()) {
-                    (
-                        Encodings::Fast,
-                        ArrowDataType::Float64 | ArrowDataType::Float32 | ArrowDataType::Utf8View,
-                    ) => &plain[..],
-                    _ => encoding,
-                };
-                let leaves = match own {
-                    Some(own) => vec![DynIter::new(own.into_iter().map(Ok))],
-                    None => array_to_columns(array, parquet_type.clone(), options, encoding)?,
-                };
-                leaves
-                    .into_iter()
-                    .map(|leaf| {
-                        leaf.map(|page| match encodings {
-                            Encodings::Polars => compress(page?),
-                            Encodings::Fast => compress(pages::split(page?)),
-                        })
-                        .collect::<PolarsResult<Vec<_>>>()
-                    })
-                    .collect()
             })
-            .collect()
+            .collect::<PolarsResult<_>>()?;
+        Ok(first
+            .into_iter()
+            .zip(labels)
+            .map(|((leaves, _), label)| label.unwrap_or(leaves))
+            .collect())
     };
     let write = |writer: &mut FileWriter<_>, len: usize, leaves: &[Vec<Vec<CompressedPage>>]| {
         let group = columns
@@ -294,6 +327,66 @@ pub fn write_columns(
     let mut file = writer.into_inner();
     file.flush()?;
     Ok((file.bytes, format!("{:x}", file.hasher.finalize())))
+}
+
+/// One column of one row group to encode ([`write_columns`]).
+struct Encode<'a, 'c> {
+    column: &'a FileColumn<'c>,
+    parquet_type: &'a ParquetType,
+    /// polars' encoding of the column's type.
+    encoding: &'a [Encoding],
+    start: usize,
+    len: usize,
+    encodings: Encodings,
+    options: WriteOptions,
+    /// Whether to keep peiling's own dictionary and data page, uncompressed, for a label
+    /// column keyed by this one.
+    keep: bool,
+}
+
+impl Encode<'_, '_> {
+    /// The column's leaves of compressed pages, and its own dictionary and data page if kept.
+    fn pages(&self) -> PolarsResult<(Leaves, Option<OwnPages>)> {
+        let (encodings, options) = (self.encodings, self.options);
+        let array = (self.column.rows)(self.start, self.len)?;
+        let own = match encodings {
+            Encodings::Fast => pages::dictionary(array.as_ref(), self.parquet_type, options),
+            Encodings::Polars => None,
+        };
+        let kept = match (&own, self.keep) {
+            (Some(own), true) => match &own[..] {
+                [Page::Dict(codes), Page::Data(data)] => Some((codes.clone(), data.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        // With peiling's pages, what `pages` left to polars is written PLAIN when polars would
+        // only estimate its distinct values and then write it PLAIN (doubles: it keys no
+        // floats) or `pages` found it mostly distinct (text).
+        let plain = [Encoding::Plain];
+        let encoding = match (encodings, array.dtype()) {
+            (
+                Encodings::Fast,
+                ArrowDataType::Float64 | ArrowDataType::Float32 | ArrowDataType::Utf8View,
+            ) => &plain[..],
+            _ => self.encoding,
+        };
+        let leaves = match own {
+            Some(own) => vec![DynIter::new(own.into_iter().map(Ok))],
+            None => array_to_columns(array, self.parquet_type.clone(), options, encoding)?,
+        };
+        let leaves = leaves
+            .into_iter()
+            .map(|leaf| {
+                leaf.map(|page| match encodings {
+                    Encodings::Polars => compress(page?),
+                    Encodings::Fast => compress(pages::split(page?)),
+                })
+                .collect::<PolarsResult<Vec<_>>>()
+            })
+            .collect::<PolarsResult<_>>()?;
+        Ok((leaves, kept))
+    }
 }
 
 #[cfg(test)]
