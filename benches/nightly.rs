@@ -23,7 +23,8 @@
 //! 5. compares it with the previous result file there (`nightly/results.rs`); where an
 //!    end-to-end figure regressed beyond the noise thresholds, measures that size once more,
 //!    and exits 1 on a regression of both measurements (the divan figures: of both runs of
-//!    their suite; the file holds the first).
+//!    their suite; the file holds the first) that is also one against the run before the
+//!    previous (`results::against_older`).
 
 mod common;
 #[path = "nightly/results.rs"]
@@ -86,6 +87,7 @@ fn main() {
     results::rebase_on_fastest(&mut results, CSV_READ, &[E2E_READ_1M], READ);
     std::fs::create_dir_all(&out).unwrap();
     let previous = previous_results(&out);
+    let older = earlier_results(&out, 2);
     // A figure counts as a regression only if a second measurement finds it too: the divan
     // suites' second run, and where an end-to-end figure regressed at one size, that size
     // measured once more. This machine's speed moves by 20-70% for minutes at a time, which a
@@ -158,6 +160,17 @@ fn main() {
             println!(
                 "not confirmed by a second measurement, not counted: {}",
                 unconfirmed.join(", ")
+            );
+        }
+    }
+    // And against the run before that: a slow minute of the previous run is not a regression.
+    if let Some((older_path, older)) = &older {
+        let cleared = results::against_older(&mut findings, older, &results);
+        if !cleared.is_empty() {
+            println!(
+                "not slower than {}, the run before, not counted: {}",
+                older_path.display(),
+                cleared.join(", ")
             );
         }
     }
@@ -411,13 +424,18 @@ fn fastest(values: &[f64]) -> f64 {
 
 /// The latest result file in `dir`, by name (names sort by date).
 fn previous_results(dir: &Path) -> Option<(PathBuf, Results)> {
+    earlier_results(dir, 1)
+}
+
+/// The result file `back` runs back in `dir` (1: the latest there), by name (dated).
+fn earlier_results(dir: &Path, back: usize) -> Option<(PathBuf, Results)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    let path = files.pop()?;
+    let path = files.into_iter().rev().nth(back.checked_sub(1)?)?;
     let results = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
     Some((path, results))
 }

@@ -116,6 +116,18 @@ pub fn unconfirmed(
     names
 }
 
+/// Counts a regression of `findings` (against the previous run) only where `current` regressed
+/// against `older`, the run before that, too, and names those it no longer counts. A figure
+/// the previous run measured in a slow minute of its own looks regressed in the next run, and
+/// a second measurement of the next run repeats that: run 43's table book step +20% against run
+/// 42, whose read of the 1M wave beside it had taken 0.115 s against 0.099–0.102 s in the
+/// runs around it (the step itself took 0.158–0.176 s in all six runs). A real regression is
+/// one against both. A figure `older` does not have, or has against another baseline, counts
+/// as found.
+pub fn against_older(findings: &mut [Finding], older: &Results, current: &Results) -> Vec<String> {
+    unconfirmed(findings, &compare(older, current, THRESHOLDS), |_| true)
+}
+
 /// The row counts of the end-to-end figures (`e2e/<rows>/...`, and the peak RSS `e2e/<rows>`)
 /// among `findings` that regressed, in order.
 pub fn regressed_sizes(findings: &[Finding]) -> Vec<usize> {

@@ -285,6 +285,39 @@ fn a_regression_counts_when_a_second_measurement_confirms_it() {
     assert_eq!(regressed(&findings), [charts, read]);
 }
 
+/// A figure counts as regressed only if it is slower than the run before the previous too: a
+/// previous run whose read of the wave beside its runs was slow (its other figures fast
+/// against it) makes the next look slower, and a regression against both runs stays.
+#[test]
+fn a_regression_counts_against_the_run_before_the_previous_too() {
+    let older = chained(0.1, 1.8, 0.7);
+    // A slow read beside the previous run: every figure 25% faster against it.
+    let previous = chained(0.125, 1.8, 0.7);
+    let current = chained(0.1, 1.8, 0.72);
+    let mut findings = compare(&previous, &current, THRESHOLDS);
+    let regressed = |findings: &[results::Finding]| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f.regression)
+            .map(|f| f.name.clone())
+            .collect()
+    };
+    assert_eq!(
+        regressed(&findings),
+        ["e2e/1000000/output/charts", "e2e/1000000/wall"]
+    );
+    let cleared = results::against_older(&mut findings, &older, &current);
+    assert_eq!(cleared, ["e2e/1000000/output/charts", "e2e/1000000/wall"]);
+    assert!(regressed(&findings).is_empty());
+
+    // The charts 30% slower against both.
+    let slower = chained(0.1, 1.8, 0.91);
+    let mut findings = compare(&previous, &slower, THRESHOLDS);
+    let cleared = results::against_older(&mut findings, &older, &slower);
+    assert_eq!(cleared, ["e2e/1000000/wall"]);
+    assert_eq!(regressed(&findings), ["e2e/1000000/output/charts"]);
+}
+
 /// The divan figures' baseline is the fastest of the reads of the 1M wave: a slow ingest-suite
 /// read (run 35: 0.152 s against 0.100 s beside the end-to-end runs) no longer makes every
 /// divan figure look 35% faster, and the next run's 35% slower.
