@@ -218,6 +218,15 @@ fn chained(read: f64, wall: f64, charts: f64) -> Results {
     results
 }
 
+/// The names of the figures `findings` count as regressed.
+fn regressed(findings: &[results::Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.regression)
+        .map(|f| f.name.clone())
+        .collect()
+}
+
 /// A regression counts only if the second measurement of its size finds it too: a slow first
 /// measurement the second does not repeat is not counted (and named), one it repeats is, and a
 /// figure only the second measurement finds slower is not (run 34: the 10M GGD ratio +17% in
@@ -233,13 +242,6 @@ fn a_regression_counts_when_a_second_measurement_confirms_it() {
     // A slow minute: the read 30% slower, the wall 50%; the charts 30% slower against the read.
     let first = chained(0.13, 2.7, 1.19);
     let mut findings = compare(&before, &first, THRESHOLDS);
-    let regressed = |findings: &[results::Finding]| -> Vec<String> {
-        findings
-            .iter()
-            .filter(|f| f.regression)
-            .map(|f| f.name.clone())
-            .collect()
-    };
     assert_eq!(regressed(&findings), [charts, read, wall]);
     // Once more (without the ingest suite's read): the read and the wall as before, the charts
     // 30% slower again, and the charts' own ratio ...
@@ -295,13 +297,6 @@ fn a_regression_counts_against_the_run_before_the_previous_too() {
     let previous = chained(0.125, 1.8, 0.7);
     let current = chained(0.1, 1.8, 0.72);
     let mut findings = compare(&previous, &current, THRESHOLDS);
-    let regressed = |findings: &[results::Finding]| -> Vec<String> {
-        findings
-            .iter()
-            .filter(|f| f.regression)
-            .map(|f| f.name.clone())
-            .collect()
-    };
     assert_eq!(
         regressed(&findings),
         ["e2e/1000000/output/charts", "e2e/1000000/wall"]

@@ -331,8 +331,7 @@ fn texts(
     parquet_type: &ParquetType,
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
-    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
-    let present = array.len() - validity.map_or(0, Bitmap::unset_bits);
+    let (validity, present) = nulls(array);
     let views = array.views().as_slice();
     let (values, keys) = if cfg!(target_endian = "little") && views.iter().all(View::is_inline) {
         let (entries, keys) = match validity {
@@ -395,8 +394,7 @@ fn floats(
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
     let values = array.values().as_slice();
-    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
-    let present = values.len() - validity.map_or(0, Bitmap::unset_bits);
+    let (validity, present) = nulls(array);
     let (entries, keys) = match validity {
         None => first_appearance(values.iter().map(|v| v.to_bits()), present)?,
         Some(bits) => first_appearance(
@@ -454,8 +452,7 @@ fn deltas(
     parquet_type: &ParquetType,
     options: WriteOptions,
 ) -> Option<Vec<Page>> {
-    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
-    let present = array.len() - validity.map_or(0, Bitmap::unset_bits);
+    let (validity, present) = nulls(array);
     let mut buffer = Vec::with_capacity(2 * present + 1024);
     if kind.field_info.repetition == Repetition::Optional {
         definition_levels(validity, array.len(), &mut buffer);
@@ -546,6 +543,15 @@ fn strings(
     };
     let plain = page.buffer()[levels..].to_vec();
     Some(pages(plain, entries, rows, kind, statistics))
+}
+
+/// The validity of `array` when some value is null (else `None`), and how many are not.
+fn nulls(array: &dyn Array) -> (Option<&Bitmap>, usize) {
+    let validity = array.validity().filter(|bits| bits.unset_bits() > 0);
+    (
+        validity,
+        array.len() - validity.map_or(0, Bitmap::unset_bits),
+    )
 }
 
 /// The bytes of an optional column's definition levels at the start of a page, their 4-byte
