@@ -79,49 +79,29 @@ pub fn write_validation(
 fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<folder::Hashed, Failure> {
     let plan = artifacts.plan;
     let mut laps = Laps::new();
-    let estimates_path = dir.join("estimates.parquet");
-    let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
-        .map_err(|e| io_failure("manifest", &estimates_path, e))?;
-    // The published tables carry the run's manifest and the value labels of every field.
-    let metadata = vec![
-        ("peiling:manifest".to_string(), deterministic),
-        (
-            "peiling:labels".to_string(),
-            parquet::labels_json(&plan.schema),
-        ),
-    ];
-    let estimates = parquet::estimates_frame(plan, artifacts.released)
-        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
-    parquet::write(&estimates, &estimates_path, metadata.clone())
-        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
-
-    if !plan.models.is_empty() {
-        let path = dir.join("models.parquet");
-        let models = parquet::models_frame(&plan.name, artifacts.models)
-            .map_err(|e| io_failure("models", &path, e))?;
-        parquet::write(&models, &path, metadata.clone())
-            .map_err(|e| io_failure("models", &path, e))?;
-    }
-    if waves(plan) > 1 {
-        let path = dir.join("changes.parquet");
-        let changes = parquet::changes_frame(&plan.name, artifacts.changes)
-            .map_err(|e| io_failure("changes", &path, e))?;
-        parquet::write(&changes, &path, metadata).map_err(|e| io_failure("changes", &path, e))?;
-    }
-    laps.lap("tables");
-    write_rejects(artifacts.rejects, artifacts.lines, dir)?;
-    // `weights.json` (one thread's work) beside the microdata, which waits for its slowest
-    // column at the end of every row group.
-    let (respondents, weights) = rayon::join(
-        || write_respondents(plan, artifacts.designs, dir),
-        || write_weights(plan, artifacts.designs, dir),
+    // The tables and the rejects (one thread's work) beside the microdata and `weights.json`
+    // (one thread's work beside it): the microdata waits for its slowest column at the end of
+    // every row group.
+    let (tables, microdata) = rayon::join(
+        || Laps::timed(|| write_tables(artifacts, dir)),
+        || {
+            Laps::timed(|| {
+                let (respondents, weights) = rayon::join(
+                    || write_respondents(plan, artifacts.designs, dir),
+                    || write_weights(plan, artifacts.designs, dir),
+                );
+                weights?;
+                respondents
+            })
+        },
     );
+    let ((), tables) = tables?;
+    let (respondents, microdata) = microdata?;
+    laps.beside([("tables", tables), ("microdata", microdata)]);
     let mut hashed = folder::Hashed::default();
-    if let Some((bytes, sha256)) = respondents? {
+    if let Some((bytes, sha256)) = respondents {
         hashed.add(RESPONDENTS, bytes, sha256);
     }
-    weights?;
-    laps.lap("microdata");
     let figures = figures(plan, artifacts.released, artifacts.models);
     let charts_dir = dir.join("charts");
     let svgs_start = std::time::Instant::now();
@@ -170,9 +150,9 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<folder::Hashed, Failur
         },
     );
     laps.beside([
-        ("charts", svg_seconds + charts?),
-        ("tabellenboek", table_book?),
-        ("report", report?),
+        ("charts", svg_seconds + charts?.1),
+        ("tabellenboek", table_book?.1),
+        ("report", report?.1),
     ]);
     // The manifest last, with the output stage's own timings.
     let mut manifest = artifacts.manifest.clone();
@@ -181,6 +161,41 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<folder::Hashed, Failur
     }
     write_manifest(&manifest, dir)?;
     Ok(hashed)
+}
+
+/// The published tables (estimates, models, changes between waves) and the rejects.
+fn write_tables(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
+    let plan = artifacts.plan;
+    let estimates_path = dir.join("estimates.parquet");
+    let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
+        .map_err(|e| io_failure("manifest", &estimates_path, e))?;
+    // The published tables carry the run's manifest and the value labels of every field.
+    let metadata = vec![
+        ("peiling:manifest".to_string(), deterministic),
+        (
+            "peiling:labels".to_string(),
+            parquet::labels_json(&plan.schema),
+        ),
+    ];
+    let estimates = parquet::estimates_frame(plan, artifacts.released)
+        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
+    parquet::write(&estimates, &estimates_path, metadata.clone())
+        .map_err(|e| io_failure("estimates", &estimates_path, e))?;
+
+    if !plan.models.is_empty() {
+        let path = dir.join("models.parquet");
+        let models = parquet::models_frame(&plan.name, artifacts.models)
+            .map_err(|e| io_failure("models", &path, e))?;
+        parquet::write(&models, &path, metadata.clone())
+            .map_err(|e| io_failure("models", &path, e))?;
+    }
+    if waves(plan) > 1 {
+        let path = dir.join("changes.parquet");
+        let changes = parquet::changes_frame(&plan.name, artifacts.changes)
+            .map_err(|e| io_failure("changes", &path, e))?;
+        parquet::write(&changes, &path, metadata).map_err(|e| io_failure("changes", &path, e))?;
+    }
+    write_rejects(artifacts.rejects, artifacts.lines, dir)
 }
 
 /// Timings of the output stage's steps (`output/<step>`, and `output` for all of them): the
@@ -201,17 +216,11 @@ impl Laps {
         }
     }
 
-    /// The time since the previous lap is step `name`'s.
-    fn lap(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        self.steps.push((name, (now - self.last).as_secs_f64()));
-        self.last = now;
-    }
-
-    /// Seconds `write` took, when it succeeds (a step run beside another, for [`Laps::beside`]).
-    fn timed(write: impl FnOnce() -> Result<(), Failure>) -> Result<f64, Failure> {
+    /// What `write` gives and the seconds it took, when it succeeds (a step run beside another,
+    /// for [`Laps::beside`]).
+    fn timed<T>(write: impl FnOnce() -> Result<T, Failure>) -> Result<(T, f64), Failure> {
         let start = std::time::Instant::now();
-        write().map(|()| start.elapsed().as_secs_f64())
+        write().map(|value| (value, start.elapsed().as_secs_f64()))
     }
 
     /// Steps that ran beside each other since the previous lap, each with its own time.
