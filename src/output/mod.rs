@@ -223,7 +223,7 @@ impl Laps {
         write().map(|value| (value, start.elapsed().as_secs_f64()))
     }
 
-    /// Steps that ran beside each other since the previous lap, each with its own time.
+    /// Steps that ran beside each other since the previous ones, each with its own time.
     fn beside<const N: usize>(&mut self, steps: [(&'static str, f64); N]) {
         self.steps.extend(steps);
         self.last = std::time::Instant::now();
@@ -272,11 +272,11 @@ fn write_weights(plan: &Plan, designs: &[SurveyDesign], dir: &Path) -> Result<()
     std::fs::write(&path, json + "\n").map_err(|e| io_failure("weights", &path, e))
 }
 
-/// Validated, derived and weighted microdata of all waves, codes as answered.
 /// The microdata's path in the output folder.
 const RESPONDENTS: &str = "private/respondents.parquet";
 
-/// Writes the microdata; returns its size and SHA-256, if written (some design).
+/// Writes the validated, derived and weighted microdata of all waves, codes as answered;
+/// returns its size and SHA-256, if written (some design).
 fn write_respondents(
     plan: &Plan,
     designs: &[SurveyDesign],

@@ -8,12 +8,12 @@
 //!   one run, and the definition levels copied from the validity bitmap. polars builds a
 //!   dictionary array, then encodes keys and levels value by value, looking for runs (about
 //!   9 ns a code, against about 3). The dictionary page and the statistics are polars'.
-//! - **Labels of integer codes** ([`relabel`]): the code column's data page itself (its keys
-//!   index the codes' labels as they do the codes), under a dictionary of the labels, when every
-//!   code in the row group has a label of its own; no row is looked at again.
 //! - **Doubles with few values** (hours of care, scores, weights per weighting cell): the
 //!   same, keyed by their bits (a hash per row). polars keys no doubles: it writes them PLAIN,
 //!   which zstd compresses at about 125 MB/s (to a quarter) against a few kilobytes of keys.
+//! - **Labels of integer codes** ([`relabel`]): the code column's data page itself (its keys
+//!   index the codes' labels as they do the codes), under a dictionary of the labels, when every
+//!   code in the row group has a label of its own; no row is looked at again.
 //! - **Text with mostly distinct values** (a respondent id) is written as the prefix each
 //!   shares with the value before it and the rest (DELTA_BYTE_ARRAY, [`deltas`]): an id is
 //!   mostly the one before it, and zstd then has a tenth of the bytes to compress. The page is
@@ -281,13 +281,7 @@ pub fn relabel(
     }
     let entries = labels.len();
     let values = Utf8ViewArray::from_slice_values(&labels).boxed();
-    let (mut statistics, page) = plain_page(values, parquet_type, options)?;
-    statistics.null_count = Some(null_count);
-    let levels = match kind.field_info.repetition {
-        Repetition::Optional => levels_length(page.buffer()),
-        _ => 0,
-    };
-    let plain = page.buffer()[levels..].to_vec();
+    let (plain, statistics) = dictionary_values(values, kind, parquet_type, options, null_count)?;
     let rows = data.num_values();
     Some(vec![
         Page::Dict(DictPage::new(CowBuffer::Owned(plain), entries, false)),
@@ -318,7 +312,7 @@ fn labels(
         validity,
         keys: &present,
     };
-    strings(array.values().clone(), rows, kind, parquet_type, options)
+    dictionary_pages(array.values().clone(), rows, kind, parquet_type, options)
 }
 
 /// The pages of a row group's column of text, as a dictionary of the texts in order of first
@@ -361,7 +355,7 @@ fn texts(
         validity,
         keys: &keys,
     };
-    strings(values.boxed(), rows, kind, parquet_type, options)
+    dictionary_pages(values.boxed(), rows, kind, parquet_type, options)
 }
 
 /// The text of an inline view (at most 12 bytes) as a number on a little-endian machine: its
@@ -409,7 +403,7 @@ fn floats(
     };
     let entries: Vec<f64> = entries.into_iter().map(f64::from_bits).collect();
     let values = PrimitiveArray::<f64>::from_vec(entries).boxed();
-    strings(values, rows, kind, parquet_type, options)
+    dictionary_pages(values, rows, kind, parquet_type, options)
 }
 
 /// The distinct `values` in order of first appearance and each value's key (its entry), or
@@ -524,7 +518,7 @@ fn plain_statistics(
 /// keys into them, or `None` for polars' pages (no value). The dictionary page and the
 /// statistics are polars' PLAIN page of `values` (its statistics are the column's: the same
 /// values, binary ones cut to polars' length), with the rows' null count.
-fn strings(
+fn dictionary_pages(
     values: Box<dyn Array>,
     rows: Rows,
     kind: &PrimitiveType,
@@ -535,14 +529,29 @@ fn strings(
         return None;
     }
     let entries = values.len();
+    let null_count = (rows.count - rows.keys.len()) as i64;
+    let (plain, statistics) = dictionary_values(values, kind, parquet_type, options, null_count)?;
+    Some(pages(plain, entries, rows, kind, statistics))
+}
+
+/// The PLAIN values of a dictionary page of `values` (none null, at least one), and the
+/// statistics of a column of them with `null_count` nulls: polars' PLAIN page of `values`
+/// (the same values as the column's, binary ones cut to polars' length), its definition
+/// levels cut off.
+fn dictionary_values(
+    values: Box<dyn Array>,
+    kind: &PrimitiveType,
+    parquet_type: &ParquetType,
+    options: WriteOptions,
+    null_count: i64,
+) -> Option<(Vec<u8>, ParquetStatistics)> {
     let (mut statistics, page) = plain_page(values, parquet_type, options)?;
-    statistics.null_count = Some((rows.count - rows.keys.len()) as i64);
+    statistics.null_count = Some(null_count);
     let levels = match kind.field_info.repetition {
         Repetition::Optional => levels_length(page.buffer()),
         _ => 0,
     };
-    let plain = page.buffer()[levels..].to_vec();
-    Some(pages(plain, entries, rows, kind, statistics))
+    Some((page.buffer()[levels..].to_vec(), statistics))
 }
 
 /// The validity of `array` when some value is null (else `None`), and how many are not.

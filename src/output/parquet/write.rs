@@ -230,13 +230,10 @@ pub fn write_columns(
     let types = writer.parquet_schema().fields().to_vec();
     let group_rows = group_rows.max(1);
     // The columns a label column takes its keys from: their uncompressed pages are kept.
-    let keyed: Vec<bool> = (0..columns.len())
-        .map(|at| {
-            columns
-                .iter()
-                .any(|c| c.keyed_by.as_ref().is_some_and(|k| k.column == at))
-        })
-        .collect();
+    let mut keyed = vec![false; columns.len()];
+    for keyed_by in columns.iter().filter_map(|c| c.keyed_by.as_ref()) {
+        keyed[keyed_by.column] = true;
+    }
     // Per column its leaves (one for a flat column), per leaf its compressed pages; none for a
     // column written from an earlier one's. Label columns keyed by a code column come after the
     // others, from that column's pages where they can.
@@ -289,7 +286,7 @@ pub fn write_columns(
             .map(|((leaves, _), label)| label.unwrap_or(leaves))
             .collect())
     };
-    let write = |writer: &mut FileWriter<_>, len: usize, leaves: &[Vec<Vec<CompressedPage>>]| {
+    let write = |writer: &mut FileWriter<_>, len: usize, leaves: &[Leaves]| {
         let group = columns
             .iter()
             .zip(leaves)
@@ -302,7 +299,7 @@ pub fn write_columns(
         writer.write(len as u64, DynIter::new(group))
     };
     // The row group encoded last, written while the next is encoded.
-    let mut encoded: Option<(usize, Vec<Vec<Vec<CompressedPage>>>)> = None;
+    let mut encoded: Option<(usize, Vec<Leaves>)> = None;
     for start in (0..rows).step_by(group_rows) {
         let (written, next) = rayon::join(
             || match encoded.take() {
