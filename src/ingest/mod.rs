@@ -18,6 +18,7 @@
 //! `YYYY-MM-DD`. So an export gives the same typed values whichever format it came in.
 
 pub mod csv;
+pub mod hash;
 pub mod parquet;
 pub mod sav;
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
+use crate::diag::{catalog, Diagnostic, Failure};
 use crate::spec::Wave;
 use crate::validate::ValidationReport;
 
@@ -57,5 +57,19 @@ impl Manifest {
             timings_seconds: None,
             ..self.clone()
         }
+    }
+
+    /// Waits for the inputs' SHA-256 (a streamed CSV file's is taken after its pass, on a core
+    /// the run leaves free: see `ingest::hash`); fails when a file changed after it was read.
+    pub fn inputs_hashed(&self) -> Result<(), Failure> {
+        for input in &self.inputs {
+            if let Err(cause) = input.sha256.get() {
+                let message = format!("cannot take the SHA-256 of {}", input.file);
+                return Err(Diagnostic::error(catalog::I014, message)
+                    .caused_by(cause.to_string())
+                    .into());
+            }
+        }
+        Ok(())
     }
 }

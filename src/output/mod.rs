@@ -71,6 +71,7 @@ pub fn write_validation(
 ) -> Result<(), Failure> {
     out.write(|dir| {
         write_rejects(rejects, lines, dir)?;
+        manifest.inputs_hashed()?;
         write_manifest(manifest, dir)?;
         Ok(folder::Hashed::default())
     })
@@ -167,6 +168,8 @@ fn write_all(artifacts: &Artifacts, dir: &Path) -> Result<folder::Hashed, Failur
 fn write_tables(artifacts: &Artifacts, dir: &Path) -> Result<(), Failure> {
     let plan = artifacts.plan;
     let estimates_path = dir.join("estimates.parquet");
+    // Waits here, beside the microdata, for the inputs' SHA-256 the manifest records.
+    artifacts.manifest.inputs_hashed()?;
     let deterministic = serde_json::to_string(&artifacts.manifest.deterministic())
         .map_err(|e| io_failure("manifest", &estimates_path, e))?;
     // The published tables carry the run's manifest and the value labels of every field.

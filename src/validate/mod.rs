@@ -18,6 +18,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::diag::{catalog, Diagnostic, Failure, Place};
+use crate::ingest::hash::Sha256;
 use crate::ingest::RawFrame;
 use crate::spec::Wave;
 use crate::spec::{FieldPlan, FieldType, SchemaPlan};
@@ -39,7 +40,7 @@ pub struct ValidFrame {
 pub struct ValidationReport {
     pub wave: Wave,
     pub file: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub dialect: Option<crate::ingest::Dialect>,
     pub rows_read: usize,
     pub rows_accepted: usize,
@@ -133,7 +134,7 @@ pub fn apply(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects
         Checked {
             wave: raw.wave,
             file,
-            sha256: raw.sha256.clone(),
+            sha256: Sha256::known(raw.sha256.clone()),
             dialect: raw.dialect.clone().map(|dialect| crate::ingest::Dialect {
                 decimal_comma: Some(decimal_comma),
                 ..dialect
@@ -151,7 +152,7 @@ pub fn apply(raw: &RawFrame, schema: &SchemaPlan) -> Result<(ValidFrame, Rejects
 struct Checked {
     wave: Wave,
     file: String,
-    sha256: String,
+    sha256: Sha256,
     dialect: Option<crate::ingest::Dialect>,
     coded: DataFrame,
     analysis: DataFrame,

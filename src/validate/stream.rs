@@ -38,6 +38,7 @@ use super::{Problem, Rejects, ValidFrame};
 use crate::diag::{catalog, Diagnostic, Failure};
 use crate::ingest::csv::blocks::{Blocks, Source, Stop, BLOCK};
 use crate::ingest::csv::fields::{pick, split, Records, Table, TakeColumn};
+use crate::ingest::hash::Sha256;
 use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::Wave;
 use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
@@ -46,7 +47,9 @@ use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
 pub struct Parsed {
     wave: Wave,
     source: Source,
-    sha256: String,
+    /// The [`Checksum`](crate::ingest::hash::Checksum) of the bytes the pass read.
+    checksum: u64,
+    sha256: Sha256,
     decimal_comma: bool,
     rows: usize,
     /// Line (1-based) where each data record starts.
@@ -189,7 +192,9 @@ fn pass(
     if parsed.rows == 0 {
         return Err(Stop::Decline("no data rows"));
     }
-    parsed.sha256 = reader.blocks.finish();
+    parsed.checksum = reader.blocks.finish();
+    // Taken while the cores are free of the rest of the run's work (see `ingest::hash`).
+    parsed.sha256 = Sha256::after_pass(source.path.clone(), parsed.checksum);
     let finished: Vec<TypedColumn> = fold.outputs.into_par_iter().map(Output::finish).collect();
     parsed.columns = finished;
     Ok(parsed)
@@ -377,7 +382,8 @@ impl<'a> Fold<'a> {
             parsed: Parsed {
                 wave,
                 source: source.clone(),
-                sha256: String::new(),
+                checksum: 0,
+                sha256: Sha256::default(),
                 decimal_comma: context.decimal_comma,
                 rows: 0,
                 lines: Vec::new(),
@@ -482,7 +488,7 @@ pub fn finish(
     let source = parsed.source;
     let lines = parsed.lines;
     let reread = |rows: &BTreeSet<usize>, columns: &[usize]| {
-        pick(&source, &parsed.sha256, rows, columns).map_err(|e| reread_error(&file, e))
+        pick(&source, parsed.checksum, rows, columns).map_err(|e| reread_error(&file, e))
     };
 
     let mut problems = parsed.problems;

@@ -2,7 +2,8 @@
 //!
 //! [`Source::open`] reads the header record and says how the file is written; [`Blocks`] then
 //! hands out the data records a block at a time, each at least [`BLOCK`] bytes and cut after
-//! its last record, in file order, hashing the file (SHA-256) as it reads. Where a record ends
+//! its last record, in file order, with a [`Checksum`] of the file's bytes as it reads them (the
+//! SHA-256 is taken after the pass: see `ingest::hash`). Where a record ends
 //! honours quotes: a quoted line break is inside a record.
 //!
 //! Every function here answers [`Stop::Decline`] for a file it does not take (see
@@ -12,10 +13,9 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::dialect::{decode, sniff_delimiter, Undecodable};
 use super::fields::split_record;
+use crate::ingest::hash::Checksum;
 
 /// Bytes read at a time.
 pub const BLOCK: usize = 1 << 18;
@@ -160,10 +160,10 @@ fn last_record_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The data records of a file, a block of whole records at a time, in file order, and the
-/// SHA-256 of the file, hashed as it is read.
+/// [`Checksum`] of the file's bytes, taken as they are read.
 pub struct Blocks {
     file: std::fs::File,
-    hasher: Sha256,
+    checksum: Checksum,
     /// Bytes read past the last block handed out: the start of the next record.
     rest: Vec<u8>,
     eof: bool,
@@ -176,13 +176,13 @@ impl Blocks {
     /// The data records of `source`, in blocks of at least `size` bytes.
     pub fn open(source: &Source, size: usize) -> Result<Blocks, Stop> {
         let mut file = std::fs::File::open(&source.path)?;
-        let mut hasher = Sha256::new();
+        let mut checksum = Checksum::new();
         let mut header = vec![0u8; source.data_start];
         file.read_exact(&mut header)?;
-        hasher.update(&header);
+        checksum.update(&header);
         Ok(Blocks {
             file,
-            hasher,
+            checksum,
             rest: Vec::new(),
             eof: false,
             size,
@@ -210,7 +210,7 @@ impl Blocks {
             }
             let before = block.len();
             (&mut self.file).take(self.size as u64).read_to_end(block)?;
-            self.hasher.update(&block[before..]);
+            self.checksum.update(&block[before..]);
             self.eof = block.len() - before < self.size;
         };
         self.rest.extend_from_slice(&block[cut..]);
@@ -222,9 +222,9 @@ impl Blocks {
         Ok(Some(self.taken - 1))
     }
 
-    /// The SHA-256 of the file, once every block is read.
-    pub fn finish(self) -> String {
-        format!("{:x}", self.hasher.finalize())
+    /// The checksum of the file's bytes, once every block is read.
+    pub fn finish(self) -> u64 {
+        self.checksum.value()
     }
 }
 
@@ -243,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn blocks_hold_whole_records_and_hash_the_file() {
+    fn blocks_hold_whole_records_and_check_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wave.csv");
         let mut text = String::from("id;tekst\n");
@@ -266,7 +266,6 @@ mod tests {
             read += block.len();
         }
         assert_eq!(read, text.len());
-        let sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
-        assert_eq!(blocks.finish(), sha256);
+        assert_eq!(blocks.finish(), xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
     }
 }

@@ -445,10 +445,11 @@ fn masks_portable(chunk: &[u8; 64], delimiter: u8) -> (u64, u64) {
 }
 
 /// Reads the file again and returns the texts of `columns` (header positions) in `rows`:
-/// `None` for an empty or absent field. Fails when the file changed since `sha256` was taken.
+/// `None` for an empty or absent field. Fails when the file changed since the pass that read
+/// it as bytes of [`Checksum`](crate::ingest::hash::Checksum) `checksum`.
 pub fn pick(
     source: &Source,
-    sha256: &str,
+    checksum: u64,
     rows: &BTreeSet<usize>,
     columns: &[usize],
 ) -> Result<HashMap<usize, Vec<Option<String>>>, Stop> {
@@ -483,7 +484,7 @@ pub fn pick(
             at = next;
         }
     }
-    if blocks.finish() != sha256 {
+    if blocks.finish() != checksum {
         return Err(Stop::Decline("the file changed while it was read"));
     }
     Ok(found)
