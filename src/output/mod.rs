@@ -17,7 +17,6 @@ pub mod xlsx;
 use std::collections::HashMap;
 use std::path::Path;
 
-use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::changes::ChangeRow;
@@ -286,36 +285,27 @@ fn write_respondents(
     dir: &Path,
 ) -> Result<Option<(u64, String)>, Failure> {
     let path = dir.join(RESPONDENTS);
-    let mut combined: Option<DataFrame> = None;
-    for design in designs {
-        let mut frame = design.data.coded.clone();
-        frame
-            .with_column(Column::new(
-                parquet::DESIGN_WEIGHT.into(),
-                design.design_weights().to_vec(),
-            ))
-            .map_err(|e| io_failure("respondents", &path, e))?;
-        if plan.weighting.is_some() {
-            frame
-                .with_column(Column::new(
-                    parquet::CALIBRATED_WEIGHT.into(),
-                    design.weights.clone(),
-                ))
-                .map_err(|e| io_failure("respondents", &path, e))?;
-        }
-        combined = Some(match combined {
-            None => frame,
-            Some(mut all) => {
-                all.vstack_mut(&frame)
-                    .map_err(|e| io_failure("respondents", &path, e))?;
-                all
-            }
-        });
-    }
-    let Some(frame) = combined else {
+    let Some((first, more)) = designs.split_first() else {
         return Ok(None);
     };
-    parquet::write_microdata(&frame, &plan.schema, &path)
+    let mut frame = first.data.coded.clone();
+    for design in more {
+        frame
+            .vstack_mut(&design.data.coded)
+            .map_err(|e| io_failure("respondents", &path, e))?;
+    }
+    // The weights from the designs as they are, not copied into the frame.
+    let mut weights = vec![parquet::Doubles {
+        name: parquet::DESIGN_WEIGHT,
+        pieces: designs.iter().map(|d| d.design_weights()).collect(),
+    }];
+    if plan.weighting.is_some() {
+        weights.push(parquet::Doubles {
+            name: parquet::CALIBRATED_WEIGHT,
+            pieces: designs.iter().map(|d| &d.weights[..]).collect(),
+        });
+    }
+    parquet::write_microdata(&frame, &weights, &plan.schema, &path)
         .map(Some)
         .map_err(|e| io_failure("respondents", &path, e))
 }

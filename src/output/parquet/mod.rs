@@ -394,30 +394,72 @@ pub fn write(frame: &DataFrame, path: &Path, metadata: Vec<(String, String)>) ->
     write::write_frame(frame, path, metadata)
 }
 
-/// Whether `a` and `b` are numbers without nulls, bit for bit the same.
-fn same_numbers(a: &Column, b: &Column) -> bool {
-    let (Ok(a), Ok(b)) = (a.f64(), b.f64()) else {
-        return false;
-    };
-    a.len() == b.len()
-        && a.null_count() == 0
-        && b.null_count() == 0
-        && a.into_no_null_iter()
-            .zip(b.into_no_null_iter())
-            .all(|(x, y)| x.to_bits() == y.to_bits())
+/// A column of doubles without nulls that the microdata takes from slices, not from a frame
+/// (the weights of each wave's design): no copy of it is made, and none of it is encoded when
+/// it is bit for bit an earlier column (the design weights of a design with a weight column).
+pub struct Doubles<'a> {
+    pub name: &'static str,
+    /// Its rows, a piece (a wave's) after the other.
+    pub pieces: Vec<&'a [f64]>,
 }
 
-/// Writes the microdata: the columns of `frame`, then a `<field>_label` column beside every
-/// column with value labels (`labels::label_columns`), with the schema's labels as JSON in
-/// the key-value metadata (`peiling:labels`).
+/// The rows of a column of doubles without nulls, chunk by chunk; `None` for any other.
+fn doubles_of(column: &Column) -> Option<Vec<&[f64]>> {
+    let numbers = column.as_materialized_series().f64().ok()?;
+    (numbers.null_count() == 0).then(|| {
+        numbers
+            .downcast_iter()
+            .map(|array| array.values().as_slice())
+            .collect()
+    })
+}
+
+/// Whether `a` and `b` (rows in pieces) hold the same bits, row by row.
+fn same_bits(a: &[&[f64]], b: &[&[f64]]) -> bool {
+    let rows = |pieces: &[&[f64]]| pieces.iter().map(|p| p.len()).sum::<usize>();
+    if rows(a) != rows(b) {
+        return false;
+    }
+    let (mut a, mut b) = (a.iter(), b.iter());
+    let (mut x, mut y): (&[f64], &[f64]) = (&[], &[]);
+    loop {
+        while x.is_empty() {
+            match a.next() {
+                Some(piece) => x = piece,
+                None => return true,
+            }
+        }
+        while y.is_empty() {
+            match b.next() {
+                Some(piece) => y = piece,
+                None => return true,
+            }
+        }
+        let n = x.len().min(y.len());
+        // Bits, not numbers: -0.0 is not 0.0, a NaN is the NaN it is.
+        if !x[..n]
+            .iter()
+            .zip(&y[..n])
+            .all(|(p, q)| p.to_bits() == q.to_bits())
+        {
+            return false;
+        }
+        (x, y) = (&x[n..], &y[n..]);
+    }
+}
+
+/// Writes the microdata: the columns of `frame`, then `doubles` (the weights), then a
+/// `<field>_label` column beside every column with value labels (`labels::label_columns`), with
+/// the schema's labels as JSON in the key-value metadata (`peiling:labels`).
 pub fn write_microdata(
     frame: &DataFrame,
+    doubles: &[Doubles],
     schema: &SchemaPlan,
     path: &Path,
 ) -> PolarsResult<(u64, String)> {
     write::write_columns(
         path,
-        &microdata_columns(frame, schema)?,
+        &microdata_columns(frame, doubles, schema)?,
         frame.height(),
         vec![("peiling:labels".into(), labels_json(schema))],
         write::ROW_GROUP_ROWS,
@@ -425,20 +467,24 @@ pub fn write_microdata(
     )
 }
 
-/// The microdata's columns: `frame`'s, then the label columns.
-fn microdata_columns(
+/// The microdata's columns: `frame`'s, `doubles`, then the label columns. Each of `doubles`
+/// that is bit for bit an earlier column is written from that column's pages.
+fn microdata_columns<'a>(
     frame: &DataFrame,
+    doubles: &[Doubles<'a>],
     schema: &SchemaPlan,
-) -> PolarsResult<Vec<write::FileColumn<'static>>> {
+) -> PolarsResult<Vec<write::FileColumn<'a>>> {
     let mut columns: Vec<write::FileColumn> =
         frame.columns().iter().map(write::FileColumn::of).collect();
-    // A weight column of peiling's that is bit for bit a column of the data (the design weights
-    // of a design with a weight column are that column) is written from that column's pages.
-    for (at, column) in frame.columns().iter().enumerate() {
-        if [DESIGN_WEIGHT, CALIBRATED_WEIGHT].contains(&column.name().as_str()) {
-            columns[at].same_as =
-                (0..at).find(|&earlier| same_numbers(&frame.columns()[earlier], column));
-        }
+    let mut earlier: Vec<Option<Vec<&[f64]>>> = frame.columns().iter().map(doubles_of).collect();
+    for column in doubles {
+        let mut file_column = write::FileColumn::doubles(column.name, column.pieces.clone());
+        file_column.same_as = earlier.iter().position(|rows| {
+            rows.as_deref()
+                .is_some_and(|rows| same_bits(rows, &column.pieces))
+        });
+        columns.push(file_column);
+        earlier.push(Some(column.pieces.clone()));
     }
     columns.extend(labels::label_columns(frame, schema)?);
     Ok(columns)
@@ -450,13 +496,33 @@ mod tests {
 
     /// Design weights bit for bit the weight column are written from its pages, and the file
     /// is the one with every column encoded; a column equal only as numbers (-0.0 against 0.0)
-    /// is encoded.
+    /// is encoded. The weights come in pieces (waves) that do not line up with the row groups
+    /// or with the frame's chunks.
     #[test]
     fn a_weight_column_equal_to_a_data_column_is_written_from_its_pages() {
         let rows = write::ROW_GROUP_ROWS + 1000;
         let weights: Vec<f64> = (0..rows).map(|i| (i % 977) as f64 / 7.0).collect();
         let mut calibrated = weights.clone();
         calibrated[0] = -0.0;
+        let mut data = df!["gewicht" => &weights[..1000]].unwrap();
+        data.vstack_mut(&df!["gewicht" => &weights[1000..]].unwrap())
+            .unwrap();
+        data.with_column(Column::new(
+            "x".into(),
+            (0..rows as i64).collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        let cut = write::ROW_GROUP_ROWS - 17;
+        let doubles = [
+            Doubles {
+                name: DESIGN_WEIGHT,
+                pieces: vec![&weights[..cut], &[], &weights[cut..]],
+            },
+            Doubles {
+                name: CALIBRATED_WEIGHT,
+                pieces: vec![&calibrated[..5], &calibrated[5..]],
+            },
+        ];
         let frame = df![
             "gewicht" => &weights,
             "x" => (0..rows as i64).collect::<Vec<_>>(),
@@ -473,7 +539,7 @@ mod tests {
             fields: Vec::new(),
             rules: Vec::new(),
         };
-        let reused: Vec<Option<usize>> = microdata_columns(&frame, &schema)
+        let reused: Vec<Option<usize>> = microdata_columns(&data, &doubles, &schema)
             .unwrap()
             .iter()
             .map(|c| c.same_as)
@@ -485,7 +551,7 @@ mod tests {
             dir.path().join("ours.parquet"),
             dir.path().join("all.parquet"),
         );
-        write_microdata(&frame, &schema, &ours).unwrap();
+        write_microdata(&data, &doubles, &schema, &ours).unwrap();
         let every: Vec<write::FileColumn> =
             frame.columns().iter().map(write::FileColumn::of).collect();
         let metadata = vec![("peiling:labels".into(), labels_json(&schema))];

@@ -13,7 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use polars::prelude::{Column, CompatLevel, DataFrame, PlSmallStr, PolarsResult};
-use polars_arrow::array::{new_empty_array, ArrayRef};
+use polars_arrow::array::{new_empty_array, ArrayRef, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field};
 use polars_parquet::parquet::page::{CompressedDictPage, DataPage, DictPage, Page};
 use polars_parquet::parquet::schema::types::ParquetType;
@@ -148,6 +148,37 @@ impl FileColumn<'static> {
                 } else {
                     rows.to_arrow(0, CompatLevel::newest())
                 })
+            }),
+            same_as: None,
+            keyed_by: None,
+        }
+    }
+}
+
+impl<'a> FileColumn<'a> {
+    /// A column of doubles without nulls, from `pieces` one after the other (a wave's weights
+    /// each): a row group's rows are copied out only when it is encoded.
+    pub fn doubles(name: &str, pieces: Vec<&'a [f64]>) -> Self {
+        FileColumn {
+            name: name.into(),
+            dtype: ArrowDataType::Float64,
+            hint: ArrowDataType::Float64,
+            rows: Box::new(move |start, len| {
+                let mut rows = Vec::with_capacity(len);
+                let mut skip = start;
+                for piece in &pieces {
+                    if rows.len() == len {
+                        break;
+                    }
+                    if skip >= piece.len() {
+                        skip -= piece.len();
+                        continue;
+                    }
+                    let take = (piece.len() - skip).min(len - rows.len());
+                    rows.extend_from_slice(&piece[skip..skip + take]);
+                    skip = 0;
+                }
+                Ok(PrimitiveArray::from_vec(rows).boxed())
             }),
             same_as: None,
             keyed_by: None,
