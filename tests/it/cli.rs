@@ -258,6 +258,15 @@ fn the_sample_pipeline_writes_every_output() {
         read,
         manifest["rows_accepted"].as_u64().unwrap() + manifest["rows_rejected"].as_u64().unwrap()
     );
+    // Each input's SHA-256 is its file's (taken after the streaming pass: `ingest::hash`).
+    let inputs = manifest["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 3);
+    for input in inputs {
+        let file = Path::new(input["file"].as_str().unwrap());
+        let bytes = std::fs::read(root().join(file)).unwrap();
+        let sha256 = peiling::spec::sha256_hex(&bytes);
+        assert_eq!(input["sha256"].as_str(), Some(sha256.as_str()), "{file:?}");
+    }
     // Every stage is timed, the output too, its steps adding up to it.
     let timings = manifest["timings_seconds"].as_object().unwrap();
     let seconds = |name: &str| {
