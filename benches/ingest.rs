@@ -5,8 +5,9 @@
 //!   baseline measured in the same run;
 //! * `polars_text_read`: the same reader with every column as text;
 //! * `ingest_and_validate`: what `peiling run` does with a CSV file: the streaming pass
-//!   (`validate::stream::read`: read, hash, split, parse and check every value) and
-//!   `validate::stream::finish` (primary key, routing rules, accepted rows);
+//!   (`validate::stream::read`: read with a checksum, split, parse and check every value) and
+//!   `validate::stream::finish` (primary key, routing rules, accepted rows); the SHA-256 is
+//!   taken after the pass, at idle priority, not timed here (`ingest::hash`);
 //! * `text_ingest_and_validate`: the text path, taken by `.sav` and Parquet files and by CSV
 //!   files the streaming pass declines: `ingest::read` (every column as text) and
 //!   `validate::apply`;

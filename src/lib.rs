@@ -60,6 +60,7 @@ use std::time::Instant;
 
 pub use diag::Progress;
 use diag::{catalog, Diagnostic, Failure, Place};
+use ingest::hash::Hashing;
 use output::manifest::{DesignRecord, FileRecord, Manifest};
 use spec::{Overrides, Plan};
 use validate::{Rejects, ValidFrame, ValidationReport};
@@ -116,6 +117,7 @@ fn ingest_and_validate(
     plan: &Plan,
     clock: &mut Clock,
     progress: &dyn Progress,
+    hashing: Hashing,
 ) -> Result<Validated, Failure> {
     let mut validated = Validated {
         schema: plan.schema.clone(),
@@ -129,7 +131,7 @@ fn ingest_and_validate(
         // A CSV file is read, parsed and checked in one streaming pass when it can be (see
         // `validate::stream`); its typed values are validated in the "ingest" stage then.
         let streamed = clock.time("ingest", progress, || {
-            validate::stream::read(input, &plan.schema)
+            validate::stream::read_hashing(input, &plan.schema, hashing)
         })?;
         let (frame, rejects, lines) = match streamed {
             Some(parsed) => {
@@ -304,7 +306,8 @@ fn derive_timed(
     clock: &mut Clock,
     progress: &dyn Progress,
 ) -> Result<(Validated, Vec<derive::DerivedFrame>), Failure> {
-    let validated = ingest_and_validate(plan, clock, progress)?;
+    // The inputs' SHA-256 taken while weighting and estimation leave a core free.
+    let validated = ingest_and_validate(plan, clock, progress, Hashing::AfterPass)?;
     check_reject_share(plan, &validated)?;
     // Labels from SPSS files label the segments and the microdata too.
     plan.schema = validated.schema.clone();
@@ -403,7 +406,8 @@ pub fn validate(
     let mut clock = Clock::default();
     let plan = clock.time("compile", progress, || spec::compile(spec_path, overrides))?;
     let out = output::folder::claim(&plan.output.dir)?;
-    let validated = ingest_and_validate(&plan, &mut clock, progress)?;
+    // Nothing follows the pass for the SHA-256 to run beside: it runs beside the pass.
+    let validated = ingest_and_validate(&plan, &mut clock, progress, Hashing::Beside)?;
     let mut manifest = manifest(&plan, &validated, &[], None, &[], &validated.diagnostics);
     manifest.timings_seconds = Some(clock.timings.clone());
     let lines = |wave: Wave, row: usize| validated.line(wave, row);

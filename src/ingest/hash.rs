@@ -1,11 +1,13 @@
 //! The SHA-256 of an input file, as the manifest records it.
 //!
 //! The streaming pass (`validate::stream`) reads a CSV file once, on every core, with a cheap
-//! checksum of its bytes (XXH3, [`Checksum`]). The SHA-256 is then taken by [`Sha256::after_pass`]
-//! on a thread of its own at idle priority: it reads the file again (from the page cache) while
-//! weighting and estimation leave a core free, not while the pass needs both. That thread
-//! takes the same checksum, so the SHA-256 is of the very bytes the pass read, or the run fails
-//! (`I014`): the file changed in between.
+//! checksum of its bytes (XXH3, [`Checksum`]). The SHA-256 is taken on a thread of its own that
+//! reads the file again (from the page cache): for `peiling run` after the pass at idle
+//! priority ([`Sha256::after_pass`]), while weighting and estimation leave a core free, not
+//! while the pass needs both; for `peiling validate`, which has nothing after the pass,
+//! beside it from its start ([`Hashing::Beside`]). That thread takes the same checksum, so the
+//! SHA-256 is of the very bytes the pass read, or the run fails (`I014`): the file changed in
+//! between.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -40,6 +42,17 @@ impl Default for Checksum {
     }
 }
 
+/// When a streamed CSV input's SHA-256 is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashing {
+    /// After the pass, at idle priority: `peiling run`, whose weighting and estimation leave a
+    /// core free while the pass keeps both busy.
+    AfterPass,
+    /// Beside the pass, from its start, at the usual priority: `peiling validate`, which has
+    /// nothing after the pass for the hash to run beside.
+    Beside,
+}
+
 /// The SHA-256 (lowercase hex) of an input file: known, or being taken on a thread of its own.
 /// Clones share it. [`Sha256::get`] waits for it.
 #[derive(Clone)]
@@ -47,8 +60,16 @@ pub struct Sha256(Arc<State>);
 
 struct State {
     value: OnceLock<Result<String, String>>,
-    /// The thread taking it, until someone waits for it.
-    job: Mutex<Option<JoinHandle<Result<String, String>>>>,
+    /// The [`Checksum`] of the bytes the pass read: the hashed bytes must have it.
+    expected: OnceLock<u64>,
+    /// The thread taking the SHA-256 and the checksum, until someone waits for it; or the file,
+    /// when no thread was to be had.
+    job: Mutex<Option<Job>>,
+}
+
+enum Job {
+    Thread(JoinHandle<Result<(String, u64), String>>),
+    Here(PathBuf),
 }
 
 impl Sha256 {
@@ -56,31 +77,48 @@ impl Sha256 {
     pub fn known(hex: String) -> Sha256 {
         Sha256(Arc::new(State {
             value: OnceLock::from(Ok(hex)),
+            expected: OnceLock::new(),
             job: Mutex::new(None),
+        }))
+    }
+
+    /// Starts taking the SHA-256 of the file at `path` on a thread of its own, at idle priority
+    /// or not; [`Sha256::expect`] then says what the pass read.
+    pub fn start(path: PathBuf, idle: bool) -> Sha256 {
+        let thread = {
+            let path = path.clone();
+            std::thread::Builder::new()
+                .name("peiling-sha256".into())
+                .spawn(move || {
+                    if idle {
+                        idle_priority();
+                    }
+                    hash_file(&path).map_err(|e| e.to_string())
+                })
+        };
+        let job = match thread {
+            Ok(thread) => Job::Thread(thread),
+            // No thread to be had: taken when asked for.
+            Err(_) => Job::Here(path),
+        };
+        Sha256(Arc::new(State {
+            value: OnceLock::new(),
+            expected: OnceLock::new(),
+            job: Mutex::new(Some(job)),
         }))
     }
 
     /// The SHA-256 of the file at `path`, taken on a thread at idle priority. It is the SHA-256
     /// of bytes whose [`Checksum`] is `checksum`, or an error: the file changed after the pass.
     pub fn after_pass(path: PathBuf, checksum: u64) -> Sha256 {
-        let thread = {
-            let path = path.clone();
-            std::thread::Builder::new()
-                .name("peiling-sha256".into())
-                .spawn(move || {
-                    idle_priority();
-                    sha256_of(&path, checksum)
-                })
-        };
-        let (value, job) = match thread {
-            Ok(thread) => (OnceLock::new(), Some(thread)),
-            // No thread to be had: taken here and now.
-            Err(_) => (OnceLock::from(sha256_of(&path, checksum)), None),
-        };
-        Sha256(Arc::new(State {
-            value,
-            job: Mutex::new(job),
-        }))
+        let sha256 = Sha256::start(path, true);
+        sha256.expect(checksum);
+        sha256
+    }
+
+    /// The [`Checksum`] of the bytes the pass read, which the hashed bytes must have.
+    pub fn expect(&self, checksum: u64) {
+        let _ = self.0.expected.set(checksum);
     }
 
     /// The SHA-256, once taken (waits for its thread); why it could not be, otherwise.
@@ -92,10 +130,17 @@ impl Sha256 {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .take();
-            match job.map(JoinHandle::join) {
-                Some(Ok(value)) => value,
-                Some(Err(_)) => Err("the thread hashing it failed".to_string()),
-                None => Err("it was not hashed".to_string()),
+            let (sha256, read) = match job {
+                Some(Job::Thread(thread)) => thread
+                    .join()
+                    .unwrap_or_else(|_| Err("the thread hashing it failed".to_string()))?,
+                Some(Job::Here(path)) => hash_file(&path).map_err(|e| e.to_string())?,
+                None => return Err("it was not hashed".to_string()),
+            };
+            match self.0.expected.get() {
+                Some(&expected) if expected == read => Ok(sha256),
+                Some(_) => Err("the file changed after it was read".to_string()),
+                None => Err("no pass read it".to_string()),
             }
         });
         value.as_deref().map_err(String::as_str)
@@ -127,15 +172,6 @@ impl serde::Serialize for Sha256 {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let sha256 = self.get().map_err(serde::ser::Error::custom)?;
         serializer.serialize_str(sha256)
-    }
-}
-
-/// The SHA-256 of the file at `path`, if its bytes' [`Checksum`] is `checksum`.
-fn sha256_of(path: &std::path::Path, checksum: u64) -> Result<String, String> {
-    let (sha256, read) = hash_file(path).map_err(|e| e.to_string())?;
-    match read == checksum {
-        true => Ok(sha256),
-        false => Err("the file changed after it was read".to_string()),
     }
 }
 
@@ -216,6 +252,18 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let gone = Sha256::after_pass(path, checksum(b"id;x\na;1\n"));
         assert!(gone.get().is_err());
+    }
+
+    #[test]
+    fn a_sha256_taken_beside_the_pass_is_the_files_once_the_pass_says_what_it_read() {
+        let bytes = b"id;x\na;1\nb;2\n";
+        let (_dir, path) = file(bytes);
+        let sha256 = Sha256::start(path.clone(), false);
+        sha256.expect(checksum(bytes));
+        assert_eq!(sha256.get(), Ok(crate::spec::sha256_hex(bytes).as_str()));
+        // Never told what the pass read: no SHA-256 to vouch for.
+        let unchecked = Sha256::start(path, false);
+        assert_eq!(unchecked.get(), Err("no pass read it"));
     }
 
     #[test]

@@ -38,7 +38,7 @@ use super::{Problem, Rejects, ValidFrame};
 use crate::diag::{catalog, Diagnostic, Failure};
 use crate::ingest::csv::blocks::{Blocks, Source, Stop, BLOCK};
 use crate::ingest::csv::fields::{pick, split, Records, Table, TakeColumn};
-use crate::ingest::hash::Sha256;
+use crate::ingest::hash::{Hashing, Sha256};
 use crate::ingest::{Dialect, RaggedRow};
 use crate::spec::Wave;
 use crate::spec::{FieldPlan, FieldType, InputFormat, InputPlan, SchemaPlan};
@@ -77,9 +77,19 @@ struct Context<'a> {
     decimal_comma: bool,
 }
 
-/// Reads and checks a CSV input in one pass; `None` when the file is for the text path.
+/// Reads and checks a CSV input in one pass; `None` when the file is for the text path. Its
+/// SHA-256 is taken after the pass, at idle priority (as `peiling run` does).
 pub fn read(input: &InputPlan, schema: &SchemaPlan) -> Result<Option<Parsed>, Failure> {
     read_with(input, schema, BLOCK)
+}
+
+/// [`read`], the SHA-256 taken when `hashing` says.
+pub fn read_hashing(
+    input: &InputPlan,
+    schema: &SchemaPlan,
+    hashing: Hashing,
+) -> Result<Option<Parsed>, Failure> {
+    read_blocks(input, schema, BLOCK, hashing)
 }
 
 /// [`read`] with blocks of `block` bytes (tests use small ones to cut records everywhere).
@@ -87,6 +97,15 @@ pub fn read_with(
     input: &InputPlan,
     schema: &SchemaPlan,
     block: usize,
+) -> Result<Option<Parsed>, Failure> {
+    read_blocks(input, schema, block, Hashing::AfterPass)
+}
+
+fn read_blocks(
+    input: &InputPlan,
+    schema: &SchemaPlan,
+    block: usize,
+    hashing: Hashing,
 ) -> Result<Option<Parsed>, Failure> {
     if input.format != InputFormat::Csv {
         return Ok(None);
@@ -100,7 +119,18 @@ pub fn read_with(
         None if has_numbers => return Ok(None),
         None => false,
     };
-    let attempt = |encoding| pass(input, schema, encoding, decimal_comma, block);
+    // Beside the pass: from its start (the bytes are the same whatever the encoding).
+    let beside = (hashing == Hashing::Beside).then(|| Sha256::start(input.path.clone(), false));
+    let attempt = |encoding| {
+        pass(
+            input,
+            schema,
+            encoding,
+            decimal_comma,
+            block,
+            beside.clone(),
+        )
+    };
     let result = match input.csv.encoding {
         Some(encoding) => attempt(encoding),
         None => match attempt(encoding_rs::UTF_8) {
@@ -127,6 +157,7 @@ fn pass(
     encoding: &'static encoding_rs::Encoding,
     decimal_comma: bool,
     block: usize,
+    beside: Option<Sha256>,
 ) -> Result<Parsed, Stop> {
     if encoding != encoding_rs::UTF_8 && !encoding.is_single_byte() {
         return Err(Stop::Decline("a multi-byte encoding other than UTF-8"));
@@ -193,8 +224,14 @@ fn pass(
         return Err(Stop::Decline("no data rows"));
     }
     parsed.checksum = reader.blocks.finish();
-    // Taken while the cores are free of the rest of the run's work (see `ingest::hash`).
-    parsed.sha256 = Sha256::after_pass(source.path.clone(), parsed.checksum);
+    parsed.sha256 = match beside {
+        Some(sha256) => {
+            sha256.expect(parsed.checksum);
+            sha256
+        }
+        // Taken while the cores are free of the rest of the run's work (see `ingest::hash`).
+        None => Sha256::after_pass(source.path.clone(), parsed.checksum),
+    };
     let finished: Vec<TypedColumn> = fold.outputs.into_par_iter().map(Output::finish).collect();
     parsed.columns = finished;
     Ok(parsed)

@@ -403,6 +403,7 @@ fn a_ragged_record_is_a_reject_with_its_line() {
     rows[20].truncate(cut); // line 21: one field short
     rows.insert(30, String::new()); // a blank line (31) is not a record
     let csv = rows.join("\r\n") + "\r\n";
+    let sha256 = peiling::spec::sha256_hex(csv.as_bytes());
     let (dir, output) = in_scratch("validate", MINIMAL_SPEC, &[("data.csv", csv)]);
     assert!(
         output.status.success(),
@@ -424,6 +425,11 @@ fn a_ragged_record_is_a_reject_with_its_line() {
     let accepted = manifest["rows_accepted"].as_u64().unwrap();
     let rejected = manifest["rows_rejected"].as_u64().unwrap();
     assert_eq!(accepted + rejected, 60);
+    // `peiling validate` takes the SHA-256 beside the pass: the file's.
+    assert_eq!(
+        manifest["inputs"][0]["sha256"].as_str(),
+        Some(sha256.as_str())
+    );
 }
 
 /// Broken inputs: each exits 1 with a message naming the file, and no output.
