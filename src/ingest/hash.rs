@@ -19,7 +19,8 @@ use sha2::Digest;
 /// Bytes read at a time by the hashing thread.
 const CHUNK: usize = 1 << 18;
 
-/// A checksum of bytes read in pieces: XXH3 (64 bits), some 10 GB/s on one core.
+/// A checksum of bytes read in pieces: XXH3 (64 bits), a small part of the cost of SHA-256 (0.5%
+/// of a 1M run's CPU samples against 6%).
 pub struct Checksum(xxhash_rust::xxh3::Xxh3);
 
 impl Checksum {
