@@ -84,14 +84,14 @@ impl Sha256 {
     }
 
     /// Starts taking the SHA-256 of the file at `path` on a thread of its own, at idle priority
-    /// or not; [`Sha256::expect`] then says what the pass read.
-    pub fn start(path: PathBuf, idle: bool) -> Sha256 {
+    /// when `hashing` is [`Hashing::AfterPass`]; [`Sha256::expect`] then says what the pass read.
+    pub fn start(path: PathBuf, hashing: Hashing) -> Sha256 {
         let thread = {
             let path = path.clone();
             std::thread::Builder::new()
                 .name("peiling-sha256".into())
                 .spawn(move || {
-                    if idle {
+                    if hashing == Hashing::AfterPass {
                         idle_priority();
                     }
                     hash_file(&path).map_err(|e| e.to_string())
@@ -112,7 +112,7 @@ impl Sha256 {
     /// The SHA-256 of the file at `path`, taken on a thread at idle priority. It is the SHA-256
     /// of bytes whose [`Checksum`] is `checksum`, or an error: the file changed after the pass.
     pub fn after_pass(path: PathBuf, checksum: u64) -> Sha256 {
-        let sha256 = Sha256::start(path, true);
+        let sha256 = Sha256::start(path, Hashing::AfterPass);
         sha256.expect(checksum);
         sha256
     }
@@ -259,11 +259,11 @@ mod tests {
     fn a_sha256_taken_beside_the_pass_is_the_files_once_the_pass_says_what_it_read() {
         let bytes = b"id;x\na;1\nb;2\n";
         let (_dir, path) = file(bytes);
-        let sha256 = Sha256::start(path.clone(), false);
+        let sha256 = Sha256::start(path.clone(), Hashing::Beside);
         sha256.expect(checksum(bytes));
         assert_eq!(sha256.get(), Ok(crate::spec::sha256_hex(bytes).as_str()));
         // Never told what the pass read: no SHA-256 to vouch for.
-        let unchecked = Sha256::start(path, false);
+        let unchecked = Sha256::start(path, Hashing::Beside);
         assert_eq!(unchecked.get(), Err("no pass read it"));
     }
 

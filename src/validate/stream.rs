@@ -120,7 +120,7 @@ fn read_blocks(
         None => false,
     };
     // Beside the pass: from its start (the bytes are the same whatever the encoding).
-    let beside = (hashing == Hashing::Beside).then(|| Sha256::start(input.path.clone(), false));
+    let beside = (hashing == Hashing::Beside).then(|| Sha256::start(input.path.clone(), hashing));
     let attempt = |encoding| {
         pass(
             input,

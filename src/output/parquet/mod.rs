@@ -414,38 +414,14 @@ fn doubles_of(column: &Column) -> Option<Vec<&[f64]>> {
     })
 }
 
-/// Whether `a` and `b` (rows in pieces) hold the same bits, row by row.
+/// Whether `a` and `b` (rows in pieces) hold the same bits, row by row: -0.0 is not 0.0, a NaN
+/// is the NaN it is.
 fn same_bits(a: &[&[f64]], b: &[&[f64]]) -> bool {
+    fn bits<'p>(pieces: &'p [&[f64]]) -> impl Iterator<Item = u64> + 'p {
+        pieces.iter().flat_map(|p| p.iter().map(|v| v.to_bits()))
+    }
     let rows = |pieces: &[&[f64]]| pieces.iter().map(|p| p.len()).sum::<usize>();
-    if rows(a) != rows(b) {
-        return false;
-    }
-    let (mut a, mut b) = (a.iter(), b.iter());
-    let (mut x, mut y): (&[f64], &[f64]) = (&[], &[]);
-    loop {
-        while x.is_empty() {
-            match a.next() {
-                Some(piece) => x = piece,
-                None => return true,
-            }
-        }
-        while y.is_empty() {
-            match b.next() {
-                Some(piece) => y = piece,
-                None => return true,
-            }
-        }
-        let n = x.len().min(y.len());
-        // Bits, not numbers: -0.0 is not 0.0, a NaN is the NaN it is.
-        if !x[..n]
-            .iter()
-            .zip(&y[..n])
-            .all(|(p, q)| p.to_bits() == q.to_bits())
-        {
-            return false;
-        }
-        (x, y) = (&x[n..], &y[n..]);
-    }
+    rows(a) == rows(b) && bits(a).eq(bits(b))
 }
 
 /// Writes the microdata: the columns of `frame`, then `doubles` (the weights), then a
